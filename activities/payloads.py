@@ -1,0 +1,82 @@
+"""Inputs and outputs of the activities, shared with the workflow that calls them.
+
+Every input carries an id the workflow derives deterministically (`workflow.uuid4()` or the
+dossier code and a sequence number), so a retried activity recognises work it already did and
+writes nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from procedures.models import Form, FormKind
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RenderForm(_Payload):
+    """Render one legal form to `<results>/<dossier code>/<doc_id>-<kind>.html`."""
+
+    doc_id: str = Field(description="Sequence within the dossier, e.g. `03`; names the file.")
+    dossier_code: str
+    kind: FormKind
+    form: Form = Field(description="Number, title and the frozen template source.")
+    context: dict[str, Any] = Field(description="procedure, dossier, issued_at, details.")
+
+
+class RenderedDocument(_Payload):
+    kind: FormKind
+    title: str
+    path: str
+    sha256: str
+
+
+class Notification(_Payload):
+    """A message to the applicant, appended once to the notification outbox."""
+
+    notification_id: str
+    dossier_code: str
+    channel: str = Field(description="email, sms or post, from the dossier's channel.")
+    subject: str
+    body: str
+    documents: tuple[str, ...] = ()
+    at: datetime
+
+
+class PortalRecord(_Payload):
+    """One status change or progress step for the National Public Service Portal."""
+
+    record_id: str
+    dossier_code: str
+    procedure_code: str
+    status: int = Field(ge=1, le=10)
+    at: datetime
+    step: str | None = None
+    handler: str | None = None
+    department: str | None = None
+    content: str = ""
+    start: datetime | None = None
+    due: datetime | None = None
+
+
+class AutoStepInput(_Payload):
+    """An automatic step's call: its arguments already rendered by the workflow."""
+
+    call_id: str
+    dossier_code: str
+    procedure_code: str
+    step: str
+    args: dict[str, Any] = {}
+    applicant_channel: str = "email"
+
+
+class AutoStepResult(_Payload):
+    """What an automatic step reports back; `outcome` is offered to later choices."""
+
+    outcome: str = "done"
+    data: dict[str, Any] = {}

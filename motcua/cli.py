@@ -1,0 +1,53 @@
+"""The `motcua` command: one sub-command module per concern under `motcua.commands`.
+
+A user's mistake ends in a one-line error and exit status 1 or 2, never a traceback: each
+command raises `UserError` for those, and `main` prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Sequence
+
+from motcua import logs
+from motcua.errors import UserError
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "motcua.commands.validate",
+    "motcua.commands.schema",
+    "motcua.commands.graph",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; each module adds its own sub-commands with `register`."""
+    parser = argparse.ArgumentParser(
+        prog="motcua", description="Vietnamese one-stop procedures as Temporal workflows."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit status."""
+    logs.configure()
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except UserError as err:
+        print(f"motcua: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""structlog, configured in one place.
+
+JSON lines when output is not a terminal or `MOTCUA_LOG=json` (what the audit tooling reads),
+readable console lines otherwise. Everything logs to stderr so that command output on stdout
+stays clean for scripts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+_configured = False
+
+
+def configure(level: str | None = None) -> None:
+    """Configure structlog and the standard logging it writes through; idempotent."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    mode = os.environ.get("MOTCUA_LOG", "")
+    as_json = mode == "json" or (mode != "console" and not sys.stderr.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if as_json
+        else structlog.dev.ConsoleRenderer()
+    )
+    level_name = (level or os.environ.get("MOTCUA_LOG_LEVEL", "INFO")).upper()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level_name, logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,273 @@
+"""Loading procedure files into frozen, fully checked procedures that can travel in a workflow.
+
+`load_procedure` reads one YAML file, validates it against `procedures.models`, runs the
+semantic checks of `procedures.checks`, reads its form templates and freezes the procedures
+its sub-procedure steps hand over to; `load_catalog` does the same for a folder. Whatever is
+wrong is reported as located problems, all of them, in one `ProcedureError`.
+
+`content_hash` is the full SHA-256 (64 hex digits) of the procedure's canonical JSON (keys
+sorted, by alias, template texts included) together with its sub-procedures' hashes, so any
+change to the file, a template or a sub-procedure names a new version, while moving the file
+does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import ValidationError
+
+from procedures import checks
+from procedures.errors import Problem, ProcedureError
+from procedures.messages import problems_of
+from procedures.models import Form, FrozenProcedure, Procedure, SubprocedureStep
+from procedures.yamlnodes import Locator, compose, position, to_data
+
+DEFAULT_CATALOG = Path(__file__).parent / "catalog"
+"""The packaged catalogue of procedures."""
+
+TEMPLATE_ENV = ImmutableSandboxedEnvironment(autoescape=True)
+"""The environment form templates must compile in (the one forms are rendered with)."""
+
+_CODE_LINE = re.compile(r"^code:[ \t]*[\"']?([^\"'\s#]+)", re.MULTILINE)
+
+_templates: dict[tuple[str, int, int], tuple[str, Problem | None]] = {}
+"""Template text and its problem by (path, mtime, size): a catalogue shares its templates."""
+
+
+def load_procedure(path: Path, *, catalog_dir: Path | None = None) -> FrozenProcedure:
+    """One procedure file, checked and frozen with its sub-procedures (found in `catalog_dir`,
+    by default the file's own folder); raises `ProcedureError` with every problem found."""
+    return _Session(catalog_dir or path.parent).freeze(path, ())
+
+
+def load_catalog(folder: Path = DEFAULT_CATALOG) -> dict[str, FrozenProcedure]:
+    """Every `*.yaml`/`*.yml` file of a folder, keyed by procedure code; raises
+    `ProcedureError` with the problems of all files if any has one."""
+    if not folder.is_dir():
+        raise ProcedureError([Problem(str(folder), 1, 1, "not a folder")])
+    session = _Session(folder)
+    return session.freeze_all(sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]))
+
+
+def read_text(path: Path) -> str:
+    """A file's UTF-8 text; unreadable or non-UTF-8 files become located problems."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ProcedureError([Problem(str(path), 1, 1, f"cannot read: {err.strerror}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line, column = position(data, err.start)
+        message = f"not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded"
+        raise ProcedureError(
+            [Problem(str(path), line, column, message, "save the file as UTF-8")]
+        ) from None
+
+
+def parse_procedure(path: Path) -> tuple[Procedure, Locator]:
+    """A procedure file validated and checked on its own, templates read, sub-procedures not
+    yet resolved; with the locator that places later problems in it."""
+    file = str(path)
+    root = compose(read_text(path), file)
+    data, problems = to_data(root, file)
+    locator = Locator(file, root)
+    try:
+        procedure = Procedure.model_validate(data)
+    except ValidationError as err:
+        raise ProcedureError([*problems, *problems_of(err, locator)]) from None
+    problems += checks.check(procedure, locator)
+    forms: dict[str, Form] = {}
+    for kind, form in procedure.forms.items():
+        if form.source is not None:
+            problems.append(
+                locator.problem(
+                    ("forms", kind, "source"),
+                    f"forms.{kind}.source is filled in by the loader",
+                    "remove it; write the file name in `template`",
+                    key=True,
+                )
+            )
+        source, problem = _template(path.parent, form.template)
+        if source is None:
+            problems.append(
+                locator.problem(
+                    ("forms", kind, "template"),
+                    f"forms.{kind}.template: no file `{form.template}`",
+                    "the path is relative to this YAML file",
+                )
+            )
+        elif problem is not None:
+            problems.append(problem)
+        forms[kind] = form.model_copy(update={"source": source})
+    if problems:
+        raise ProcedureError(problems)
+    return procedure.model_copy(update={"forms": forms}), locator
+
+
+def _template(folder: Path, name: str) -> tuple[str | None, Problem | None]:
+    """A template's text, or None when missing, and its syntax problem if any (cached)."""
+    path = os.path.normpath(folder / name)
+    try:
+        stat = os.stat(path)
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        if key not in _templates:
+            _templates[key] = _compile_template(Path(path))
+    except ProcedureError as err:
+        return "", err.problems[0]
+    except OSError:
+        return None, None
+    return _templates[key]
+
+
+def _compile_template(path: Path) -> tuple[str, Problem | None]:
+    source = read_text(path)
+    try:
+        TEMPLATE_ENV.compile(source, filename=str(path))
+    except TemplateSyntaxError as err:
+        lines = source.count("\n") + 1
+        line = min(max(err.lineno, 1), lines)
+        return source, Problem(str(path), line, 1, f"template syntax error: {err.message}")
+    return source, None
+
+
+def content_hash(procedure: Procedure, subprocedures: dict[str, FrozenProcedure]) -> str:
+    """SHA-256 of the canonical JSON of a procedure and the hashes of its sub-procedures."""
+    canonical = json.dumps(
+        {
+            "procedure": procedure.model_dump(mode="json", by_alias=True),
+            "subprocedures": {code: sub.content_hash for code, sub in subprocedures.items()},
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _Session:
+    """One loading run: parses each file once and resolves sub-procedures by code."""
+
+    def __init__(self, catalog_dir: Path) -> None:
+        self.catalog_dir = catalog_dir
+        self.parsed: dict[Path, tuple[Procedure, Locator] | ProcedureError] = {}
+        self.frozen: dict[Path, FrozenProcedure | ProcedureError] = {}
+        self.codes: dict[str, Path] | None = None
+
+    def parse(self, path: Path) -> tuple[Procedure, Locator]:
+        key = path.resolve()
+        if key not in self.parsed:
+            try:
+                self.parsed[key] = parse_procedure(path)
+            except ProcedureError as err:
+                self.parsed[key] = err
+        found = self.parsed[key]
+        if isinstance(found, ProcedureError):
+            raise found
+        return found
+
+    def path_of(self, code: str) -> Path | None:
+        """The catalogue file with this code; files are only skimmed for their `code:` line,
+        and fully parsed only when they have none."""
+        if self.codes is None:
+            self.codes = {}
+            for path in sorted(self.catalog_dir.glob("*.y*ml")):
+                match = _CODE_LINE.search(path.read_text("utf-8", errors="replace"))
+                if match:
+                    self.codes.setdefault(match.group(1), path)
+                    continue
+                try:
+                    self.codes.setdefault(self.parse(path)[0].code, path)
+                except ProcedureError:
+                    continue
+        return self.codes.get(code)
+
+    def freeze_all(self, paths: list[Path]) -> dict[str, FrozenProcedure]:
+        """Every file frozen, keyed by code; one error with all files' problems otherwise."""
+        problems: list[Problem] = []
+        self.codes = {}
+        for path in paths:
+            try:
+                procedure, locator = self.parse(path)
+            except ProcedureError as err:
+                problems += err.problems
+                continue
+            other = self.codes.setdefault(procedure.code, path)
+            if other != path:
+                problems.append(
+                    locator.problem(("code",), f"code `{procedure.code}` is also used by {other}")
+                )
+        catalog: dict[str, FrozenProcedure] = {}
+        for code, path in self.codes.items():
+            try:
+                catalog[code] = self.freeze(path, ())
+            except ProcedureError as err:
+                problems += err.problems
+        if problems:
+            raise ProcedureError(problems)
+        return catalog
+
+    def freeze(self, path: Path, calling: tuple[str, ...]) -> FrozenProcedure:
+        """A file frozen with its sub-procedures; `calling` holds the codes that lead here."""
+        key = path.resolve()
+        done = self.frozen.get(key)
+        if done is None:
+            try:
+                done = self._freeze(path, calling)
+            except ProcedureError as err:
+                done = err
+            self.frozen[key] = done
+        if isinstance(done, ProcedureError):
+            raise done
+        return done
+
+    def _freeze(self, path: Path, calling: tuple[str, ...]) -> FrozenProcedure:
+        procedure, locator = self.parse(path)
+        chain = (*calling, procedure.code)
+        problems: list[Problem] = []
+        subprocedures: dict[str, FrozenProcedure] = {}
+        for name, step in procedure.steps.items():
+            if not isinstance(step, SubprocedureStep) or step.procedure in subprocedures:
+                continue
+            where = ("steps", name, "procedure")
+            target = self.path_of(step.procedure)
+            if target is None:
+                problems.append(
+                    locator.problem(
+                        where,
+                        f"steps.{name}.procedure: unknown procedure `{step.procedure}`",
+                        f"no file in {self.catalog_dir} has `code: \"{step.procedure}\"`",
+                    )
+                )
+            elif step.procedure in chain:
+                cycle = " → ".join([*chain[chain.index(step.procedure) :], step.procedure])
+                problems.append(
+                    locator.problem(where, f"steps.{name}.procedure: sub-procedure cycle {cycle}")
+                )
+            else:
+                try:
+                    subprocedures[step.procedure] = self.freeze(target, chain)
+                except ProcedureError as err:
+                    problems += err.problems
+                    problems.append(
+                        locator.problem(
+                            where,
+                            f"steps.{name}.procedure: sub-procedure `{step.procedure}` "
+                            f"({target}) has problems",
+                        )
+                    )
+        if problems:
+            raise ProcedureError(problems)
+        return FrozenProcedure(
+            procedure=procedure,
+            content_hash=content_hash(procedure, subprocedures),
+            source=str(path),
+            subprocedures=subprocedures,
+        )

@@ -1,0 +1,310 @@
+"""The procedure language: what a procedure author may write in a YAML file.
+
+Every model is frozen and forbids unknown fields, so a typo such as `agnecy` is an error and a
+loaded procedure can travel, unchanged, inside a workflow input. Field descriptions double as
+the hover docs of the JSON Schema (`motcua schema`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from procedures.calendar import OfficeHours, TimeLimit
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+"""A name the file refers to elsewhere: lower case, digits and underscores."""
+
+ACTIVITY_NAMES: frozenset[str] = frozenset({"render_form", "notify_applicant", "issue_result"})
+"""Activities an automatic step may name (the `activities` package implements them).
+
+`render_form` takes `form` (a form kind); `notify_applicant` takes `subject` and `body`
+(jinja2 strings); `issue_result` takes `document` (a result id) and gives it a register number.
+"""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class Level(StrEnum):
+    """Government tier handling the procedure (two tiers since 2025-07-01)."""
+
+    PROVINCE = "province"
+    COMMUNE = "commune"
+    DISTRICT = "district"  # kept only so that pre-2025 dossiers can still be read
+
+
+class Channel(StrEnum):
+    """How a dossier may be submitted; values are the portal's channel codes' names."""
+
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+    POST = "post"
+
+
+class ResultType(StrEnum):
+    """How a dossier ends."""
+
+    APPROVED = "approved"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    STOPPED = "stopped"
+
+
+class FormKind(StrEnum):
+    """The legal forms a procedure must be able to issue (numbers live in the YAML)."""
+
+    RECEIPT = "receipt"
+    SUPPLEMENT_REQUEST = "supplement_request"
+    REFUSAL = "refusal"
+    APOLOGY = "apology"
+    CONTROL_SLIP = "control_slip"
+    STOP_NOTICE = "stop_notice"
+    RESULT = "result"
+
+
+class Agency(_Model):
+    """An agency taking part in the procedure."""
+
+    code: str = Field(description="National agency code, e.g. `000.00.19.H26`.")
+    name: str = Field(description="Vietnamese name of the agency.")
+    task_queue: str = Field(description="Temporal task queue its worker listens on.")
+    roles: tuple[Identifier, ...] = Field(
+        min_length=1, description="Roles of its officers: one_stop, specialist, head..."
+    )
+    hours: OfficeHours | None = Field(None, description="Office hours if not the default.")
+
+
+class Document(_Model):
+    """A document the applicant must submit."""
+
+    id: Identifier
+    name: str
+    copies: int = Field(1, ge=0, description="Number of copies (0: show only).")
+    original: bool = Field(False, description="An original must be shown.")
+    digitised_accepted: bool = Field(True, description="A digitised (scanned) copy is accepted.")
+    reuse_accepted: bool = Field(
+        False, description="May be reused from the national data base instead of submitted."
+    )
+    required: bool = True
+
+
+class Fee(_Model):
+    """A fee or charge, in VND."""
+
+    name: str
+    amount_vnd: int = Field(ge=0)
+    exempt: tuple[str, ...] = Field((), description="Categories of applicants exempt from it.")
+
+
+class ResultDocument(_Model):
+    """A document the procedure issues as its result."""
+
+    id: Identifier
+    name: str
+    digitised: bool = Field(True, description="Issued as an electronic copy too.")
+
+
+class Form(_Model):
+    """A legal form rendered from a jinja2 template (sandboxed, autoescaped)."""
+
+    number: str = Field(description="Form number in its circular, e.g. `01` (Circular 01/2018).")
+    title: str
+    template: str = Field(description="Template file, relative to the YAML file.")
+    source: str | None = Field(
+        None, description="Filled in by the loader with the template text; do not write it."
+    )
+
+
+class FieldType(StrEnum):
+    """Types of the fields an officer fills in on a task."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+class FormField(_Model):
+    """A field an officer fills in when completing a task."""
+
+    type: FieldType = FieldType.STRING
+    required: bool = False
+    label: str | None = None
+    choices: tuple[str, ...] = Field((), description="Allowed values for `choice` fields.")
+
+
+class Escalation(_Model):
+    """Reminders and escalation of one step, as shares of the step's own time."""
+
+    remind_at: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
+        (), description="Remind the assignee when these shares of the step's time are used."
+    )
+    escalate_to: Identifier | None = Field(
+        None, description="Role of the same agency the task is reassigned to when time runs out."
+    )
+
+
+class Apology(_Model):
+    """The dossier-level apology-and-new-date letter (form 04) before the legal deadline."""
+
+    role: Identifier = Field(description="Role (of the receiving agency) that approves it.")
+    before: TimeLimit = Field(
+        TimeLimit(amount=1), description="How long before the legal deadline the task opens."
+    )
+    extension: TimeLimit = Field(description="How much the new appointment date adds.")
+
+
+class SupplementPolicy(_Model):
+    """How long the applicant has to supplement before processing stops."""
+
+    wait: TimeLimit = Field(description="Time allowed to the applicant (clock suspended).")
+
+
+class _Step(_Model):
+    title: str | None = Field(None, description="What the step does, shown to officers.")
+
+
+class TaskStep(_Step):
+    """A human task: an officer of `agency` with `role` decides."""
+
+    kind: Literal["task"]
+    agency: Identifier
+    role: Identifier
+    share: float = Field(
+        gt=0, description="This step's share of the legal time limit, in the procedure's unit."
+    )
+    decisions: dict[Identifier, Identifier] = Field(
+        min_length=1, description="Each decision the officer may take and the step it leads to."
+    )
+    fields: dict[Identifier, FormField] = Field({}, description="Fields the officer fills in.")
+    escalation: Escalation | None = None
+    supplement_allowed: bool = Field(
+        False, description="The officer may request a supplement from the applicant here."
+    )
+
+
+class AutoStep(_Step):
+    """An automatic step: one activity with arguments (strings are jinja2 templates)."""
+
+    kind: Literal["auto"]
+    activity: str = Field(description="One of: " + ", ".join(sorted(ACTIVITY_NAMES)) + ".")
+    args: dict[str, Any] = Field({})
+    agency: Identifier | None = Field(None, description="Agency whose queue runs it.")
+    next: Identifier
+
+
+class ParallelStep(_Step):
+    """Branches run at once; each branch ends when it reaches `next`, where they join.
+
+    A branch that reaches an end step ends the dossier and cancels its siblings.
+    """
+
+    kind: Literal["parallel"]
+    branches: dict[Identifier, Identifier] = Field(
+        min_length=2, description="Branch name to the first step of the branch."
+    )
+    next: Identifier
+
+
+class ChoiceRule(_Model):
+    """One rule of a choice: go to `then` when the expression `if` is true."""
+
+    if_: str = Field(alias="if", description="Expression on `form`, `decisions` and `fields`.")
+    then: Identifier
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class ChoiceStep(_Step):
+    """A conditional choice on dossier data or earlier decisions; first true rule wins."""
+
+    kind: Literal["choice"]
+    when: tuple[ChoiceRule, ...] = Field(min_length=1)
+    otherwise: Identifier
+
+
+class SubprocedureStep(_Step):
+    """Another procedure handed to another agency, run as a child workflow on its queue."""
+
+    kind: Literal["subprocedure"]
+    procedure: str = Field(description="Code of the procedure (another catalogue file).")
+    agency: Identifier = Field(description="Agency whose task queue runs the child.")
+    share: float = Field(gt=0)
+    results: dict[ResultType, Identifier] = Field(
+        min_length=1, description="Next step for each result of the sub-procedure."
+    )
+
+
+class WaitStep(_Step):
+    """Wait for an external event (payment received, citizen supplement) with a time limit."""
+
+    kind: Literal["wait"]
+    event: Identifier = Field(description="Event name, e.g. `payment_received`.")
+    timeout: TimeLimit
+    next: Identifier
+    on_timeout: Identifier
+    suspends_clock: bool = Field(
+        False, description="The legal clock stops while waiting (financial obligation)."
+    )
+
+
+class EndStep(_Step):
+    """The end of the dossier with its result; `form` is issued on the way out."""
+
+    kind: Literal["end"]
+    result: ResultType
+    form: FormKind | None = None
+
+
+Step = Annotated[
+    TaskStep | AutoStep | ParallelStep | ChoiceStep | SubprocedureStep | WaitStep | EndStep,
+    Field(discriminator="kind"),
+]
+
+
+class Procedure(_Model):
+    """One administrative procedure (thủ tục hành chính), as its author writes it."""
+
+    code: str = Field(
+        pattern=r"^[0-9]+\.[0-9]+$", description="Code in the national procedure database."
+    )
+    name: str = Field(description="Vietnamese name of the procedure.")
+    version: str
+    legal_basis: tuple[str, ...] = Field(min_length=1, description="Legal texts it rests on.")
+    effective_from: date
+    effective_to: date | None = None
+    sector: str
+    level: Level
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    time_limit: TimeLimit = Field(description="The legal processing time limit.")
+    max_extensions: int = Field(1, ge=0, description="How many times the date may be moved.")
+    supplement: SupplementPolicy | None = None
+    apology: Apology | None = None
+    agencies: dict[Identifier, Agency] = Field(min_length=1)
+    receiving_agency: Identifier = Field(description="Agency whose code prefixes dossier codes.")
+    documents: tuple[Document, ...] = ()
+    fees: tuple[Fee, ...] = ()
+    results: tuple[ResultDocument, ...] = ()
+    forms: dict[FormKind, Form] = Field({}, description="Legal forms the procedure issues.")
+    start: Identifier
+    steps: dict[Identifier, Step] = Field(min_length=1)
+
+
+class FrozenProcedure(_Model):
+    """A validated procedure as frozen into a workflow input, with what it depends on.
+
+    `content_hash` names the version; `subprocedures` holds, frozen too, every procedure its
+    subprocedure steps hand over to, so a running dossier never reads a file again.
+    """
+
+    procedure: Procedure
+    content_hash: str
+    source: str = Field(description="Path of the YAML file it was loaded from.")
+    subprocedures: dict[str, FrozenProcedure] = {}

@@ -1,0 +1,267 @@
+"""YAML text to plain data, remembering where every value came from.
+
+PyYAML's own loaders lose positions, silently keep the last of two equal keys and expand
+aliases without limit (the "billion laughs"). Here libyaml (the C parser) composes the node
+tree, which keeps every node's mark and shares aliased nodes instead of copying them; a small
+constructor then builds plain data from it, rejecting duplicate keys and capping how many
+nodes aliases may expand to. The node tree is kept so that a `Locator` can turn any path into
+the data (`("steps", "receive", "agency")`) back into a line and column, but only when a
+problem must be reported, so loading a correct file pays nothing for it.
+
+Scalars follow the YAML 1.2 core schema, like yaml-language-server in editors: `yes`, `no`,
+`on`, `off` and `7:30` stay text instead of becoming booleans and base-60 numbers, and dates
+stay text for pydantic to parse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from procedures.errors import Problem, ProcedureError
+
+try:
+    from yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - libyaml missing: the pure-Python parser is slower
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+MAX_NODES = 100_000
+"""How many nodes the data of one file may have once aliases are expanded."""
+
+MAX_DEPTH = 100
+"""How deeply mappings and lists may nest."""
+
+Path = Sequence[str | int]
+"""A path into the data: mapping keys and list indexes, e.g. `("documents", 0, "name")`."""
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+class _CoreResolver(yaml.resolver.BaseResolver):
+    """Implicit types of the YAML 1.2 core schema, plus `<<` merge keys."""
+
+
+for _tag, _pattern, _first in (
+    (_BOOL, r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    (_INT, r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        _FLOAT,
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+    (_NULL, r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    (_MERGE, r"<<", "<"),
+):
+    _CoreResolver.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"), list(_first))
+
+
+class _Composer(_Parser, _CoreResolver):  # type: ignore[misc,valid-type]
+    """libyaml's composer with the core-schema resolver; it builds nodes, never objects."""
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        _CoreResolver.__init__(self)
+
+
+def compose(text: str, file: str) -> Node:
+    """The node tree of one YAML document; any syntax error becomes a located problem."""
+    composer = _Composer(text)
+    try:
+        root = composer.get_single_node()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(part for part in (err.context, err.problem) if part)
+        raise ProcedureError([Problem(file, line, column, f"YAML syntax error: {what}")]) from None
+    except yaml.reader.ReaderError as err:
+        line, column = position(text, err.position)
+        message = f"character {err.character!r} is not allowed in a YAML file"
+        raise ProcedureError([Problem(file, line, column, message)]) from None
+    finally:
+        composer.dispose()
+    if root is None:
+        raise ProcedureError(
+            [Problem(file, 1, 1, "empty file", "a procedure starts with `code:` and `name:`")]
+        )
+    return root
+
+
+def position(text: str | bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character (or byte) offset into a text."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    before = text[:offset]
+    line_start = before.rfind(newline) + 1  # type: ignore[arg-type]
+    return before.count(newline) + 1, offset - line_start + 1  # type: ignore[arg-type]
+
+
+def _mark(file: str, node: Node, message: str, hint: str | None = None) -> Problem:
+    return Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, message, hint)
+
+
+class _Builder:
+    """Builds plain data from nodes; collects problems instead of stopping at the first."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.budget = MAX_NODES
+        self.open: set[int] = set()
+
+    def value(self, node: Node, depth: int = 0) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise ProcedureError(
+                [_mark(self.file, node, f"more than {MAX_NODES} values once aliases are expanded")]
+            )
+        if type(node) is ScalarNode:
+            return self.scalar(node)
+        if depth > MAX_DEPTH:
+            raise ProcedureError([_mark(self.file, node, f"nested more than {MAX_DEPTH} deep")])
+        if id(node) in self.open:
+            raise ProcedureError([_mark(self.file, node, "an alias refers to a value containing it")])
+        self.open.add(id(node))
+        try:
+            if type(node) is MappingNode and node.tag == _MAP:
+                return self.mapping(node, depth)
+            if type(node) is SequenceNode and node.tag == _SEQ:
+                return [self.value(item, depth + 1) for item in node.value]
+        finally:
+            self.open.discard(id(node))
+        self.problems.append(_mark(self.file, node, f"unsupported YAML tag `{node.tag}`"))
+        return None
+
+    def mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self.merge(value_node, depth))
+                continue
+            if type(key_node) is not ScalarNode:
+                self.problems.append(_mark(self.file, key_node, "a key must be a plain value"))
+                continue
+            key = self.scalar(key_node)
+            if key in result:
+                self.problems.append(
+                    _mark(self.file, key_node, f"duplicate key `{key}`", "each key may appear once")
+                )
+            result[key] = self.value(value_node, depth + 1)
+        return {**merged, **result} if merged else result
+
+    def merge(self, node: Node, depth: int) -> dict[Any, Any]:
+        """`<<: *defaults` or `<<: [*a, *b]`: earlier mappings win, explicit keys win over all."""
+        sources = node.value if type(node) is SequenceNode else [node]
+        merged: dict[Any, Any] = {}
+        for source in reversed(sources):
+            value = self.value(source, depth + 1)
+            if isinstance(value, dict):
+                merged.update(value)
+            else:
+                self.problems.append(_mark(self.file, source, "`<<` merges mappings only"))
+        return merged
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if tag == _STR:
+            return text
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return text.lower() == "true"
+        try:
+            if tag == _INT:
+                return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+            if tag == _FLOAT:
+                if text[-3:].lower() in ("inf", "nan"):
+                    self.problems.append(_mark(self.file, node, f"`{text}` is not a finite number"))
+                    return None
+                return float(text)
+        except ValueError:
+            self.problems.append(_mark(self.file, node, f"`{text}` cannot be read as {tag}"))
+            return None
+        if tag == _MERGE:
+            self.problems.append(_mark(self.file, node, "`<<` may only be used as a key"))
+            return None
+        self.problems.append(_mark(self.file, node, f"unsupported YAML tag `{tag}`"))
+        return None
+
+
+def to_data(root: Node, file: str) -> tuple[Any, list[Problem]]:
+    """Plain data of a node tree, with the problems found building it."""
+    builder = _Builder(file)
+    data = builder.value(root)
+    return data, builder.problems
+
+
+def _pairs(node: MappingNode) -> Iterator[tuple[Node, Node]]:
+    """Key and value nodes of a mapping, explicit ones first, then merged ones."""
+    merges = []
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE:
+            merges.append(value_node)
+        else:
+            yield key_node, value_node
+    for merge in merges:
+        for source in merge.value if type(merge) is SequenceNode else [merge]:
+            if type(source) is MappingNode:
+                yield from _pairs(source)
+
+
+class Locator:
+    """Turns a path into the data of one file into the position of its YAML node."""
+
+    def __init__(self, file: str, root: Node) -> None:
+        self.file = file
+        self.root = root
+
+    def node(self, path: Path, *, key: bool = False) -> Node:
+        """The deepest node along `path`; path items that match nothing are skipped.
+
+        Skipping lets pydantic's locations, which name the chosen union member (`task`) in
+        between, be followed too. With `key`, the key node of the last item, if any.
+        """
+        node, key_node = self.root, None
+        for item in path:
+            key_node, child = self._child(node, item)
+            if child is not None:
+                node = child
+        return key_node if key and key_node is not None else node
+
+    @staticmethod
+    def _child(node: Node, item: str | int) -> tuple[Node | None, Node | None]:
+        if type(node) is MappingNode:
+            for key_node, value_node in _pairs(node):
+                if type(key_node) is ScalarNode and key_node.value == str(item):
+                    return key_node, value_node
+        elif type(node) is SequenceNode and type(item) is int and 0 <= item < len(node.value):
+            return None, node.value[item]
+        return None, None
+
+    def problem(
+        self, path: Path, message: str, hint: str | None = None, *, key: bool = False
+    ) -> Problem:
+        """A problem at the node of `path` (its key with `key`), e.g. `steps.receive.agency`."""
+        return _mark(self.file, self.node(path, key=key), message, hint)

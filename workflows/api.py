@@ -1,0 +1,256 @@
+"""What crosses the dossier workflow's boundary: its input, its updates, its queries.
+
+Clients (the command line, `temporal workflow update execute`, a future web front end) and the
+workflow share these pydantic models, and nothing else. The names below are the Temporal
+update, signal and query names, stable across versions: renaming one breaks running dossiers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from procedures.calendar import WorkCalendar
+from procedures.models import Channel, FrozenProcedure, ResultType
+
+DOSSIER_WORKFLOW = "Dossier"
+COUNTER_WORKFLOW = "AgencyCounter"
+
+# Update names (officers and citizens act through these).
+CLAIM = "claim"
+COMPLETE = "complete"
+REASSIGN = "reassign"
+REQUEST_SUPPLEMENT = "request_supplement"
+SUPPLEMENT = "supplement"
+WITHDRAW = "withdraw"
+DELIVER_EVENT = "deliver_event"
+APPROVE_APOLOGY = "approve_apology"
+ALLOCATE = "allocate"
+# Signal and query names.
+UPDATE_CALENDAR = "update_calendar"
+STATE = "state"
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PortalStatus(IntEnum):
+    """Dossier status codes synchronised to the National Public Service Portal."""
+
+    REGISTERED = 1
+    RECEIVED = 2
+    REFUSED = 3
+    PROCESSING = 4
+    SUPPLEMENT_REQUESTED = 5
+    FINANCIAL_OBLIGATION = 6
+    WITHDRAWN = 7
+    STOPPED = 8
+    FINISHED = 9
+    RETURNED = 10
+
+
+class Actor(_Msg):
+    """Who acts: an officer (`user@AGENCY_CODE/ROLE`) or the applicant (`role="applicant"`)."""
+
+    user: str = Field(min_length=1)
+    agency: str = Field("", description="National agency code; empty for the applicant.")
+    role: str = Field(min_length=1)
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        """Read `user@AGENCY/ROLE` as the command line's `--as` writes it."""
+        user, sep, rest = text.partition("@")
+        agency, sep2, role = rest.rpartition("/")
+        if not (user and sep and sep2 and agency and role):
+            raise ValueError(f"expected USER@AGENCY_CODE/ROLE, got {text!r}")
+        return cls(user=user, agency=agency, role=role)
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.agency}/{self.role}" if self.agency else self.user
+
+
+class Applicant(_Msg):
+    """The citizen or business applying: personal data, never logged or indexed."""
+
+    full_name: str
+    id_number: str = Field(description="Citizen identity number (CCCD) or tax code.")
+    phone: str = ""
+    email: str = ""
+    address: str = ""
+
+
+class DossierInput(_Msg):
+    """Everything a dossier needs, frozen at submission: editing a YAML file changes nothing."""
+
+    code: str = Field(description="The dossier code, also the workflow id.")
+    procedure: FrozenProcedure
+    calendar: WorkCalendar
+    received_at: datetime
+    channel: Channel
+    applicant: Applicant
+    form: dict[str, Any] = {}
+    documents: tuple[str, ...] = Field((), description="Ids of the documents submitted.")
+    request_id: str = Field(description="The client's request id; a repeat returns this dossier.")
+    parent_code: str | None = Field(None, description="Set when run as a sub-procedure.")
+    carried: dict[str, Any] | None = Field(
+        None, description="State carried over continue-as-new; None on a fresh dossier."
+    )
+    history_limit: int | None = Field(
+        None, description="Continue-as-new past this many events (else when Temporal suggests)."
+    )
+
+
+class ClaimTask(_Msg):
+    step: str
+    actor: Actor
+
+
+class CompleteTask(_Msg):
+    step: str
+    actor: Actor
+    decision: str
+    fields: dict[str, Any] = {}
+
+
+class ReassignTask(_Msg):
+    """A head of the task's agency hands an open task to another officer or role."""
+
+    step: str
+    actor: Actor
+    to_user: str | None = None
+    to_role: str | None = None
+
+
+class RequestSupplement(_Msg):
+    step: str
+    actor: Actor
+    missing: tuple[str, ...] = Field(min_length=1, description="Everything missing, at once.")
+    reason: str = ""
+
+
+class SupplementDossier(_Msg):
+    """The applicant's supplement: resumes the clock."""
+
+    documents: tuple[str, ...] = Field(min_length=1)
+    note: str = ""
+
+
+class WithdrawDossier(_Msg):
+    reason: str = ""
+
+
+class DeliverEvent(_Msg):
+    """An external event a `wait` step waits for (payment received, ...)."""
+
+    event: str
+    actor: Actor
+    data: dict[str, Any] = {}
+
+
+class ApproveApology(_Msg):
+    actor: Actor
+    reason: str = Field(min_length=1, description="Why the dossier is late, for the applicant.")
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class TaskView(_Msg):
+    """A human task as officers see it."""
+
+    step: str
+    title: str
+    agency: str = Field(description="National agency code.")
+    agency_name: str
+    role: str
+    status: TaskStatus
+    assignee: str | None = None
+    opened_at: datetime
+    due_at: datetime
+    overdue: bool = False
+    decision: str | None = None
+    decisions: tuple[str, ...] = ()
+    supplement_allowed: bool = False
+
+
+class TimelineEntry(_Msg):
+    """One thing that happened to the dossier, for the timeline and the control slip."""
+
+    at: datetime
+    kind: str = Field(description="e.g. received, task_opened, claimed, decided, reminded ...")
+    step: str | None = None
+    actor: str | None = None
+    detail: str = ""
+    on_time: str | None = Field(None, description="early / on_time / late for finished steps.")
+
+
+class DocumentView(_Msg):
+    kind: str
+    title: str
+    path: str
+    issued_at: datetime
+
+
+class ClockView(_Msg):
+    received_at: datetime
+    due_at: datetime
+    used_minutes: int
+    remaining_minutes: int
+    suspended: bool
+    extensions: int
+    status: str = Field(description="early / on_time / late, as the portal counts it.")
+
+
+class DossierState(_Msg):
+    """The answer of the `state` query: no history scan needed."""
+
+    code: str
+    procedure_code: str
+    procedure_name: str
+    content_hash: str
+    status: PortalStatus
+    result: ResultType | None = None
+    tasks: tuple[TaskView, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
+    documents: tuple[DocumentView, ...] = ()
+    clock: ClockView
+    calendar_version: str
+
+
+class DossierOutcome(_Msg):
+    """What the workflow returns when the dossier ends."""
+
+    code: str
+    result: ResultType
+    status: PortalStatus
+    finished_at: datetime
+    on_time: str
+
+
+class Allocate(_Msg):
+    """Ask an agency's counter for a dossier code; the counter's clock fixes the receipt day."""
+
+    request_id: str = Field(min_length=1)
+
+
+class Allocation(_Msg):
+    """A dossier code and the instant of receipt; `existing` when the request came before."""
+
+    code: str
+    received_at: datetime
+    existing: bool = False
+
+
+class CounterInput(_Msg):
+    agency_code: str
+    day: str = Field("", description="YYMMDD of the day being numbered; empty before the first.")
+    last_number: int = 0
+    recent: dict[str, Allocation] = Field({}, description="Request id -> allocation, 7 days.")

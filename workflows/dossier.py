@@ -1,0 +1,857 @@
+"""The dossier workflow: one generic interpreter that runs every procedure of the catalogue.
+
+It walks the frozen procedure's graph from `start` to an end step. Officers and citizens act
+through updates whose validators (`workflows.rules`) refuse what they may not do; the legal
+clock (`workflows.clock`) runs over the whole dossier and over each task's share. Everything
+with a side effect (forms, notifications, the portal feed) is an activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import structlog
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from activities.payloads import (
+        AutoStepInput,
+        AutoStepResult,
+        Notification,
+        PortalRecord,
+        RenderedDocument,
+        RenderForm,
+    )
+    from procedures.calendar import TimeLimit, WorkCalendar
+    from procedures.expressions import evaluate
+    from procedures.models import (
+        AutoStep,
+        ChoiceStep,
+        EndStep,
+        FormKind,
+        ParallelStep,
+        ResultType,
+        SubprocedureStep,
+        TaskStep,
+        WaitStep,
+    )
+    from workflows import rules
+    from workflows import search_attributes as sa
+    from workflows.api import (
+        APPROVE_APOLOGY,
+        CLAIM,
+        COMPLETE,
+        DELIVER_EVENT,
+        DOSSIER_WORKFLOW,
+        REASSIGN,
+        REQUEST_SUPPLEMENT,
+        STATE,
+        SUPPLEMENT,
+        UPDATE_CALENDAR,
+        WITHDRAW,
+        ApproveApology,
+        ClaimTask,
+        ClockView,
+        CompleteTask,
+        DeliverEvent,
+        DocumentView,
+        DossierInput,
+        DossierOutcome,
+        DossierState,
+        PortalStatus,
+        ReassignTask,
+        RequestSupplement,
+        SupplementDossier,
+        TaskStatus,
+        TaskView,
+        TimelineEntry,
+        WithdrawDossier,
+    )
+    from workflows.clock import DossierClock, SuspendReason, deadline
+    from workflows.deadlines import instant_before_due, share_instant
+    from workflows.forms import dossier_context, handovers, local, procedure_context
+    from workflows.state import Apology, Doc, Event, Runtime, Supplement, Task
+
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+_TEMPLATES = ImmutableSandboxedEnvironment()
+_END_STATUS = {
+    ResultType.APPROVED: PortalStatus.RETURNED,
+    ResultType.REFUSED: PortalStatus.REFUSED,
+    ResultType.WITHDRAWN: PortalStatus.WITHDRAWN,
+    ResultType.STOPPED: PortalStatus.STOPPED,
+}
+
+
+class _Halt:
+    """A dossier ended from outside its path: withdrawn, or stopped for want of a supplement."""
+
+    def __init__(self, result: ResultType, reason: str, form: FormKind | None) -> None:
+        self.result, self.reason, self.form = result, reason, form
+
+
+class _ContinueAsNew:
+    def __init__(self, step: str) -> None:
+        self.step = step
+
+
+_Reached = tuple[str, EndStep] | _ContinueAsNew | None
+
+
+@workflow.defn(name=DOSSIER_WORKFLOW)
+class DossierWorkflow:
+    @workflow.init
+    def __init__(self, inp: DossierInput) -> None:
+        self._inp = inp
+        self._proc = inp.procedure.procedure
+        self._cal: WorkCalendar = inp.calendar
+        receiving = self._proc.agencies[self._proc.receiving_agency]
+        self._hours = receiving.hours or self._cal.hours_for(receiving.code)
+        if inp.carried is not None:
+            self._rt = Runtime.model_validate(inp.carried)
+        else:
+            clock = DossierClock(
+                budget=self._proc.time_limit,
+                max_extensions=self._proc.max_extensions,
+                hours=self._hours,
+            ).start(inp.received_at)
+            self._rt = Runtime(clock=clock, calendar_version=self._cal.version)
+        self._halt: _Halt | None = None
+        self._ended = False
+        self._epoch = 0
+        self._waiting: set[str] = set()
+        self._published: tuple[Any, ...] | None = None
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, inp: DossierInput) -> DossierOutcome:
+        if inp.carried is None:
+            await self._receive()
+        apology = asyncio.create_task(self._watch_apology()) if self._proc.apology else None
+        walk = asyncio.create_task(self._walk(self._rt.resume_at or self._proc.start))
+        await workflow.wait_condition(lambda: walk.done() or self._halt is not None)
+        if apology is not None:
+            apology.cancel()
+        if not walk.done():
+            walk.cancel()
+            await asyncio.wait([walk])
+        reached = walk.result() if self._halt is None else None
+        if isinstance(reached, _ContinueAsNew):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            self._rt.resume_at = reached.step
+            workflow.continue_as_new(
+                inp.model_copy(
+                    update={"calendar": self._cal, "carried": self._rt.model_dump(mode="json")}
+                )
+            )
+        if self._halt is not None:
+            return await self._finish(self._halt.result, self._halt.reason, self._halt.form)
+        assert reached is not None
+        step_id, end = reached
+        return await self._finish(end.result, end.title or step_id, end.form)
+
+    async def _walk(self, step_id: str, until: str | None = None) -> _Reached:
+        """Follow the graph from `step_id` until `until` (a parallel's join) or an end."""
+        while step_id != until:
+            if until is None and self._should_continue_as_new():
+                return _ContinueAsNew(step_id)
+            step = self._proc.steps[step_id]
+            self._rt.visits[step_id] = self._rt.visits.get(step_id, 0) + 1
+            match step:
+                case EndStep():
+                    return step_id, step
+                case TaskStep():
+                    step_id = step.decisions[await self._task(step_id, step)]
+                case AutoStep():
+                    await self._auto(step_id, step)
+                    step_id = step.next
+                case ChoiceStep():
+                    step_id = self._choose(step_id, step)
+                case ParallelStep():
+                    ended = await self._parallel(step_id, step)
+                    if ended is not None:
+                        return ended
+                    step_id = step.next
+                case SubprocedureStep():
+                    step_id = await self._subprocedure(step_id, step)
+                case WaitStep():
+                    step_id = await self._wait(step_id, step)
+        return None
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        limit = self._inp.history_limit
+        return info.is_continue_as_new_suggested() or (
+            limit is not None and info.get_current_history_length() > limit
+        )
+
+    # ------------------------------------------------------------------ receipt and end
+
+    async def _receive(self) -> None:
+        if self._inp.channel.value == "online":
+            await self._set_status(PortalStatus.REGISTERED, "Hồ sơ đăng ký trực tuyến")
+        self._event("received", detail=f"channel {self._inp.channel.value}")
+        await self._set_status(PortalStatus.RECEIVED, "Tiếp nhận hồ sơ")
+        documents = [
+            {"name": d.name, "copies": d.copies}
+            for d in self._proc.documents
+            if d.id in self._inp.documents
+        ]
+        doc = await self._render(FormKind.RECEIPT, {"documents": documents})
+        await self._notify(
+            f"Hồ sơ {self._inp.code} đã được tiếp nhận",
+            f"Ngày hẹn trả kết quả: {local(self._due())}.",
+            doc,
+        )
+
+    async def _finish(
+        self, result: ResultType, reason: str, form: FormKind | None
+    ) -> DossierOutcome:
+        now = workflow.now()
+        self._ended = True
+        self._rt.clock = self._rt.clock.finish(now)
+        on_time = self._rt.clock.status(self._cal).value
+        self._rt.result = result
+        self._event("ended", detail=f"{result.value}: {reason}", on_time=on_time)
+        documents = []
+        if form is not None and form in self._proc.forms:
+            details: dict[str, Any] = {"reason": reason, "result": result.value}
+            details["documents"] = [{"name": r.name} for r in self._proc.results]
+            documents.append(await self._render(form, details))
+        if FormKind.CONTROL_SLIP in self._proc.forms:
+            rows = handovers(self._rt, self._cal)
+            documents.append(await self._render(FormKind.CONTROL_SLIP, {"handovers": rows}))
+        if result is ResultType.APPROVED:
+            await self._set_status(PortalStatus.FINISHED, "Đã giải quyết xong")
+        await self._set_status(_END_STATUS[result], reason)
+        await self._notify(f"Hồ sơ {self._inp.code}: {result.value}", reason, *documents)
+        self._publish()
+        return DossierOutcome(
+            code=self._inp.code,
+            result=result,
+            status=self._rt.status,
+            finished_at=now,
+            on_time=on_time,
+        )
+
+    # ------------------------------------------------------------------ step kinds
+
+    async def _task(self, step_id: str, step: TaskStep) -> str:
+        agency = self._proc.agencies[step.agency]
+        now = workflow.now()
+        share = TimeLimit(amount=step.share, unit=self._proc.time_limit.unit)
+        hours = agency.hours or self._cal.hours_for(agency.code)
+        clock = DossierClock(budget=share, max_extensions=0, hours=hours).start(now)
+        if self._rt.clock.suspended:
+            clock = clock.suspend(now, SuspendReason.SUPPLEMENT)
+        task = Task(
+            step=step_id,
+            visit=self._rt.visits[step_id],
+            title=step.title or step_id,
+            agency_key=step.agency,
+            agency=agency.code,
+            agency_name=agency.name,
+            role=step.role,
+            opened_at=now,
+            clock=clock,
+        )
+        self._rt.tasks.append(task)
+        self._event("task_opened", step_id, detail=f"{agency.code}/{step.role}")
+        if step_id != self._proc.start and self._rt.status is PortalStatus.RECEIVED:
+            await self._set_status(PortalStatus.PROCESSING, "Đang xử lý")
+        self._publish()
+        escalation = asyncio.create_task(self._escalate(task, step))
+        try:
+            while task.status is not TaskStatus.DONE:
+                await workflow.wait_condition(
+                    lambda: task.status is TaskStatus.DONE or self._supplement_due(step_id)
+                )
+                if self._supplement_due(step_id):
+                    await self._await_supplement()
+        except asyncio.CancelledError:
+            task.status = TaskStatus.CANCELLED
+            task.closed_at = workflow.now()
+            self._event("task_cancelled", step_id)
+            self._publish()
+            raise
+        finally:
+            escalation.cancel()
+        task.clock = task.clock.finish(task.closed_at or workflow.now())
+        task.on_time = task.clock.status(self._cal).value
+        self._event("decided", step_id, task.closed_by, task.decision or "", task.on_time)
+        self._publish()
+        await self._portal(
+            self._rt.status,
+            f"{task.title}: {task.decision}",
+            step=step_id,
+            handler=task.closed_by,
+            department=task.agency_name,
+            start=task.opened_at,
+            due=task.clock.due(self._cal),
+        )
+        assert task.decision is not None
+        return task.decision
+
+    async def _auto(self, step_id: str, step: AutoStep) -> None:
+        args = {k: self._template(v) for k, v in step.args.items()}
+        if step.activity == "render_form":
+            await self._render(FormKind(args["form"]), args)
+        elif step.activity == "notify_applicant":
+            await self._notify(str(args.get("subject", "")), str(args.get("body", "")))
+        else:
+            queue = self._proc.agencies[step.agency].task_queue if step.agency else None
+            result = await workflow.execute_activity(
+                step.activity,
+                AutoStepInput(
+                    call_id=f"{self._inp.code}:{self._rt.next_seq()}",
+                    dossier_code=self._inp.code,
+                    procedure_code=self._proc.code,
+                    step=step_id,
+                    args=args,
+                ),
+                task_queue=queue,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                result_type=AutoStepResult,
+            )
+            self._rt.outcomes[step_id] = result.model_dump(mode="json")
+        self._event("automatic", step_id, detail=step.activity)
+
+    def _choose(self, step_id: str, step: ChoiceStep) -> str:
+        context = {
+            "form": self._inp.form,
+            "decisions": self._rt.decisions,
+            "fields": self._rt.fields,
+        }
+        chosen = next((r.then for r in step.when if evaluate(r.if_, context)), step.otherwise)
+        self._event("chose", step_id, detail=chosen)
+        return chosen
+
+    async def _parallel(self, step_id: str, step: ParallelStep) -> _Reached:
+        self._event("forked", step_id, detail=", ".join(step.branches))
+        pending = {
+            asyncio.create_task(self._walk(first, until=step.next))
+            for first in step.branches.values()
+        }
+        try:
+            while pending:
+                done, pending = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for branch in done:
+                    reached = branch.result()
+                    if reached is not None:
+                        for sibling in pending:
+                            sibling.cancel()
+                        if pending:
+                            await workflow.wait(pending)
+                        return reached
+        except asyncio.CancelledError:
+            for branch in pending:
+                branch.cancel()
+            raise
+        self._event("joined", step_id)
+        return None
+
+    async def _subprocedure(self, step_id: str, step: SubprocedureStep) -> str:
+        frozen = self._inp.procedure.subprocedures[step.procedure]
+        agency = self._proc.agencies[step.agency]
+        visit = self._rt.visits[step_id]
+        code = f"{self._inp.code}.{step_id}" + (f".{visit}" if visit > 1 else "")
+        self._event("handed_over", step_id, detail=f"{frozen.procedure.code} → {agency.code}")
+        child = self._inp.model_copy(
+            update={
+                "code": code,
+                "procedure": frozen,
+                "calendar": self._cal,
+                "received_at": workflow.now(),
+                "request_id": code,
+                "parent_code": self._inp.code,
+                "carried": None,
+            }
+        )
+        outcome = await workflow.execute_child_workflow(
+            DossierWorkflow.run,
+            child,
+            id=code,
+            task_queue=agency.task_queue,
+            search_attributes=workflow.info().typed_search_attributes,
+        )
+        self._rt.outcomes[step_id] = outcome.model_dump(mode="json")
+        self._event("returned", step_id, detail=outcome.result.value, on_time=outcome.on_time)
+        following = step.results.get(outcome.result)
+        if following is None:
+            raise ApplicationError(
+                f"sub-procedure {frozen.procedure.code} ended {outcome.result.value}, "
+                f"which step {step_id!r} does not handle",
+                non_retryable=True,
+            )
+        return following
+
+    async def _wait(self, step_id: str, step: WaitStep) -> str:
+        self._waiting.add(step.event)
+        self._rt.events.pop(step.event, None)
+        started = workflow.now()
+        self._event("waiting", step_id, detail=step.event)
+        if step.suspends_clock:
+            self._suspend(SuspendReason.FINANCIAL_OBLIGATION)
+            await self._set_status(PortalStatus.FINANCIAL_OBLIGATION, step.title or step.event)
+        try:
+            arrived = await self._until(
+                lambda: step.event in self._rt.events,
+                lambda: deadline(self._cal, started, step.timeout, self._hours),
+            )
+        finally:
+            self._waiting.discard(step.event)
+        if step.suspends_clock:
+            self._resume()
+            await self._set_status(PortalStatus.PROCESSING, "Tiếp tục xử lý")
+        self._event("arrived" if arrived else "timed_out", step_id, detail=step.event)
+        return step.next if arrived else step.on_timeout
+
+    # ------------------------------------------------------------------ supplements
+
+    def _supplement_due(self, step_id: str) -> bool:
+        sup = self._rt.supplement
+        return sup is not None and sup.step == step_id and sup.received is None
+
+    async def _await_supplement(self) -> None:
+        sup = self._rt.supplement
+        policy = self._proc.supplement
+        assert sup is not None and policy is not None
+        self._suspend(SuspendReason.SUPPLEMENT)
+        limit = deadline(self._cal, sup.requested_at, policy.wait, self._hours)
+        await self._set_status(PortalStatus.SUPPLEMENT_REQUESTED, "Yêu cầu bổ sung hồ sơ")
+        details = {"missing": list(sup.missing), "reason": sup.reason, "deadline": local(limit)}
+        doc = await self._render(FormKind.SUPPLEMENT_REQUEST, details)
+        await self._notify(
+            f"Hồ sơ {self._inp.code} cần bổ sung",
+            "Cần bổ sung: " + "; ".join(sup.missing) + f". Hạn bổ sung: {local(limit)}.",
+            doc,
+        )
+        arrived = await self._until(
+            lambda: sup.received is not None,
+            lambda: deadline(self._cal, sup.requested_at, policy.wait, self._hours),
+        )
+        if not arrived:
+            self._halt = _Halt(
+                ResultType.STOPPED, "Không nhận được hồ sơ bổ sung đúng hạn", FormKind.STOP_NOTICE
+            )
+            await workflow.wait_condition(lambda: False)
+        self._resume()
+        await self._set_status(PortalStatus.PROCESSING, "Đã nhận hồ sơ bổ sung")
+
+    def _suspend(self, reason: SuspendReason) -> None:
+        now = workflow.now()
+        self._rt.clock = self._rt.clock.suspend(now, reason)
+        for task in self._rt.open_tasks():
+            task.clock = task.clock.suspend(now, reason)
+        self._epoch += 1
+        self._event("suspended", detail=reason.value)
+        self._publish()
+
+    def _resume(self) -> None:
+        now = workflow.now()
+        self._rt.clock = self._rt.clock.resume(now)
+        for task in self._rt.open_tasks():
+            if task.clock.suspended:
+                task.clock = task.clock.resume(now)
+        self._epoch += 1
+        self._event("resumed", detail=f"due {local(self._due())}")
+        self._publish()
+
+    # ------------------------------------------------------------------ deadlines
+
+    async def _until(self, done: Callable[[], bool], deadline: Callable[[], datetime]) -> bool:
+        """Wait until `done()` or the deadline; a new calendar or clock moves the deadline."""
+        while not done():
+            epoch = self._epoch
+            delay = (deadline() - workflow.now()).total_seconds()
+            if delay <= 0:
+                return False
+            try:
+                await workflow.wait_condition(lambda: done() or self._epoch != epoch, timeout=delay)
+            except TimeoutError:
+                continue
+        return True
+
+    async def _escalate(self, task: Task, step: TaskStep) -> None:
+        """Remind at shares of the step's time; when it runs out, mark overdue and escalate."""
+        escalation = step.escalation
+        for i, share in enumerate(sorted(escalation.remind_at) if escalation else []):
+            await self._until(
+                lambda: False,
+                lambda s=share: share_instant(task.clock, self._cal, s, workflow.now()),
+            )  # type: ignore[misc]
+            if task.reminders_sent <= i:
+                task.reminders_sent = i + 1
+                self._event("reminded", task.step, detail=f"{int(share * 100)}% of the time used")
+                _log("task_reminded", dossier=self._inp.code, step=task.step, agency=task.agency)
+        await self._until(lambda: False, lambda: task.clock.due(self._cal, workflow.now()))
+        task.overdue = True
+        self._event("overdue", task.step, detail=f"{task.agency}/{task.role}")
+        if escalation is not None and escalation.escalate_to is not None:
+            task.role, task.assignee, task.status = escalation.escalate_to, None, TaskStatus.OPEN
+            self._event("escalated", task.step, detail=f"to {task.agency}/{task.role}")
+        _log("task_overdue", dossier=self._inp.code, step=task.step, agency=task.agency)
+        self._publish()
+
+    async def _watch_apology(self) -> None:
+        """One working day (as set) before the deadline, ask the head for an apology letter."""
+        policy = self._proc.apology
+        assert policy is not None
+        while self._rt.clock.extensions < self._proc.max_extensions:
+            if self._rt.apology is None or self._rt.apology.approved_by is not None:
+                await self._until(
+                    lambda: False,
+                    lambda: instant_before_due(
+                        self._rt.clock, self._cal, policy.before, workflow.now()
+                    ),
+                )
+                self._rt.apology = Apology(opened_at=workflow.now())
+                self._event("apology_requested", detail=f"{self._receiving().code}/{policy.role}")
+                self._publish()
+            apology = self._rt.apology
+            await workflow.wait_condition(lambda a=apology: a.approved_by is not None)  # type: ignore[misc]
+            details = {"reason": apology.reason, "new_due_at": local(self._due())}
+            doc = await self._render(FormKind.APOLOGY, details)
+            await self._notify(
+                f"Hồ sơ {self._inp.code}: xin lỗi và hẹn lại ngày trả kết quả",
+                f"{apology.reason}. Ngày hẹn mới: {local(self._due())}.",
+                doc,
+            )
+
+    # ------------------------------------------------------------------ side effects
+
+    async def _render(self, kind: FormKind, details: dict[str, Any]) -> RenderedDocument:
+        form = self._proc.forms[kind]
+        seq = self._rt.next_seq()
+        context = {
+            "procedure": procedure_context(self._proc),
+            "form": {"number": form.number, "title": form.title},
+            "dossier": dossier_context(self._inp, self._rt, self._due()),
+            "issued_at": local(workflow.now()),
+            "details": details,
+        }
+        doc = await workflow.execute_activity(
+            "render_form",
+            RenderForm(
+                doc_id=f"{seq:03d}",
+                dossier_code=self._inp.code,
+                kind=kind,
+                form=form,
+                context=context,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            result_type=RenderedDocument,
+        )
+        self._rt.documents.append(
+            Doc(kind=kind.value, title=doc.title, path=doc.path, issued_at=workflow.now())
+        )
+        self._event("document_issued", detail=f"{form.number} {form.title}")
+        return doc
+
+    async def _notify(self, subject: str, body: str, *documents: RenderedDocument) -> None:
+        channel = {"online": "email", "in_person": "sms", "post": "post"}[self._inp.channel.value]
+        await workflow.execute_activity(
+            "notify_applicant",
+            Notification(
+                notification_id=f"{self._inp.code}:n{self._rt.next_seq()}",
+                dossier_code=self._inp.code,
+                channel=channel,
+                subject=subject,
+                body=body,
+                documents=tuple(d.path for d in documents),
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+
+    async def _set_status(self, status: PortalStatus, content: str) -> None:
+        self._rt.status = status
+        self._event("status", detail=f"{status.value} {status.name.lower()}")
+        self._publish()
+        await self._portal(status, content)
+
+    async def _portal(self, status: PortalStatus, content: str, **step: Any) -> None:
+        await workflow.execute_activity(
+            "sync_portal",
+            PortalRecord(
+                record_id=f"{self._inp.code}:p{self._rt.next_seq()}",
+                dossier_code=self._inp.code,
+                procedure_code=self._proc.code,
+                status=status.value,
+                at=workflow.now(),
+                content=content,
+                **step,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+
+    def _template(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return _TEMPLATES.from_string(value).render(
+            form=self._inp.form, decisions=self._rt.decisions, code=self._inp.code
+        )
+
+    def _event(
+        self,
+        kind: str,
+        step: str | None = None,
+        actor: str | None = None,
+        detail: str = "",
+        on_time: str | None = None,
+    ) -> None:
+        self._rt.timeline.append(
+            Event(
+                at=workflow.now(), kind=kind, step=step, actor=actor, detail=detail, on_time=on_time
+            )
+        )
+
+    def _publish(self) -> None:
+        """Upsert the search attributes when they change: codes and instants, no personal data."""
+        open_tasks = self._rt.open_tasks()
+        roles = {sa.pending_role(t.agency, t.role) for t in open_tasks}
+        apology = self._rt.apology
+        if apology is not None and apology.approved_by is None and self._proc.apology:
+            roles.add(sa.pending_role(self._receiving().code, self._proc.apology.role))
+        if self._ended:
+            roles = set()
+            open_tasks = []
+        due = min((t.clock.due(self._cal, workflow.now()) for t in open_tasks), default=self._due())
+        overdue = not self._ended and (
+            any(t.overdue for t in open_tasks) or workflow.now() > self._due()
+        )
+        values = (
+            self._rt.status.value,
+            tuple(sorted({r.split("/")[0] for r in roles})),
+            tuple(sorted(roles)),
+            due,
+            overdue,
+        )
+        if values == self._published:
+            return
+        self._published = values
+        workflow.upsert_search_attributes(
+            [
+                sa.PROCEDURE_CODE.value_set(self._proc.code),
+                sa.PORTAL_STATUS.value_set(values[0]),
+                sa.PENDING_AGENCIES.value_set(list(values[1])),
+                sa.PENDING_ROLES.value_set(list(values[2])),
+                sa.NEXT_DUE_AT.value_set(due),
+                sa.OVERDUE.value_set(overdue),
+            ]
+        )
+
+    def _due(self) -> datetime:
+        return self._rt.clock.due(self._cal, workflow.now())
+
+    def _receiving(self) -> Any:
+        return self._proc.agencies[self._proc.receiving_agency]
+
+    # ------------------------------------------------------------------ updates
+
+    def _check(self, what: str, actor: str, check: Callable[[], None]) -> None:
+        """Run a validator's rule; log a rejection, which Temporal's history will not keep."""
+        try:
+            rules.check_active(self._rt, self._ended or self._halt is not None)
+            check()
+        except rules.Rejected as err:
+            _log("update_rejected", dossier=self._inp.code, who=actor, what=what, why=str(err))
+            raise
+
+    @workflow.update(name=CLAIM)
+    def claim(self, req: ClaimTask) -> str:
+        task = self._rt.open_task(req.step)
+        assert task is not None
+        task.status, task.assignee = TaskStatus.CLAIMED, req.actor.user
+        self._event("claimed", req.step, str(req.actor))
+        return f"{req.step} claimed by {req.actor.user}"
+
+    @claim.validator
+    def _validate_claim(self, req: ClaimTask) -> None:
+        self._check(f"claim {req.step}", str(req.actor), lambda: rules.check_claim(self._rt, req))
+
+    @workflow.update(name=COMPLETE)
+    def complete(self, req: CompleteTask) -> str:
+        task = self._rt.open_task(req.step)
+        assert task is not None
+        task.status, task.assignee = TaskStatus.DONE, req.actor.user
+        task.decision, task.fields = req.decision, dict(req.fields)
+        task.closed_at, task.closed_by = workflow.now(), str(req.actor)
+        self._rt.decisions[req.step] = req.decision
+        self._rt.fields[req.step] = dict(req.fields)
+        return f"{req.step}: {req.decision}"
+
+    @complete.validator
+    def _validate_complete(self, req: CompleteTask) -> None:
+        self._check(
+            f"complete {req.step} with {req.decision}",
+            str(req.actor),
+            lambda: rules.check_complete(self._proc, self._rt, req),
+        )
+
+    @workflow.update(name=REASSIGN)
+    def reassign(self, req: ReassignTask) -> str:
+        task = self._rt.open_task(req.step)
+        assert task is not None
+        task.role = req.to_role or task.role
+        task.assignee = req.to_user
+        task.status = TaskStatus.CLAIMED if req.to_user else TaskStatus.OPEN
+        target = f"{req.to_user or ''}@{task.agency}/{task.role}"
+        self._event("reassigned", req.step, str(req.actor), f"to {target}")
+        self._publish()
+        return f"{req.step} reassigned to {target}"
+
+    @reassign.validator
+    def _validate_reassign(self, req: ReassignTask) -> None:
+        self._check(
+            f"reassign {req.step}",
+            str(req.actor),
+            lambda: rules.check_reassign(self._proc, self._rt, req),
+        )
+
+    @workflow.update(name=REQUEST_SUPPLEMENT)
+    def request_supplement(self, req: RequestSupplement) -> str:
+        self._rt.supplement = Supplement(
+            step=req.step,
+            requested_at=workflow.now(),
+            requested_by=str(req.actor),
+            missing=req.missing,
+            reason=req.reason,
+        )
+        self._event("supplement_requested", req.step, str(req.actor), "; ".join(req.missing))
+        return f"supplement requested: {'; '.join(req.missing)}"
+
+    @request_supplement.validator
+    def _validate_request_supplement(self, req: RequestSupplement) -> None:
+        self._check(
+            f"request supplement at {req.step}",
+            str(req.actor),
+            lambda: rules.check_request_supplement(self._proc, self._rt, req),
+        )
+
+    @workflow.update(name=SUPPLEMENT)
+    def supplement(self, req: SupplementDossier) -> str:
+        sup = self._rt.supplement
+        assert sup is not None
+        sup.received = req.documents
+        self._event("supplemented", sup.step, "applicant", "; ".join(req.documents))
+        return "supplement received"
+
+    @supplement.validator
+    def _validate_supplement(self, req: SupplementDossier) -> None:
+        self._check("supplement", "applicant", lambda: rules.check_supplement(self._rt, req))
+
+    @workflow.update(name=WITHDRAW)
+    def withdraw(self, req: WithdrawDossier) -> str:
+        self._halt = _Halt(ResultType.WITHDRAWN, req.reason or "Công dân rút hồ sơ", None)
+        self._event("withdrawn", actor="applicant", detail=req.reason)
+        return "dossier withdrawn"
+
+    @withdraw.validator
+    def _validate_withdraw(self, req: WithdrawDossier) -> None:
+        self._check("withdraw", "applicant", lambda: None)
+
+    @workflow.update(name=DELIVER_EVENT)
+    def deliver_event(self, req: DeliverEvent) -> str:
+        self._rt.events[req.event] = dict(req.data)
+        self._event("event", actor=str(req.actor), detail=req.event)
+        return f"{req.event} recorded"
+
+    @deliver_event.validator
+    def _validate_deliver_event(self, req: DeliverEvent) -> None:
+        self._check(
+            f"deliver {req.event}", str(req.actor), lambda: rules.check_event(self._waiting, req)
+        )
+
+    @workflow.update(name=APPROVE_APOLOGY)
+    def approve_apology(self, req: ApproveApology) -> str:
+        policy = self._proc.apology
+        apology = self._rt.apology
+        assert policy is not None and apology is not None
+        apology.approved_by, apology.reason = str(req.actor), req.reason
+        self._rt.clock = self._rt.clock.extend(workflow.now(), policy.extension, req.reason)
+        self._epoch += 1
+        self._event(
+            "extended", actor=str(req.actor), detail=f"{req.reason}; due {local(self._due())}"
+        )
+        self._publish()
+        return f"new appointment date {local(self._due())}"
+
+    @approve_apology.validator
+    def _validate_approve_apology(self, req: ApproveApology) -> None:
+        self._check(
+            "approve apology",
+            str(req.actor),
+            lambda: rules.check_apology(self._proc, self._rt, req),
+        )
+
+    @workflow.signal(name=UPDATE_CALENDAR)
+    def update_calendar(self, calendar: WorkCalendar) -> None:
+        """A newer calendar (an extra Tết day...): every due instant is derived again."""
+        if calendar.version == self._cal.version:
+            return
+        self._cal = calendar
+        self._rt.calendar_version = calendar.version
+        self._epoch += 1
+        self._event("calendar_changed", detail=f"{calendar.version}; due {local(self._due())}")
+        self._publish()
+
+    # ------------------------------------------------------------------ query
+
+    @workflow.query(name=STATE)
+    def state(self) -> DossierState:
+        now = workflow.now()
+        clock = self._rt.clock
+        return DossierState(
+            code=self._inp.code,
+            procedure_code=self._proc.code,
+            procedure_name=self._proc.name,
+            content_hash=self._inp.procedure.content_hash,
+            status=self._rt.status,
+            result=self._rt.result,
+            tasks=tuple(self._task_view(t, now) for t in self._rt.tasks),
+            timeline=tuple(TimelineEntry(**e.model_dump()) for e in self._rt.timeline),
+            documents=tuple(DocumentView(**d.model_dump()) for d in self._rt.documents),
+            clock=ClockView(
+                received_at=self._inp.received_at,
+                due_at=self._due(),
+                used_minutes=clock.used(self._cal, now),
+                remaining_minutes=clock.remaining(self._cal, now),
+                suspended=clock.suspended,
+                extensions=clock.extensions,
+                status=clock.status(self._cal, now).value,
+            ),
+            calendar_version=self._cal.version,
+        )
+
+    def _task_view(self, task: Task, now: datetime) -> TaskView:
+        step = self._proc.steps[task.step]
+        assert isinstance(step, TaskStep)
+        due = task.clock.due(self._cal, task.closed_at or now)
+        return TaskView(
+            step=task.step,
+            title=task.title,
+            agency=task.agency,
+            agency_name=task.agency_name,
+            role=task.role,
+            status=task.status,
+            assignee=task.assignee,
+            opened_at=task.opened_at,
+            due_at=due,
+            overdue=task.overdue or (task.closed_at is None and now > due),
+            decision=task.decision,
+            decisions=tuple(step.decisions),
+            supplement_allowed=step.supplement_allowed,
+        )
+
+
+def _log(event: str, **fields: Any) -> None:
+    """Log through structlog, but never again while Temporal replays the history."""
+    if not workflow.unsafe.is_replaying():
+        structlog.get_logger("motcua.workflow").info(event, **fields)

@@ -1,0 +1,86 @@
+"""What a legal form's template sees: the context the dossier builds for `render_form`.
+
+Pure functions of the frozen input and the runtime state; the templates in `procedures/forms`
+document the same names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from procedures.calendar import WorkCalendar
+from procedures.models import Procedure
+from workflows.api import DossierInput, PortalStatus
+from workflows.state import Event, Runtime
+
+VIETNAM = timezone(timedelta(hours=7))
+
+ON_TIME_VI = {"early": "Trước hạn", "on_time": "Đúng hạn", "late": "Quá hạn"}
+
+_PROCEDURE_FIELDS = {
+    "code",
+    "name",
+    "version",
+    "legal_basis",
+    "sector",
+    "level",
+    "time_limit",
+    "documents",
+    "fees",
+    "results",
+}
+
+
+def local(at: datetime | None) -> str:
+    """`HH:MM ngày dd/mm/yyyy` in Vietnam's time, as the forms print instants."""
+    if at is None:
+        return ""
+    return at.astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
+
+
+def procedure_context(procedure: Procedure) -> dict[str, Any]:
+    """The procedure's identity, documents and fees: not its steps, which no form prints."""
+    return procedure.model_dump(mode="json", include=_PROCEDURE_FIELDS)
+
+
+def dossier_context(inp: DossierInput, state: Runtime, due_at: datetime) -> dict[str, Any]:
+    procedure = inp.procedure.procedure
+    agency = procedure.agencies[procedure.receiving_agency]
+    return {
+        "code": inp.code,
+        "channel": inp.channel.value,
+        "received_at": local(inp.received_at),
+        "due_at": local(due_at),
+        "agency": {"code": agency.code, "name": agency.name},
+        "applicant": inp.applicant.model_dump(),
+        "status": PortalStatus(state.status).name.lower(),
+    }
+
+
+def handovers(state: Runtime, calendar: WorkCalendar) -> list[dict[str, Any]]:
+    """The control slip's rows: one per task, giver to receiver, with times and status."""
+    rows: list[dict[str, Any]] = []
+    giver = "Bộ phận Một cửa"
+    for task in state.tasks:
+        receiver = f"{task.agency_name} ({task.role})"
+        rows.append(
+            {
+                "step": task.step,
+                "title": task.title,
+                "giver": giver,
+                "receiver": receiver,
+                "at": local(task.opened_at),
+                "due_at": local(task.clock.due(calendar, task.closed_at)),
+                "closed_at": local(task.closed_at),
+                "status": ON_TIME_VI.get(task.on_time or "", "Đang xử lý"),
+            }
+        )
+        giver = receiver
+    return rows
+
+
+def timeline_line(event: Event) -> str:
+    """One line of the timeline for notifications: when, what, where."""
+    where = f" [{event.step}]" if event.step else ""
+    return f"{local(event.at)} {event.kind}{where} {event.detail}".rstrip()

@@ -1,0 +1,171 @@
+"""Who may do what to a dossier: the checks behind every update validator.
+
+Pure functions of the procedure, the runtime state and the request. Each raises `Rejected`
+with a message an officer can act on; the validator turns it into a rejected update, which
+leaves no event in history (so the worker logs it: see `workflows.dossier`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from procedures.models import FieldType, FormField, Procedure, TaskStep
+from workflows.api import (
+    Actor,
+    ApproveApology,
+    ClaimTask,
+    CompleteTask,
+    DeliverEvent,
+    ReassignTask,
+    RequestSupplement,
+    SupplementDossier,
+    TaskStatus,
+)
+from workflows.state import Runtime, Task
+
+
+class Rejected(ValueError):
+    """An update that must not be applied, with the reason shown to the caller."""
+
+
+def _open_task(state: Runtime, step: str) -> Task:
+    task = state.open_task(step)
+    if task is not None:
+        return task
+    done = [t for t in state.tasks if t.step == step]
+    if done:
+        last = done[-1]
+        raise Rejected(
+            f"task {step!r} is not open: it was {last.status.value}"
+            + (f" by {last.closed_by}" if last.closed_by else "")
+        )
+    open_steps = ", ".join(t.step for t in state.open_tasks()) or "none"
+    raise Rejected(f"no open task {step!r} in this dossier (open tasks: {open_steps})")
+
+
+def _same_agency(task: Task, actor: Actor) -> None:
+    if actor.agency != task.agency:
+        raise Rejected(
+            f"task {task.step!r} belongs to agency {task.agency} ({task.agency_name}), "
+            f"not to {actor.agency or 'the applicant'}"
+        )
+
+
+def _assigned(task: Task, actor: Actor) -> None:
+    _same_agency(task, actor)
+    if actor.role != task.role:
+        raise Rejected(f"task {task.step!r} needs role {task.role!r}, not {actor.role!r}")
+    if task.status is TaskStatus.CLAIMED and task.assignee not in (None, actor.user):
+        raise Rejected(f"task {task.step!r} is claimed by {task.assignee}")
+
+
+def check_active(state: Runtime, ended: bool) -> None:
+    if ended:
+        raise Rejected(f"the dossier is closed (status {state.status.value})")
+
+
+def check_claim(state: Runtime, req: ClaimTask) -> None:
+    task = _open_task(state, req.step)
+    _assigned(task, req.actor)
+    if task.assignee == req.actor.user:
+        raise Rejected(f"task {req.step!r} is already claimed by you")
+
+
+def check_complete(procedure: Procedure, state: Runtime, req: CompleteTask) -> None:
+    task = _open_task(state, req.step)
+    _assigned(task, req.actor)
+    if state.supplement is not None and state.supplement.received is None:
+        raise Rejected("the dossier waits for the applicant's supplement; no decision until then")
+    step = procedure.steps[req.step]
+    assert isinstance(step, TaskStep)
+    if req.decision not in step.decisions:
+        allowed = ", ".join(step.decisions)
+        raise Rejected(f"decision {req.decision!r} is not allowed at {req.step!r} ({allowed})")
+    check_fields(step.fields, req.fields)
+
+
+def check_fields(declared: dict[str, FormField], given: dict[str, Any]) -> None:
+    """Every given field is declared and well typed; every required one is there."""
+    problems = [f"unknown field {name!r}" for name in given if name not in declared]
+    for name, spec in declared.items():
+        value = given.get(name)
+        if value is None or value == "":
+            if spec.required:
+                problems.append(f"field {name!r} is required")
+            continue
+        if not _typed(spec, value):
+            expected = spec.type.value
+            if spec.type is FieldType.CHOICE:
+                expected = "one of " + ", ".join(spec.choices)
+            problems.append(f"field {name!r} must be {expected}, got {value!r}")
+    if problems:
+        raise Rejected("; ".join(problems))
+
+
+def _typed(spec: FormField, value: Any) -> bool:
+    match spec.type:
+        case FieldType.STRING:
+            return isinstance(value, str)
+        case FieldType.INTEGER:
+            return isinstance(value, int) and not isinstance(value, bool)
+        case FieldType.NUMBER:
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        case FieldType.BOOLEAN:
+            return isinstance(value, bool)
+        case FieldType.DATE:
+            try:
+                date.fromisoformat(str(value))
+            except ValueError:
+                return False
+            return True
+        case FieldType.CHOICE:
+            return value in spec.choices
+    return False
+
+
+def check_reassign(procedure: Procedure, state: Runtime, req: ReassignTask) -> None:
+    task = _open_task(state, req.step)
+    _same_agency(task, req.actor)
+    if req.actor.role != "head":
+        raise Rejected("only the agency's head may reassign a task")
+    if req.to_user is None and req.to_role is None:
+        raise Rejected("say whom to reassign to: to_user, to_role or both")
+    roles = procedure.agencies[task.agency_key].roles
+    if req.to_role is not None and req.to_role not in roles:
+        raise Rejected(f"agency {task.agency} has no role {req.to_role!r} ({', '.join(roles)})")
+
+
+def check_request_supplement(procedure: Procedure, state: Runtime, req: RequestSupplement) -> None:
+    task = _open_task(state, req.step)
+    _assigned(task, req.actor)
+    step = procedure.steps[req.step]
+    if not (isinstance(step, TaskStep) and step.supplement_allowed):
+        raise Rejected(f"step {req.step!r} may not request a supplement")
+    if procedure.supplement is None:
+        raise Rejected("this procedure sets no time for supplements")
+    if state.supplement is not None and state.supplement.received is None:
+        raise Rejected("a supplement is already requested; the applicant has not answered yet")
+
+
+def check_supplement(state: Runtime, req: SupplementDossier) -> None:
+    if state.supplement is None or state.supplement.received is not None:
+        raise Rejected("no supplement was requested for this dossier")
+
+
+def check_event(waiting: set[str], req: DeliverEvent) -> None:
+    if req.event not in waiting:
+        names = ", ".join(sorted(waiting)) or "none"
+        raise Rejected(f"the dossier is not waiting for {req.event!r} (waiting for: {names})")
+
+
+def check_apology(procedure: Procedure, state: Runtime, req: ApproveApology) -> None:
+    if state.apology is None or state.apology.approved_by is not None:
+        raise Rejected("there is no apology letter waiting for approval")
+    policy = procedure.apology
+    agency = procedure.agencies[procedure.receiving_agency]
+    assert policy is not None
+    if req.actor.agency != agency.code or req.actor.role != policy.role:
+        raise Rejected(f"the apology letter is approved by {agency.code}/{policy.role}")
+    if state.clock.extensions >= procedure.max_extensions:
+        raise Rejected(f"the procedure allows {procedure.max_extensions} extension(s); all used")

@@ -1,0 +1,120 @@
+"""The dossier's runtime state: tasks, timeline, documents and clocks.
+
+Plain pydantic data with no Temporal in it, so that it can be carried across continue-as-new,
+answered from the `state` query and checked by the update validators in `workflows.rules`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from procedures.models import ResultType
+from workflows.api import PortalStatus, TaskStatus
+from workflows.clock import DossierClock
+
+
+class Task(BaseModel):
+    """One open or closed human task; a step visited again opens a new Task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    visit: int
+    title: str
+    agency_key: str
+    agency: str
+    agency_name: str
+    role: str
+    status: TaskStatus = TaskStatus.OPEN
+    assignee: str | None = None
+    opened_at: datetime
+    clock: DossierClock
+    overdue: bool = False
+    reminders_sent: int = 0
+    decision: str | None = None
+    fields: dict[str, Any] = {}
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    on_time: str | None = None
+
+
+class Event(BaseModel):
+    """A timeline entry; the control slip and the portal feed are drawn from these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: datetime
+    kind: str
+    step: str | None = None
+    actor: str | None = None
+    detail: str = ""
+    on_time: str | None = None
+
+
+class Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    title: str
+    path: str
+    issued_at: datetime
+
+
+class Supplement(BaseModel):
+    """A pending request to supplement: at most one at a time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    requested_at: datetime
+    requested_by: str
+    missing: tuple[str, ...]
+    reason: str = ""
+    received: tuple[str, ...] | None = None
+
+
+class Apology(BaseModel):
+    """The apology-and-new-date task of the receiving agency's head."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    opened_at: datetime
+    approved_by: str | None = None
+    reason: str = ""
+
+
+class Runtime(BaseModel):
+    """Everything the interpreter knows about one dossier between two steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: PortalStatus = PortalStatus.RECEIVED
+    result: ResultType | None = None
+    clock: DossierClock
+    tasks: list[Task] = []
+    timeline: list[Event] = []
+    documents: list[Doc] = []
+    decisions: dict[str, str] = {}
+    fields: dict[str, dict[str, Any]] = {}
+    outcomes: dict[str, dict[str, Any]] = {}
+    visits: dict[str, int] = {}
+    events: dict[str, dict[str, Any]] = {}
+    supplement: Supplement | None = None
+    apology: Apology | None = None
+    seq: int = 0
+    resume_at: str | None = None
+    calendar_version: str = ""
+
+    def next_seq(self) -> int:
+        """A number unique within the dossier, for idempotency keys and document names."""
+        self.seq += 1
+        return self.seq
+
+    def open_tasks(self) -> list[Task]:
+        return [t for t in self.tasks if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)]
+
+    def open_task(self, step: str) -> Task | None:
+        return next((t for t in self.open_tasks() if t.step == step), None)
