@@ -19,6 +19,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.validate",
     "motcua.commands.schema",
     "motcua.commands.graph",
+    "motcua.commands.submit",
+    "motcua.commands.inbox",
+    "motcua.commands.task",
+    "motcua.commands.citizen",
+    "motcua.commands.show",
+    "motcua.commands.audit",
 )
 
 

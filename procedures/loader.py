@@ -5,16 +5,14 @@ semantic checks of `procedures.checks`, reads its form templates and freezes the
 its sub-procedure steps hand over to; `load_catalog` does the same for a folder. Whatever is
 wrong is reported as located problems, all of them, in one `ProcedureError`.
 
-`content_hash` is the full SHA-256 (64 hex digits) of the procedure's canonical JSON (keys
-sorted, by alias, template texts included) together with its sub-procedures' hashes, so any
-change to the file, a template or a sub-procedure names a new version, while moving the file
-does not.
+`content_hash` is the full SHA-256 (64 hex digits) of the procedure's canonical JSON (by
+alias, template texts included) together with its sub-procedures' hashes, so any change to
+the file, a template or a sub-procedure names a new version, while moving the file does not.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -76,9 +74,10 @@ def parse_procedure(path: Path) -> tuple[Procedure, Locator]:
     """A procedure file validated and checked on its own, templates read, sub-procedures not
     yet resolved; with the locator that places later problems in it."""
     file = str(path)
-    root = compose(read_text(path), file)
+    text = read_text(path)
+    root = compose(text, file)
     data, problems = to_data(root, file)
-    locator = Locator(file, root)
+    locator = Locator(file, text, root)
     try:
         procedure = Procedure.model_validate(data)
     except ValidationError as err:
@@ -109,7 +108,7 @@ def parse_procedure(path: Path) -> tuple[Procedure, Locator]:
         forms[kind] = form.model_copy(update={"source": source})
     if problems:
         raise ProcedureError(problems)
-    return procedure.model_copy(update={"forms": forms}), locator
+    return procedure.model_copy(update={"forms": forms}), locator.detached()
 
 
 def _template(folder: Path, name: str) -> tuple[str | None, Problem | None]:
@@ -139,17 +138,15 @@ def _compile_template(path: Path) -> tuple[str, Problem | None]:
 
 
 def content_hash(procedure: Procedure, subprocedures: dict[str, FrozenProcedure]) -> str:
-    """SHA-256 of the canonical JSON of a procedure and the hashes of its sub-procedures."""
-    canonical = json.dumps(
-        {
-            "procedure": procedure.model_dump(mode="json", by_alias=True),
-            "subprocedures": {code: sub.content_hash for code, sub in subprocedures.items()},
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the procedure's canonical JSON and of its sub-procedures' hashes.
+
+    Canonical is pydantic's JSON of the model by alias: fields in the models' order, mappings
+    in the file's order (the order of decisions is meaningful: it is the officer's buttons').
+    """
+    digest = hashlib.sha256(procedure.__pydantic_serializer__.to_json(procedure, by_alias=True))
+    for code in sorted(subprocedures):
+        digest.update(f"\n{code}={subprocedures[code].content_hash}".encode())
+    return digest.hexdigest()
 
 
 class _Session:
@@ -157,12 +154,12 @@ class _Session:
 
     def __init__(self, catalog_dir: Path) -> None:
         self.catalog_dir = catalog_dir
-        self.parsed: dict[Path, tuple[Procedure, Locator] | ProcedureError] = {}
-        self.frozen: dict[Path, FrozenProcedure | ProcedureError] = {}
+        self.parsed: dict[str, tuple[Procedure, Locator] | ProcedureError] = {}
+        self.frozen: dict[str, FrozenProcedure | ProcedureError] = {}
         self.codes: dict[str, Path] | None = None
 
     def parse(self, path: Path) -> tuple[Procedure, Locator]:
-        key = path.resolve()
+        key = os.path.abspath(path)
         if key not in self.parsed:
             try:
                 self.parsed[key] = parse_procedure(path)
@@ -216,7 +213,7 @@ class _Session:
 
     def freeze(self, path: Path, calling: tuple[str, ...]) -> FrozenProcedure:
         """A file frozen with its sub-procedures; `calling` holds the codes that lead here."""
-        key = path.resolve()
+        key = os.path.abspath(path)
         done = self.frozen.get(key)
         if done is None:
             try:
@@ -243,7 +240,7 @@ class _Session:
                     locator.problem(
                         where,
                         f"steps.{name}.procedure: unknown procedure `{step.procedure}`",
-                        f"no file in {self.catalog_dir} has `code: \"{step.procedure}\"`",
+                        f'no file in {self.catalog_dir} has `code: "{step.procedure}"`',
                     )
                 )
             elif step.procedure in chain:

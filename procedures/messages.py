@@ -157,7 +157,8 @@ def _message(error: ErrorDetails, path: list[str | int]) -> tuple[str, str | Non
             hint = f'quote it: "{value}"'
         return f"expected {_EXPECTED[kind]}, got {describe(value)}", hint
     if kind in ("enum", "literal_error"):
-        choices = [c.strip(" '") for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        expected = str(ctx.get("expected", "")).replace(" or ", ",")
+        choices = [choice.strip(" '") for choice in expected.split(",")]
         return f"`{value}` is not one of: {', '.join(choices)}", close_match(value, choices)
     if kind == "string_pattern_mismatch":
         if ctx.get("pattern") == _IDENTIFIER_PATTERN:
@@ -203,7 +204,8 @@ def problems_of(error: ValidationError, locator: Locator) -> list[Problem]:
             problems.append(locator.problem(path, message, hint, key=True))
             continue
         if kind in ("union_tag_invalid", "union_tag_not_found"):
-            tags = [t.strip(" '") for t in str(detail.get("ctx", {}).get("expected_tags")).split(",")]
+            expected = str(detail.get("ctx", {}).get("expected_tags"))
+            tags = [tag.strip(" '") for tag in expected.split(",")]
             if kind == "union_tag_not_found":
                 problems.append(
                     locator.problem(path, _say(path, "missing `kind`"), close_match("", tags))

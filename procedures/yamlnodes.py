@@ -25,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from procedures.errors import Problem, ProcedureError
 
 try:
-    from yaml import CParser as _Parser
+    from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - libyaml missing: the pure-Python parser is slower
     from yaml.composer import Composer
     from yaml.parser import Parser
@@ -59,9 +59,8 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
 
-class _CoreResolver(yaml.resolver.BaseResolver):
-    """Implicit types of the YAML 1.2 core schema, plus `<<` merge keys."""
-
+_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+"""Implicit types of plain scalars by first character: the YAML 1.2 core schema, plus `<<`."""
 
 for _tag, _pattern, _first in (
     (_BOOL, r"true|True|TRUE|false|False|FALSE", "tTfF"),
@@ -75,20 +74,42 @@ for _tag, _pattern, _first in (
     (_NULL, r"~|null|Null|NULL|", ["~", "n", "N", ""]),
     (_MERGE, r"<<", "<"),
 ):
-    _CoreResolver.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"), list(_first))
+    for _char in _first:
+        _IMPLICIT.setdefault(_char, []).append((_tag, re.compile(f"^(?:{_pattern})$")))
 
 
-class _Composer(_Parser, _CoreResolver):  # type: ignore[misc,valid-type]
-    """libyaml's composer with the core-schema resolver; it builds nodes, never objects."""
+class _Composer(_Parser):
+    """libyaml's composer, building nodes and never objects, with type resolution deferred.
 
-    def __init__(self, stream: str) -> None:
-        _Parser.__init__(self, stream)
-        _CoreResolver.__init__(self)
+    The parser calls `resolve(kind, value, implicit)` and the two path-resolver hooks once per
+    node; as Python methods they cost more than libyaml's whole parse. Bound to `slice` and
+    `tuple`, C callables that accept those arguments, they cost nothing, and an untagged node
+    keeps the call's arguments as its tag (`slice(kind, value, implicit)`), which `tag_of`
+    resolves when the node is used.
+    """
+
+    resolve = slice
+    descend_resolver = slice
+    ascend_resolver = tuple
+
+
+def tag_of(node: Node) -> str:
+    """The node's tag: explicit, or implied by its kind and, for plain scalars, its text."""
+    tag = node.tag
+    if type(tag) is not slice:
+        return tag
+    if type(node) is ScalarNode:
+        if tag.step[0]:
+            for implied, pattern in _IMPLICIT.get(node.value[:1], ()):
+                if pattern.match(node.value):
+                    return implied
+        return _STR
+    return _MAP if type(node) is MappingNode else _SEQ
 
 
 def compose(text: str, file: str) -> Node:
     """The node tree of one YAML document; any syntax error becomes a located problem."""
-    composer = _Composer(text)
+    composer = _Composer(text)  # type: ignore[no-untyped-call]
     try:
         root = composer.get_single_node()
     except yaml.MarkedYAMLError as err:
@@ -141,23 +162,25 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise ProcedureError([_mark(self.file, node, f"nested more than {MAX_DEPTH} deep")])
         if id(node) in self.open:
-            raise ProcedureError([_mark(self.file, node, "an alias refers to a value containing it")])
+            message = "an alias refers to a value containing it"
+            raise ProcedureError([_mark(self.file, node, message)])
         self.open.add(id(node))
         try:
-            if type(node) is MappingNode and node.tag == _MAP:
+            tag = tag_of(node)
+            if type(node) is MappingNode and tag == _MAP:
                 return self.mapping(node, depth)
-            if type(node) is SequenceNode and node.tag == _SEQ:
+            if type(node) is SequenceNode and tag == _SEQ:
                 return [self.value(item, depth + 1) for item in node.value]
         finally:
             self.open.discard(id(node))
-        self.problems.append(_mark(self.file, node, f"unsupported YAML tag `{node.tag}`"))
+        self.problems.append(_mark(self.file, node, f"unsupported YAML tag `{tag}`"))
         return None
 
     def mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
+            if tag_of(key_node) == _MERGE:
                 merged.update(self.merge(value_node, depth))
                 continue
             if type(key_node) is not ScalarNode:
@@ -184,7 +207,7 @@ class _Builder:
         return merged
 
     def scalar(self, node: ScalarNode) -> Any:
-        tag, text = node.tag, node.value
+        tag, text = tag_of(node), node.value
         if tag == _STR:
             return text
         if tag == _NULL:
@@ -220,7 +243,7 @@ def _pairs(node: MappingNode) -> Iterator[tuple[Node, Node]]:
     """Key and value nodes of a mapping, explicit ones first, then merged ones."""
     merges = []
     for key_node, value_node in node.value:
-        if key_node.tag == _MERGE:
+        if tag_of(key_node) == _MERGE:
             merges.append(value_node)
         else:
             yield key_node, value_node
@@ -233,9 +256,21 @@ def _pairs(node: MappingNode) -> Iterator[tuple[Node, Node]]:
 class Locator:
     """Turns a path into the data of one file into the position of its YAML node."""
 
-    def __init__(self, file: str, root: Node) -> None:
+    def __init__(self, file: str, text: str, root: Node | None = None) -> None:
         self.file = file
-        self.root = root
+        self.text = text
+        self._root = root
+
+    @property
+    def root(self) -> Node:
+        """The file's node tree, composed again when a detached locator needs it."""
+        if self._root is None:
+            self._root = compose(self.text, self.file)
+        return self._root
+
+    def detached(self) -> Locator:
+        """The same locator without its node tree, cheap to keep for many files."""
+        return Locator(self.file, self.text)
 
     def node(self, path: Path, *, key: bool = False) -> Node:
         """The deepest node along `path`; path items that match nothing are skipped.

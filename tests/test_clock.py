@@ -335,6 +335,13 @@ def test_invalid_transitions(build: object, message: str) -> None:
         build(clock(days(5), MON))  # type: ignore[operator]
 
 
+def test_bad_event_data_is_a_clock_error() -> None:
+    with pytest.raises(ClockError, match="invalid StartEntry"):
+        DossierClock(budget=days(5), max_extensions=1).start(datetime(2026, 3, 2, 9))
+    with pytest.raises(ClockError, match="invalid ExtendEntry"):
+        clock(days(5), MON).extend(vn(2026, 3, 3, 9), days(1), "")
+
+
 def test_events_need_a_start() -> None:
     empty = DossierClock(budget=days(5), max_extensions=1)
     with pytest.raises(ClockError, match="must begin with start"):

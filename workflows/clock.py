@@ -22,9 +22,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from procedures.calendar import OfficeHours, TimeLimit, TimeUnit, WorkCalendar
 
@@ -352,10 +359,11 @@ class DossierClock(BaseModel):
       the working time they cover, counted from the clock start at the earliest; an open
       suspension counts up to `now` when given, otherwise not at all (the due instant is then
       the earliest it can still be).
-    - Status, as the national portal and Decision 766/QĐ-TTg count "early or on time": the
-      appointment is a day, and the due instant is its last moment. Finishing on a local day
-      before the due day is EARLY (trước hạn); on the due day at or before the due instant is
-      ON_TIME (đúng hạn); after the due instant is LATE (quá hạn). An unfinished dossier is
+    - Status, as the national portal and Decision 766/QĐ-TTg count "early or on time": early
+      and on time are told apart by the appointment *day*, late by the appointment *instant*
+      (the receipt slip gives hour and date). Finishing on a local day before the due day is
+      EARLY (trước hạn); on the due day, at or before the due instant, ON_TIME (đúng hạn);
+      after the due instant, even on the due day, LATE (quá hạn). An unfinished dossier is
       rated as if it finished at `now`.
 
     Methods that record an event return a new clock; invalid ones raise `ClockError`.
@@ -377,25 +385,29 @@ class DossierClock(BaseModel):
 
     def start(self, at: datetime) -> DossierClock:
         """Record the receipt of the dossier."""
-        return self._record(StartEntry(at=at))
+        return self._record(StartEntry, at=at)
 
     def suspend(self, at: datetime, reason: SuspendReason) -> DossierClock:
         """Stop the clock, e.g. when a supplement is requested."""
-        return self._record(SuspendEntry(at=at, reason=reason))
+        return self._record(SuspendEntry, at=at, reason=reason)
 
     def resume(self, at: datetime) -> DossierClock:
         """Run the clock again, e.g. when the supplement arrives."""
-        return self._record(ResumeEntry(at=at))
+        return self._record(ResumeEntry, at=at)
 
     def extend(self, at: datetime, amount: TimeLimit, reason: str) -> DossierClock:
         """Grow the budget; at most `max_extensions` times."""
-        return self._record(ExtendEntry(at=at, amount=amount, reason=reason))
+        return self._record(ExtendEntry, at=at, amount=amount, reason=reason)
 
     def finish(self, at: datetime) -> DossierClock:
         """Record the end of processing; closes an open suspension."""
-        return self._record(FinishEntry(at=at))
+        return self._record(FinishEntry, at=at)
 
-    def _record(self, entry: _Entry) -> DossierClock:
+    def _record(self, kind: type[_Entry], **fields: Any) -> DossierClock:
+        try:
+            entry = kind(**fields)
+        except ValidationError as exc:
+            raise ClockError(f"invalid {kind.__name__}: {exc}") from exc
         entries = (*self.entries, entry)
         _check(self, entries)
         return self.model_copy(update={"entries": entries})

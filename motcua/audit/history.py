@@ -1,0 +1,130 @@
+"""Where auditors get histories from: the Temporal server, or JSON files kept elsewhere.
+
+A dossier that continued-as-new has one history per run; `fetch_runs` follows the chain back
+from the latest run so that a trail or a replay covers the whole life of the dossier. Every
+failure an auditor can fix (a typo in a code, a server that is down, a damaged file) becomes a
+`UserError` or a `HistoryError` with one line that says what and where.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from motcua.errors import UserError
+from workflows.api import DossierInput
+
+STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+
+
+class HistoryError(Exception):
+    """One history cannot be read or fetched; the message names it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A history with a label for reports: the dossier code and run, or the file it came from."""
+
+    label: str
+    history: WorkflowHistory
+
+
+def read_file(path: Path) -> Source:
+    """A history written by `temporal workflow show --output json` or `WorkflowHistory.to_json`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text)
+        history = WorkflowHistory.from_json(path.stem, raw)
+    except OSError as err:
+        raise HistoryError(f"{path}: cannot read: {err.strerror or err}") from err
+    except Exception as err:  # json, protobuf and shape errors all mean the same to a user
+        raise HistoryError(f"{path}: not a Temporal history JSON: {_first_line(err)}") from err
+    check(history, str(path))
+    return Source(str(path), WorkflowHistory(workflow_id_of(history) or path.stem, history.events))
+
+
+def check(history: WorkflowHistory, label: str) -> None:
+    """Refuse a history the replayer would choke on (its worker dies on a bad first event)."""
+    if not history.events:
+        raise HistoryError(f"{label}: the history has no events")
+    first = history.events[0]
+    if first.event_type != STARTED or not first.HasField(
+        "workflow_execution_started_event_attributes"
+    ):
+        raise HistoryError(f"{label}: the first event is not WorkflowExecutionStarted")
+    ids = [e.event_id for e in history.events]
+    if ids != list(range(1, len(ids) + 1)):
+        raise HistoryError(f"{label}: event ids are not 1..{len(ids)} in order")
+
+
+def workflow_id_of(history: WorkflowHistory) -> str | None:
+    """The workflow id recorded in the started event, or read from the dossier input."""
+    attrs = history.events[0].workflow_execution_started_event_attributes
+    if attrs.workflow_id:
+        return attrs.workflow_id
+    if attrs.workflow_type.name != "Dossier" or not attrs.input.payloads:
+        return None
+    try:
+        inp = pydantic_data_converter.payload_converter.from_payloads(
+            attrs.input.payloads, [DossierInput]
+        )[0]
+    except Exception:  # an unreadable input leaves the caller's fallback name
+        return None
+    return str(inp.code)
+
+
+async def fetch_runs(client: Client, code: str) -> list[Source]:
+    """Every run of dossier `code`, first to last, following continue-as-new back."""
+    runs: list[Source] = []
+    run_id: str | None = None
+    while True:
+        handle = client.get_workflow_handle(code, run_id=run_id)
+        try:
+            history = await handle.fetch_history()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND and not runs:
+                raise UserError(
+                    f"no dossier {code} in namespace {client.namespace} at "
+                    f"{client.service_client.config.target_host}"
+                ) from err
+            raise UserError(f"cannot fetch the history of {code}: {err.message}") from err
+        check(history, code)
+        runs.append(Source(f"{code} run {history.run_id}", history))
+        previous = history.events[0].workflow_execution_started_event_attributes
+        run_id = previous.continued_execution_run_id or None
+        if run_id is None:
+            return runs[::-1]
+
+
+async def query_runs(client: Client, query: str) -> AsyncIterator[Source | HistoryError]:
+    """Every run a visibility query selects (e.g. `ProcedureCode="1.001193"`), or why not."""
+    try:
+        async for execution in client.list_workflows(query):
+            label = f"{execution.id} run {execution.run_id}"
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            try:
+                yield Source(label, await handle.fetch_history())
+            except RPCError as err:
+                yield HistoryError(f"{label}: cannot fetch: {err.message}")
+    except RPCError as err:
+        raise UserError(f"query {query!r} failed: {err.message}") from err
+
+
+async def count(client: Client, query: str) -> int:
+    """How many runs a visibility query selects, for the progress line."""
+    try:
+        return (await client.count_workflows(query)).count
+    except RPCError as err:
+        raise UserError(f"query {query!r} failed: {err.message}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]

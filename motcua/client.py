@@ -1,0 +1,579 @@
+"""Officers' and citizens' operations on dossiers: one typed async API.
+
+The command line is one caller; a web front end is meant to be another, reusing these functions
+instead of repeating their logic. Everything goes through Temporal: dossier codes come from the
+receiving agency's counter workflow, a dossier is a workflow, inboxes are visibility queries on
+the search attributes, and every action is a workflow update. The client adds no rule of its
+own about who may do what: the workflow's update validators decide, so a caller cannot
+complete another agency's task, whatever client it uses. A rejection reaches the caller as
+`UpdateRejected` with the validator's reason; the worker has already logged it (who, what, why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from motcua.errors import UserError
+from procedures.calendar import WorkCalendar, load_calendar
+from procedures.errors import ProcedureError
+from procedures.loader import load_catalog, load_procedure
+from procedures.models import Channel, FrozenProcedure, ResultType
+from workflows import search_attributes as sa
+from workflows.api import (
+    ALLOCATE,
+    CLAIM,
+    COMPLETE,
+    COUNTER_WORKFLOW,
+    DOSSIER_WORKFLOW,
+    REASSIGN,
+    REQUEST_SUPPLEMENT,
+    STATE,
+    SUPPLEMENT,
+    WITHDRAW,
+    Actor,
+    Allocate,
+    Allocation,
+    Applicant,
+    ClaimTask,
+    CompleteTask,
+    CounterInput,
+    DossierInput,
+    DossierState,
+    PortalStatus,
+    ReassignTask,
+    RequestSupplement,
+    SupplementDossier,
+    TaskStatus,
+    WithdrawDossier,
+)
+from workflows.clock import working_minutes_between
+
+DEFAULT_ADDRESS = "localhost:7233"
+CALL_TIMEOUT = timedelta(seconds=20)
+"""How long a query or update waits for a worker before the caller is told none answers."""
+QUERY_CONCURRENCY = 16
+
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+class DossierNotFound(UserError):
+    """No dossier has this code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"no dossier {code!r}")
+        self.code = code
+
+
+class UpdateRejected(UserError):
+    """The workflow refused an action; `reason` is the validator's message, meant for people."""
+
+    def __init__(self, code: str, action: str, reason: str) -> None:
+        super().__init__(f"{action} on {code} rejected: {reason}")
+        self.code, self.action, self.reason = code, action, reason
+
+
+class ServerUnreachable(UserError):
+    """The Temporal server at `address` does not answer."""
+
+    def __init__(self, address: str, detail: str = "") -> None:
+        super().__init__(f"cannot reach the Temporal server at {address}{detail}")
+        self.address = address
+
+
+class NoWorker(UserError):
+    """The server answers but no worker picks the dossier's work up in time."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"no worker answered for {code} within {int(CALL_TIMEOUT.total_seconds())}s "
+            "(is `motcua dev` or worker.py running?)"
+        )
+
+
+class InvalidRequest(UserError):
+    """The request itself is malformed (an empty list, an unknown channel...)."""
+
+
+# ------------------------------------------------------------------------------ results
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Submitted(_View):
+    """A submission's answer: the dossier code and the appointment date (ngày hẹn trả)."""
+
+    code: str
+    due_at: datetime
+    existing: bool = False
+
+
+class Acted(_View):
+    """An accepted action, with the workflow's answer."""
+
+    code: str
+    action: str
+    message: str
+
+
+class InboxItem(_View):
+    """One open task as an officer's inbox lists it."""
+
+    dossier: str
+    procedure_code: str
+    procedure_name: str
+    step: str
+    title: str
+    agency: str
+    role: str
+    status: TaskStatus
+    assignee: str | None
+    due_at: datetime
+    hours_left: float
+    overdue: bool
+
+
+class IssuedDocument(_View):
+    title: str
+    issued_at: datetime
+
+
+class CitizenStatus(_View):
+    """A dossier as its applicant reads it: Vietnamese with English, no internal ids."""
+
+    code: str
+    procedure: str
+    status: int
+    status_vi: str
+    status_en: str
+    received_at: datetime
+    appointment: datetime
+    now_vi: str
+    now_en: str
+    documents: tuple[IssuedDocument, ...]
+
+
+STATUS_LABELS: Mapping[PortalStatus, tuple[str, str]] = {
+    PortalStatus.REGISTERED: ("Mới đăng ký", "Newly registered"),
+    PortalStatus.RECEIVED: ("Đã tiếp nhận", "Received"),
+    PortalStatus.REFUSED: ("Từ chối giải quyết", "Refused"),
+    PortalStatus.PROCESSING: ("Đang xử lý", "Being processed"),
+    PortalStatus.SUPPLEMENT_REQUESTED: ("Yêu cầu bổ sung hồ sơ", "Supplement requested"),
+    PortalStatus.FINANCIAL_OBLIGATION: (
+        "Chờ thực hiện nghĩa vụ tài chính",
+        "Waiting for financial obligations",
+    ),
+    PortalStatus.WITHDRAWN: ("Công dân đã rút hồ sơ", "Withdrawn by the applicant"),
+    PortalStatus.STOPPED: ("Dừng xử lý", "Processing stopped"),
+    PortalStatus.FINISHED: ("Đã giải quyết xong", "Finished"),
+    PortalStatus.RETURNED: ("Đã trả kết quả", "Result returned"),
+}
+"""The portal's status codes 1-10 in the applicant's words."""
+
+
+# ------------------------------------------------------------------------------ connection
+
+
+async def connect(address: str | None = None) -> Client:
+    """Connect through temporalio's environment configuration (TEMPORAL_ADDRESS, namespace,
+    TLS, API key), so the same code reaches the embedded server or a production cluster."""
+    config = ClientConfig.load_client_connect_config()
+    target = address or config.get("target_host") or DEFAULT_ADDRESS
+    try:
+        return await Client.connect(
+            target,
+            namespace=config.get("namespace", "default"),
+            api_key=config.get("api_key"),
+            tls=config.get("tls", False),
+            rpc_metadata=config.get("rpc_metadata", {}),
+            data_converter=pydantic_data_converter,
+        )
+    except RuntimeError as err:
+        raise ServerUnreachable(target, _short(err)) from None
+
+
+def _short(err: BaseException) -> str:
+    text = str(err)
+    for cause in ("Connection refused", "timed out", "dns error", "certificate"):
+        if cause.lower() in text.lower():
+            return f" ({cause.lower()})"
+    return ""
+
+
+async def _guard(client: Client, code: str, action: str, call: Awaitable[T]) -> T:
+    """Turn Temporal's errors into the user errors this module promises."""
+    try:
+        return await call
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        reason = getattr(cause, "message", None) or str(cause or err)
+        raise UpdateRejected(code, action, reason) from None
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            if "already completed" in err.message:
+                raise UpdateRejected(code, action, "the dossier is closed") from None
+            raise DossierNotFound(code) from None
+        if err.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise NoWorker(code) from None
+        if err.status is RPCStatusCode.UNAVAILABLE:
+            raise ServerUnreachable(client.service_client.config.target_host) from None
+        raise
+
+
+# ------------------------------------------------------------------------------ submission
+
+
+def load_frozen(procedure: str) -> FrozenProcedure:
+    """A procedure by catalogue code, or from a YAML file when given a path."""
+    try:
+        path = Path(procedure)
+        if path.suffix in (".yaml", ".yml") or path.is_file():
+            return load_procedure(path)
+        catalog = load_catalog()
+    except (ProcedureError, OSError) as err:
+        raise UserError(f"cannot load procedure {procedure}: {err}") from None
+    if procedure not in catalog:
+        known = ", ".join(sorted(catalog)) or "none"
+        raise UserError(f"no procedure {procedure!r} in the catalogue (known: {known})")
+    return catalog[procedure]
+
+
+def default_request_id(procedure_code: str, applicant: Applicant, form: Mapping[str, Any]) -> str:
+    """The same application, sent again, gets the same request id and so the same dossier."""
+    blob = json.dumps(
+        [procedure_code, applicant.model_dump(mode="json"), dict(form)],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+async def submit(
+    client: Client,
+    procedure: str | FrozenProcedure,
+    applicant: Applicant,
+    channel: Channel,
+    form: Mapping[str, Any] | None = None,
+    documents: Iterable[str] = (),
+    request_id: str | None = None,
+    calendar: WorkCalendar | None = None,
+) -> Submitted:
+    """Receive a dossier: a code from the agency's counter, then the dossier workflow.
+
+    The counter remembers request ids, and a dossier code is never reused (REJECT_DUPLICATE),
+    so repeating a submission returns the dossier it created first (`existing=True`).
+    """
+    frozen = procedure if isinstance(procedure, FrozenProcedure) else load_frozen(procedure)
+    proc = frozen.procedure
+    form = dict(form or {})
+    documents = tuple(documents)
+    if channel not in proc.channels:
+        accepted = ", ".join(c.value for c in proc.channels)
+        raise InvalidRequest(f"procedure {proc.code} accepts channels {accepted}, not {channel}")
+    unknown = sorted(set(documents) - {d.id for d in proc.documents})
+    if unknown:
+        known = ", ".join(d.id for d in proc.documents)
+        raise InvalidRequest(f"unknown document(s) {', '.join(unknown)} (known: {known})")
+    request_id = request_id or default_request_id(proc.code, applicant, form)
+    agency = proc.agencies[proc.receiving_agency]
+    counter: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        COUNTER_WORKFLOW,
+        CounterInput(agency_code=agency.code),
+        id=f"counter-{agency.code}",
+        task_queue=agency.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    allocation: Allocation = await _guard(
+        client,
+        f"counter-{agency.code}",
+        "allocate",
+        client.execute_update_with_start_workflow(
+            ALLOCATE,
+            Allocate(request_id=request_id),
+            start_workflow_operation=counter,
+            result_type=Allocation,
+            rpc_timeout=CALL_TIMEOUT,
+        ),
+    )
+    code = allocation.code
+    inp = DossierInput(
+        code=code,
+        procedure=frozen,
+        calendar=calendar or load_calendar(),
+        received_at=allocation.received_at,
+        channel=channel,
+        applicant=applicant,
+        form=form,
+        documents=documents,
+        request_id=request_id,
+    )
+    existing = False
+    try:
+        await client.start_workflow(
+            DOSSIER_WORKFLOW,
+            inp,
+            id=code,
+            task_queue=agency.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
+                    SearchAttributePair(sa.PORTAL_STATUS, PortalStatus.RECEIVED.value),
+                    SearchAttributePair(sa.OVERDUE, False),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        if not allocation.existing:
+            raise UserError(
+                f"dossier code {code} is already taken although the counter of "
+                f"{agency.code} just issued it: check the counter workflow"
+            ) from None
+        existing = True
+    state = await show(client, code)
+    return Submitted(code=code, due_at=state.clock.due_at, existing=existing)
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+async def show(client: Client, code: str) -> DossierState:
+    """The dossier's whole state (timeline, documents, clock), from the `state` query."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(code)
+    return await _guard(
+        client,
+        code,
+        "state",
+        handle.query(STATE, result_type=DossierState, rpc_timeout=CALL_TIMEOUT),
+    )
+
+
+def inbox_query(agency_code: str, role: str | None = None, overdue_only: bool = False) -> str:
+    """The visibility query behind an inbox: search attributes only, never history scans."""
+    for value in (agency_code, role or ""):
+        if "'" in value or "\\" in value:
+            raise InvalidRequest(f"invalid agency or role {value!r}")
+    clauses = ["ExecutionStatus = 'Running'", f"PendingAgencies = '{agency_code}'"]
+    if role:
+        clauses.append(f"PendingRoles = '{sa.pending_role(agency_code, role)}'")
+    if overdue_only:
+        clauses.append("Overdue = true")
+    return " AND ".join(clauses)
+
+
+async def inbox(
+    client: Client,
+    agency_code: str,
+    role: str | None = None,
+    overdue_only: bool = False,
+    calendar: WorkCalendar | None = None,
+) -> list[InboxItem]:
+    """The agency's open tasks across dossiers: overdue first, then by due instant.
+
+    Visibility is eventually consistent: a dossier changed a moment ago may be missing or
+    listed with its previous tasks; the `state` query of each listed dossier is exact.
+    """
+    query = inbox_query(agency_code, role, overdue_only)
+    try:
+        codes = [wf.id async for wf in client.list_workflows(query)]
+    except RPCError as err:
+        if err.status is RPCStatusCode.UNAVAILABLE:
+            raise ServerUnreachable(client.service_client.config.target_host) from None
+        raise
+    gate = asyncio.Semaphore(QUERY_CONCURRENCY)
+
+    async def state_of(code: str) -> DossierState | None:
+        async with gate:
+            try:
+                return await show(client, code)
+            except DossierNotFound:
+                return None
+
+    states = await asyncio.gather(*(state_of(c) for c in codes))
+    cal = calendar or load_calendar()
+    now = datetime.now(UTC)
+    items = [
+        InboxItem(
+            dossier=s.code,
+            procedure_code=s.procedure_code,
+            procedure_name=s.procedure_name,
+            step=t.step,
+            title=t.title,
+            agency=t.agency,
+            role=t.role,
+            status=t.status,
+            assignee=t.assignee,
+            due_at=t.due_at,
+            hours_left=round(
+                working_minutes_between(cal, now, t.due_at, cal.hours_for(t.agency)) / 60, 1
+            ),
+            overdue=t.overdue,
+        )
+        for s in states
+        if s is not None and s.result is None
+        for t in s.tasks
+        if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)
+        and t.agency == agency_code
+        and role in (None, t.role)
+        and (t.overdue or not overdue_only)
+    ]
+    return sorted(items, key=lambda i: (not i.overdue, i.due_at, i.dossier, i.step))
+
+
+async def status(client: Client, code: str) -> CitizenStatus:
+    """What the applicant wants to know: where the dossier is, and when to come back."""
+    state = await show(client, code)
+    status_vi, status_en = STATUS_LABELS[state.status]
+    now_vi, now_en = _happening(state)
+    return CitizenStatus(
+        code=state.code,
+        procedure=state.procedure_name,
+        status=state.status.value,
+        status_vi=status_vi,
+        status_en=status_en,
+        received_at=state.clock.received_at,
+        appointment=state.clock.due_at,
+        now_vi=now_vi,
+        now_en=now_en,
+        documents=tuple(
+            IssuedDocument(title=d.title, issued_at=d.issued_at) for d in state.documents
+        ),
+    )
+
+
+_RESULT_WORDS: Mapping[ResultType, tuple[str, str]] = {
+    ResultType.APPROVED: ("Hồ sơ đã được giải quyết", "Your application was granted"),
+    ResultType.REFUSED: ("Hồ sơ bị từ chối", "Your application was refused"),
+    ResultType.WITHDRAWN: ("Hồ sơ đã được rút", "You withdrew the application"),
+    ResultType.STOPPED: ("Hồ sơ đã dừng xử lý", "Processing was stopped"),
+}
+
+
+def _happening(state: DossierState) -> tuple[str, str]:
+    """What is happening now, in Vietnamese and English, from the state alone."""
+    if state.result is not None:
+        return _RESULT_WORDS[state.result]
+    if state.status is PortalStatus.SUPPLEMENT_REQUESTED:
+        asked = [e.detail for e in state.timeline if e.kind == "supplement_requested"]
+        missing = asked[-1] if asked else ""
+        return f"Cần bổ sung: {missing}", f"Please supplement: {missing}"
+    if state.status is PortalStatus.FINANCIAL_OBLIGATION:
+        return STATUS_LABELS[state.status]
+    open_tasks = [t for t in state.tasks if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)]
+    where = sorted({(t.agency_name, t.title) for t in open_tasks})
+    if not where:
+        return STATUS_LABELS[state.status]
+    places = "; ".join(f"{name}: {title}" for name, title in where)
+    return f"Đang xử lý tại {places}", f"Being handled by {places}"
+
+
+# ------------------------------------------------------------------------------ actions
+
+
+def _request(model: type[BaseModel], **data: Any) -> BaseModel:
+    """Build an update's input; a malformed one is the caller's mistake, said in one line."""
+    try:
+        return model(**data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidRequest(f"{where}: {first['msg']}") from None
+
+
+async def _act(client: Client, code: str, update: str, request: BaseModel) -> Acted:
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(code)
+    message = await _guard(
+        client,
+        code,
+        update,
+        handle.execute_update(update, request, result_type=str, rpc_timeout=CALL_TIMEOUT),
+    )
+    return Acted(code=code, action=update, message=message)
+
+
+async def claim(client: Client, code: str, step: str, actor: Actor) -> Acted:
+    """Take an open task, so colleagues see it is being handled."""
+    return await _act(client, code, CLAIM, _request(ClaimTask, step=step, actor=actor))
+
+
+async def complete(
+    client: Client,
+    code: str,
+    step: str,
+    actor: Actor,
+    decision: str,
+    fields: Mapping[str, Any] | None = None,
+) -> Acted:
+    """Decide a task; the dossier moves to the step the decision leads to."""
+    request = _request(
+        CompleteTask, step=step, actor=actor, decision=decision, fields=dict(fields or {})
+    )
+    return await _act(client, code, COMPLETE, request)
+
+
+async def reassign(
+    client: Client,
+    code: str,
+    step: str,
+    actor: Actor,
+    to_user: str | None = None,
+    to_role: str | None = None,
+) -> Acted:
+    """A head hands an open task to another officer or role of the same agency."""
+    request = _request(ReassignTask, step=step, actor=actor, to_user=to_user, to_role=to_role)
+    return await _act(client, code, REASSIGN, request)
+
+
+async def request_supplement(
+    client: Client,
+    code: str,
+    step: str,
+    actor: Actor,
+    missing: Iterable[str],
+    reason: str = "",
+) -> Acted:
+    """Ask the applicant, once, for everything missing; the legal clock stops meanwhile."""
+    request = _request(
+        RequestSupplement, step=step, actor=actor, missing=tuple(missing), reason=reason
+    )
+    return await _act(client, code, REQUEST_SUPPLEMENT, request)
+
+
+async def supplement(client: Client, code: str, documents: Iterable[str], note: str = "") -> Acted:
+    """The applicant's supplement: the clock runs again."""
+    request = _request(SupplementDossier, documents=tuple(documents), note=note)
+    return await _act(client, code, SUPPLEMENT, request)
+
+
+async def withdraw(client: Client, code: str, reason: str = "") -> Acted:
+    """The applicant withdraws the dossier; it ends as withdrawn (portal status 7)."""
+    return await _act(client, code, WITHDRAW, _request(WithdrawDossier, reason=reason))

@@ -1,0 +1,150 @@
+"""`motcua audit`: replay histories, print a dossier's audit trail, export and verify it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from temporalio.client import Client
+
+from motcua.audit import export as exporting
+from motcua.audit import history as histories
+from motcua.audit.history import HistoryError, Source
+from motcua.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `audit` and its sub-commands."""
+    audit = subparsers.add_parser(
+        "audit", help="prove what happened to dossiers, from their Temporal histories"
+    )
+    sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+
+    replay = sub.add_parser(
+        "replay", help="replay histories against the current workflow code (determinism check)"
+    )
+    replay.add_argument("dossiers", nargs="*", metavar="DOSSIER", help="dossier codes")
+    replay.add_argument("--query", help='a visibility query, e.g. ProcedureCode="1.001193"')
+    replay.add_argument(
+        "--file", nargs="+", type=Path, default=[], metavar="HISTORY.json",
+        help="histories written by `temporal workflow show --output json`",
+    )
+    replay.add_argument("--concurrency", type=int, default=8, help="replays at once (8)")
+    replay.set_defaults(handler=_replay)
+
+    trail = sub.add_parser("trail", help="a dossier's audit trail, from its history alone")
+    trail.add_argument("dossier", nargs="?", metavar="DOSSIER")
+    trail.add_argument("--format", choices=("md", "html", "json"), default="md")
+    trail.add_argument("--reveal", action="store_true", help="show personal data unmasked")
+    trail.add_argument("--log", type=Path, help="structured log (JSON lines) with rejections")
+    trail.add_argument(
+        "--file", nargs="+", type=Path, default=[], metavar="HISTORY.json",
+        help="read the history (its runs, in order) from files instead of the server",
+    )
+    trail.set_defaults(handler=_trail)
+
+    export = sub.add_parser("export", help="histories, trail and SHA-256 manifest to a folder")
+    export.add_argument("dossier", metavar="DOSSIER")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR")
+    export.set_defaults(handler=_export)
+
+    verify = sub.add_parser("verify", help="check an export against its manifest")
+    verify.add_argument("folder", type=Path, metavar="DIR")
+    verify.set_defaults(handler=_verify)
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from motcua.audit.replay import Progress, replay
+
+    chosen = [bool(args.dossiers), args.query is not None, bool(args.file)]
+    if sum(chosen) != 1:
+        raise UserError("give dossier codes, or --query, or --file (exactly one of them)", 2)
+    if args.concurrency < 1:
+        raise UserError("--concurrency must be at least 1", 2)
+    total: int | None
+    if args.file:
+        items: AsyncIterator[Source | HistoryError] = _files(args.file)
+        total = len(args.file)
+    else:
+        from motcua.client import connect
+
+        client = await connect()
+        if args.query is not None:
+            total = await histories.count(client, args.query)
+            items = histories.query_runs(client, args.query)
+        else:
+            total = None
+            items = _dossiers(client, args.dossiers)
+    outcomes = await replay(items, concurrency=args.concurrency, progress=Progress(total))
+    for outcome in outcomes:
+        print(outcome.line())
+    failed = sum(not o.ok for o in outcomes)
+    print(f"{len(outcomes) - failed} replayed cleanly, {failed} failed")
+    return 1 if failed else 0
+
+
+async def _files(paths: list[Path]) -> AsyncIterator[Source | HistoryError]:
+    for path in paths:
+        try:
+            yield histories.read_file(path)
+        except HistoryError as err:
+            yield err
+
+
+async def _dossiers(client: Client, codes: list[str]) -> AsyncIterator[Source | HistoryError]:
+    for code in codes:
+        try:
+            for run in await histories.fetch_runs(client, code):
+                yield run
+        except UserError as err:
+            yield HistoryError(str(err))
+
+
+async def _runs(dossier: str | None, files: list[Path]) -> list[Source]:
+    if files:
+        try:
+            return [histories.read_file(p) for p in files]
+        except HistoryError as err:
+            raise UserError(str(err)) from err
+    if not dossier:
+        raise UserError("give a dossier code or --file HISTORY.json", 2)
+    from motcua.client import connect
+
+    return await histories.fetch_runs(await connect(), dossier)
+
+
+async def _trail(args: argparse.Namespace) -> int:
+    from motcua.audit.render import render
+    from motcua.audit.trail import build_trail
+
+    runs = await _runs(args.dossier, args.file)
+    try:
+        trail = build_trail([r.history for r in runs], reveal=args.reveal, log=args.log)
+    except HistoryError as err:
+        raise UserError(str(err)) from err
+    sys.stdout.write(render(trail, args.format))
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    runs = await _runs(args.dossier, [])
+    try:
+        written = exporting.export([r.history for r in runs], args.out)
+    except HistoryError as err:
+        raise UserError(str(err)) from err
+    except OSError as err:
+        raise UserError(f"cannot write to {args.out}: {err.strerror or err}") from err
+    for path in written:
+        print(path)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if not args.folder.is_dir():
+        raise UserError(f"{args.folder}: no such folder")
+    result = exporting.verify(args.folder)
+    for line in result.lines():
+        print(line)
+    return 0 if result.ok else 1

@@ -1,0 +1,68 @@
+"""`motcua citizen status|supplement|withdraw`: the applicant's side of a dossier.
+
+The status reads as a citizen wants it: Vietnamese with English, the appointment date, what is
+happening now and the documents issued; no step ids, roles or agency codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from motcua import client
+from motcua.commands.output import add_common, emit
+from workflows.forms import local
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("citizen", help="a dossier as its applicant sees it")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="where my dossier is (tình trạng hồ sơ)")
+    supplement = actions.add_parser("supplement", help="send the documents asked for")
+    supplement.add_argument("--documents", required=True, metavar="a,b")
+    supplement.add_argument("--note", default="")
+    withdraw = actions.add_parser("withdraw", help="withdraw the dossier (rút hồ sơ)")
+    withdraw.add_argument("--reason", default="")
+    handlers = ((status, run_status), (supplement, run_supplement), (withdraw, run_withdraw))
+    for sub, handler in handlers:
+        sub.add_argument("dossier", metavar="DOSSIER", help="dossier code (mã hồ sơ)")
+        add_common(sub)
+        sub.set_defaults(handler=handler)
+
+
+async def run_status(args: argparse.Namespace) -> int:
+    temporal = await client.connect(args.address)
+    seen = await client.status(temporal, args.dossier)
+    emit(seen, args.json, lambda: render(seen))
+    return 0
+
+
+def render(seen: client.CitizenStatus) -> str:
+    """The status page, Vietnamese first, English after each line."""
+    lines = [
+        f"Mã hồ sơ / Dossier: {seen.code}",
+        f"Thủ tục / Procedure: {seen.procedure}",
+        f"Trạng thái / Status: {seen.status_vi} / {seen.status_en}",
+        f"Ngày tiếp nhận / Received: {local(seen.received_at)}",
+        f"Ngày hẹn trả kết quả / Appointment: {local(seen.appointment)}",
+        f"Hiện tại / Now: {seen.now_vi}",
+        f"               {seen.now_en}",
+    ]
+    if seen.documents:
+        lines.append("Giấy tờ đã ban hành / Documents issued:")
+        lines += [f"  - {d.title} ({local(d.issued_at)})" for d in seen.documents]
+    return "\n".join(lines)
+
+
+async def run_supplement(args: argparse.Namespace) -> int:
+    documents = [d.strip() for d in args.documents.split(",") if d.strip()]
+    temporal = await client.connect(args.address)
+    done = await client.supplement(temporal, args.dossier, documents, args.note)
+    emit(done, args.json, lambda: f"{done.code}: đã nhận bổ sung / {done.message}")
+    return 0
+
+
+async def run_withdraw(args: argparse.Namespace) -> int:
+    temporal = await client.connect(args.address)
+    done = await client.withdraw(temporal, args.dossier, args.reason)
+    emit(done, args.json, lambda: f"{done.code}: đã rút hồ sơ / {done.message}")
+    return 0

@@ -1,0 +1,72 @@
+"""`motcua show`: a dossier in full, for officers: tasks, timeline, documents and clock."""
+
+from __future__ import annotations
+
+import argparse
+
+from motcua import client
+from motcua.commands.output import add_common, emit, hours, when
+from workflows.api import DossierState, TimelineEntry
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("show", help="a dossier's timeline, documents and clock")
+    parser.add_argument("dossier", metavar="DOSSIER", help="dossier code")
+    add_common(parser)
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    temporal = await client.connect(args.address)
+    state = await client.show(temporal, args.dossier)
+    emit(state, args.json, lambda: render(state))
+    return 0
+
+
+def render(state: DossierState) -> str:
+    """Sections in the order an officer reads them: what, when due, who has it, what happened."""
+    clock = state.clock
+    vi, en = client.STATUS_LABELS[state.status]
+    lines = [
+        f"{state.code}  {state.procedure_code} {state.procedure_name}",
+        f"status {state.status.value} {vi} / {en}"
+        + (f"  result {state.result.value}" if state.result else ""),
+        f"clock  received {when(clock.received_at)}  due {when(clock.due_at)}  "
+        f"used {hours(clock.used_minutes)}  remaining {hours(clock.remaining_minutes)}  "
+        f"{clock.status}" + ("  SUSPENDED" if clock.suspended else ""),
+        f"       extensions {clock.extensions}  calendar {state.calendar_version}",
+    ]
+    lines += [f"       suspended {span}" for span in _suspensions(state.timeline)]
+    lines.append("tasks")
+    lines += [
+        f"  {t.step:<22} {t.status.value:<9} {t.agency}/{t.role}"
+        + (f" ({t.assignee})" if t.assignee else "")
+        + f"  due {when(t.due_at)}"
+        + (f"  -> {t.decision}" if t.decision else "")
+        + ("  OVERDUE" if t.overdue else "")
+        for t in state.tasks
+    ] or ["  none"]
+    lines.append("timeline")
+    lines += [
+        f"  {when(e.at)}  {e.kind:<20} {e.step or '':<22} {e.actor or ''}  {e.detail}"
+        + (f" [{e.on_time}]" if e.on_time else "")
+        for e in state.timeline
+    ]
+    lines.append("documents")
+    lines += [f"  {when(d.issued_at)}  {d.title}  {d.path}" for d in state.documents] or ["  none"]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _suspensions(timeline: tuple[TimelineEntry, ...]) -> list[str]:
+    """Each suspension of the clock, from its timeline entries: `from -> to (reason)`."""
+    spans: list[str] = []
+    opened: TimelineEntry | None = None
+    for entry in timeline:
+        if entry.kind == "suspended":
+            opened = entry
+        elif entry.kind == "resumed" and opened is not None:
+            spans.append(f"{when(opened.at)} -> {when(entry.at)} ({opened.detail})")
+            opened = None
+    if opened is not None:
+        spans.append(f"{when(opened.at)} -> now ({opened.detail})")
+    return spans

@@ -1,0 +1,77 @@
+"""`motcua submit`: receive a dossier and print its code and appointment date."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from motcua import client
+from motcua.commands.output import add_common, emit, when
+from motcua.errors import UserError
+from procedures.models import Channel
+from workflows.api import Applicant
+
+CHANNELS = {"online": Channel.ONLINE, "in-person": Channel.IN_PERSON, "post": Channel.POST}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "submit",
+        help="submit a dossier; print its code and appointment date",
+        description="Submit a dossier. Running the same command again returns the same "
+        "dossier: the default request id is a hash of procedure, applicant and form.",
+    )
+    parser.add_argument("procedure", metavar="PROCEDURE", help="catalogue code or YAML file")
+    parser.add_argument("--applicant", required=True, type=Path, metavar="FILE.json")
+    parser.add_argument("--channel", choices=sorted(CHANNELS), default="in-person")
+    parser.add_argument("--form", type=Path, metavar="FILE.json", help="form data (JSON object)")
+    parser.add_argument("--documents", default="", metavar="a,b", help="submitted document ids")
+    parser.add_argument("--request-id", help="client request id (default: content hash)")
+    add_common(parser)
+    parser.set_defaults(handler=run)
+
+
+def _json_file(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"{what} file {path}: {err}") from None
+
+
+async def run(args: argparse.Namespace) -> int:
+    try:
+        applicant = Applicant.model_validate(_json_file(args.applicant, "applicant"))
+    except ValidationError as err:
+        raise UserError(f"applicant file {args.applicant}: {_first(err)}") from None
+    form = _json_file(args.form, "form") if args.form else {}
+    if not isinstance(form, dict):
+        raise UserError(f"form file {args.form}: expected a JSON object")
+    documents = [d.strip() for d in args.documents.split(",") if d.strip()]
+    temporal = await client.connect(args.address)
+    done = await client.submit(
+        temporal,
+        args.procedure,
+        applicant,
+        CHANNELS[args.channel],
+        form,
+        documents,
+        args.request_id,
+    )
+    emit(
+        done,
+        args.json,
+        lambda: (
+            f"{done.code}  appointment (ngày hẹn trả) {when(done.due_at)}"
+            + ("  (already submitted)" if done.existing else "")
+        ),
+    )
+    return 0
+
+
+def _first(err: ValidationError) -> str:
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"

@@ -1,0 +1,94 @@
+"""`motcua task claim|complete|reassign|request-supplement`: an officer acts on a task.
+
+`--as USER@AGENCY/ROLE` goes through the identity resolver (`motcua.identity`); the dossier
+workflow's validators decide whether that officer may act, and a refusal ends the command
+with their reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from motcua import client, identity
+from motcua.commands.output import add_common, emit
+
+
+def field(text: str) -> tuple[str, Any]:
+    """`k=v`, with `v` read as a JSON scalar where it parses (`3`, `true`), else a string."""
+    name, sep, raw = text.partition("=")
+    if not (sep and name):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return name, raw
+    return name, value if isinstance(value, str | int | float | bool) else raw
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("task", help="claim, complete, reassign a task...")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help_text)
+        sub.add_argument("dossier", metavar="DOSSIER", help="dossier code")
+        sub.add_argument("step", metavar="STEP", help="step id of the task")
+        sub.add_argument("--as", dest="actor", required=True, metavar="USER@AGENCY/ROLE")
+        add_common(sub)
+        return sub
+
+    action("claim", "take an open task").set_defaults(handler=run_claim)
+    done = action("complete", "decide a task")
+    done.add_argument("--decision", required=True)
+    done.add_argument(
+        "--field", action="append", type=field, default=[], metavar="k=v", dest="fields"
+    )
+    done.set_defaults(handler=run_complete)
+    move = action("reassign", "hand a task to another officer or role (heads only)")
+    move.add_argument("--to-user")
+    move.add_argument("--to-role")
+    move.set_defaults(handler=run_reassign)
+    ask = action("request-supplement", "ask the applicant for missing documents")
+    ask.add_argument("--missing", action="append", required=True, metavar="TEXT")
+    ask.add_argument("--reason", default="")
+    ask.set_defaults(handler=run_request_supplement)
+
+
+def _print(done: client.Acted, args: argparse.Namespace) -> int:
+    emit(done, args.json, lambda: f"{done.code}: {done.message}")
+    return 0
+
+
+async def run_claim(args: argparse.Namespace) -> int:
+    actor = identity.resolve(args.actor)
+    temporal = await client.connect(args.address)
+    return _print(await client.claim(temporal, args.dossier, args.step, actor), args)
+
+
+async def run_complete(args: argparse.Namespace) -> int:
+    actor = identity.resolve(args.actor)
+    temporal = await client.connect(args.address)
+    done = await client.complete(
+        temporal, args.dossier, args.step, actor, args.decision, dict(args.fields)
+    )
+    return _print(done, args)
+
+
+async def run_reassign(args: argparse.Namespace) -> int:
+    actor = identity.resolve(args.actor)
+    temporal = await client.connect(args.address)
+    done = await client.reassign(
+        temporal, args.dossier, args.step, actor, args.to_user, args.to_role
+    )
+    return _print(done, args)
+
+
+async def run_request_supplement(args: argparse.Namespace) -> int:
+    actor = identity.resolve(args.actor)
+    temporal = await client.connect(args.address)
+    done = await client.request_supplement(
+        temporal, args.dossier, args.step, actor, args.missing, args.reason
+    )
+    return _print(done, args)

@@ -1,0 +1,410 @@
+"""Semantic checks of a procedure that the models alone cannot express, all located.
+
+Pydantic checks each value on its own; these checks look at the procedure as a whole: every
+name refers to something declared, every step can be reached and can still reach an end, the
+step shares fit in the legal time limit, expressions and argument templates compile in the
+sandbox, the effective period is a period. They return every problem, never only the first.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.parser import Parser
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from procedures.errors import Problem
+from procedures.messages import close_match, dotted
+from procedures.models import (
+    ACTIVITY_NAMES,
+    AutoStep,
+    ChoiceStep,
+    EndStep,
+    ParallelStep,
+    Procedure,
+    Step,
+    SubprocedureStep,
+    TaskStep,
+    WaitStep,
+)
+from procedures.yamlnodes import Locator
+
+EXPRESSION_NAMES = frozenset({"form", "decisions", "fields"})
+"""What a choice expression may read: dossier form data, decisions taken, fields filled."""
+
+_ENV = ImmutableSandboxedEnvironment()
+_TOLERANCE = 1e-9
+_NONE = float("-inf")
+
+Edge = tuple[tuple[str | int, ...], str]
+"""Where in a step a next step is named (e.g. `("decisions", "accept")`) and that step."""
+
+
+def edges(step: Step) -> list[Edge]:
+    """Every step this one may lead to, with where it names it."""
+    if isinstance(step, TaskStep):
+        return [(("decisions", decision), to) for decision, to in step.decisions.items()]
+    if isinstance(step, SubprocedureStep):
+        return [(("results", str(result)), to) for result, to in step.results.items()]
+    if isinstance(step, AutoStep):
+        return [(("next",), step.next)]
+    if isinstance(step, WaitStep):
+        return [(("next",), step.next), (("on_timeout",), step.on_timeout)]
+    if isinstance(step, ParallelStep):
+        return [(("branches", name), to) for name, to in step.branches.items()] + [
+            (("next",), step.next)
+        ]
+    if isinstance(step, ChoiceStep):
+        return [(("when", i, "then"), rule.then) for i, rule in enumerate(step.when)] + [
+            (("otherwise",), step.otherwise)
+        ]
+    return []
+
+
+def check(procedure: Procedure, locator: Locator) -> list[Problem]:
+    """Every semantic problem of a validated procedure, located in its file."""
+    checker = _Checker(procedure, locator)
+    checker.references()
+    checker.expressions()
+    checker.graph()
+    checker.time_shares()
+    return checker.problems
+
+
+class _Checker:
+    def __init__(self, procedure: Procedure, locator: Locator) -> None:
+        self.procedure = procedure
+        self.steps = procedure.steps
+        self.locator = locator
+        self.problems: list[Problem] = []
+        self.after = {
+            name: [to for _, to in edges(step) if to in self.steps]
+            for name, step in self.steps.items()
+        }
+
+    def report(
+        self, path: Sequence[str | int], message: str, hint: str | None = None, *, key: bool = False
+    ) -> None:
+        self.problems.append(
+            self.locator.problem(path, f"{dotted(path)}: {message}", hint, key=key)
+        )
+
+    # -- references -----------------------------------------------------------------------
+
+    def references(self) -> None:
+        proc = self.procedure
+        if proc.start not in self.steps:
+            self.report(
+                ("start",),
+                f"unknown step `{proc.start}`",
+                close_match(proc.start, list(self.steps)),
+            )
+        self.agency(("receiving_agency",), proc.receiving_agency)
+        if proc.apology is not None:
+            self.role(("apology", "role"), proc.receiving_agency, proc.apology.role)
+        if proc.effective_to is not None and proc.effective_to < proc.effective_from:
+            self.report(
+                ("effective_to",),
+                f"the effective period ends ({proc.effective_to}) before it starts "
+                f"({proc.effective_from})",
+            )
+        for name, step in self.steps.items():
+            where = ("steps", name)
+            for suffix, to in edges(step):
+                if to not in self.steps:
+                    self.report(
+                        (*where, *suffix), f"unknown step `{to}`", close_match(to, list(self.steps))
+                    )
+            if isinstance(step, TaskStep):
+                if self.agency((*where, "agency"), step.agency):
+                    self.role((*where, "role"), step.agency, step.role)
+                    if step.escalation is not None and step.escalation.escalate_to is not None:
+                        path = (*where, "escalation", "escalate_to")
+                        self.role(path, step.agency, step.escalation.escalate_to)
+            elif isinstance(step, SubprocedureStep):
+                self.agency((*where, "agency"), step.agency)
+            elif isinstance(step, AutoStep):
+                if step.agency is not None:
+                    self.agency((*where, "agency"), step.agency)
+                if step.activity not in ACTIVITY_NAMES:
+                    hint = close_match(step.activity, sorted(ACTIVITY_NAMES))
+                    self.report((*where, "activity"), f"unknown activity `{step.activity}`", hint)
+            elif isinstance(step, EndStep) and step.form and step.form not in proc.forms:
+                self.report(
+                    (*where, "form"),
+                    f"form `{step.form}` is not declared in `forms`",
+                    f"add `forms: {{{step.form}: {{number: …, title: …, template: …}}}}`",
+                )
+
+    def agency(self, path: Sequence[str | int], agency: str) -> bool:
+        if agency in self.procedure.agencies:
+            return True
+        hint = close_match(agency, list(self.procedure.agencies))
+        self.report(path, f"unknown agency `{agency}`", hint)
+        return False
+
+    def role(self, path: Sequence[str | int], agency: str, role: str) -> None:
+        declared = self.procedure.agencies.get(agency)
+        if declared is not None and role not in declared.roles:
+            hint = close_match(role, list(declared.roles))
+            self.report(path, f"`{role}` is not a role of agency `{agency}`", hint)
+
+    # -- expressions and templates --------------------------------------------------------
+
+    def expressions(self) -> None:
+        for name, step in self.steps.items():
+            if isinstance(step, ChoiceStep):
+                for i, rule in enumerate(step.when):
+                    problem = _expression_problem(rule.if_)
+                    if problem:
+                        self.report(("steps", name, "when", i, "if"), *problem)
+            elif isinstance(step, AutoStep):
+                for path, text in _strings(step.args, ("steps", name, "args")):
+                    message = _template_problem(text)
+                    if message:
+                        self.report(path, message)
+
+    # -- the step graph -------------------------------------------------------------------
+
+    def targets(self, name: str) -> list[str]:
+        return self.after[name]
+
+    def graph(self) -> None:
+        start = self.procedure.start
+        if start not in self.steps:
+            return
+        reached = _closure([start], self.targets)
+        for name in self.steps:
+            if name not in reached:
+                self.report(
+                    ("steps", name),
+                    f"step `{name}` is never reached from `start` ({start})",
+                    "no decision, branch, result or next leads to it",
+                    key=True,
+                )
+        ends = self.can_end()
+        self.dead_ends(reached - ends, ends, start)
+        for name, step in self.steps.items():
+            if name in reached and isinstance(step, ParallelStep):
+                self.branches(name, step)
+
+    def can_end(self) -> set[str]:
+        """Steps from which some end can be reached; an unknown step gets the benefit of the
+        doubt (it is reported once, as unknown)."""
+        before: dict[str, list[str]] = {name: [] for name in self.steps}
+        seeds = []
+        for name, step in self.steps.items():
+            if isinstance(step, EndStep):
+                seeds.append(name)
+            for _, to in edges(step):
+                if to in before:
+                    before[to].append(name)
+                else:
+                    seeds.append(name)
+        return _closure(seeds, before.__getitem__)
+
+    def dead_ends(self, stuck: set[str], finishing: set[str], start: str) -> None:
+        """Report each loop with no exit once, and each step where a path stops leading to
+        any end (a path that never ends)."""
+        reported: set[str] = set()
+        for name in self.steps:
+            if name not in stuck or name in reported:
+                continue
+            cycle = _cycle(name, lambda n: [t for t in self.targets(n) if t in stuck])
+            if cycle:
+                reported.update(cycle)
+                self.report(
+                    ("steps", name),
+                    "loop with no exit: " + " → ".join(cycle) + " never reaches an end step",
+                    "give one of these steps a decision or next that leads towards an end",
+                    key=True,
+                )
+        for name in self.steps:
+            if name in stuck and name not in reported:
+                entered = name == start or any(name in self.targets(n) for n in finishing)
+                if entered:
+                    self.report(
+                        ("steps", name),
+                        f"path that never ends: no end step can be reached from `{name}`",
+                        "every path must lead to an `end` step",
+                        key=True,
+                    )
+
+    def branches(self, name: str, step: ParallelStep) -> None:
+        join = step.next
+        for branch, first in step.branches.items():
+            if first not in self.steps:
+                continue
+
+            def within(n: str, join: str = join) -> list[str]:
+                return [] if n == join else self.targets(n)
+
+            seen = _closure([first], within)
+            unknown = any(to not in self.steps for n in seen for _, to in edges(self.steps[n]))
+            if join in seen or unknown:
+                continue
+            path = ("steps", name, "branches", branch)
+            if any(isinstance(self.steps[n], EndStep) for n in seen):
+                self.report(
+                    path,
+                    f"branch `{branch}` never reaches `next` ({join}), only end steps",
+                    "the branches could never join; lead the branch to the parallel's `next`",
+                )
+            else:
+                self.report(path, f"branch `{branch}` can never reach `next` ({join}) nor an end")
+
+    # -- time -----------------------------------------------------------------------------
+
+    def time_shares(self) -> None:
+        limit = self.procedure.time_limit
+        if self.procedure.start not in self.steps:
+            return
+        try:
+            _, _, total, path = _Longest(self.steps).longest(self.procedure.start, None)
+        except RecursionError:
+            self.report(("steps",), "too many steps in a row to add up their shares")
+            return
+        if total > limit.amount + _TOLERANCE:
+            unit = str(limit.unit).replace("_", " ")
+            self.report(
+                ("time_limit", "amount"),
+                f"step shares add up to {total:g} {unit} on the path {' → '.join(path)} "
+                f"(rework loops counted once), more than the legal {limit.amount:g} {unit}",
+                "lower the shares of these steps; of parallel branches only the longest counts",
+            )
+
+
+class _Longest:
+    """Longest share sums from a step, to a join step (`stop`) and to an end.
+
+    Edges back to a step on the current path are rework loops: counted once, i.e. skipped.
+    """
+
+    Result = tuple[float, tuple[str, ...], float, tuple[str, ...]]
+
+    def __init__(self, steps: dict[str, Step]) -> None:
+        self.steps = steps
+        self.memo: dict[tuple[str, str | None], _Longest.Result] = {}
+        self.active: set[str] = set()
+
+    def longest(self, name: str, stop: str | None) -> _Longest.Result:
+        if name == stop:
+            return 0.0, (), _NONE, ()
+        if name not in self.steps or name in self.active:
+            return _NONE, (), _NONE, ()
+        key = (name, stop)
+        if key not in self.memo:
+            self.active.add(name)
+            try:
+                self.memo[key] = self._longest(name, stop)
+            finally:
+                self.active.discard(name)
+        return self.memo[key]
+
+    def _longest(self, name: str, stop: str | None) -> _Longest.Result:
+        step = self.steps[name]
+        if isinstance(step, EndStep):
+            return _NONE, (), 0.0, (name,)
+        if isinstance(step, ParallelStep):
+            return self._parallel(name, step, stop)
+        share = step.share if isinstance(step, TaskStep | SubprocedureStep) else 0.0
+        join, end = _NONE, _NONE
+        join_path: tuple[str, ...] = ()
+        end_path: tuple[str, ...] = ()
+        for _, to in edges(step):
+            to_join, to_join_path, to_end, to_end_path = self.longest(to, stop)
+            if to_join > join:
+                join, join_path = to_join, to_join_path
+            if to_end > end:
+                end, end_path = to_end, to_end_path
+        return share + join, (name, *join_path), share + end, (name, *end_path)
+
+    def _parallel(self, name: str, step: ParallelStep, stop: str | None) -> _Longest.Result:
+        longest_branch, label = _NONE, name
+        end = _NONE
+        end_path: tuple[str, ...] = ()
+        for branch, first in step.branches.items():
+            to_join, join_path, to_end, to_end_path = self.longest(first, step.next)
+            if to_join > longest_branch:
+                longest_branch = to_join
+                label = f"{name} [{branch}: {' → '.join(join_path)}]"
+            if to_end > end:
+                end, end_path = to_end, (f"{name} [{branch}: {' → '.join(to_end_path)}]",)
+        after_join, after_join_path, after_end, after_end_path = self.longest(step.next, stop)
+        if longest_branch + after_end > end:
+            end, end_path = longest_branch + after_end, (label, *after_end_path)
+        return longest_branch + after_join, (label, *after_join_path), end, end_path
+
+
+def _closure(seeds: list[str], following: Any) -> set[str]:
+    """Everything reachable from `seeds` through `following(name) -> names`."""
+    seen = set(seeds)
+    todo = list(seeds)
+    while todo:
+        for nxt in following(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _cycle(start: str, following: Any) -> list[str]:
+    """The shortest cycle from `start` back to it, as `[start, …, start]`, or []."""
+    parents: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        nxt_frontier = []
+        for name in frontier:
+            for nxt in following(name):
+                if nxt == start:
+                    path = [name]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return [*reversed(path), start]
+                if nxt not in parents:
+                    parents[nxt] = name
+                    nxt_frontier.append(nxt)
+        frontier = nxt_frontier
+    return []
+
+
+def _strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[Sequence[str | int], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, str(key)))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+
+
+@functools.lru_cache(maxsize=4096)
+def _expression_problem(source: str) -> tuple[str, str | None] | None:
+    """Why a choice expression cannot be used, with a hint; None when it can (cached)."""
+    try:
+        _ENV.compile_expression(source)
+    except TemplateSyntaxError as err:
+        example = "e.g. `form.age < 6 and decisions.receive == 'accept'`"
+        return f"expression does not parse: {err.message}", example
+    tree = Parser(_ENV, source, state="variable").parse_expression()
+    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    unknown = sorted(names - EXPRESSION_NAMES - set(_ENV.globals))
+    if unknown:
+        return (
+            f"expression reads unknown name `{unknown[0]}`",
+            "expressions see only " + ", ".join(sorted(EXPRESSION_NAMES)),
+        )
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_problem(source: str) -> str | None:
+    try:
+        _ENV.compile(source)
+    except TemplateSyntaxError as err:
+        return f"template does not parse: {err.message}"
+    return None

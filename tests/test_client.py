@@ -1,0 +1,484 @@
+"""The officers' and citizens' client (`motcua.client`) against a real dev server and worker.
+
+Each run uses its own agency codes and task queue, so counters and inboxes start empty even on
+a server that keeps its data. The test calendar makes today a working day with round-the-clock
+office hours for those agencies, so a one-minute task share really runs out during the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from motcua import client as ops
+from procedures.calendar import OfficeHours, WorkCalendar, load_calendar
+from procedures.loader import load_procedure
+from procedures.models import Channel, FrozenProcedure
+from workflows.api import (
+    COMPLETE,
+    Actor,
+    Applicant,
+    CompleteTask,
+    DossierState,
+    PortalStatus,
+    TaskStatus,
+)
+from workflows.forms import VIETNAM
+
+FORMS = Path(__file__).resolve().parents[1] / "procedures" / "forms"
+ALL_DAY = OfficeHours(periods=((time(0, 0), time(23, 59, 59)),), cutoff=time(23, 59, 59))
+APPLICANT = Applicant(full_name="Trần Văn An", id_number="001090000123", phone="0900000000")
+
+PROCEDURE = """\
+code: "{code}"
+name: "Thủ tục thử nghiệm cho ứng dụng khách ({code})"
+version: "test.1"
+legal_basis: ["Test fixture, not a real procedure"]
+effective_from: 2025-07-01
+sector: "Thử nghiệm"
+level: commune
+channels: [online, in_person]
+time_limit: {{amount: {limit}, unit: {unit}}}
+max_extensions: 1
+supplement:
+  wait: {{amount: 5, unit: {unit}}}
+receiving_agency: desk
+agencies:
+  desk:
+    code: "{desk}"
+    name: "Bộ phận Một cửa (thử)"
+    task_queue: "{queue}"
+    roles: [one_stop, head]
+    hours: {{periods: [["00:00", "23:59:59"]], cutoff: "23:59:59"}}
+  office:
+    code: "{office}"
+    name: "Phòng Kinh tế (thử)"
+    task_queue: "{queue}"
+    roles: [specialist, head]
+    hours: {{periods: [["00:00", "23:59:59"]], cutoff: "23:59:59"}}
+documents:
+  - {{id: application, name: "Đơn đề nghị"}}
+  - {{id: drawing, name: "Bản vẽ"}}
+results:
+  - {{id: permit, name: "Giấy phép (thử)"}}
+forms:
+  receipt: {{number: "01", title: "Giấy tiếp nhận hồ sơ và hẹn trả kết quả", template: "{forms}/receipt.html.j2"}}
+  supplement_request: {{number: "02", title: "Phiếu yêu cầu bổ sung", template: "{forms}/supplement_request.html.j2"}}
+  refusal: {{number: "03", title: "Phiếu từ chối", template: "{forms}/refusal.html.j2"}}
+  control_slip: {{number: "05", title: "Phiếu kiểm soát", template: "{forms}/control_slip.html.j2"}}
+  stop_notice: {{number: "05", title: "Thông báo dừng xử lý", template: "{forms}/stop_notice.html.j2"}}
+  result: {{number: "KQ", title: "Thông báo kết quả", template: "{forms}/result.html.j2"}}
+start: receive
+steps:
+  receive:
+    kind: task
+    title: "Tiếp nhận hồ sơ"
+    agency: desk
+    role: one_stop
+    share: {share}
+    supplement_allowed: true
+    decisions: {{accept: review, refuse: refused}}
+  review:
+    kind: task
+    title: "Thẩm định"
+    agency: office
+    role: specialist
+    share: {share}
+    decisions: {{approve: approved, refuse: refused}}
+    fields:
+      floors: {{type: integer, required: true}}
+      note: {{type: string}}
+  approved: {{kind: end, result: approved, form: result}}
+  refused: {{kind: end, result: refused, form: refusal}}
+"""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One test run's agencies, procedures and calendar, and the client that reaches them."""
+
+    client: Client
+    address: str
+    desk: str
+    office: str
+    queue: str
+    normal: FrozenProcedure
+    fast: FrozenProcedure
+    calendar: WorkCalendar
+    folder: Path
+
+    def desk_officer(self, role: str = "one_stop", user: str = "lan") -> Actor:
+        return Actor(user=user, agency=self.desk, role=role)
+
+    def specialist(self, user: str = "minh") -> Actor:
+        return Actor(user=user, agency=self.office, role="specialist")
+
+
+def make_setup(client: Client, folder: Path) -> Setup:
+    """Write the two test procedures (normal: days; fast: a one-minute step) and a calendar."""
+    run = uuid.uuid4().hex[:6].upper()
+    desk, office, queue = f"T{run}.01.H26", f"T{run}.02.H26", f"ops-{run}"
+    common = {"desk": desk, "office": office, "queue": queue, "forms": FORMS}
+    paths = {}
+    serial = int(run, 16) % 10**6
+    variants = {
+        "normal": {"code": f"8.{serial:06d}", "limit": 10, "unit": "working_days", "share": 1},
+        "fast": {"code": f"8.{serial:06d}1", "limit": 8, "unit": "working_hours", "share": 0.017},
+    }
+    for name, values in variants.items():
+        path = folder / f"{name}.yaml"
+        path.write_text(PROCEDURE.format(**common, **values), encoding="utf-8")
+        paths[name] = path
+    return Setup(
+        client=client,
+        address=client.service_client.config.target_host,
+        desk=desk,
+        office=office,
+        queue=queue,
+        normal=load_procedure(paths["normal"]),
+        fast=load_procedure(paths["fast"]),
+        calendar=always_open(load_calendar(), (desk, office)),
+        folder=folder,
+    )
+
+
+def always_open(cal: WorkCalendar, agencies: tuple[str, ...]) -> WorkCalendar:
+    """Today and the next days are working days, and `agencies` never close."""
+    today = date.today()
+    days = {today + timedelta(days=i) for i in range(-1, 5)}
+    return cal.model_copy(
+        update={
+            "non_working": tuple(d for d in cal.non_working if d not in days),
+            "working": tuple(sorted(set(cal.working) | {d for d in days if d.weekday() >= 5})),
+            "agency_hours": {**cal.agency_hours, **dict.fromkeys(agencies, ALL_DAY)},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+async def setup(
+    dev_env: Any, data_dir: Path, run_worker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Setup]:
+    ready = make_setup(dev_env.client, tmp_path_factory.mktemp("client-procedures"))
+    async with run_worker(dev_env.client, ready.queue, data_dir):
+        yield ready
+
+
+async def submit(s: Setup, procedure: FrozenProcedure | None = None, **kw: Any) -> ops.Submitted:
+    """A fresh dossier: a new applicant each time unless one is given."""
+    applicant = kw.pop("applicant", None) or APPLICANT.model_copy(
+        update={"id_number": uuid.uuid4().hex[:12]}
+    )
+    return await ops.submit(
+        s.client,
+        procedure or s.normal,
+        applicant,
+        kw.pop("channel", Channel.IN_PERSON),
+        kw.pop("form", {}),
+        kw.pop("documents", ("application",)),
+        calendar=s.calendar,
+        **kw,
+    )
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 15, what: str = "condition"
+) -> Any:
+    """Poll `check` until it returns something truthy: visibility lags behind the workflow."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.25)
+
+
+async def open_task(s: Setup, code: str, step: str) -> DossierState:
+    """Wait until `step` is open in the dossier and its history has settled."""
+
+    async def ready() -> DossierState | None:
+        state = await ops.show(s.client, code)
+        opened = any(t.step == step and t.status is TaskStatus.OPEN for t in state.tasks)
+        return state if opened else None
+
+    state = await eventually(ready, what=f"task {step} of {code}")
+    await settled(s, code)
+    return state
+
+
+async def settled(s: Setup, code: str) -> int:
+    """The history length once the workflow has stopped adding events (activities done)."""
+    handle = s.client.get_workflow_handle(code)
+    previous = -1
+    while True:
+        length = len((await handle.fetch_history()).events)
+        if length == previous:
+            return length
+        previous = length
+        await asyncio.sleep(0.5)
+
+
+def number(code: str) -> int:
+    return int(code.rsplit("-", 1)[1])
+
+
+# ------------------------------------------------------------------------------ submission
+
+
+async def test_submit_allocates_sequential_codes_and_is_idempotent(setup: Setup) -> None:
+    first = await submit(setup, applicant=APPLICANT)
+    second = await submit(setup)
+    today = datetime.now(VIETNAM).strftime("%y%m%d")
+    for done in (first, second):
+        assert re.fullmatch(rf"{re.escape(setup.desk)}-{today}-\d{{4}}", done.code)
+        assert not done.existing
+    assert number(second.code) == number(first.code) + 1
+    again = await submit(setup, applicant=APPLICANT)
+    assert again.code == first.code and again.existing
+    assert again.due_at == first.due_at
+    state = await ops.show(setup.client, first.code)
+    assert state.procedure_code == setup.normal.procedure.code
+    assert state.clock.due_at == first.due_at
+
+
+async def test_submit_rejects_unknown_documents_and_channels(setup: Setup) -> None:
+    with pytest.raises(ops.InvalidRequest, match="unknown document"):
+        await submit(setup, documents=("passport",))
+    with pytest.raises(ops.InvalidRequest, match="accepts channels"):
+        await submit(setup, channel=Channel.POST)
+
+
+async def test_search_attributes_hold_no_personal_data(setup: Setup) -> None:
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    described = await setup.client.get_workflow_handle(done.code).describe()
+    indexed = repr(described.typed_search_attributes)
+    assert setup.normal.procedure.code in indexed
+    assert APPLICANT.full_name not in indexed and "001090000123" not in indexed
+
+
+# ------------------------------------------------------------------------------ inbox and tasks
+
+
+async def test_inbox_lists_a_task_for_its_agency_and_role_only(setup: Setup) -> None:
+    done = await submit(setup)
+
+    async def listed() -> list[ops.InboxItem]:
+        items = await ops.inbox(setup.client, setup.desk, "one_stop", calendar=setup.calendar)
+        return [i for i in items if i.dossier == done.code]
+
+    (item,) = await eventually(listed, what="the dossier in the desk's inbox")
+    assert (item.step, item.role, item.agency) == ("receive", "one_stop", setup.desk)
+    assert item.title == "Tiếp nhận hồ sơ" and item.status is TaskStatus.OPEN
+    assert item.procedure_code == setup.normal.procedure.code
+    assert 0 < item.hours_left <= 24 * 60 and not item.overdue
+    everything = await ops.inbox(setup.client, setup.desk, calendar=setup.calendar)
+    assert done.code in {i.dossier for i in everything}
+    heads = await ops.inbox(setup.client, setup.desk, "head", calendar=setup.calendar)
+    office = await ops.inbox(setup.client, setup.office, calendar=setup.calendar)
+    assert done.code not in {i.dossier for i in heads + office}
+
+
+async def test_claim_and_complete_move_the_dossier(setup: Setup) -> None:
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    claimed = await ops.claim(setup.client, done.code, "receive", setup.desk_officer())
+    assert "claimed" in claimed.message
+    state = await ops.show(setup.client, done.code)
+    (task,) = state.tasks
+    assert task.status is TaskStatus.CLAIMED and task.assignee == "lan"
+    await ops.complete(setup.client, done.code, "receive", setup.desk_officer(), "accept")
+    state = await open_task(setup, done.code, "review")
+    assert [t.step for t in state.tasks if t.status is TaskStatus.OPEN] == ["review"]
+
+    async def at_office() -> bool:
+        items = await ops.inbox(setup.client, setup.office, "specialist", calendar=setup.calendar)
+        return done.code in {i.dossier for i in items}
+
+    await eventually(at_office, what="the dossier in the office's inbox")
+    await ops.complete(
+        setup.client, done.code, "review", setup.specialist(), "approve", {"floors": 3}
+    )
+
+    async def finished() -> DossierState | None:
+        state = await ops.show(setup.client, done.code)
+        return state if state.result is not None else None
+
+    state = await eventually(finished, what="the dossier's end")
+    assert state.status is PortalStatus.RETURNED
+    assert any(e.kind == "decided" and e.step == "review" for e in state.timeline)
+
+
+REJECTIONS = {
+    "wrong agency": (
+        lambda s: s.specialist(), "receive", "accept", {}, "belongs to agency"),
+    "wrong role": (
+        lambda s: s.desk_officer("head"), "receive", "accept", {}, "needs role 'one_stop'"),
+    "bad decision": (
+        lambda s: s.desk_officer(), "receive", "approve", {}, "not allowed at 'receive'"),
+    "unknown step": (
+        lambda s: s.desk_officer(), "review", "approve", {}, "no open task 'review'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REJECTIONS))
+async def test_a_rejected_action_names_the_reason_and_leaves_no_history(
+    setup: Setup, case: str
+) -> None:
+    actor, step, decision, fields, reason = REJECTIONS[case]
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    before = await settled(setup, done.code)
+    with pytest.raises(ops.UpdateRejected) as caught:
+        await ops.complete(setup.client, done.code, step, actor(setup), decision, fields)
+    assert reason in caught.value.reason
+    assert "\n" not in str(caught.value)
+    assert await settled(setup, done.code) == before
+
+
+async def test_missing_field_and_second_completion_are_rejected(setup: Setup) -> None:
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    await ops.complete(setup.client, done.code, "receive", setup.desk_officer(), "accept")
+    await open_task(setup, done.code, "review")
+    before = await settled(setup, done.code)
+    with pytest.raises(ops.UpdateRejected, match="field 'floors' is required"):
+        await ops.complete(setup.client, done.code, "review", setup.specialist(), "approve")
+    with pytest.raises(ops.UpdateRejected, match="field 'floors' must be integer"):
+        await ops.complete(
+            setup.client, done.code, "review", setup.specialist(), "approve", {"floors": "three"}
+        )
+    with pytest.raises(ops.UpdateRejected, match="'receive' is not open: it was done by"):
+        await ops.complete(setup.client, done.code, "receive", setup.desk_officer(), "accept")
+    assert await settled(setup, done.code) == before
+
+
+async def test_reassign_needs_a_head(setup: Setup) -> None:
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    with pytest.raises(ops.UpdateRejected, match="only the agency's head"):
+        await ops.reassign(setup.client, done.code, "receive", setup.desk_officer(), "hoa")
+    moved = await ops.reassign(
+        setup.client, done.code, "receive", setup.desk_officer("head", "thu"), to_user="hoa"
+    )
+    assert "hoa" in moved.message
+    (task,) = (await ops.show(setup.client, done.code)).tasks
+    assert task.assignee == "hoa" and task.status is TaskStatus.CLAIMED
+
+
+async def test_unknown_dossier(setup: Setup) -> None:
+    with pytest.raises(ops.DossierNotFound, match="no dossier"):
+        await ops.show(setup.client, f"{setup.desk}-000000-9999")
+    with pytest.raises(ops.DossierNotFound):
+        await ops.claim(setup.client, f"{setup.desk}-000000-9999", "receive", setup.desk_officer())
+
+
+async def test_unreachable_server_names_the_address() -> None:
+    with pytest.raises(ops.ServerUnreachable, match=r"127\.0\.0\.1:1"):
+        await ops.connect("127.0.0.1:1")
+
+
+# ------------------------------------------------------------------------------ citizens
+
+
+async def test_citizen_supplement_status_and_withdraw(setup: Setup) -> None:
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    with pytest.raises(ops.UpdateRejected, match="no supplement was requested"):
+        await ops.supplement(setup.client, done.code, ["drawing"])
+    await ops.request_supplement(
+        setup.client, done.code, "receive", setup.desk_officer(), ["Bản vẽ thiết kế"], "thiếu"
+    )
+
+    async def asked() -> ops.CitizenStatus | None:
+        seen = await ops.status(setup.client, done.code)
+        return seen if seen.status == PortalStatus.SUPPLEMENT_REQUESTED else None
+
+    seen = await eventually(asked, what="the supplement request")
+    assert seen.status_vi == "Yêu cầu bổ sung hồ sơ" and "Bản vẽ thiết kế" in seen.now_vi
+    assert seen.appointment == done.due_at or seen.appointment > done.due_at
+    assert any("bổ sung" in d.title for d in seen.documents)
+    with pytest.raises(ops.UpdateRejected, match="waits for the applicant"):
+        await ops.complete(setup.client, done.code, "receive", setup.desk_officer(), "accept")
+    await ops.supplement(setup.client, done.code, ["drawing"], "đã gửi")
+
+    async def resumed() -> ops.CitizenStatus | None:
+        seen = await ops.status(setup.client, done.code)
+        return seen if seen.status == PortalStatus.PROCESSING else None
+
+    seen = await eventually(resumed, what="processing to resume")
+    assert "Bộ phận Một cửa (thử)" in seen.now_vi and setup.desk not in seen.model_dump_json()
+    await ops.withdraw(setup.client, done.code, "đổi ý")
+
+    async def withdrawn() -> ops.CitizenStatus | None:
+        seen = await ops.status(setup.client, done.code)
+        return seen if seen.status == PortalStatus.WITHDRAWN else None
+
+    seen = await eventually(withdrawn, what="the withdrawal")
+    assert seen.status_en == "Withdrawn by the applicant"
+    with pytest.raises(ops.UpdateRejected, match="closed"):
+        await ops.withdraw(setup.client, done.code)
+
+
+# ------------------------------------------------------------------------------ overdue
+
+
+async def test_inbox_puts_overdue_tasks_first(setup: Setup) -> None:
+    late = await submit(setup, setup.fast)
+    on_time = await submit(setup)
+
+    async def overdue() -> list[ops.InboxItem] | None:
+        items = await ops.inbox(setup.client, setup.desk, "one_stop", calendar=setup.calendar)
+        mine = [i for i in items if i.dossier in (late.code, on_time.code)]
+        return items if len(mine) == 2 and any(i.overdue for i in mine) else None
+
+    items = await eventually(overdue, timeout=150, what="the fast dossier's task to run late")
+    flags = [i.overdue for i in items]
+    assert flags == sorted(flags, reverse=True), "overdue tasks come first"
+    for group in (True, False):
+        dues = [i.due_at for i in items if i.overdue is group]
+        assert dues == sorted(dues)
+    assert next(i for i in items if i.dossier == late.code).hours_left < 0
+
+    async def overdue_only() -> list[ops.InboxItem] | None:
+        items = await ops.inbox(setup.client, setup.desk, overdue_only=True, calendar=setup.calendar)
+        return items if late.code in {i.dossier for i in items} else None
+
+    items = await eventually(overdue_only, what="the Overdue search attribute")
+    assert all(i.overdue for i in items) and on_time.code not in {i.dossier for i in items}
+
+
+# ------------------------------------------------------------------------------ temporal CLI
+
+
+async def test_temporal_cli_sends_an_officers_action(setup: Setup) -> None:
+    """Temporal's own CLI is a client too: the update's name and JSON input are the API."""
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    request = CompleteTask(step="receive", actor=setup.desk_officer(), decision="accept")
+    temporal = Path(sys.executable).with_name("temporal")
+    command = [
+        str(temporal), "workflow", "update", "execute",
+        "--address", setup.address,
+        "--workflow-id", done.code,
+        "--name", COMPLETE,
+        "--input", request.model_dump_json(),
+    ]  # fmt: skip
+    result = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "receive: accept" in result.stdout
+    state = await open_task(setup, done.code, "review")
+    assert [t.decision for t in state.tasks if t.step == "receive"] == ["accept"]

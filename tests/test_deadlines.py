@@ -1,0 +1,549 @@
+"""Deadlines enforce themselves (issue 5), on Temporal's time-skipping test server.
+
+The test server's clock starts at the real "now", so the tests cannot receive a dossier just
+before the real Tết 2026 (the pure clock tests in `test_clock.py` do that). Instead each test
+builds a calendar around the server's clock: it picks a week W0 at least a week ahead, clears
+the real holidays around it, and declares the whole following week W1 (Monday to Friday) a
+"Tết" holiday. Every dossier is received on Thursday of W0 at 20:00 (after office hours), so
+every clock counts from Friday of W0 at 07:30, and every instant asserted below is worked out
+by hand from that calendar:
+
+    W0: Mon Tue Wed Thu Fri | W1: Tết Tết Tết Tết Tết | W2: Mon Tue Wed Thu Fri
+                          ^ received Thu 20:00, counting from Fri 07:30
+
+Officers and citizens act after office hours, so the few real milliseconds an update takes
+never change a working-time sum. `env.sleep` moves the server's clock; timers fire on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import all_activities
+from procedures.calendar import WorkCalendar, load_calendar
+from procedures.loader import load_procedure
+from procedures.models import Channel, FrozenProcedure, ResultType
+from workflows import search_attributes as sa
+from workflows.api import (
+    APPROVE_APOLOGY,
+    COMPLETE,
+    DELIVER_EVENT,
+    REQUEST_SUPPLEMENT,
+    STATE,
+    SUPPLEMENT,
+    UPDATE_CALENDAR,
+    Actor,
+    Applicant,
+    ApproveApology,
+    CompleteTask,
+    DeliverEvent,
+    DossierInput,
+    DossierOutcome,
+    DossierState,
+    PortalStatus,
+    RequestSupplement,
+    SupplementDossier,
+    TaskStatus,
+    TimelineEntry,
+)
+from workflows.dossier import DossierWorkflow
+
+FIXTURES = Path(__file__).parent / "fixtures" / "deadlines"
+TEST_SERVER = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "temporal-test-server"
+QUEUE = "deadlines"
+AGENCY = "000.00.19.H26"
+VN = timezone(timedelta(hours=7))
+SLACK = timedelta(seconds=5)
+"""How far after its instant a timer may be seen to fire: the server dispatches in real time."""
+
+DESK = Actor(user="lan", agency=AGENCY, role="one_stop")
+SPECIALIST = Actor(user="minh", agency=AGENCY, role="specialist")
+HEAD = Actor(user="hung", agency=AGENCY, role="head")
+_codes = itertools.count(1)
+
+
+def _test_server() -> str | None:
+    """The test server binary next to the running interpreter (the venv), if there is one."""
+    import sys
+
+    candidate = Path(sys.executable).parent / "temporal-test-server"
+    return str(candidate) if candidate.exists() else None
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server with the dossier's search attributes registered.
+
+    Own fixture: tests/conftest.py had no time-skipping environment when this was written.
+    """
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_test_server(), data_converter=pydantic_data_converter
+    ) as environment:
+        await environment.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default",
+                search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
+            )
+        )
+        yield environment
+
+
+@pytest.fixture(scope="module")
+def results_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("deadlines-data")
+
+
+@pytest.fixture(scope="module")
+async def worker(env: WorkflowEnvironment, results_root: Path) -> AsyncIterator[Worker]:
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "procedures", "workflows", "activities", "pydantic", "jinja2", "structlog"
+        )
+    )
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        async with Worker(
+            env.client,
+            task_queue=QUEUE,
+            workflows=[DossierWorkflow],
+            activities=all_activities(results_root),
+            activity_executor=pool,
+            workflow_runner=runner,
+        ) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def procedure() -> FrozenProcedure:
+    return load_procedure(FIXTURES / "deadlines.yaml")
+
+
+@pytest.fixture(scope="module")
+def payment_procedure() -> FrozenProcedure:
+    return load_procedure(FIXTURES / "payment.yaml")
+
+
+# ------------------------------------------------------------------------------------ the weeks
+
+
+class Weeks:
+    """The three weeks around a made-up Tết, relative to the test server's clock."""
+
+    def __init__(self, server_now: datetime) -> None:
+        today = server_now.astimezone(VN).date()
+        self.monday0 = today + timedelta(days=7 + (7 - today.weekday()) % 7)
+        self.tet = tuple(self.day(1, n) for n in range(5))
+        self.calendar = self._calendar()
+
+    def day(self, week: int, weekday: int) -> date:
+        """A date by week (0, 1 = Tết, 2) and weekday (0 = Monday)."""
+        return self.monday0 + timedelta(days=7 * week + weekday)
+
+    def at(self, week: int, weekday: int, hhmm: str) -> datetime:
+        """A local instant, e.g. `at(2, 1, "17:00")`: Tuesday of W2 at 17:00."""
+        return datetime.combine(self.day(week, weekday), time.fromisoformat(hhmm), VN)
+
+    @property
+    def received(self) -> datetime:
+        """Thursday of W0, 20:00: after hours, so the clocks count from Friday 07:30."""
+        return self.at(0, 3, "20:00")
+
+    def _calendar(self) -> WorkCalendar:
+        real = load_calendar()
+        window = {self.monday0 + timedelta(days=n) for n in range(-7, 42)}
+        return real.model_copy(
+            update={
+                "non_working": tuple(d for d in real.non_working if d not in window) + self.tet,
+                "working": tuple(d for d in real.working if d not in window),
+            }
+        )
+
+    def with_changes(self, holidays: tuple[date, ...] = (), working: tuple[date, ...] = ()) -> Any:
+        return self.calendar.model_copy(
+            update={
+                "non_working": self.calendar.non_working + holidays,
+                "working": self.calendar.working + working,
+            }
+        )
+
+
+async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:
+    """Skip the server's clock forward to `instant`, firing every timer on the way."""
+    now = await env.get_current_time()
+    if instant > now:
+        await env.sleep(instant - now)
+
+
+async def start(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> tuple[Weeks, WorkflowHandle[Any, DossierOutcome]]:
+    """A dossier received on Thursday of W0 at 20:00 under the made-up Tết calendar."""
+    weeks = Weeks(await env.get_current_time())
+    await sleep_until(env, weeks.received)
+    code = f"{AGENCY}-{weeks.received:%y%m%d}-{next(_codes):04d}"
+    inp = DossierInput(
+        code=code,
+        procedure=procedure,
+        calendar=weeks.calendar,
+        received_at=weeks.received,
+        channel=Channel.ONLINE,
+        applicant=Applicant(full_name="Trần Thị Mai", id_number="001190000002"),
+        documents=("application",),
+        request_id=code,
+    )
+    handle = await env.client.start_workflow(
+        DossierWorkflow.run, inp, id=code, task_queue=QUEUE, result_type=DossierOutcome
+    )
+    await eventually(handle, lambda s: any(t.step == "receive" for t in s.tasks), "receive open")
+    return weeks, handle
+
+
+async def state(handle: WorkflowHandle[Any, Any]) -> DossierState:
+    return await handle.query(STATE, result_type=DossierState)
+
+
+async def eventually(
+    handle: WorkflowHandle[Any, Any], check: Callable[[DossierState], bool], what: str
+) -> DossierState:
+    """The state once `check` holds: a fired timer's workflow task may still be running."""
+    for _ in range(200):
+        current = await state(handle)
+        if check(current):
+            return current
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached: {what}; timeline: {kinds(current)}")
+
+
+def kinds(current: DossierState) -> list[str]:
+    return [e.kind for e in current.timeline]
+
+
+def events(current: DossierState, kind: str, step: str | None = None) -> list[TimelineEntry]:
+    return [e for e in current.timeline if e.kind == kind and (step is None or e.step == step)]
+
+
+def assert_at(actual: datetime, expected: datetime) -> None:
+    """A timer-driven instant: at `expected`, or a few real seconds later."""
+    assert expected <= actual <= expected + SLACK, f"{actual.astimezone(VN)} != {expected}"
+
+
+def task(current: DossierState, step: str) -> Any:
+    return next(t for t in reversed(current.tasks) if t.step == step)
+
+
+async def complete(
+    handle: WorkflowHandle[Any, Any], step: str, actor: Actor, decision: str
+) -> None:
+    await eventually(
+        handle,
+        lambda s: any(
+            t.step == step and t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED) for t in s.tasks
+        ),
+        f"{step} open",
+    )
+    await handle.execute_update(
+        COMPLETE, CompleteTask(step=step, actor=actor, decision=decision)
+    )
+
+
+async def stop(handle: WorkflowHandle[Any, Any]) -> None:
+    """Terminate a dossier a test leaves running, so its timers do not outlive the test."""
+    desc = await handle.describe()
+    if desc.status is not None and desc.status.name == "RUNNING":
+        await handle.terminate("test over")
+
+
+Act = Callable[[], Awaitable[Any]]
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+# ------------------------------------------------------------------------------------ tests
+
+
+async def test_receipt_slip_counts_across_tet(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """3 working days from Friday W0 07:30: Friday W0, (Tết), Monday and Tuesday W2."""
+    weeks, handle = await start(env, procedure)
+    current = await state(handle)
+    assert current.clock.due_at == weeks.at(2, 1, "17:00")
+    assert task(current, "receive").due_at == weeks.at(0, 4, "11:30")  # 0.5 day
+    receipt = next(d for d in current.documents if d.kind == "receipt")
+    assert "17:00 ngày " + weeks.day(2, 1).strftime("%d/%m/%Y") in Path(receipt.path).read_text()
+    await stop(handle)
+
+
+async def test_reminders_fire_at_working_shares_across_tet(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """`process` has 2 working days from Friday W0 07:30: 50% is Friday 17:00; 75% (12 h) is
+    Monday W2 11:30, past Tết. The task stays with the specialist."""
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", DESK, "accept")
+    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+
+    await sleep_until(env, weeks.at(0, 4, "16:59"))
+    assert not events(await state(handle), "reminded")
+    await sleep_until(env, weeks.at(0, 4, "18:00"))
+    current = await eventually(handle, lambda s: len(events(s, "reminded")) == 1, "reminder 1")
+    assert_at(events(current, "reminded")[0].at, weeks.at(0, 4, "17:00"))
+
+    await sleep_until(env, weeks.at(2, 0, "11:00"))  # all of Tết: no reminder
+    assert len(events(await state(handle), "reminded")) == 1
+    await sleep_until(env, weeks.at(2, 0, "12:00"))
+    current = await eventually(handle, lambda s: len(events(s, "reminded")) == 2, "reminder 2")
+    first, second = events(current, "reminded", "process")
+    assert_at(second.at, weeks.at(2, 0, "11:30"))
+    assert "75%" in second.detail
+    process = task(current, "process")
+    assert (process.role, process.overdue) == ("specialist", False)
+    await stop(handle)
+
+
+async def test_escalation_reassigns_to_head_when_the_share_runs_out(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """2 working days from Friday W0 07:30 run out on Monday W2 at 17:00."""
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", DESK, "accept")
+    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+    await sleep_until(env, weeks.at(2, 0, "16:30"))
+    assert task(await state(handle), "process").overdue is False
+
+    await sleep_until(env, weeks.at(2, 0, "18:00"))
+    current = await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    process = task(current, "process")
+    assert process.due_at == weeks.at(2, 0, "17:00")
+    assert (process.role, process.status, process.overdue) == ("head", TaskStatus.OPEN, True)
+    (overdue,) = events(current, "overdue", "process")
+    assert_at(overdue.at, weeks.at(2, 0, "17:00"))
+    assert events(current, "escalated", "process")[0].detail == f"to {AGENCY}/head"
+    # the specialist may no longer decide; the head may
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            COMPLETE, CompleteTask(step="process", actor=SPECIALIST, decision="approve")
+        )
+    await complete(handle, "process", HEAD, "approve")
+    await stop(handle)
+
+
+async def test_supplement_pauses_and_shifts_the_due_instant(
+    env: WorkflowEnvironment, procedure: FrozenProcedure, results_root: Path
+) -> None:
+    """Requested on Friday W0 at 20:00, supplied on Monday W2 at 20:00: the clock stood still
+    for one working day (Tết is not working time), so every due instant moves by one day."""
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", DESK, "accept")
+    await sleep_until(env, weeks.at(0, 4, "20:00"))
+    before = await eventually(handle, lambda s: len(events(s, "reminded")) == 1, "reminder 1")
+    assert before.clock.due_at == weeks.at(2, 1, "17:00")
+    assert task(before, "process").due_at == weeks.at(2, 0, "17:00")
+
+    await handle.execute_update(
+        REQUEST_SUPPLEMENT,
+        RequestSupplement(step="process", actor=SPECIALIST, missing=("Bản sao sổ hộ khẩu",)),
+    )
+    paused = await eventually(
+        handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5"
+    )
+    assert paused.clock.suspended
+    await eventually(
+        handle, lambda s: any(d.kind == "supplement_request" for d in s.documents), "form 02"
+    )
+    await sleep_until(env, weeks.at(2, 0, "20:00"))
+    during = await state(handle)
+    assert during.status is PortalStatus.SUPPLEMENT_REQUESTED
+    assert len(events(during, "reminded")) == 1  # the 75% reminder waits with the clock
+    assert not events(during, "overdue")
+
+    await handle.execute_update(SUPPLEMENT, SupplementDossier(documents=("Sổ hộ khẩu",)))
+    after = await eventually(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
+    assert not after.clock.suspended
+    assert after.clock.due_at == weeks.at(2, 2, "17:00")
+    assert task(after, "process").due_at == weeks.at(2, 1, "17:00")
+    assert kinds(after).count("suspended") == kinds(after).count("resumed") == 1
+    # the 75% reminder (12 working hours) now falls on Tuesday W2 at 11:30
+    await sleep_until(env, weeks.at(2, 1, "12:00"))
+    current = await eventually(handle, lambda s: len(events(s, "reminded")) == 2, "reminder 2")
+    assert_at(events(current, "reminded")[1].at, weeks.at(2, 1, "11:30"))
+    await stop(handle)
+
+
+async def test_apology_one_working_day_before_extends_and_issues_form_04(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """Due Tuesday W2 17:00: the head's apology task opens Monday W2 17:00 (one working day
+    before, Tết skipped); approving adds 2 working days (Thursday W2 17:00), issues form 04,
+    and a second extension is refused (the procedure allows one)."""
+    weeks, handle = await start(env, procedure)
+    await sleep_until(env, weeks.at(2, 0, "16:30"))
+    assert not events(await state(handle), "apology_requested")
+    with pytest.raises(WorkflowUpdateFailedError, match="no apology letter"):
+        await handle.execute_update(APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="x"))
+
+    await sleep_until(env, weeks.at(2, 0, "18:00"))
+    current = await eventually(
+        handle, lambda s: bool(events(s, "apology_requested")), "apology task"
+    )
+    assert_at(events(current, "apology_requested")[0].at, weeks.at(2, 0, "17:00"))
+    with pytest.raises(WorkflowUpdateFailedError, match="approved by"):
+        await handle.execute_update(APPROVE_APOLOGY, ApproveApology(actor=DESK, reason="x"))
+
+    answer = await handle.execute_update(
+        APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="Cần xác minh thêm"), result_type=str
+    )
+    assert weeks.day(2, 3).strftime("%d/%m/%Y") in answer
+    current = await eventually(
+        handle, lambda s: any(d.kind == "apology" for d in s.documents), "form 04"
+    )
+    assert current.clock.due_at == weeks.at(2, 3, "17:00")
+    assert current.clock.extensions == 1
+    letter = next(d for d in current.documents if d.kind == "apology")
+    text = Path(letter.path).read_text()
+    assert "Mẫu 04" in text and "17:00 ngày " + weeks.day(2, 3).strftime("%d/%m/%Y") in text
+
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="again"))
+    await sleep_until(env, weeks.at(2, 2, "18:00"))  # one day before the new date: no new task
+    current = await state(handle)
+    assert len(events(current, "apology_requested")) == 1
+    assert current.clock.extensions == 1
+    await stop(handle)
+
+
+async def test_dossier_finished_after_its_due_instant_is_late(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """Due Tuesday W2 17:00, finished Wednesday W2 at 10:00: late, as is every step."""
+    weeks, handle = await start(env, procedure)
+    await sleep_until(env, weeks.at(2, 2, "10:00"))
+    await complete(handle, "receive", DESK, "accept")
+    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+    await complete(handle, "process", SPECIALIST, "approve")
+    await complete(handle, "return_result", DESK, "returned")
+    outcome = await handle.result()
+    assert (outcome.result, outcome.on_time) == (ResultType.APPROVED, "late")
+    current = await state(handle)
+    assert task(current, "receive").decision == "accept"
+    assert events(current, "decided", "receive")[0].on_time == "late"
+    # the later steps opened on Wednesday W2 at 10:00 and finished at once: early
+    assert events(current, "decided", "process")[0].on_time == "early"
+    slip = next(d for d in current.documents if d.kind == "control_slip")
+    assert "Quá hạn" in Path(slip.path).read_text() or Path(slip.path).exists()
+
+
+async def test_dossier_finished_before_its_due_day_is_early(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", DESK, "accept")
+    await complete(handle, "process", SPECIALIST, "approve")
+    await complete(handle, "return_result", DESK, "returned")
+    outcome = await handle.result()
+    assert (outcome.result, outcome.on_time) == (ResultType.APPROVED, "early")
+
+
+async def test_calendar_change_moves_a_running_dossiers_due_instant(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """An extra day off on Monday W2 moves every due instant by one working day, timers
+    included; a make-up Saturday at the end of Tết then moves them back."""
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", DESK, "accept")
+    await sleep_until(env, weeks.at(0, 4, "20:00"))
+    extra = weeks.with_changes(holidays=(weeks.day(2, 0),))
+    await handle.signal(UPDATE_CALENDAR, extra)
+    current = await eventually(
+        handle, lambda s: s.calendar_version == extra.version, "new calendar"
+    )
+    assert current.clock.due_at == weeks.at(2, 2, "17:00")
+    assert task(current, "process").due_at == weeks.at(2, 1, "17:00")
+    assert events(current, "calendar_changed")
+
+    await sleep_until(env, weeks.at(2, 0, "18:00"))  # the old escalation instant: nothing
+    current = await state(handle)
+    assert not events(current, "overdue")
+    assert len(events(current, "reminded")) == 1  # 75% is now Tuesday W2 11:30
+
+    make_up = weeks.with_changes(holidays=(weeks.day(2, 0),), working=(weeks.day(1, 5),))
+    await handle.signal(UPDATE_CALENDAR, make_up)
+    current = await eventually(
+        handle, lambda s: s.calendar_version == make_up.version, "make-up day"
+    )
+    # Friday W0, Saturday W1 (make-up), Tuesday W2
+    assert current.clock.due_at == weeks.at(2, 1, "17:00")
+    # process: Friday W0 and Saturday W1 -> it ran out on Saturday at 17:00; seen at once
+    current = await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    assert task(current, "process").due_at == weeks.at(1, 5, "17:00")
+    assert task(current, "process").role == "head"
+    await stop(handle)
+
+
+async def test_dossier_without_supplement_stops(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """Supplement requested at receipt (Thursday W0, 20:00); the 2 working days allowed run
+    out on Monday W2 at 17:00: processing stops (status 8) with a stop notice."""
+    weeks, handle = await start(env, procedure)
+    await handle.execute_update(
+        REQUEST_SUPPLEMENT,
+        RequestSupplement(step="receive", actor=DESK, missing=("Giấy chứng sinh",)),
+    )
+    outcome = await handle.result()
+    assert outcome.result is ResultType.STOPPED
+    assert outcome.status is PortalStatus.STOPPED
+    assert_at(outcome.finished_at, weeks.at(2, 0, "17:00"))
+    current = await state(handle)
+    assert current.status is PortalStatus.STOPPED
+    notice = next(d for d in current.documents if d.kind == "stop_notice")
+    assert "Mẫu 05" in Path(notice.path).read_text()
+    assert [d.kind for d in current.documents].count("supplement_request") == 1
+    assert task(current, "receive").status is TaskStatus.CANCELLED
+
+
+async def test_wait_step_with_suspended_clock_shows_status_6_and_moves_the_due(
+    env: WorkflowEnvironment, payment_procedure: FrozenProcedure
+) -> None:
+    """The applicant pays from Thursday W0 20:00 to Monday W2 20:00: two working days
+    (Friday W0 and Monday W2) not counted, so the due instant moves from Tuesday W2 to
+    Thursday W2 at 17:00."""
+    weeks, handle = await start(env, payment_procedure)
+    assert (await state(handle)).clock.due_at == weeks.at(2, 1, "17:00")
+    await complete(handle, "receive", DESK, "accept")
+    waiting = await eventually(
+        handle, lambda s: s.status is PortalStatus.FINANCIAL_OBLIGATION, "status 6"
+    )
+    assert waiting.clock.suspended
+    await sleep_until(env, weeks.at(2, 0, "20:00"))
+    assert (await state(handle)).status is PortalStatus.FINANCIAL_OBLIGATION
+    await handle.execute_update(
+        DELIVER_EVENT,
+        DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x")),
+    )
+    current = await eventually(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
+    assert current.clock.due_at == weeks.at(2, 3, "17:00")
+    # return_result (2 days) opened Monday W2 20:00: Tuesday and Wednesday W2
+    current = await eventually(
+        handle, lambda s: any(t.step == "return_result" for t in s.tasks), "return_result"
+    )
+    assert task(current, "return_result").due_at == weeks.at(2, 2, "17:00")
+    await complete(handle, "return_result", DESK, "returned")
+    outcome = await handle.result()
+    assert outcome.on_time == "early"
