@@ -22,7 +22,7 @@ test: lint
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
-	$(BIN)/motcua demo
+	MOTCUA_LOG_LEVEL=$${MOTCUA_LOG_LEVEL:-warning} $(BIN)/motcua demo
 
 dev: $(STAMP)
 	$(BIN)/motcua dev

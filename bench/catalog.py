@@ -6,7 +6,7 @@ references following the renamed codes) into a temporary folder, next to a copy 
 templates, then times `load_catalog` (parse, validate, check, freeze, hash) and PyYAML alone
 (`yaml.load` with the C `CSafeLoader`) on the same files; best of several rounds each.
 
-    python -m bench.catalog [--files 1765] [--rounds 3]
+    python bench/catalog.py [--files 1765] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from procedures.loader import DEFAULT_CATALOG, load_catalog
 
@@ -42,11 +44,10 @@ def generate(target: Path, count: int, source: Path = DEFAULT_CATALOG) -> list[P
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
-        copy, text = divmod(i, len(originals))
-        text = originals[text]
-        text = _CODE.sub(lambda m, c=copy: f'"{m[1]}{c:04d}.{m[2]}"', text)
-        text = _NAME.sub(lambda m, c=copy: f'name: "{m[1]} (bản {c})"', text, count=1)
-        text = _AGENCY_CODE.sub(lambda m, c=copy: f'code: "{m[1]}.H{c % 99:02d}"', text)
+        copy, which = divmod(i, len(originals))
+        text = _CODE.sub(f'"\\g<1>{copy:04d}.\\g<2>"', originals[which])
+        text = _NAME.sub(f'name: "\\g<1> (bản {copy})"', text, count=1)
+        text = _AGENCY_CODE.sub(f'code: "\\g<1>.H{copy % 99:02d}"', text)
         path = folder / f"procedure-{i:05d}.yaml"
         path.write_text(text, "utf-8")
         paths.append(path)

@@ -1,7 +1,5 @@
 """`python -m motcua` runs the command line."""
 
-import sys
+from motcua.cli import entry
 
-from motcua.cli import main
-
-sys.exit(main())
+entry()

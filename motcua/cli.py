@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.validate",
     "motcua.commands.schema",
     "motcua.commands.graph",
+    "motcua.commands.dev",
+    "motcua.commands.demo",
     "motcua.commands.submit",
     "motcua.commands.inbox",
     "motcua.commands.task",
@@ -55,5 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script: `main`, then leave without Python's finalisation.
+
+    temporalio's core runtime keeps native threads that can abort the interpreter while it
+    finalises (`PyGILState_Release ... must be current`), turning a clean run into a crash at
+    exit. Every command has finished and closed what it opened by now, so after flushing the
+    output the process ends at once with the command's status.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,6 +77,13 @@ DEFAULT_ADDRESS = "localhost:7233"
 CALL_TIMEOUT = timedelta(seconds=20)
 """How long a query or update waits for a worker before the caller is told none answers."""
 QUERY_CONCURRENCY = 16
+EXIT_GRACE = 0.1
+"""Seconds a short-lived process waits after its last call before the interpreter finalises.
+
+temporalio's native (Rust) threads may still be releasing Python objects just after a call
+returns or a connection fails; finalising under them aborts the process ("PyGILState_Release:
+thread state must be current", temporalio/sdk-python#300), about one exit in ten without it.
+A client offers no close() to wait for instead."""
 
 T = TypeVar("T")
 
@@ -115,6 +123,13 @@ class NoWorker(UserError):
             f"no worker answered for {code} within {int(CALL_TIMEOUT.total_seconds())}s "
             "(is `motcua dev` or worker.py running?)"
         )
+
+
+class NotReady(UserError):
+    """The dossier's workflow cannot answer now (its workflow task is failing or retried)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"dossier {code} cannot answer now: {detail}")
 
 
 class InvalidRequest(UserError):
@@ -212,12 +227,21 @@ async def connect(address: str | None = None) -> Client:
             target,
             namespace=config.get("namespace", "default"),
             api_key=config.get("api_key"),
-            tls=config.get("tls", False),
+            tls=config.get("tls"),
             rpc_metadata=config.get("rpc_metadata", {}),
             data_converter=pydantic_data_converter,
         )
     except RuntimeError as err:
         raise ServerUnreachable(target, _short(err)) from None
+
+
+@asynccontextmanager
+async def session(address: str | None = None) -> AsyncIterator[Client]:
+    """A client for a short-lived process such as one command; see `EXIT_GRACE` on the way out."""
+    try:
+        yield await connect(address)
+    finally:
+        await asyncio.sleep(EXIT_GRACE)
 
 
 def _short(err: BaseException) -> str:
@@ -243,6 +267,8 @@ async def _guard(client: Client, code: str, action: str, call: Awaitable[T]) -> 
             raise DossierNotFound(code) from None
         if err.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
             raise NoWorker(code) from None
+        if err.status is RPCStatusCode.FAILED_PRECONDITION:
+            raise NotReady(code, err.message) from None
         if err.status is RPCStatusCode.UNAVAILABLE:
             raise ServerUnreachable(client.service_client.config.target_host) from None
         raise
@@ -259,7 +285,9 @@ def load_frozen(procedure: str) -> FrozenProcedure:
             return load_procedure(path)
         catalog = load_catalog()
     except (ProcedureError, OSError) as err:
-        raise UserError(f"cannot load procedure {procedure}: {err}") from None
+        lines = str(err).splitlines() or ["unreadable"]
+        more = f" (and {len(lines) - 1} more; run `motcua validate`)" if len(lines) > 1 else ""
+        raise UserError(f"cannot load procedure {procedure}: {lines[0]}{more}") from None
     if procedure not in catalog:
         known = ", ".join(sorted(catalog)) or "none"
         raise UserError(f"no procedure {procedure!r} in the catalogue (known: {known})")
@@ -434,7 +462,7 @@ async def inbox(
             assignee=t.assignee,
             due_at=t.due_at,
             hours_left=round(
-                working_minutes_between(cal, now, t.due_at, cal.hours_for(t.agency)) / 60, 1
+                working_minutes_between(cal, now, t.due_at, cal.hours_for(t.agency)) / 60, 2
             ),
             overdue=t.overdue,
         )

@@ -144,10 +144,14 @@ async def play(
     while True:
         state = await ops.show(client, code)
         if state.result is not None:
-            return state
+            await client.get_workflow_handle(code).result()  # its last documents and statuses
+            return await ops.show(client, code)
         moved = await _act_on(client, frozen, state, plan)
         for child in _children(state):
-            child_state = await ops.show(client, child)
+            try:
+                child_state = await ops.show(client, child)
+            except ops.DossierNotFound:  # handed over, but not started yet
+                continue
             sub = frozen.subprocedures[child_state.procedure_code]
             if child_state.result is None:
                 moved = await _act_on(client, sub, child_state, plan) or moved

@@ -49,7 +49,7 @@ CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
     SearchAttributeIndexedValueType.DATETIME: "Datetime",
     SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
 }
-"""Search attribute types as `temporal server start-dev --search-attribute NAME=TYPE` spells them."""
+"""Search attribute types as `temporal server start-dev --search-attribute` spells them."""
 
 STARTUP_TIMEOUT = 60.0
 """Seconds to wait for the server to accept connections (a first start creates the database)."""

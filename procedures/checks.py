@@ -80,9 +80,9 @@ class _Checker:
         self.steps = procedure.steps
         self.locator = locator
         self.problems: list[Problem] = []
+        self.edges = {name: edges(step) for name, step in self.steps.items()}
         self.after = {
-            name: [to for _, to in edges(step) if to in self.steps]
-            for name, step in self.steps.items()
+            name: [to for _, to in found if to in self.steps] for name, found in self.edges.items()
         }
 
     def report(
@@ -113,7 +113,7 @@ class _Checker:
             )
         for name, step in self.steps.items():
             where = ("steps", name)
-            for suffix, to in edges(step):
+            for suffix, to in self.edges[name]:
                 if to not in self.steps:
                     self.report(
                         (*where, *suffix), f"unknown step `{to}`", close_match(to, list(self.steps))
@@ -199,7 +199,7 @@ class _Checker:
         for name, step in self.steps.items():
             if isinstance(step, EndStep):
                 seeds.append(name)
-            for _, to in edges(step):
+            for _, to in self.edges[name]:
                 if to in before:
                     before[to].append(name)
                 else:
@@ -210,12 +210,18 @@ class _Checker:
         """Report each loop with no exit once, and each step where a path stops leading to
         any end (a path that never ends)."""
         reported: set[str] = set()
+        before: dict[str, list[str]] = {name: [] for name in stuck}
+        for name in stuck:
+            for to in self.targets(name):
+                if to in stuck:
+                    before[to].append(name)
         for name in self.steps:
             if name not in stuck or name in reported:
                 continue
             cycle = _cycle(name, lambda n: [t for t in self.targets(n) if t in stuck])
             if cycle:
-                reported.update(cycle)
+                onward = _closure([name], lambda n: [t for t in self.targets(n) if t in stuck])
+                reported |= onward & _closure([name], before.__getitem__)
                 self.report(
                     ("steps", name),
                     "loop with no exit: " + " → ".join(cycle) + " never reaches an end step",
@@ -243,7 +249,7 @@ class _Checker:
                 return [] if n == join else self.targets(n)
 
             seen = _closure([first], within)
-            unknown = any(to not in self.steps for n in seen for _, to in edges(self.steps[n]))
+            unknown = any(to not in self.steps for n in seen for _, to in self.edges[n])
             if join in seen or unknown:
                 continue
             path = ("steps", name, "branches", branch)
@@ -263,7 +269,8 @@ class _Checker:
         if self.procedure.start not in self.steps:
             return
         try:
-            _, _, total, path = _Longest(self.steps).longest(self.procedure.start, None)
+            longest = _Longest(self.steps, self.edges)
+            _, _, total, path = longest.longest(self.procedure.start, None)
         except RecursionError:
             self.report(("steps",), "too many steps in a row to add up their shares")
             return
@@ -285,8 +292,9 @@ class _Longest:
 
     Result = tuple[float, tuple[str, ...], float, tuple[str, ...]]
 
-    def __init__(self, steps: dict[str, Step]) -> None:
+    def __init__(self, steps: dict[str, Step], found: dict[str, list[Edge]]) -> None:
         self.steps = steps
+        self.edges = found
         self.memo: dict[tuple[str, str | None], _Longest.Result] = {}
         self.active: set[str] = set()
 
@@ -314,7 +322,7 @@ class _Longest:
         join, end = _NONE, _NONE
         join_path: tuple[str, ...] = ()
         end_path: tuple[str, ...] = ()
-        for _, to in edges(step):
+        for _, to in self.edges[name]:
             to_join, to_join_path, to_end, to_end_path = self.longest(to, stop)
             if to_join > join:
                 join, join_path = to_join, to_join_path

@@ -12,10 +12,15 @@ the file, a template or a sub-procedure names a new version, while moving the fi
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 import re
+import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -24,7 +29,7 @@ from pydantic import ValidationError
 from procedures import checks
 from procedures.errors import Problem, ProcedureError
 from procedures.messages import problems_of
-from procedures.models import Form, FrozenProcedure, Procedure, SubprocedureStep
+from procedures.models import FrozenProcedure, Procedure, SubprocedureStep
 from procedures.yamlnodes import Locator, compose, position, to_data
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog"
@@ -50,8 +55,23 @@ def load_catalog(folder: Path = DEFAULT_CATALOG) -> dict[str, FrozenProcedure]:
     `ProcedureError` with the problems of all files if any has one."""
     if not folder.is_dir():
         raise ProcedureError([Problem(str(folder), 1, 1, "not a folder")])
-    session = _Session(folder)
-    return session.freeze_all(sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]))
+    paths = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    with _without_gc():
+        return _Session(folder).freeze_all(paths)
+
+
+@contextlib.contextmanager
+def _without_gc() -> Iterator[None]:
+    """The cycle collector paused while a catalogue is built: the catalogue's many live
+    objects made its full collections cost as much as the loading itself, and loading makes
+    no reference cycles worth collecting early."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def read_text(path: Path) -> str:
@@ -78,14 +98,31 @@ def parse_procedure(path: Path) -> tuple[Procedure, Locator]:
     root = compose(text, file)
     data, problems = to_data(root, file)
     locator = Locator(file, text, root)
+    problems += _read_templates(data, os.path.dirname(file), locator)
     try:
         procedure = Procedure.model_validate(data)
     except ValidationError as err:
-        raise ProcedureError([*problems, *problems_of(err, locator)]) from None
+        # a value the YAML reading already refused (None in its place) is not reported twice
+        seen = {(problem.line, problem.column) for problem in problems}
+        problems += [p for p in problems_of(err, locator) if (p.line, p.column) not in seen]
+        raise ProcedureError(problems) from None
     problems += checks.check(procedure, locator)
-    forms: dict[str, Form] = {}
-    for kind, form in procedure.forms.items():
-        if form.source is not None:
+    if problems:
+        raise ProcedureError(problems)
+    return procedure, locator.detached()
+
+
+def _read_templates(data: Any, folder: str, locator: Locator) -> list[Problem]:
+    """Each form's template text put in its `source` before validation, which then checks
+    the whole, so no validated model has to be copied to add them."""
+    forms = data.get("forms") if isinstance(data, dict) else None
+    if not isinstance(forms, dict):
+        return []
+    problems = []
+    for kind, form in forms.items():
+        if not isinstance(form, dict):
+            continue
+        if "source" in form:
             problems.append(
                 locator.problem(
                     ("forms", kind, "source"),
@@ -94,29 +131,32 @@ def parse_procedure(path: Path) -> tuple[Procedure, Locator]:
                     key=True,
                 )
             )
-        source, problem = _template(path.parent, form.template)
+        name = form.get("template")
+        if not isinstance(name, str):
+            continue
+        source, problem = _template(folder, name)
         if source is None:
             problems.append(
                 locator.problem(
                     ("forms", kind, "template"),
-                    f"forms.{kind}.template: no file `{form.template}`",
+                    f"forms.{kind}.template: no file `{name}`",
                     "the path is relative to this YAML file",
                 )
             )
         elif problem is not None:
             problems.append(problem)
-        forms[kind] = form.model_copy(update={"source": source})
-    if problems:
-        raise ProcedureError(problems)
-    return procedure.model_copy(update={"forms": forms}), locator.detached()
+        form["source"] = source
+    return problems
 
 
-def _template(folder: Path, name: str) -> tuple[str | None, Problem | None]:
+def _template(folder: str, name: str) -> tuple[str | None, Problem | None]:
     """A template's text, or None when missing, and its syntax problem if any (cached)."""
-    path = os.path.normpath(folder / name)
+    path = os.path.normpath(os.path.join(folder, name))
     try:
-        stat = os.stat(path)
-        key = (path, stat.st_mtime_ns, stat.st_size)
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            return None, None
+        key = (path, status.st_mtime_ns, status.st_size)
         if key not in _templates:
             _templates[key] = _compile_template(Path(path))
     except ProcedureError as err:
@@ -149,6 +189,15 @@ def content_hash(procedure: Procedure, subprocedures: dict[str, FrozenProcedure]
     return digest.hexdigest()
 
 
+def _skim_code(path: Path) -> str | None:
+    """The code on a file's top-level `code:` line, without parsing the file."""
+    try:
+        match = _CODE_LINE.search(path.read_text("utf-8", errors="replace"))
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
 class _Session:
     """One loading run: parses each file once and resolves sub-procedures by code."""
 
@@ -176,9 +225,9 @@ class _Session:
         if self.codes is None:
             self.codes = {}
             for path in sorted(self.catalog_dir.glob("*.y*ml")):
-                match = _CODE_LINE.search(path.read_text("utf-8", errors="replace"))
-                if match:
-                    self.codes.setdefault(match.group(1), path)
+                skimmed = _skim_code(path)
+                if skimmed is not None:
+                    self.codes.setdefault(skimmed, path)
                     continue
                 try:
                     self.codes.setdefault(self.parse(path)[0].code, path)
@@ -189,18 +238,24 @@ class _Session:
     def freeze_all(self, paths: list[Path]) -> dict[str, FrozenProcedure]:
         """Every file frozen, keyed by code; one error with all files' problems otherwise."""
         problems: list[Problem] = []
+        broken: list[Path] = []
         self.codes = {}
         for path in paths:
             try:
                 procedure, locator = self.parse(path)
             except ProcedureError as err:
                 problems += err.problems
+                broken.append(path)
                 continue
             other = self.codes.setdefault(procedure.code, path)
             if other != path:
                 problems.append(
                     locator.problem(("code",), f"code `{procedure.code}` is also used by {other}")
                 )
+        for path in broken:  # so that their callers learn they are broken, not unknown
+            skimmed = _skim_code(path)
+            if skimmed is not None:
+                self.codes.setdefault(skimmed, path)
         catalog: dict[str, FrozenProcedure] = {}
         for code, path in self.codes.items():
             try:
@@ -262,7 +317,7 @@ class _Session:
                     )
         if problems:
             raise ProcedureError(problems)
-        return FrozenProcedure(
+        return FrozenProcedure.model_construct(  # all validated already
             procedure=procedure,
             content_hash=content_hash(procedure, subprocedures),
             source=str(path),

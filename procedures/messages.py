@@ -100,8 +100,9 @@ def follow(loc: Sequence[str | int]) -> tuple[list[str | int], Any]:
     return path, _unwrap(tp)
 
 
-def _model_fields_at(path: Sequence[str | int]) -> dict[str, Any]:
-    _, tp = follow(path)
+def _model_fields_at(loc: Sequence[str | int]) -> dict[str, Any]:
+    """Fields of the model at a pydantic location (union tags included), by alias."""
+    _, tp = follow(loc)
     members = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
     for member in members:
         if isinstance(member, type) and issubclass(member, BaseModel):
@@ -178,28 +179,46 @@ def _message(error: ErrorDetails, path: list[str | int]) -> tuple[str, str | Non
     return error["msg"], None
 
 
+def _hint_for_unknown(loc: Sequence[str | int]) -> str | None:
+    """The field an unknown one probably meant, or the valid ones."""
+    return close_match(loc[-1], list(_model_fields_at(loc[:-1])))
+
+
 def _say(path: Sequence[str | int], message: str) -> str:
     return f"{dotted(path)}: {message}" if path else message
 
 
 def problems_of(error: ValidationError, locator: Locator) -> list[Problem]:
-    """Every error of a failed `Procedure` validation as a located problem."""
+    """Every error of a failed `Procedure` validation as a located problem.
+
+    A misspelt field is reported once, as unknown with its likely meaning as hint, not also
+    as the missing field it was meant to be.
+    """
+    details = error.errors(include_url=False)
+    typos = {
+        (tuple(d["loc"][:-1]), _hint_for_unknown(d["loc"]))
+        for d in details
+        if d["type"] == "extra_forbidden"
+    }
     problems = []
-    for detail in error.errors(include_url=False):
+    for detail in details:
         loc = list(detail["loc"])
+        meant = f"did you mean `{loc[-1]}`?" if loc else None
+        if detail["type"] == "missing" and (tuple(loc[:-1]), meant) in typos:
+            continue
         on_key = bool(loc) and loc[-1] == "[key]"
         if on_key:
             loc.pop()
         path, _ = follow(loc)
         kind = detail["type"]
         if kind == "missing":
-            info = _model_fields_at(path[:-1]).get(str(path[-1]))
+            info = _model_fields_at(loc[:-1]).get(str(loc[-1]))
             hint = info.description if info is not None else None
             message = _say(path[:-1], f"missing required field `{path[-1]}`")
             problems.append(locator.problem(path[:-1], message, hint))
             continue
         if kind == "extra_forbidden":
-            hint = close_match(path[-1], list(_model_fields_at(path[:-1])))
+            hint = _hint_for_unknown(loc)
             message = _say(path[:-1], f"unknown field `{path[-1]}`")
             problems.append(locator.problem(path, message, hint, key=True))
             continue

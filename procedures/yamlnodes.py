@@ -26,6 +26,8 @@ from procedures.errors import Problem, ProcedureError
 
 try:
     from yaml._yaml import CParser as _Parser
+
+    _LIBYAML = True
 except ImportError:  # pragma: no cover - libyaml missing: the pure-Python parser is slower
     from yaml.composer import Composer
     from yaml.parser import Parser
@@ -38,6 +40,8 @@ except ImportError:  # pragma: no cover - libyaml missing: the pure-Python parse
             Scanner.__init__(self)
             Parser.__init__(self)
             Composer.__init__(self)
+
+    _LIBYAML = False
 
 
 MAX_NODES = 100_000
@@ -109,17 +113,20 @@ def tag_of(node: Node) -> str:
 
 def compose(text: str, file: str) -> Node:
     """The node tree of one YAML document; any syntax error becomes a located problem."""
-    composer = _Composer(text)  # type: ignore[no-untyped-call]
+    composer = _Composer(text)
     try:
         root = composer.get_single_node()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, column = inside(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(part for part in (err.context, err.problem) if part)
         raise ProcedureError([Problem(file, line, column, f"YAML syntax error: {what}")]) from None
     except yaml.reader.ReaderError as err:
-        line, column = position(text, err.position)
-        message = f"character {err.character!r} is not allowed in a YAML file"
+        # libyaml counts bytes of the UTF-8 text, the pure-Python reader characters
+        where = text.encode() if _LIBYAML else text
+        line, column = position(where, err.position)
+        code = err.character if isinstance(err.character, int) else ord(err.character)
+        message = f"character U+{code:04X} is not allowed in a YAML file"
         raise ProcedureError([Problem(file, line, column, message)]) from None
     finally:
         composer.dispose()
@@ -130,67 +137,106 @@ def compose(text: str, file: str) -> Node:
     return root
 
 
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""What YAML (and so libyaml's line numbers) counts as the end of a line."""
+
+
+def inside(text: str, line: int, column: int) -> tuple[int, int]:
+    """A position moved inside the text: libyaml reports an unexpected end of the text on
+    the line after the last one."""
+    lines = LINE_BREAK.split(text)
+    if line > len(lines):
+        return len(lines), len(lines[-1]) + 1
+    return line, min(column, len(lines[line - 1]) + 1)
+
+
 def position(text: str | bytes, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character (or byte) offset into a text."""
-    newline = "\n" if isinstance(text, str) else b"\n"
-    before = text[:offset]
-    line_start = before.rfind(newline) + 1  # type: ignore[arg-type]
-    return before.count(newline) + 1, offset - line_start + 1  # type: ignore[arg-type]
+    """1-based line and column (in characters) of a character offset into a text, or of a
+    byte offset into UTF-8 bytes."""
+    if isinstance(text, bytes):
+        text = text[:offset].decode("utf-8", errors="replace")
+        offset = len(text)
+    breaks = list(LINE_BREAK.finditer(text, 0, offset))
+    line_start = breaks[-1].end() if breaks else 0
+    return len(breaks) + 1, offset - line_start + 1
 
 
 def _mark(file: str, node: Node, message: str, hint: str | None = None) -> Problem:
     return Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, message, hint)
 
 
+_MERGE_KEY = object()
+"""What a plain `<<` reads as: only meaningful as a key."""
+
+_PLAIN: dict[str, Any] = {}
+"""Values of short plain scalars seen so far: files repeat the same keys and words."""
+_PLAIN_LIMIT = 50_000
+_UNKNOWN = object()
+
+
 class _Builder:
-    """Builds plain data from nodes; collects problems instead of stopping at the first."""
+    """Builds plain data from nodes; collects problems instead of stopping at the first.
+
+    It runs once per node of every file, hence the inlined fast paths for plain scalars.
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
         self.budget = MAX_NODES
-        self.open: set[int] = set()
 
     def value(self, node: Node, depth: int = 0) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
-            raise ProcedureError(
-                [_mark(self.file, node, f"more than {MAX_NODES} values once aliases are expanded")]
-            )
         if type(node) is ScalarNode:
-            return self.scalar(node)
-        if depth > MAX_DEPTH:
-            raise ProcedureError([_mark(self.file, node, f"nested more than {MAX_DEPTH} deep")])
-        if id(node) in self.open:
-            message = "an alias refers to a value containing it"
+            value = self.scalar(node)
+            if value is _MERGE_KEY:
+                self.problems.append(_mark(self.file, node, "`<<` may only be used as a key"))
+                return None
+            return value
+        self.budget -= len(node.value)
+        if self.budget < 0:
+            message = f"more than {MAX_NODES} values once aliases are expanded"
             raise ProcedureError([_mark(self.file, node, message)])
-        self.open.add(id(node))
-        try:
-            tag = tag_of(node)
-            if type(node) is MappingNode and tag == _MAP:
-                return self.mapping(node, depth)
-            if type(node) is SequenceNode and tag == _SEQ:
-                return [self.value(item, depth + 1) for item in node.value]
-        finally:
-            self.open.discard(id(node))
+        if depth > MAX_DEPTH:
+            message = f"nested more than {MAX_DEPTH} deep (or an alias refers to its own value)"
+            raise ProcedureError([_mark(self.file, node, message)])
+        tag = tag_of(node)
+        if type(node) is MappingNode and tag == _MAP:
+            return self.mapping(node, depth)
+        if type(node) is SequenceNode and tag == _SEQ:
+            return [self.value(item, depth + 1) for item in node.value]
         self.problems.append(_mark(self.file, node, f"unsupported YAML tag `{tag}`"))
         return None
 
     def mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
+        plain = _PLAIN
         for key_node, value_node in node.value:
-            if tag_of(key_node) == _MERGE:
-                merged.update(self.merge(value_node, depth))
-                continue
             if type(key_node) is not ScalarNode:
                 self.problems.append(_mark(self.file, key_node, "a key must be a plain value"))
                 continue
-            key = self.scalar(key_node)
+            tag = key_node.tag
+            key = _UNKNOWN
+            if type(tag) is slice and tag.step[0]:
+                key = plain.get(key_node.value, _UNKNOWN)
+            if key is _UNKNOWN:
+                key = self.scalar(key_node)
+            if key is _MERGE_KEY:
+                merged.update(self.merge(value_node, depth))
+                continue
             if key in result:
                 self.problems.append(
                     _mark(self.file, key_node, f"duplicate key `{key}`", "each key may appear once")
                 )
+            tag = value_node.tag
+            if type(tag) is slice and type(value_node) is ScalarNode:
+                if not tag.step[0]:
+                    result[key] = value_node.value
+                    continue
+                value = plain.get(value_node.value, _UNKNOWN)
+                if value is not _UNKNOWN and value is not _MERGE_KEY:
+                    result[key] = value
+                    continue
             result[key] = self.value(value_node, depth + 1)
         return {**merged, **result} if merged else result
 
@@ -207,13 +253,33 @@ class _Builder:
         return merged
 
     def scalar(self, node: ScalarNode) -> Any:
-        tag, text = tag_of(node), node.value
+        tag, text = node.tag, node.value
+        if type(tag) is slice:
+            if not tag.step[0]:
+                return text
+            value: Any = text
+            for implied, pattern in _IMPLICIT.get(text[:1], ()):
+                if pattern.match(text):
+                    errors = len(self.problems)
+                    value = self.typed(node, implied, text)
+                    if len(self.problems) > errors:
+                        return value
+                    break
+            if len(text) <= 40 and len(_PLAIN) < _PLAIN_LIMIT:
+                _PLAIN[text] = value
+            return value
+        return self.typed(node, tag, text)
+
+    def typed(self, node: ScalarNode, tag: str, text: str) -> Any:
+        """A scalar of a tag other than plain text."""
         if tag == _STR:
             return text
         if tag == _NULL:
             return None
         if tag == _BOOL:
             return text.lower() == "true"
+        if tag == _MERGE:
+            return _MERGE_KEY
         try:
             if tag == _INT:
                 return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
@@ -224,9 +290,6 @@ class _Builder:
                 return float(text)
         except ValueError:
             self.problems.append(_mark(self.file, node, f"`{text}` cannot be read as {tag}"))
-            return None
-        if tag == _MERGE:
-            self.problems.append(_mark(self.file, node, "`<<` may only be used as a key"))
             return None
         self.problems.append(_mark(self.file, node, f"unsupported YAML tag `{tag}`"))
         return None

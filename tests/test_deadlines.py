@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from workflows.api import (
     STATE,
     SUPPLEMENT,
     UPDATE_CALENDAR,
+    WITHDRAW,
     Actor,
     Applicant,
     ApproveApology,
@@ -59,11 +60,11 @@ from workflows.api import (
     SupplementDossier,
     TaskStatus,
     TimelineEntry,
+    WithdrawDossier,
 )
 from workflows.dossier import DossierWorkflow
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deadlines"
-TEST_SERVER = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "temporal-test-server"
 QUEUE = "deadlines"
 AGENCY = "000.00.19.H26"
 VN = timezone(timedelta(hours=7))
@@ -87,10 +88,12 @@ def _test_server() -> str | None:
 # ------------------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server with the dossier's search attributes registered.
+    """A time-skipping server of its own for each test, search attributes registered.
 
+    One per test because awaiting a result lets the server skip to its next timer, which
+    can be a finished workflow's run timeout ten years ahead: past every calendar.
     Own fixture: tests/conftest.py had no time-skipping environment when this was written.
     """
     async with await WorkflowEnvironment.start_time_skipping(
@@ -110,7 +113,7 @@ def results_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("deadlines-data")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def worker(env: WorkflowEnvironment, results_root: Path) -> AsyncIterator[Worker]:
     runner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
@@ -262,14 +265,15 @@ async def complete(
     )
 
 
-async def stop(handle: WorkflowHandle[Any, Any]) -> None:
-    """Terminate a dossier a test leaves running, so its timers do not outlive the test."""
-    desc = await handle.describe()
-    if desc.status is not None and desc.status.name == "RUNNING":
-        await handle.terminate("test over")
+async def stop(handle: WorkflowHandle[Any, DossierOutcome]) -> None:
+    """End a dossier a test leaves running, so its timers do not outlive the test.
 
+    The applicant withdraws it and the test waits for the end: terminating it instead can
+    leave an activity in flight, which keeps the test server from skipping time afterwards.
+    """
+    await handle.execute_update(WITHDRAW, WithdrawDossier(reason="test over"))
+    assert (await handle.result()).result is ResultType.WITHDRAWN
 
-Act = Callable[[], Awaitable[Any]]
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     replay.add_argument("dossiers", nargs="*", metavar="DOSSIER", help="dossier codes")
     replay.add_argument("--query", help='a visibility query, e.g. ProcedureCode="1.001193"')
     replay.add_argument(
-        "--file", nargs="+", type=Path, default=[], metavar="HISTORY.json",
+        "--file",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="HISTORY.json",
         help="histories written by `temporal workflow show --output json`",
     )
     replay.add_argument("--concurrency", type=int, default=8, help="replays at once (8)")
@@ -40,7 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     trail.add_argument("--reveal", action="store_true", help="show personal data unmasked")
     trail.add_argument("--log", type=Path, help="structured log (JSON lines) with rejections")
     trail.add_argument(
-        "--file", nargs="+", type=Path, default=[], metavar="HISTORY.json",
+        "--file",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="HISTORY.json",
         help="read the history (its runs, in order) from files instead of the server",
     )
     trail.set_defaults(handler=_trail)

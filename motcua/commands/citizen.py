@@ -30,9 +30,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run_status(args: argparse.Namespace) -> int:
-    temporal = await client.connect(args.address)
-    seen = await client.status(temporal, args.dossier)
-    emit(seen, args.json, lambda: render(seen))
+    async with client.session(args.address) as temporal:
+        seen = await client.status(temporal, args.dossier)
+        emit(seen, args.json, lambda: render(seen))
     return 0
 
 
@@ -55,14 +55,14 @@ def render(seen: client.CitizenStatus) -> str:
 
 async def run_supplement(args: argparse.Namespace) -> int:
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]
-    temporal = await client.connect(args.address)
-    done = await client.supplement(temporal, args.dossier, documents, args.note)
-    emit(done, args.json, lambda: f"{done.code}: đã nhận bổ sung / {done.message}")
+    async with client.session(args.address) as temporal:
+        done = await client.supplement(temporal, args.dossier, documents, args.note)
+        emit(done, args.json, lambda: f"{done.code}: đã nhận bổ sung / {done.message}")
     return 0
 
 
 async def run_withdraw(args: argparse.Namespace) -> int:
-    temporal = await client.connect(args.address)
-    done = await client.withdraw(temporal, args.dossier, args.reason)
-    emit(done, args.json, lambda: f"{done.code}: đã rút hồ sơ / {done.message}")
+    async with client.session(args.address) as temporal:
+        done = await client.withdraw(temporal, args.dossier, args.reason)
+        emit(done, args.json, lambda: f"{done.code}: đã rút hồ sơ / {done.message}")
     return 0

@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run(args: argparse.Namespace) -> int:
-    temporal = await client.connect(args.address)
-    items = await client.inbox(temporal, args.agency, args.role, args.overdue)
-    print(NOTE, file=sys.stderr)
-    emit(items, args.json, lambda: _table(items))
+    async with client.session(args.address) as temporal:
+        items = await client.inbox(temporal, args.agency, args.role, args.overdue)
+        print(NOTE, file=sys.stderr)
+        emit(items, args.json, lambda: _table(items))
     return 0
 
 

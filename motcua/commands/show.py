@@ -17,9 +17,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def run(args: argparse.Namespace) -> int:
-    temporal = await client.connect(args.address)
-    state = await client.show(temporal, args.dossier)
-    emit(state, args.json, lambda: render(state))
+    async with client.session(args.address) as temporal:
+        state = await client.show(temporal, args.dossier)
+        emit(state, args.json, lambda: render(state))
     return 0
 
 
@@ -48,8 +48,9 @@ def render(state: DossierState) -> str:
     ] or ["  none"]
     lines.append("timeline")
     lines += [
-        f"  {when(e.at)}  {e.kind:<20} {e.step or '':<22} {e.actor or ''}  {e.detail}"
+        f"  {when(e.at)}  {e.kind:<18} {e.step or '':<20} {e.detail}"
         + (f" [{e.on_time}]" if e.on_time else "")
+        + (f"  by {e.actor}" if e.actor else "")
         for e in state.timeline
     ]
     lines.append("documents")

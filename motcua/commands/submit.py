@@ -51,24 +51,24 @@ async def run(args: argparse.Namespace) -> int:
     if not isinstance(form, dict):
         raise UserError(f"form file {args.form}: expected a JSON object")
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]
-    temporal = await client.connect(args.address)
-    done = await client.submit(
-        temporal,
-        args.procedure,
-        applicant,
-        CHANNELS[args.channel],
-        form,
-        documents,
-        args.request_id,
-    )
-    emit(
-        done,
-        args.json,
-        lambda: (
-            f"{done.code}  appointment (ngày hẹn trả) {when(done.due_at)}"
-            + ("  (already submitted)" if done.existing else "")
-        ),
-    )
+    async with client.session(args.address) as temporal:
+        done = await client.submit(
+            temporal,
+            args.procedure,
+            applicant,
+            CHANNELS[args.channel],
+            form,
+            documents,
+            args.request_id,
+        )
+        emit(
+            done,
+            args.json,
+            lambda: (
+                f"{done.code}  appointment (ngày hẹn trả) {when(done.due_at)}"
+                + ("  (already submitted)" if done.existing else "")
+            ),
+        )
     return 0
 
 

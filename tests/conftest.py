@@ -1,0 +1,102 @@
+"""Shared fixtures: real Temporal servers from the pip-installed binaries, data folders, workers.
+
+- `dev_env`: one `temporal server start-dev` (in memory) for the whole session, with motcua's
+  custom search attributes registered and the pydantic data converter. Supports everything:
+  search attribute upserts, list/count queries (visibility), updates.
+- `ts_env`: one time-skipping Java test server for the session, for long waits (timers of days
+  skip instantly while a test awaits a workflow result).
+
+  What the Java test server (temporal-test-server 1.40) does with search attributes, as found:
+  it starts with NO custom search attributes, and a workflow that upserts an unknown one fails
+  its workflow task ("search attribute Overdue is not defined") and retries for ever; starting
+  a workflow with one fails with the same RPC error. It does implement
+  `OperatorService.AddSearchAttributes`, so this fixture registers `ALL` on it; afterwards
+  upserts and start-time attributes work and `describe()` shows them. It does NOT implement
+  `ListSearchAttributes`, `ListWorkflowExecutions` or `CountWorkflowExecutions`: visibility
+  queries (inboxes) must be tested on `dev_env`.
+- `data_dir`: a fresh data folder per test (results, outbox, registers).
+- `run_worker(client, task_queues, data_dir, **options)`: an async context manager serving the
+  queues with the production configuration of `worker.WorkerGroup` (same sandbox passthrough,
+  activities bound to `data_dir`); `workflows=` and `activities=` can be replaced by stand-ins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from motcua.devserver import find_binary, register_search_attributes
+from workflows.search_attributes import ALL
+
+SHUTDOWN_GRACE = 0.5
+"""Seconds to let temporalio's native threads finish after a server stops.
+
+A bare script that starts and stops a `WorkflowEnvironment` and exits aborts in 7 runs out of
+10 with "Fatal Python error: PyGILState_Release": the Rust core still finishes the ephemeral
+server's shutdown on its own thread while the interpreter finalises. A short pause (or dropping
+the environment before exit) made it 0 out of 10; pytest's own teardown has not shown it, the
+pause is insurance that `make test` never fails after all tests passed."""
+
+
+async def _close(env: WorkflowEnvironment) -> None:
+    await env.shutdown()
+    await asyncio.sleep(SHUTDOWN_GRACE)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (in memory) with the custom search attributes, for the session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await _close(env)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, with the custom search attributes added (see above)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(find_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await register_search_attributes(env.client, ALL)
+        yield env
+    finally:
+        await _close(env)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A fresh data folder for one test."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def run_worker() -> Callable[..., Any]:
+    """`async with run_worker(client, "queue" or ["q1", "q2"], data_dir): ...` serves queues."""
+    from worker import WorkerGroup  # imports the workflows: only tests that run them pay
+
+    def start(
+        client: Client, task_queues: str | Sequence[str], data_dir: Path, **options: Any
+    ) -> WorkerGroup:
+        queues = [task_queues] if isinstance(task_queues, str) else list(task_queues)
+        return WorkerGroup(client, queues, data_dir, **options)
+
+    return start

@@ -1,0 +1,313 @@
+"""Semantic checks: references, reachability, endings, time shares, expressions, periods."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from procedures.errors import Problem, ProcedureError
+from procedures.loader import load_procedure
+
+FIXTURES = Path(__file__).parent / "fixtures" / "procedures"
+FULL = (FIXTURES / "catalog" / "full.yaml").read_text("utf-8")
+
+
+@pytest.fixture
+def load(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a variant of `full.yaml` next to the fixture catalogue and return its problems."""
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+
+    def problems_of(text: str) -> list[Problem]:
+        path = tmp_path / "catalog" / "full.yaml"
+        path.write_text(text, "utf-8")
+        with pytest.raises(ProcedureError) as info:
+            load_procedure(path)
+        return list(info.value.problems)
+
+    return problems_of
+
+
+def edit(text: str, *changes: tuple[str, str]) -> str:
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def at(text: str, needle: str) -> tuple[int, int]:
+    index = text.index(needle)
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
+def seen(found: list[Problem]) -> list[tuple[str, str | None, int, int]]:
+    return [(p.message, p.hint, p.line, p.column) for p in found]
+
+
+def test_unknown_next_step(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL, ("{approved: approved, refused: refused}", "{approved: aproved, refused: refused}")
+    )
+    assert seen(load(text)) == [
+        (
+            "steps.child.results.approved: unknown step `aproved`",
+            "did you mean `approved`?",
+            *at(text, "aproved"),
+        ),
+        (
+            "steps.approved: step `approved` is never reached from `start` (receive)",
+            "no decision, branch, result or next leads to it",
+            *at(text, "approved: {kind"),
+        ),
+    ]
+
+
+def test_unknown_start_and_receiving_agency(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        ("start: receive", "start: recieve"),
+        ("receiving_agency: commune", "receiving_agency: ward"),
+    )
+    assert seen(load(text)) == [
+        (
+            "receiving_agency: unknown agency `ward`",
+            "expected one of: commune, police",
+            *at(text, "ward"),
+        ),
+        ("start: unknown step `recieve`", "did you mean `receive`?", *at(text, "recieve")),
+    ]
+
+
+def test_unknown_agency_and_roles(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        (
+            "    agency: police\n    role: officer\n    share: 1\n",
+            "    agency: polise\n    role: officer\n    share: 1\n",
+        ),
+        ("    role: one_stop\n", "    role: one_stop_officer\n"),
+        ("escalate_to: head}", "escalate_to: boss}"),
+        ("apology:\n  role: head", "apology:\n  role: chief"),
+    )
+    assert seen(load(text)) == [
+        (
+            "apology.role: `chief` is not a role of agency `commune`",
+            "expected one of: one_stop, officer, head",
+            *at(text, "chief"),
+        ),
+        (
+            "steps.receive.role: `one_stop_officer` is not a role of agency `commune`",
+            "did you mean `one_stop`?",
+            *at(text, "one_stop_officer"),
+        ),
+        (
+            "steps.police_check.agency: unknown agency `polise`",
+            "did you mean `police`?",
+            *at(text, "polise"),
+        ),
+        (
+            "steps.review.escalation.escalate_to: `boss` is not a role of agency `commune`",
+            "expected one of: one_stop, officer, head",
+            *at(text, "boss"),
+        ),
+    ]
+
+
+def test_undeclared_form_and_unknown_activity(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        (
+            "stopped: {kind: end, result: stopped}",
+            "stopped: {kind: end, result: stopped, form: stop_notice}",
+        ),
+        ("activity: notify_applicant", "activity: notify_aplicant"),
+    )
+    assert seen(load(text)) == [
+        (
+            "steps.check_records.activity: unknown activity `notify_aplicant`",
+            "did you mean `notify_applicant`?",
+            *at(text, "notify_aplicant"),
+        ),
+        (
+            "steps.stopped.form: form `stop_notice` is not declared in `forms`",
+            "add `forms: {stop_notice: {number: …, title: …, template: …}}`",
+            *at(text, "stop_notice"),
+        ),
+    ]
+
+
+def test_loop_with_no_exit(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        ("{approve: pay, rework: receive, refuse: refused}", "{approve: pay, rework: receive}"),
+    )
+    text = edit(text, ("decisions: {accept: route, refuse: refused}", "decisions: {accept: route}"))
+    text = edit(text, ("decisions: {ok: review, refuse: refused}", "decisions: {ok: review}"))
+    text = edit(
+        text, ("next: child\n", "next: review\n"), ("on_timeout: stopped", "on_timeout: review")
+    )
+    found = seen(load(text))
+    assert found[0] == (
+        "steps.receive: loop with no exit: receive → route → review → receive "
+        "never reaches an end step",
+        "give one of these steps a decision or next that leads towards an end",
+        *at(text, "receive:\n"),
+    )
+    assert [message for message, *_ in found[1:]] == [
+        f"steps.{name}: step `{name}` is never reached from `start` (receive)"
+        for name in ("child", "approved", "refused", "stopped")
+    ]
+
+
+def test_path_that_never_ends(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        (
+            "decisions: {accept: route, refuse: refused}",
+            "decisions: {accept: route, refuse: limbo}",
+        ),
+        (
+            "  approved: {kind",
+            "  limbo: {kind: auto, activity: render_form, next: circle}\n"
+            "  circle: {kind: auto, activity: render_form, next: circle}\n  approved: {kind",
+        ),
+    )
+    assert seen(load(text)) == [
+        (
+            "steps.limbo: path that never ends: no end step can be reached from `limbo`",
+            "every path must lead to an `end` step",
+            *at(text, "limbo: {kind"),
+        ),
+        (
+            "steps.circle: loop with no exit: circle → circle never reaches an end step",
+            "give one of these steps a decision or next that leads towards an end",
+            *at(text, "circle: {kind"),
+        ),
+    ]
+
+
+def test_rework_loop_with_an_exit_is_fine_and_counted_once() -> None:
+    frozen = load_procedure(FIXTURES / "catalog" / "full.yaml")
+    assert frozen.procedure.steps["review"].decisions["rework"] == "receive"  # type: ignore[union-attr]
+
+
+def test_shares_over_the_limit_name_the_longest_path(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(FULL, ("time_limit: {amount: 5,", "time_limit: {amount: 3.5,"))
+    [problem] = load(text)
+    assert problem.message == (
+        "time_limit.amount: step shares add up to 4 working days on the path receive → route → "
+        "both [police: police_check] → review → pay → child → approved (rework loops counted "
+        "once), more than the legal 3.5 working days"
+    )
+    assert (
+        problem.hint
+        == "lower the shares of these steps; of parallel branches only the longest counts"
+    )
+    assert (problem.line, problem.column) == at(text, "3.5")
+
+
+def test_only_the_longest_branch_of_a_parallel_counts(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    text = edit(
+        FULL,
+        ("time_limit: {amount: 5,", "time_limit: {amount: 4,"),
+        (
+            "    kind: auto\n    activity: notify_applicant\n",
+            "    kind: task\n    agency: police\n    role: officer\n    share: 1\n"
+            "    decisions: {done: review}\n",
+        ),
+        ('    args: {register: "{{ form.register }}"}\n    next: review\n', ""),
+    )
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(text, "utf-8")
+    # 0.5 + max(1, 1) + 1.5 + 1 = 4 days: the two one-day branches run at once
+    assert load_procedure(path).procedure.time_limit.amount == 4
+
+
+def test_expression_that_does_not_parse(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(FULL, ('{if: "form.age < 6", then: both}', '{if: "form.age < < 6", then: both}'))
+    [problem] = load(text)
+    assert problem.message.startswith("steps.route.when[0].if: expression does not parse: ")
+    assert (problem.line, problem.column) == at(text, '"form.age < < 6"')
+
+
+def test_expression_reading_an_unknown_name(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(FULL, ('{if: "form.age < 6", then: both}', '{if: "dossier.age < 6", then: both}'))
+    assert seen(load(text)) == [
+        (
+            "steps.route.when[0].if: expression reads unknown name `dossier`",
+            "expressions see only decisions, fields, form",
+            *at(text, '"dossier.age < 6"'),
+        )
+    ]
+
+
+def test_argument_template_that_does_not_parse(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL, ('args: {register: "{{ form.register }}"}', 'args: {register: "{{ form.register }"}')
+    )
+    [problem] = load(text)
+    assert problem.message.startswith("steps.check_records.args.register: template does not parse:")
+    assert (problem.line, problem.column) == at(text, '"{{ form.register }"')
+
+
+def test_effective_period_ending_before_it_starts(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        ("effective_from: 2025-01-01\n", "effective_from: 2025-01-01\neffective_to: 2024-12-31\n"),
+    )
+    assert seen(load(text)) == [
+        (
+            "effective_to: the effective period ends (2024-12-31) before it starts (2025-01-01)",
+            None,
+            *at(text, "2024-12-31"),
+        )
+    ]
+
+
+def test_branch_that_never_reaches_the_join_nor_an_end(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        (
+            "    next: review\n  police_check:",
+            "    next: review\n  spin: {kind: auto, activity: render_form, next: spin}\n"
+            "  police_check:",
+        ),
+        (
+            "branches: {police: police_check, records: check_records}",
+            "branches: {police: police_check, records: spin}",
+        ),
+        ("  check_records:\n", "  unused:\n"),
+    )
+    found = seen(load(text))
+    assert (
+        "steps.both.branches.records: branch `records` can never reach `next` (review) nor an end",
+        None,
+        *at(text, "spin}"),
+    ) in found
+    assert any(message.startswith("steps.spin: loop with no exit") for message, *_ in found)
+
+
+def test_branch_that_only_ends(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(FULL, ("decisions: {ok: review, refuse: refused}", "decisions: {ok: refused}"))
+    assert seen(load(text)) == [
+        (
+            "steps.both.branches.police: branch `police` never reaches `next` (review), "
+            "only end steps",
+            "the branches could never join; lead the branch to the parallel's `next`",
+            *at(text, "police_check, records"),
+        )
+    ]
+
+
+def test_every_problem_is_reported_at_once(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        ("start: receive", "start: recieve"),
+        ("activity: notify_applicant", "activity: fax"),
+        ("effective_from: 2025-01-01\n", "effective_from: 2025-01-01\neffective_to: 2024-01-01\n"),
+    )
+    found = load(text)
+    assert len(found) == 3

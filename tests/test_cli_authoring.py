@@ -1,0 +1,151 @@
+"""`motcua validate`, `motcua schema` and `motcua graph`, as an author runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from motcua.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "procedures"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fixture catalogue copied into the current (temporary) folder."""
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    return Path("catalog")
+
+
+def break_file(catalog: Path) -> None:
+    path = catalog / "full.yaml"
+    text = path.read_text("utf-8").replace(
+        "    agency: police\n    role: officer\n", "    agnecy: police\n    role: officer\n"
+    )
+    path.write_text(text.replace("level: commune", "level: comune"), "utf-8")
+
+
+def test_validate_a_valid_folder(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(catalog)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "2 procedure file(s) valid\n"
+
+
+def test_validate_prints_every_problem_located(
+    catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    break_file(catalog)
+    assert main(["validate", str(catalog / "full.yaml"), str(catalog / "sub.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "catalog/full.yaml:8:8: level: `comune` is not one of: province, commune, district "
+        "(hint: did you mean `commune`?)",
+        "catalog/full.yaml:51:5: steps.police_check: unknown field `agnecy` "
+        "(hint: did you mean `agency`?)",
+    ]
+    assert err == "2 problems in 1 file(s); 2 checked\n"
+
+
+def test_validate_folder_reports_all_files(
+    catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (catalog / "sub.yaml").write_text("code: [\n", "utf-8")
+    assert main(["validate", str(catalog)]) == 1
+    out, _ = capsys.readouterr()
+    files = {line.split(":")[0] for line in out.splitlines()}
+    assert files == {"catalog/sub.yaml", "catalog/full.yaml"}
+
+
+def test_validate_bad_path_is_one_line(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "nowhere.yaml"]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "motcua: no such file or folder: nowhere.yaml\n")
+    Path("empty").mkdir()
+    assert main(["validate", "empty"]) == 2
+    assert capsys.readouterr().err == "motcua: no procedure files (*.yaml) in empty\n"
+
+
+def test_validate_defaults_to_the_packaged_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().err.endswith("procedure file(s) valid\n")
+
+
+def test_validate_as_a_process_never_shows_a_traceback(catalog: Path) -> None:
+    break_file(catalog)
+    (catalog / "sub.yaml").write_bytes(b"code: \xff\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "motcua", "validate", str(catalog)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "catalog/sub.yaml:1:7: not UTF-8: byte 0xff cannot be decoded" in done.stdout
+
+
+def test_schema_for_editors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == "urn:motcua:schema:procedure:1"
+    assert schema["description"].startswith("One administrative procedure")
+    steps = schema["properties"]["steps"]
+    assert steps["propertyNames"]["pattern"] == "^[a-z][a-z0-9_]*$"
+    assert "patternProperties" not in json.dumps(schema)
+    assert "source" not in schema["$defs"]["Form"]["properties"]
+    assert schema["$defs"]["ChoiceRule"]["required"] == ["if", "then"]
+    assert schema["$defs"]["TaskStep"]["properties"]["share"]["description"]
+    out = tmp_path / "procedure.schema.json"
+    assert main(["schema", "--out", str(out)]) == 0
+    assert json.loads(out.read_text("utf-8")) == schema
+    assert main(["schema", "--out", str(tmp_path / "no" / "such" / "dir.json")]) == 2
+
+
+def test_graph_prints_mermaid(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", str(catalog / "full.yaml")]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "flowchart TD"
+    assert '  subgraph a_commune["UBND xã A"]' in lines
+    assert '    s_receive["receive<br/>one_stop"]' in lines
+    assert '  s_receive -->|"accept · 0.5d"| s_route' in lines
+    assert '  s_route{"route"}' in lines
+    assert '  s_route -->|"form.age #lt; 6"| s_both' in lines
+    assert '  s_police_check -->|"ok · 1d"| s_both__join' in lines
+    assert "  s_both__join --> s_review" in lines
+    assert '    s_child[["child<br/>↳ 9.000002 Thủ tục con"]]' in lines
+    assert '  s_approved(["approved: approved"])' in lines
+    assert '  s_pay -->|"timeout 5 calendar d"| s_stopped' in lines
+
+
+def test_graph_escapes_labels(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = catalog / "full.yaml"
+    text = path.read_text("utf-8").replace(
+        "  receive:\n    kind: task\n",
+        '  receive:\n    kind: task\n    title: "Tiếp nhận \\"hồ sơ\\" [bước #1] <a>"\n',
+    )
+    path.write_text(text, "utf-8")
+    assert main(["graph", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert 's_receive["Tiếp nhận #quot;hồ sơ#quot; [bước #35;1] #lt;a#gt;<br/>one_stop"]' in out
+
+
+def test_graph_of_a_broken_file(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    break_file(catalog)
+    assert main(["graph", str(catalog / "full.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "unknown field `agnecy`" in err
+    assert main(["graph", "missing.yaml"]) == 2
