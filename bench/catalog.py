@@ -12,6 +12,7 @@ templates, then times `load_catalog` (parse, validate, check, freeze, hash) and 
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import shutil
 import sys
@@ -84,12 +85,20 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"loaded {len(catalog)} procedures from {len(paths)} files")
         ours = best_of(args.rounds, lambda: load_catalog(paths[0].parent))
         theirs = best_of(args.rounds, lambda: pyyaml_parse(paths))
+        gc.disable()  # load_catalog pauses the cycle collector; PyYAML alike, for fairness
+        try:
+            theirs_paused = best_of(args.rounds, lambda: pyyaml_parse(paths))
+        finally:
+            gc.enable()
     ratio = ours / theirs
-    print(f"files:                       {len(paths)} ({size / 1e6:.1f} MB)")
-    print(f"load_catalog (all checks):   {ours:.3f} s")
-    print(f"PyYAML CSafeLoader parse:    {theirs:.3f} s")
-    print(f"ratio:                       {ratio:.2f}x (best of {args.rounds} rounds)")
-    return 0 if ours < 2.0 and ratio <= 2.0 else 1
+    print(f"files:                            {len(paths)} ({size / 1e6:.1f} MB)")
+    print(f"load_catalog (all checks):        {ours:.3f} s")
+    print(f"PyYAML CSafeLoader parse:         {theirs:.3f} s  ratio {ratio:.2f}x")
+    print(
+        f"  same, cycle collector paused:   {theirs_paused:.3f} s  "
+        f"ratio {ours / theirs_paused:.2f}x  (best of {args.rounds} rounds)"
+    )
+    return 0 if ours < 2.0 and ours / theirs_paused <= 2.0 else 1
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.citizen",
     "motcua.commands.show",
     "motcua.commands.audit",
+    "motcua.commands.calendar",
 )
 
 

@@ -23,6 +23,7 @@ from procedures.models import (
     AutoStep,
     ChoiceStep,
     EndStep,
+    FormKind,
     ParallelStep,
     Procedure,
     Step,
@@ -68,6 +69,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     """Every semantic problem of a validated procedure, located in its file."""
     checker = _Checker(procedure, locator)
     checker.references()
+    checker.required_forms()
     checker.expressions()
     checker.graph()
     checker.time_shares()
@@ -137,6 +139,26 @@ class _Checker:
                     (*where, "form"),
                     f"form `{step.form}` is not declared in `forms`",
                     f"add `forms: {{{step.form}: {{number: …, title: …, template: …}}}}`",
+                )
+
+    def required_forms(self) -> None:
+        """Forms the dossier issues on its own: the receipt always, others with their policy."""
+        proc = self.procedure
+        needed = {FormKind.RECEIPT: "every dossier gets a receipt and appointment slip"}
+        if proc.supplement is not None or any(
+            isinstance(s, TaskStep) and s.supplement_allowed for s in self.steps.values()
+        ):
+            needed[FormKind.SUPPLEMENT_REQUEST] = "supplements may be requested"
+        if proc.supplement is not None:
+            needed[FormKind.STOP_NOTICE] = "a dossier without its supplement is stopped"
+        if proc.apology is not None:
+            needed[FormKind.APOLOGY] = "the procedure has an `apology` policy"
+        for kind, why in needed.items():
+            if kind not in proc.forms:
+                self.report(
+                    ("forms",),
+                    f"form `{kind}` is missing: {why}",
+                    f"add `{kind}: {{number: …, title: …, template: …}}` under `forms`",
                 )
 
     def agency(self, path: Sequence[str | int], agency: str) -> bool:

@@ -5,14 +5,16 @@ semantic checks of `procedures.checks`, reads its form templates and freezes the
 its sub-procedure steps hand over to; `load_catalog` does the same for a folder. Whatever is
 wrong is reported as located problems, all of them, in one `ProcedureError`.
 
-`content_hash` is the full SHA-256 (64 hex digits) of the procedure's canonical JSON (by
-alias, template texts included) together with its sub-procedures' hashes, so any change to
-the file, a template or a sub-procedure names a new version, while moving the file does not.
+`content_hash` is a full SHA-256 (64 hex digits) over the procedure's canonical JSON (by
+alias), its template texts and its sub-procedures' hashes (see `content_hash`), so any change
+to the file, a template or a sub-procedure names a new version, while moving the file does
+not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import os
@@ -178,15 +180,30 @@ def _compile_template(path: Path) -> tuple[str, Problem | None]:
 
 
 def content_hash(procedure: Procedure, subprocedures: dict[str, FrozenProcedure]) -> str:
-    """SHA-256 of the procedure's canonical JSON and of its sub-procedures' hashes.
+    """SHA-256 naming a procedure's version: its canonical JSON, its templates, its
+    sub-procedures.
 
-    Canonical is pydantic's JSON of the model by alias: fields in the models' order, mappings
-    in the file's order (the order of decisions is meaningful: it is the officer's buttons').
+    Canonical is pydantic's JSON of the model by alias, fields in the models' order and
+    mappings in the file's order (the order of decisions is meaningful: it is the order of
+    the officer's buttons). Template texts enter through their own SHA-256, computed once
+    for the many procedures sharing a template, and sub-procedures through their hashes.
     """
-    digest = hashlib.sha256(procedure.__pydantic_serializer__.to_json(procedure, by_alias=True))
+    digest = hashlib.sha256(
+        procedure.__pydantic_serializer__.to_json(procedure, by_alias=True, exclude=_SOURCES)
+    )
+    for kind, form in procedure.forms.items():
+        digest.update(f"\nform {kind}={_text_digest(form.source or '')}".encode())
     for code in sorted(subprocedures):
-        digest.update(f"\n{code}={subprocedures[code].content_hash}".encode())
+        digest.update(f"\nsubprocedure {code}={subprocedures[code].content_hash}".encode())
     return digest.hexdigest()
+
+
+_SOURCES = {"forms": {"__all__": {"source"}}}
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _skim_code(path: Path) -> str | None:

@@ -4,9 +4,10 @@ PyYAML's own loaders lose positions, silently keep the last of two equal keys an
 aliases without limit (the "billion laughs"). Here libyaml (the C parser) composes the node
 tree, which keeps every node's mark and shares aliased nodes instead of copying them; a small
 constructor then builds plain data from it, rejecting duplicate keys and capping how many
-nodes aliases may expand to. The node tree is kept so that a `Locator` can turn any path into
-the data (`("steps", "receive", "agency")`) back into a line and column, but only when a
-problem must be reported, so loading a correct file pays nothing for it.
+nodes aliases may expand to. A `Locator` turns a path into the data
+(`("steps", "receive", "agency")`) back into a line and column from the node tree, or, once
+the tree has been dropped to save memory, from the text composed again: only a problem to
+report pays for it.
 
 Scalars follow the YAML 1.2 core schema, like yaml-language-server in editors: `yes`, `no`,
 `on`, `off` and `7:30` stay text instead of becoming booleans and base-60 numbers, and dates
@@ -50,7 +51,7 @@ MAX_NODES = 100_000
 MAX_DEPTH = 100
 """How deeply mappings and lists may nest."""
 
-Path = Sequence[str | int]
+DataPath = Sequence[str | int]
 """A path into the data: mapping keys and list indexes, e.g. `("documents", 0, "name")`."""
 
 _STR = "tag:yaml.org,2002:str"
@@ -335,7 +336,7 @@ class Locator:
         """The same locator without its node tree, cheap to keep for many files."""
         return Locator(self.file, self.text)
 
-    def node(self, path: Path, *, key: bool = False) -> Node:
+    def node(self, path: DataPath, *, key: bool = False) -> Node:
         """The deepest node along `path`; path items that match nothing are skipped.
 
         Skipping lets pydantic's locations, which name the chosen union member (`task`) in
@@ -359,7 +360,7 @@ class Locator:
         return None, None
 
     def problem(
-        self, path: Path, message: str, hint: str | None = None, *, key: bool = False
+        self, path: DataPath, message: str, hint: str | None = None, *, key: bool = False
     ) -> Problem:
         """A problem at the node of `path` (its key with `key`), e.g. `steps.receive.agency`."""
         return _mark(self.file, self.node(path, key=key), message, hint)

@@ -120,7 +120,7 @@ def test_undeclared_form_and_unknown_activity(load) -> None:  # type: ignore[no-
         FULL,
         (
             "stopped: {kind: end, result: stopped}",
-            "stopped: {kind: end, result: stopped, form: stop_notice}",
+            "stopped: {kind: end, result: stopped, form: control_slip}",
         ),
         ("activity: notify_applicant", "activity: notify_aplicant"),
     )
@@ -131,9 +131,9 @@ def test_undeclared_form_and_unknown_activity(load) -> None:  # type: ignore[no-
             *at(text, "notify_aplicant"),
         ),
         (
-            "steps.stopped.form: form `stop_notice` is not declared in `forms`",
-            "add `forms: {stop_notice: {number: …, title: …, template: …}}`",
-            *at(text, "stop_notice"),
+            "steps.stopped.form: form `control_slip` is not declared in `forms`",
+            "add `forms: {control_slip: {number: …, title: …, template: …}}`",
+            *at(text, "control_slip"),
         ),
     ]
 
@@ -311,3 +311,27 @@ def test_every_problem_is_reported_at_once(load) -> None:  # type: ignore[no-unt
     )
     found = load(text)
     assert len(found) == 3
+
+
+def test_forms_the_dossier_issues_on_its_own_must_be_declared(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        ('  receipt: {number: "01", title: "Giấy tiếp nhận", template: ../forms/receipt.html.j2}\n', ""),
+        ('  apology: {number: "04", title: "Phiếu xin lỗi", template: ../forms/apology.html.j2}\n', ""),
+    )
+    found = seen(load(text))
+    line, column = at(text, "  refusal:")
+    assert found == [
+        (
+            "forms: form `apology` is missing: the procedure has an `apology` policy",
+            "add `apology: {number: …, title: …, template: …}` under `forms`",
+            line,
+            column + 2,
+        ),
+        (
+            "forms: form `receipt` is missing: every dossier gets a receipt and appointment slip",
+            "add `receipt: {number: …, title: …, template: …}` under `forms`",
+            line,
+            column + 2,
+        ),
+    ]

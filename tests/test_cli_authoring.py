@@ -49,7 +49,7 @@ def test_validate_prints_every_problem_located(
     assert out.splitlines() == [
         "catalog/full.yaml:8:8: level: `comune` is not one of: province, commune, district "
         "(hint: did you mean `commune`?)",
-        "catalog/full.yaml:51:5: steps.police_check: unknown field `agnecy` "
+        "catalog/full.yaml:54:5: steps.police_check: unknown field `agnecy` "
         "(hint: did you mean `agency`?)",
     ]
     assert err == "2 problems in 1 file(s); 2 checked\n"

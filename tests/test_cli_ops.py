@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_client import APPLICANT, Setup, eventually, serving
+from test_client import APPLICANT, Setup, eventually, serving, settled
 
 from motcua import cli, identity
 from motcua.client import Acted, InboxItem, Submitted
@@ -205,6 +205,7 @@ async def test_citizen_commands(motcua: Any, setup: Setup, tmp_path: Path) -> No
         assert internal not in page
     status, _, err = await motcua("citizen", "supplement", done.code, "--documents", "drawing")
     assert status == 1 and "no supplement was requested" in one_line(err)
+    await settled(setup, done.code)  # see test_client: withdrawal racing an activity
     status, out, _ = await motcua("citizen", "withdraw", done.code, "--reason", "đổi ý", "--json")
     assert status == 0 and Acted.model_validate_json(out).action == "withdraw"
 

@@ -18,26 +18,19 @@ never change a working-time sum. `env.sleep` moves the server's clock; timers fi
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import itertools
 from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities import all_activities
 from procedures.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
-from workflows import search_attributes as sa
 from workflows.api import (
     APPROVE_APOLOGY,
     COMPLETE,
@@ -77,59 +70,26 @@ HEAD = Actor(user="hung", agency=AGENCY, role="head")
 _codes = itertools.count(1)
 
 
-def _test_server() -> str | None:
-    """The test server binary next to the running interpreter (the venv), if there is one."""
-    import sys
-
-    candidate = Path(sys.executable).parent / "temporal-test-server"
-    return str(candidate) if candidate.exists() else None
-
-
 # ------------------------------------------------------------------------------------ fixtures
+# The time-skipping server (`ts_env`), `data_dir` and `run_worker` come from tests/conftest.py.
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of its own for each test, search attributes registered.
-
-    One per test because awaiting a result lets the server skip to its next timer, which
-    can be a finished workflow's run timeout ten years ahead: past every calendar.
-    Own fixture: tests/conftest.py had no time-skipping environment when this was written.
-    """
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_test_server(), data_converter=pydantic_data_converter
-    ) as environment:
-        await environment.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace="default",
-                search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
-            )
-        )
-        yield environment
-
-
-@pytest.fixture(scope="module")
-def results_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("deadlines-data")
+async def env(ts_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    return ts_env
 
 
 @pytest.fixture
-async def worker(env: WorkflowEnvironment, results_root: Path) -> AsyncIterator[Worker]:
-    runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "procedures", "workflows", "activities", "pydantic", "jinja2", "structlog"
-        )
-    )
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        async with Worker(
-            env.client,
-            task_queue=QUEUE,
-            workflows=[DossierWorkflow],
-            activities=all_activities(results_root),
-            activity_executor=pool,
-            workflow_runner=runner,
-        ) as running:
-            yield running
+def results_root(data_dir: Path) -> Path:
+    return data_dir
+
+
+@pytest.fixture
+async def worker(
+    ts_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
+) -> AsyncIterator[None]:
+    async with run_worker(ts_env.client, QUEUE, data_dir):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +128,9 @@ class Weeks:
         return self.at(0, 3, "20:00")
 
     def _calendar(self) -> WorkCalendar:
-        real = load_calendar()
+        # the shared server may be years ahead (awaiting a result skips to far timers)
+        year = self.monday0.year
+        real = load_calendar(years=range(year - 1, year + 3))
         window = {self.monday0 + timedelta(days=n) for n in range(-7, 42)}
         return real.model_copy(
             update={
@@ -260,9 +222,23 @@ async def complete(
         ),
         f"{step} open",
     )
-    await handle.execute_update(
-        COMPLETE, CompleteTask(step=step, actor=actor, decision=decision)
-    )
+    await handle.execute_update(COMPLETE, CompleteTask(step=step, actor=actor, decision=decision))
+
+
+async def fired_timers(handle: WorkflowHandle[Any, Any]) -> list[datetime]:
+    """When each timer of the dossier fired, from its history."""
+    fired = []
+    async for event in handle.fetch_history_events():
+        if event.HasField("timer_fired_event_attributes"):
+            fired.append(event.event_time.ToDatetime(UTC))
+    return fired
+
+
+async def rejection(handle: WorkflowHandle[Any, Any], update: str, arg: Any) -> str:
+    """The validator's message for an update that must be refused."""
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(update, arg)
+    return str(caught.value.cause)
 
 
 async def stop(handle: WorkflowHandle[Any, DossierOutcome]) -> None:
@@ -313,7 +289,7 @@ async def test_reminders_fire_at_working_shares_across_tet(
     assert len(events(await state(handle), "reminded")) == 1
     await sleep_until(env, weeks.at(2, 0, "12:00"))
     current = await eventually(handle, lambda s: len(events(s, "reminded")) == 2, "reminder 2")
-    first, second = events(current, "reminded", "process")
+    _, second = events(current, "reminded", "process")
     assert_at(second.at, weeks.at(2, 0, "11:30"))
     assert "75%" in second.detail
     process = task(current, "process")
@@ -340,11 +316,12 @@ async def test_escalation_reassigns_to_head_when_the_share_runs_out(
     assert_at(overdue.at, weeks.at(2, 0, "17:00"))
     assert events(current, "escalated", "process")[0].detail == f"to {AGENCY}/head"
     # the specialist may no longer decide; the head may
-    with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(
-            COMPLETE, CompleteTask(step="process", actor=SPECIALIST, decision="approve")
-        )
+    refused = await rejection(
+        handle, COMPLETE, CompleteTask(step="process", actor=SPECIALIST, decision="approve")
+    )
+    assert "needs role 'head'" in refused
     await complete(handle, "process", HEAD, "approve")
+    await eventually(handle, lambda s: bool(events(s, "task_opened", "return_result")), "next")
     await stop(handle)
 
 
@@ -379,6 +356,9 @@ async def test_supplement_pauses_and_shifts_the_due_instant(
 
     await handle.execute_update(SUPPLEMENT, SupplementDossier(documents=("Sổ hộ khẩu",)))
     after = await eventually(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
+    # while the clock stood still, no reminder, escalation or apology timer woke the dossier
+    fired = await fired_timers(handle)
+    assert not [t for t in fired if weeks.at(0, 4, "20:00") < t < weeks.at(2, 0, "20:00")]
     assert not after.clock.suspended
     assert after.clock.due_at == weeks.at(2, 2, "17:00")
     assert task(after, "process").due_at == weeks.at(2, 1, "17:00")
@@ -399,16 +379,16 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
     weeks, handle = await start(env, procedure)
     await sleep_until(env, weeks.at(2, 0, "16:30"))
     assert not events(await state(handle), "apology_requested")
-    with pytest.raises(WorkflowUpdateFailedError, match="no apology letter"):
-        await handle.execute_update(APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="x"))
+    refused = await rejection(handle, APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="x"))
+    assert "no apology letter" in refused
 
     await sleep_until(env, weeks.at(2, 0, "18:00"))
     current = await eventually(
         handle, lambda s: bool(events(s, "apology_requested")), "apology task"
     )
     assert_at(events(current, "apology_requested")[0].at, weeks.at(2, 0, "17:00"))
-    with pytest.raises(WorkflowUpdateFailedError, match="approved by"):
-        await handle.execute_update(APPROVE_APOLOGY, ApproveApology(actor=DESK, reason="x"))
+    refused = await rejection(handle, APPROVE_APOLOGY, ApproveApology(actor=DESK, reason="x"))
+    assert f"approved by {AGENCY}/head" in refused
 
     answer = await handle.execute_update(
         APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="Cần xác minh thêm"), result_type=str
@@ -423,8 +403,8 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
     text = Path(letter.path).read_text()
     assert "Mẫu 04" in text and "17:00 ngày " + weeks.day(2, 3).strftime("%d/%m/%Y") in text
 
-    with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="again"))
+    refused = await rejection(handle, APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="again"))
+    assert "no apology letter" in refused or "extension" in refused
     await sleep_until(env, weeks.at(2, 2, "18:00"))  # one day before the new date: no new task
     current = await state(handle)
     assert len(events(current, "apology_requested")) == 1
@@ -456,7 +436,7 @@ async def test_dossier_finished_after_its_due_instant_is_late(
 async def test_dossier_finished_before_its_due_day_is_early(
     env: WorkflowEnvironment, procedure: FrozenProcedure
 ) -> None:
-    weeks, handle = await start(env, procedure)
+    _, handle = await start(env, procedure)
     await complete(handle, "receive", DESK, "accept")
     await complete(handle, "process", SPECIALIST, "approve")
     await complete(handle, "return_result", DESK, "returned")
@@ -551,3 +531,139 @@ async def test_wait_step_with_suspended_clock_shows_status_6_and_moves_the_due(
     await complete(handle, "return_result", DESK, "returned")
     outcome = await handle.result()
     assert outcome.on_time == "early"
+
+
+async def test_calendar_that_does_not_cover_the_dossier_is_refused(
+    env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """A calendar published for the wrong years must not wedge a running dossier."""
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", DESK, "accept")
+    year = weeks.monday0.year - 1
+    wrong = WorkCalendar(first_year=year, last_year=year)
+    await handle.signal(UPDATE_CALENDAR, wrong)
+    current = await eventually(
+        handle, lambda s: bool(events(s, "calendar_refused")), "calendar refused"
+    )
+    assert current.calendar_version == weeks.calendar.version
+    assert current.clock.due_at == weeks.at(2, 1, "17:00")
+    # the dossier still works: its escalation still fires on time
+    await sleep_until(env, weeks.at(2, 0, "18:00"))
+    await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    await stop(handle)
+
+
+async def test_overlapping_suspensions_payment_and_supplement(
+    env: WorkflowEnvironment,
+) -> None:
+    """The applicant pays (clock stopped, Thursday W0 20:00 to Monday W2 20:00) while the
+    check asks for a supplement (Friday W0 20:00 to Tuesday W2 20:00). The clock runs again
+    only when both are over: Friday W0, Monday and Tuesday W2 are not counted, so 3 working
+    days run Wednesday to Friday W2."""
+    procedure = load_procedure(FIXTURES / "parallel-payment.yaml")
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", DESK, "accept")
+    await eventually(handle, lambda s: any(t.step == "check" for t in s.tasks), "check open")
+    await sleep_until(env, weeks.at(0, 4, "20:00"))
+    await handle.execute_update(
+        REQUEST_SUPPLEMENT,
+        RequestSupplement(step="check", actor=SPECIALIST, missing=("Tờ khai thuế",)),
+    )
+    await eventually(handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5")
+    await sleep_until(env, weeks.at(2, 0, "20:00"))
+    await handle.execute_update(
+        DELIVER_EVENT,
+        DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x")),
+    )
+    paid = await eventually(handle, lambda s: bool(events(s, "arrived")), "payment")
+    assert paid.clock.suspended  # the supplement still holds the clock
+    await sleep_until(env, weeks.at(2, 1, "20:00"))
+    await handle.execute_update(SUPPLEMENT, SupplementDossier(documents=("Tờ khai thuế",)))
+    current = await eventually(handle, lambda s: not s.clock.suspended, "resumed")
+    assert current.clock.due_at == weeks.at(2, 4, "17:00")
+    assert task(current, "check").due_at == weeks.at(2, 3, "17:00")
+    await complete(handle, "check", SPECIALIST, "approve")
+    await complete(handle, "return_result", DESK, "returned")
+    assert (await handle.result()).on_time == "early"
+
+
+# ------------------------------------------------------------------------ calendar broadcast
+
+
+async def test_calendar_publish_moves_running_dossiers(
+    dev_env: WorkflowEnvironment,
+    data_dir: Path,
+    run_worker: Callable[..., Any],
+    procedure: FrozenProcedure,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`motcua calendar publish --overrides FILE` with an extra holiday on the day two running
+    dossiers are due: one batch signal reaches both and their due instants move to the next
+    working day, same time. Batch operations need the real dev server (visibility)."""
+    from motcua.calendar_broadcast import RUNNING_DOSSIERS
+    from motcua.cli import build_parser
+    from procedures.calendar import DEFAULT_OVERRIDES
+    from workflows.clock import is_working_day
+
+    temporal = dev_env.client
+    calendar = load_calendar()
+    now = datetime.now(UTC)
+    codes = [f"{AGENCY}-{now:%y%m%d}-bc{n}{now:%H%M%S%f}" for n in (1, 2)]
+    async with run_worker(temporal, QUEUE, data_dir):
+        handles = []
+        for code in codes:
+            inp = DossierInput(
+                code=code,
+                procedure=procedure,
+                calendar=calendar,
+                received_at=now,
+                channel=Channel.IN_PERSON,
+                applicant=Applicant(full_name="Lê Văn Hùng", id_number="001190000003"),
+                request_id=code,
+            )
+            handles.append(
+                await temporal.start_workflow(
+                    DossierWorkflow.run, inp, id=code, task_queue=QUEUE, result_type=DossierOutcome
+                )
+            )
+        before = [await eventually(h, lambda s: bool(s.tasks), "task open") for h in handles]
+        due = before[0].clock.due_at
+        assert all(s.clock.due_at == due for s in before)
+        holiday = due.astimezone(VN).date()
+        following = holiday + timedelta(days=1)
+        while not is_working_day(calendar, following):
+            following += timedelta(days=1)
+        expected = datetime.combine(following, due.astimezone(VN).time(), VN)
+
+        overrides = tmp_path / "vn.yaml"
+        overrides.write_text(
+            DEFAULT_OVERRIDES.read_text(encoding="utf-8")
+            + f"  - date: {holiday.isoformat()}\n    kind: holiday\n"
+            + "    source: test, an extra day off announced while dossiers run\n",
+            encoding="utf-8",
+        )
+        listed = " OR ".join(f'WorkflowId="{c}"' for c in codes)
+        for _ in range(100):  # visibility is eventually consistent
+            if (await temporal.count_workflows(f"{RUNNING_DOSSIERS} AND ({listed})")).count == 2:
+                break
+            await asyncio.sleep(0.1)
+
+        address = temporal.service_client.config.target_host
+        args = build_parser().parse_args(
+            ["calendar", "publish", "--overrides", str(overrides), "--address", address]
+        )
+        assert await args.handler(args) == 0
+        out = capsys.readouterr().out
+        assert "batch job calendar-" in out and "completed:" in out
+
+        new_version = load_calendar(overrides=overrides).version
+        after = [
+            await eventually(h, lambda s: s.calendar_version == new_version, "new calendar")
+            for h in handles
+        ]
+        for current in after:
+            assert current.clock.due_at == expected
+            assert events(current, "calendar_changed")
+        for handle in handles:
+            await stop(handle)

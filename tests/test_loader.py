@@ -191,7 +191,21 @@ def test_decision_without_next_step(catalog: Path) -> None:
     )
     problem = only(write(catalog, text))
     assert problem.message == "steps.receive.decisions.accept: decision `accept` has no next step"
-    assert problem.line == at(text, "accept: ,")[0]
+    assert problem.hint == "write the step it leads to: `accept: …`"
+    assert (problem.line, problem.column) == at(text, ", refuse")  # where the value is missing
+
+
+def test_hours_stay_text_as_in_yaml_1_2(catalog: Path) -> None:
+    text = edit(
+        FULL,
+        "    task_queue: police\n",
+        "    task_queue: police\n    hours: {periods: [[7:30, '11:30']], cutoff: '15:00'}\n",
+    )
+    problem = only(write(catalog, text))
+    assert problem.message == (
+        'agencies.police.hours.periods[0][0]: expected a time like "07:30", got the text `7:30`'
+    )
+    assert (problem.line, problem.column) == at(text, "7:30")
 
 
 def test_empty_file(catalog: Path) -> None:

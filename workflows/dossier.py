@@ -444,16 +444,29 @@ class DossierWorkflow:
         self._resume()
         await self._set_status(PortalStatus.PROCESSING, "Đã nhận hồ sơ bổ sung")
 
+    _holds = 0
+    """How many waits hold the clock (a payment in one branch, a supplement in another): it
+    runs again when the last one ends. Zero at every continue-as-new, which happens only
+    between top-level steps, so it need not be carried."""
+
     def _suspend(self, reason: SuspendReason) -> None:
+        self._holds += 1
+        if self._rt.clock.suspended:  # already stopped by another wait: the ledger has it
+            self._event("suspension_joined", detail=f"{reason.value}; clock already stopped")
+            return
         now = workflow.now()
         self._rt.clock = self._rt.clock.suspend(now, reason)
         for task in self._rt.open_tasks():
-            task.clock = task.clock.suspend(now, reason)
+            if not task.clock.suspended:
+                task.clock = task.clock.suspend(now, reason)
         self._epoch += 1
         self._event("suspended", detail=reason.value)
         self._publish()
 
     def _resume(self) -> None:
+        self._holds = max(self._holds - 1, 0)
+        if self._holds or not self._rt.clock.suspended:
+            return
         now = workflow.now()
         self._rt.clock = self._rt.clock.resume(now)
         for task in self._rt.open_tasks():
@@ -465,15 +478,28 @@ class DossierWorkflow:
 
     # ------------------------------------------------------------------ deadlines
 
-    async def _until(self, done: Callable[[], bool], deadline: Callable[[], datetime]) -> bool:
-        """Wait until `done()` or the deadline; a new calendar or clock moves the deadline."""
+    async def _until(
+        self, done: Callable[[], bool], deadline: Callable[[], datetime | None]
+    ) -> bool:
+        """Wait until `done()` (True) or the deadline (False).
+
+        The deadline is derived again whenever `self._epoch` changes (new calendar, suspension,
+        resume, extension). `None` means "no deadline for now": a suspended clock's instants
+        recede as long as it stands still, so waiting on them would only wake the dossier
+        again and again; the resume changes the epoch and the deadline returns.
+        """
         while not done():
             epoch = self._epoch
-            delay = (deadline() - workflow.now()).total_seconds()
-            if delay <= 0:
+            due = deadline()
+            delay = None if due is None else (due - workflow.now()).total_seconds()
+            if delay is not None and delay <= 0:
                 return False
+
+            def woken(since: int = epoch) -> bool:
+                return done() or self._epoch != since
+
             try:
-                await workflow.wait_condition(lambda: done() or self._epoch != epoch, timeout=delay)
+                await workflow.wait_condition(woken, timeout=delay)
             except TimeoutError:
                 continue
         return True
@@ -481,38 +507,73 @@ class DossierWorkflow:
     async def _escalate(self, task: Task, step: TaskStep) -> None:
         """Remind at shares of the step's time; when it runs out, mark overdue and escalate."""
         escalation = step.escalation
+
+        def at_share(share: float) -> Callable[[], datetime | None]:
+            def instant() -> datetime | None:
+                if task.clock.suspended:
+                    return None
+                return share_instant(task.clock, self._cal, share, workflow.now())
+
+            return instant
+
+        def due() -> datetime | None:
+            return None if task.clock.suspended else task.clock.due(self._cal, workflow.now())
+
         for i, share in enumerate(sorted(escalation.remind_at) if escalation else []):
-            await self._until(
-                lambda: False,
-                lambda s=share: share_instant(task.clock, self._cal, s, workflow.now()),
-            )  # type: ignore[misc]
+            await self._until(lambda: False, at_share(share))
             if task.reminders_sent <= i:
                 task.reminders_sent = i + 1
-                self._event("reminded", task.step, detail=f"{int(share * 100)}% of the time used")
-                _log("task_reminded", dossier=self._inp.code, step=task.step, agency=task.agency)
-        await self._until(lambda: False, lambda: task.clock.due(self._cal, workflow.now()))
+                used = f"{round(share * 100)}%"
+                self._event("reminded", task.step, detail=f"{used} of the time used")
+                _log(
+                    "task_reminded",
+                    dossier=self._inp.code,
+                    step=task.step,
+                    agency=task.agency,
+                    role=task.role,
+                    used=used,
+                    due=task.clock.due(self._cal, workflow.now()).isoformat(),
+                )
+        await self._until(lambda: False, due)
         task.overdue = True
         self._event("overdue", task.step, detail=f"{task.agency}/{task.role}")
+        overdue_role = task.role
         if escalation is not None and escalation.escalate_to is not None:
             task.role, task.assignee, task.status = escalation.escalate_to, None, TaskStatus.OPEN
             self._event("escalated", task.step, detail=f"to {task.agency}/{task.role}")
-        _log("task_overdue", dossier=self._inp.code, step=task.step, agency=task.agency)
+        _log(
+            "task_overdue",
+            dossier=self._inp.code,
+            step=task.step,
+            agency=task.agency,
+            role=overdue_role,
+            escalated_to=task.role if task.role != overdue_role else None,
+        )
         self._publish()
 
     async def _watch_apology(self) -> None:
         """One working day (as set) before the deadline, ask the head for an apology letter."""
         policy = self._proc.apology
         assert policy is not None
+
+        def apology_instant() -> datetime | None:
+            clock = self._rt.clock
+            if clock.suspended:
+                return None
+            return instant_before_due(clock, self._cal, policy.before, workflow.now())
+
         while self._rt.clock.extensions < self._proc.max_extensions:
             if self._rt.apology is None or self._rt.apology.approved_by is not None:
-                await self._until(
-                    lambda: False,
-                    lambda: instant_before_due(
-                        self._rt.clock, self._cal, policy.before, workflow.now()
-                    ),
-                )
+                await self._until(lambda: False, apology_instant)
                 self._rt.apology = Apology(opened_at=workflow.now())
                 self._event("apology_requested", detail=f"{self._receiving().code}/{policy.role}")
+                _log(
+                    "apology_requested",
+                    dossier=self._inp.code,
+                    agency=self._receiving().code,
+                    role=policy.role,
+                    due=self._due().isoformat(),
+                )
                 self._publish()
             apology = self._rt.apology
             await workflow.wait_condition(lambda a=apology: a.approved_by is not None)  # type: ignore[misc]
@@ -793,8 +854,23 @@ class DossierWorkflow:
 
     @workflow.signal(name=UPDATE_CALENDAR)
     def update_calendar(self, calendar: WorkCalendar) -> None:
-        """A newer calendar (an extra Tết day...): every due instant is derived again."""
+        """A newer calendar (an extra Tết day...): every due instant is derived again.
+
+        One that cannot count this dossier (years not covered) is refused, not adopted: a
+        clock error in a signal handler would fail every workflow task and wedge the dossier.
+        """
         if calendar.version == self._cal.version:
+            return
+        now = workflow.now()
+        try:
+            for clock in (self._rt.clock, *(t.clock for t in self._rt.open_tasks())):
+                clock.due(calendar, now)
+            sup, policy = self._rt.supplement, self._proc.supplement
+            if sup is not None and sup.received is None and policy is not None:
+                deadline(calendar, sup.requested_at, policy.wait, self._hours)
+        except ValueError as err:  # ClockError: the calendar does not cover the dossier
+            self._event("calendar_refused", detail=f"{calendar.version}: {err}")
+            _log("calendar_refused", dossier=self._inp.code, version=calendar.version, why=str(err))
             return
         self._cal = calendar
         self._rt.calendar_version = calendar.version

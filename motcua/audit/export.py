@@ -68,7 +68,9 @@ def export(runs: list[WorkflowHistory], out: Path) -> list[Path]:
         "content_hash": trail.content_hash,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "histories": histories,
-        "files": {name: {"sha256": _digest(data), "bytes": len(data)} for name, data in files.items()},
+        "files": {
+            name: {"sha256": _digest(data), "bytes": len(data)} for name, data in files.items()
+        },
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     (out / MANIFEST_DIGEST).write_text(f"{_digest(canonical(manifest))}  {MANIFEST}\n")

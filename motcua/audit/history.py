@@ -25,7 +25,11 @@ STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
 
 
 class HistoryError(Exception):
-    """One history cannot be read or fetched; the message names it."""
+    """One history cannot be read or fetched: `label` names it, `reason` says why."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        super().__init__(f"{label}: {reason}")
+        self.label, self.reason = label, reason
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,9 @@ def read_file(path: Path) -> Source:
         raw = json.loads(text)
         history = WorkflowHistory.from_json(path.stem, raw)
     except OSError as err:
-        raise HistoryError(f"{path}: cannot read: {err.strerror or err}") from err
+        raise HistoryError(str(path), f"cannot read: {err.strerror or err}") from err
     except Exception as err:  # json, protobuf and shape errors all mean the same to a user
-        raise HistoryError(f"{path}: not a Temporal history JSON: {_first_line(err)}") from err
+        raise HistoryError(str(path), f"not a Temporal history JSON: {_first_line(err)}") from err
     check(history, str(path))
     return Source(str(path), WorkflowHistory(workflow_id_of(history) or path.stem, history.events))
 
@@ -53,15 +57,15 @@ def read_file(path: Path) -> Source:
 def check(history: WorkflowHistory, label: str) -> None:
     """Refuse a history the replayer would choke on (its worker dies on a bad first event)."""
     if not history.events:
-        raise HistoryError(f"{label}: the history has no events")
+        raise HistoryError(label, "the history has no events")
     first = history.events[0]
     if first.event_type != STARTED or not first.HasField(
         "workflow_execution_started_event_attributes"
     ):
-        raise HistoryError(f"{label}: the first event is not WorkflowExecutionStarted")
+        raise HistoryError(label, "the first event is not WorkflowExecutionStarted")
     ids = [e.event_id for e in history.events]
     if ids != list(range(1, len(ids) + 1)):
-        raise HistoryError(f"{label}: event ids are not 1..{len(ids)} in order")
+        raise HistoryError(label, f"event ids are not 1..{len(ids)} in order")
 
 
 def workflow_id_of(history: WorkflowHistory) -> str | None:
@@ -112,7 +116,7 @@ async def query_runs(client: Client, query: str) -> AsyncIterator[Source | Histo
             try:
                 yield Source(label, await handle.fetch_history())
             except RPCError as err:
-                yield HistoryError(f"{label}: cannot fetch: {err.message}")
+                yield HistoryError(label, f"cannot fetch: {err.message}")
     except RPCError as err:
         raise UserError(f"query {query!r} failed: {err.message}") from err
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,13 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import decode_typed_search_attributes
 
-from activities.payloads import AutoStepInput, Notification, PortalRecord, RenderedDocument, RenderForm
+from activities.payloads import (
+    AutoStepInput,
+    Notification,
+    PortalRecord,
+    RenderedDocument,
+    RenderForm,
+)
 from motcua.audit.history import HistoryError
 from motcua.audit.masking import Mask
 from procedures.calendar import WorkCalendar
@@ -161,7 +167,7 @@ def build_trail(
 ) -> Trail:
     """The trail of a dossier from its runs' histories (first to last), and its log if given."""
     if not runs:
-        raise HistoryError("no history to build a trail from")
+        raise HistoryError("trail", "no history to build a trail from")
     trail = _Builder(runs[0], reveal).build(runs)
     if log is not None:
         trail.rejected = read_rejections(log, trail.code, Mask(_applicant(runs[0]), reveal))
@@ -173,7 +179,7 @@ def read_rejections(path: Path, code: str, mask: Mask) -> list[Rejection]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
-        raise HistoryError(f"{path}: cannot read the log: {err.strerror or err}") from err
+        raise HistoryError(str(path), f"cannot read the log: {err.strerror or err}") from err
     found = []
     for line in lines:
         try:
@@ -211,7 +217,7 @@ def rate(at: datetime, due: datetime) -> str:
 def _applicant(history: WorkflowHistory) -> api.Applicant | None:
     attrs = history.events[0].workflow_execution_started_event_attributes
     try:
-        return decode(attrs.input, DossierInput).applicant  # type: ignore[no-any-return]
+        return decode(attrs.input, DossierInput).applicant
     except Exception:
         return None
 
@@ -220,12 +226,12 @@ def _started_input(history: WorkflowHistory) -> DossierInput:
     attrs = history.events[0].workflow_execution_started_event_attributes
     if attrs.workflow_type.name != api.DOSSIER_WORKFLOW:
         raise HistoryError(
-            f"{history.workflow_id}: a {attrs.workflow_type.name} workflow, not a dossier"
+            history.workflow_id, f"a {attrs.workflow_type.name} workflow, not a dossier"
         )
     try:
-        return decode(attrs.input, DossierInput)  # type: ignore[no-any-return]
+        return decode(attrs.input, DossierInput)
     except Exception as err:
-        raise HistoryError(f"{history.workflow_id}: unreadable dossier input: {err}") from err
+        raise HistoryError(history.workflow_id, f"unreadable dossier input: {err}") from err
 
 
 class _Builder:
@@ -277,9 +283,10 @@ class _Builder:
 
     def build(self, runs: Sequence[WorkflowHistory]) -> Trail:
         self.spans = _task_spans(runs)
-        for self.run, history in enumerate(runs, start=1):
-            self.events = history.events
-            for self.index, event in enumerate(self.events):
+        for run, history in enumerate(runs, start=1):
+            self.run, self.events = run, history.events
+            for index, event in enumerate(self.events):
+                self.index = index
                 handler = self.handlers.get(event.event_type)
                 if handler is not None:
                     handler(event)
@@ -313,7 +320,7 @@ class _Builder:
 
     def _add(self, event: HistoryEvent, kind: str, **fields: Any) -> Entry:
         entry = Entry(
-            at=fields.pop("at", None) or event.event_time.ToDatetime(timezone.utc),
+            at=fields.pop("at", None) or event.event_time.ToDatetime(UTC),
             event_id=event.event_id,
             run=self.run,
             kind=kind,
@@ -424,7 +431,7 @@ class _Builder:
         self.updates[event.event_id] = entry
 
     def _apply(self, event: HistoryEvent, name: str, req: Any, actor: str) -> Entry:
-        at = event.event_time.ToDatetime(timezone.utc)
+        at = event.event_time.ToDatetime(UTC)
         mask = self.mask
         if name == api.CLAIM:
             task = self._task(req.step)
@@ -451,7 +458,9 @@ class _Builder:
                 "supplement_requested",
                 step=req.step,
                 actor=actor,
-                detail="missing: " + "; ".join(req.missing) + (f" ({req.reason})" if req.reason else ""),
+                detail="missing: "
+                + "; ".join(req.missing)
+                + (f" ({req.reason})" if req.reason else ""),
             )
         if name == api.SUPPLEMENT:
             note = mask.value(req.note)
@@ -570,7 +579,7 @@ class _Builder:
                     title=doc.title,
                     path=doc.path,
                     sha256=doc.sha256,
-                    issued_at=event.event_time.ToDatetime(timezone.utc),
+                    issued_at=event.event_time.ToDatetime(UTC),
                     event_id=event.event_id,
                 )
             )
@@ -599,7 +608,7 @@ class _Builder:
 
     def _timer_fired(self, event: HistoryEvent) -> None:
         """Name what a deadline meant by what the workflow did next and by the tasks open."""
-        at = event.event_time.ToDatetime(timezone.utc)
+        at = event.event_time.ToDatetime(UTC)
         followups = self._followups()
         roles_after = self.roles
         for follow in followups:
@@ -607,7 +616,8 @@ class _Builder:
                 attrs = decode_typed_search_attributes(
                     follow.upsert_workflow_search_attributes_event_attributes.search_attributes
                 )
-                roles_after = set(attrs.get(sa.PENDING_ROLES) or roles_after)
+                pending = attrs.get(sa.PENDING_ROLES)
+                roles_after = set(pending) if pending is not None else roles_after
         added, removed = roles_after - self.roles, self.roles - roles_after
         apology = self.proc.apology
         receiving = self.proc.agencies[self.proc.receiving_agency].code
@@ -618,11 +628,15 @@ class _Builder:
         late = [s for s in open_spans if s[3] <= at]
         for step, *_ in late:
             self._add(event, "time_up", step=step, detail="the step's share of time ran out")
-        for role in sorted(added):
-            gone = sorted(r for r in removed if r.split("/")[0] == role.split("/")[0])
-            step = next((s[0] for s in late if self._task_role(s[0]) in gone), None)
-            self._add(event, "escalated", step=step, detail=f"{', '.join(gone)} → {role}")
-        if late or added:
+        escalations = [
+            (role, gone)
+            for role in sorted(added)
+            if (gone := sorted(r for r in removed if r.split("/")[0] == role.split("/")[0]))
+        ]
+        for role, gone in escalations:
+            task = next((s[0] for s in late if self._task_role(s[0]) in gone), None)
+            self._add(event, "escalated", step=task, detail=f"{', '.join(gone)} → {role}")
+        if late or escalations:
             return
         if all(f.event_type == E.EVENT_TYPE_TIMER_STARTED for f in followups):
             reminded = self._remind(event, open_spans)
@@ -636,7 +650,9 @@ class _Builder:
             return ""
         return sa.pending_role(self.proc.agencies[definition.agency].code, definition.role)
 
-    def _remind(self, event: HistoryEvent, spans: list[tuple[str, datetime, datetime, datetime]]) -> bool:
+    def _remind(
+        self, event: HistoryEvent, spans: list[tuple[str, datetime, datetime, datetime]]
+    ) -> bool:
         """A reminder to the open task with the fewest reminders so far that has one left."""
         candidates = []
         for step, start, _end, _due in spans:

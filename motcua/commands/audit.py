@@ -107,7 +107,7 @@ async def _dossiers(client: Client, codes: list[str]) -> AsyncIterator[Source | 
             for run in await histories.fetch_runs(client, code):
                 yield run
         except UserError as err:
-            yield HistoryError(str(err))
+            yield HistoryError(code, str(err))
 
 
 async def _runs(dossier: str | None, files: list[Path]) -> list[Source]:

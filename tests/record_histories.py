@@ -1,0 +1,264 @@
+"""Record the golden histories in `tests/histories/`: real dossiers, officers played by updates.
+
+    python tests/record_histories.py [--out tests/histories]
+
+Starts an in-memory dev server and a worker for every catalogue queue, runs one dossier per
+case below to its end through the same client operations officers use (claim, complete,
+reassign, request a supplement, supplement, withdraw, deliver an event), and writes each run's
+history as `temporal workflow show --output json` would: `<case>.json`, then
+`<case>.run<N>.json` for later runs and `<case>.<child step>.json` for sub-procedures.
+`tests/test_replay.py` replays them all with the current code. Re-record only when an
+interpreter change is deliberate and guarded by `workflow.patched` (see docs/auditing.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from motcua import client as ops
+from motcua.audit.history import fetch_runs
+from motcua.devserver import find_binary
+from procedures.loader import load_catalog
+from procedures.models import (
+    Channel,
+    FieldType,
+    FrozenProcedure,
+    SubprocedureStep,
+    TaskStep,
+)
+from worker import WorkerGroup, catalogue_task_queues
+from workflows.api import (
+    DELIVER_EVENT,
+    Actor,
+    Applicant,
+    DeliverEvent,
+    DossierState,
+    TaskStatus,
+    TaskView,
+)
+from workflows.search_attributes import ALL
+
+HISTORIES = Path(__file__).with_name("histories")
+POLL = 0.1
+Hook = Callable[[Client, str, TaskView], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One golden dossier: a procedure, decisions per step (in visit order), hooks per step."""
+
+    name: str
+    procedure: str
+    decisions: dict[str, list[str]] = field(default_factory=dict)
+    hooks: dict[str, Hook] = field(default_factory=dict)
+    form: dict[str, Any] = field(default_factory=dict)
+    channel: Channel = Channel.ONLINE
+    withdraw_at: str | None = None
+
+
+def officer(task: TaskView) -> Actor:
+    """The officer acting on a task: its assignee if it has one, else one of its role."""
+    return Actor(user=task.assignee or f"{task.role}.1", agency=task.agency, role=task.role)
+
+
+async def supplement_once(client: Client, code: str, task: TaskView) -> None:
+    """Ask for a missing document, then the applicant brings it."""
+    await ops.claim(client, code, task.step, officer(task))
+    await ops.request_supplement(
+        client, code, task.step, officer(task), ["Giấy chứng sinh (bản chính)"], "thiếu bản chính"
+    )
+    await asyncio.sleep(0.3)
+    await ops.supplement(client, code, ["birth_certificate_medical"], "đã bổ sung")
+
+
+async def reassign_to_colleague(client: Client, code: str, task: TaskView) -> None:
+    """The head hands the task to a named specialist."""
+    head = Actor(user="head.1", agency=task.agency, role="head")
+    await ops.reassign(client, code, task.step, head, to_user="specialist.2")
+
+
+CASES: tuple[Case, ...] = (
+    Case(
+        "1.001193-parallel-supplement",
+        "1.001193",
+        hooks={"receive": supplement_once},
+    ),
+    Case("1.006714-subprocedure", "1.006714", channel=Channel.IN_PERSON),
+    Case("2.000720-refused", "2.000720", decisions={"review": ["refuse"]}),
+    Case(
+        "1.013978-rework-payment",
+        "1.013978",
+        decisions={
+            "cadastral_check": ["return_to_commune", "send_to_tax"],
+            "assess_obligations": ["notice_issued"],
+        },
+        channel=Channel.IN_PERSON,
+    ),
+    Case("2.000488-withdrawn", "2.000488", withdraw_at="compile"),
+    Case(
+        "1.009974-choice-reassign",
+        "1.009974",
+        form={"in_heritage_zone": True, "floors": 3},
+        hooks={"appraise": reassign_to_colleague},
+    ),
+)
+
+
+def sample(frozen: FrozenProcedure, step: str) -> dict[str, Any]:
+    """Values for a step's required fields, fixed so that recordings are alike."""
+    definition = frozen.procedure.steps[step]
+    assert isinstance(definition, TaskStep)
+    values: dict[FieldType, Any] = {
+        FieldType.INTEGER: 3,
+        FieldType.NUMBER: 120.5,
+        FieldType.BOOLEAN: False,
+        FieldType.DATE: "2026-01-15",
+    }
+    return {
+        name: spec.choices[0] if spec.choices else values.get(spec.type, f"REC-{name}")
+        for name, spec in definition.fields.items()
+        if spec.required
+    }
+
+
+def decide(frozen: FrozenProcedure, case: Case, step: str, taken: dict[str, int]) -> str:
+    """The case's next decision for `step`, else the step's first decision."""
+    planned = case.decisions.get(step, [])
+    visit = taken.get(step, 0)
+    taken[step] = visit + 1
+    if visit < len(planned):
+        return planned[visit]
+    definition = frozen.procedure.steps[step]
+    assert isinstance(definition, TaskStep)
+    return next(iter(definition.decisions))
+
+
+def awaited(state: DossierState) -> str | None:
+    """The event a wait step is waiting for, from the timeline."""
+    pending: dict[str | None, str] = {}
+    for entry in state.timeline:
+        if entry.kind == "waiting":
+            pending[entry.step] = entry.detail
+        elif entry.kind in ("arrived", "timed_out"):
+            pending.pop(entry.step, None)
+    return next(iter(pending.values()), None)
+
+
+async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -> list[str]:
+    """Act until the dossier ends; the codes of the sub-procedure dossiers it started."""
+    taken: dict[str, int] = {}
+    hooked: set[str] = set()
+    children: dict[str, asyncio.Task[list[str]]] = {}
+    while True:
+        try:
+            state = await ops.show(client, code)
+        except ops.DossierNotFound:  # a sub-procedure the parent is still starting
+            await asyncio.sleep(POLL)
+            continue
+        if state.result is not None:
+            await asyncio.gather(*children.values())
+            return list(children)
+        for entry in state.timeline:
+            child = f"{code}.{entry.step}"
+            if entry.kind == "handed_over" and entry.step and child not in children:
+                step = frozen.procedure.steps[entry.step]
+                assert isinstance(step, SubprocedureStep)
+                sub = frozen.subprocedures[step.procedure]
+                children[child] = asyncio.create_task(
+                    play(client, child, sub, Case(child, step.procedure))
+                )
+        for task in state.tasks:
+            if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
+                continue
+            if case.withdraw_at == task.step:
+                await ops.withdraw(client, code, "không còn nhu cầu")
+                break
+            hook = case.hooks.get(task.step)
+            if hook is not None and task.step not in hooked:
+                hooked.add(task.step)
+                await hook(client, code, task)
+                break
+            if task.status is TaskStatus.OPEN:
+                await ops.claim(client, code, task.step, officer(task))
+            decision = decide(frozen, case, task.step, taken)
+            fields = sample(frozen, task.step)
+            await ops.complete(client, code, task.step, officer(task), decision, fields)
+        event = awaited(state)
+        if event is not None:
+            cashier = Actor(user="cashier.1", agency=state.code.rsplit("-", 2)[0], role="one_stop")
+            await client.get_workflow_handle(code).execute_update(
+                DELIVER_EVENT, DeliverEvent(event=event, actor=cashier)
+            )
+        await asyncio.sleep(POLL)
+
+
+async def record(client: Client, case: Case, out: Path) -> list[Path]:
+    """Run one case to its end and write its histories."""
+    frozen = load_catalog()[case.procedure]
+    documents = [d.id for d in frozen.procedure.documents if d.required]
+    applicant = Applicant(
+        full_name="Nguyễn Thị Hồng Nhung",
+        id_number="001190012345",
+        phone="0912345678",
+        email="nhung@example.vn",
+        address="Số 1 phố Hàng Bạc, Hà Nội",
+    )
+    submitted = await ops.submit(
+        client, frozen, applicant, case.channel, case.form, documents, request_id=case.name
+    )
+    async with asyncio.timeout(60):
+        children = await play(client, submitted.code, frozen, case)
+        await client.get_workflow_handle(submitted.code).result()
+    written = []
+    for code, name in [(submitted.code, case.name)] + [
+        (child, f"{case.name}.{child.rsplit('.', 1)[1]}") for child in children
+    ]:
+        for n, run in enumerate(await fetch_runs(client, code), start=1):
+            path = out / (f"{name}.json" if n == 1 else f"{name}.run{n}.json")
+            path.write_text(run.history.to_json() + "\n", encoding="utf-8")
+            written.append(path)
+    return written
+
+
+async def main_async(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        queues = catalogue_task_queues(load_catalog())
+        with tempfile.TemporaryDirectory() as data:
+            async with WorkerGroup(env.client, queues, Path(data)):
+                for case in CASES:
+                    for path in await record(env.client, case, out):
+                        print(f"wrote {path}")
+    finally:
+        await env.shutdown()
+        await asyncio.sleep(0.5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HISTORIES)
+    asyncio.run(main_async(parser.parse_args().out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

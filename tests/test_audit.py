@@ -1,0 +1,305 @@
+"""Audit trail and verifiable export of a real dossier, from its history on a real dev server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHistory
+
+from motcua import client as ops
+from motcua.audit.export import MANIFEST, export, verify
+from motcua.audit.history import fetch_runs
+from motcua.audit.render import render
+from motcua.audit.trail import Trail, build_trail
+from motcua.cli import main
+from procedures.loader import load_catalog
+from procedures.models import Channel
+from workflows.api import Actor, Applicant
+
+COMMUNE, POLICE, INSURANCE = "000.00.19.H26", "000.00.09.H26", "000.00.31.H26"
+APPLICANT = Applicant(
+    full_name="Phạm Thị Thu Trang",
+    id_number="079190099999",
+    phone="0987654321",
+    email="trang@example.vn",
+    address="<b>Thôn Đông</b>",
+)
+BIRTH_NUMBER = "KS-2026-000777"
+
+
+@dataclass(frozen=True)
+class Dossier:
+    code: str
+    runs: list[WorkflowHistory]
+    content_hash: str
+    started: datetime
+    address: str
+
+
+async def _decide(
+    client: Client, code: str, step: str, actor: Actor, decision: str, **fields: Any
+) -> None:
+    await ops.claim(client, code, step, actor)
+    await ops.complete(client, code, step, actor, decision, fields)
+
+
+async def _when_open(client: Client, code: str, step: str) -> None:
+    import asyncio
+
+    for _ in range(100):
+        state = await ops.show(client, code)
+        if any(t.step == step and t.status.value in ("open", "claimed") for t in state.tasks):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{step} never opened")
+
+
+_RECORDED: list[Dossier] = []
+
+
+@pytest_asyncio.fixture
+async def dossier(
+    dev_env: Any, run_worker: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> Dossier:
+    """One birth + residence + insurance dossier decided by officers of three agencies (once)."""
+    if not _RECORDED:
+        _RECORDED.append(await _run_dossier(dev_env.client, run_worker, tmp_path_factory))
+    return _RECORDED[0]
+
+
+async def _run_dossier(
+    client: Client, run_worker: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> Dossier:
+    frozen = load_catalog()["1.001193"]
+    started = datetime.now(UTC)
+    data = tmp_path_factory.mktemp("data")
+    async with run_worker(client, ["commune", "police", "insurance"], data):
+        submitted = await ops.submit(
+            client,
+            frozen,
+            APPLICANT,
+            Channel.ONLINE,
+            documents=[d.id for d in frozen.procedure.documents],
+            request_id=f"audit-{started.timestamp()}",
+        )
+        code = submitted.code
+        await _when_open(client, code, "receive")
+        await _decide(client, code, "receive", Actor.parse(f"lan@{COMMUNE}/one_stop"), "accept")
+        await _when_open(client, code, "register_birth")
+        justice = Actor.parse(f"hoa@{COMMUNE}/justice_officer")
+        await _decide(
+            client,
+            code,
+            "register_birth",
+            justice,
+            "registered",
+            birth_register_number=BIRTH_NUMBER,
+            personal_id="079226000001",
+        )
+        await _when_open(client, code, "issue_card")
+        await _decide(
+            client,
+            code,
+            "register_residence",
+            Actor.parse(f"binh@{POLICE}/residence_officer"),
+            "registered",
+        )
+        await _decide(
+            client,
+            code,
+            "issue_card",
+            Actor.parse(f"an@{INSURANCE}/card_officer"),
+            "issued",
+            card_number="GD4797912345678",
+        )
+        await _when_open(client, code, "return_result")
+        await _decide(
+            client, code, "return_result", Actor.parse(f"lan@{COMMUNE}/one_stop"), "returned"
+        )
+        await client.get_workflow_handle(code).result()
+    runs = [r.history for r in await fetch_runs(client, code)]
+    address = client.service_client.config.target_host
+    return Dossier(code, runs, frozen.content_hash, started, address)
+
+
+@pytest.fixture
+def trail(dossier: Dossier) -> Trail:
+    return build_trail(dossier.runs)
+
+
+def test_trail_says_who_decided_what_and_when(dossier: Dossier, trail: Trail) -> None:
+    decided = {e.step: e for e in trail.entries if e.kind == "decided"}
+    assert set(decided) == {
+        "receive",
+        "register_birth",
+        "register_residence",
+        "issue_card",
+        "return_result",
+    }
+    birth = decided["register_birth"]
+    assert birth.actor == f"hoa@{COMMUNE}/justice_officer"
+    assert birth.detail == "registered"
+    assert dossier.started <= birth.at <= datetime.now(UTC)
+    assert decided["issue_card"].actor == f"an@{INSURANCE}/card_officer"
+    claimed = [e for e in trail.entries if e.kind == "claimed"]
+    assert len(claimed) == 5
+    task = next(t for t in trail.tasks if t.step == "register_residence")
+    assert (task.agency, task.role, task.decided_by) == (
+        POLICE,
+        "residence_officer",
+        f"binh@{POLICE}/residence_officer",
+    )
+
+
+def test_trail_names_the_procedure_version_it_ran(dossier: Dossier, trail: Trail) -> None:
+    assert trail.code == dossier.code
+    assert (trail.procedure_code, trail.content_hash) == ("1.001193", dossier.content_hash)
+    assert trail.state == "completed"
+
+
+def test_trail_lists_documents_and_on_time_status(trail: Trail) -> None:
+    numbers = [d.number for d in trail.documents]
+    assert numbers[0] == "01" and "KQ" in numbers and "05" in numbers
+    assert all(d.path and Path(d.path).name.endswith(".html") for d in trail.documents)
+    assert all(t.on_time in ("early", "on_time", "late") for t in trail.tasks)
+    assert all(t.due_at is not None and t.opened_at is not None for t in trail.tasks)
+    assert trail.outcome is not None and trail.outcome.result == "approved"
+    assert trail.outcome.on_time in ("early", "on_time", "late")
+    statuses = [e.data["status"] for e in trail.entries if e.kind == "status"]
+    assert statuses[:2] == [1, 2] and statuses[-2:] == [9, 10]
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_personal_data_is_masked_unless_revealed(dossier: Dossier, fmt: str) -> None:
+    secrets = [APPLICANT.full_name, APPLICANT.id_number, APPLICANT.phone, BIRTH_NUMBER]
+    masked = render(build_trail(dossier.runs), fmt)
+    for secret in secrets:
+        assert secret not in masked
+    assert dossier.code in masked
+    revealed = render(build_trail(dossier.runs, reveal=True), fmt)
+    for secret in secrets:
+        assert secret in revealed
+
+
+def test_html_escapes_everything(dossier: Dossier) -> None:
+    page = render(build_trail(dossier.runs, reveal=True), "html")
+    assert "&lt;b&gt;Thôn Đông&lt;/b&gt;" in page
+    assert "<b>Thôn" not in page
+
+
+def test_rejected_attempts_come_from_the_structured_log(dossier: Dossier, tmp_path: Path) -> None:
+    def line(code: str, why: str) -> str:
+        return json.dumps(
+            {
+                "event": "update_rejected",
+                "dossier": code,
+                "who": f"x@{POLICE}/head",
+                "what": "complete receive with accept",
+                "why": why,
+                "level": "info",
+                "timestamp": "2026-01-05T02:00:00Z",
+            },
+            ensure_ascii=False,
+        )
+
+    log = tmp_path / "worker.log"
+    log.write_text(
+        "\n".join(
+            [
+                line(dossier.code, f"wrong agency for {APPLICANT.full_name}"),
+                "not json at all",
+                line("other-dossier", "whatever"),
+                json.dumps({"event": "form rendered", "dossier": dossier.code}),
+            ]
+        )
+    )
+    trail = build_trail(dossier.runs, log=log)
+    assert [(r.who, r.what) for r in trail.rejected] == [
+        (f"x@{POLICE}/head", "complete receive with accept")
+    ]
+    assert APPLICANT.full_name not in trail.rejected[0].why
+
+
+def test_export_then_verify_then_one_altered_byte_fails(dossier: Dossier, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    written = export(dossier.runs, out)
+    names = {p.name for p in written}
+    assert {"history-1.json", "trail.md", "trail.json", MANIFEST, "MANIFEST.sha256"} <= names
+    assert verify(out).ok
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["dossier"] == dossier.code
+    history = WorkflowHistory.from_json(dossier.code, (out / "history-1.json").read_text())
+    assert len(history.events) == len(dossier.runs[0].events)
+
+    trail_md = out / "trail.md"
+    data = bytearray(trail_md.read_bytes())
+    data[10] ^= 0x01
+    trail_md.write_bytes(bytes(data))
+    result = verify(out)
+    assert not result.ok and result.altered == ["trail.md"]
+
+
+def test_verify_reports_missing_extra_and_forged_manifest(dossier: Dossier, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    export(dossier.runs, out)
+    (out / "trail.json").unlink()
+    (out / "note.txt").write_text("added later")
+    result = verify(out)
+    assert (result.missing, result.extra) == (["trail.json"], ["note.txt"])
+
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"].pop("trail.json")
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    assert verify(out).altered == [MANIFEST]
+
+
+def test_cli_trail_export_verify(
+    dossier: Dossier,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dossier.address)
+    assert main(["audit", "trail", dossier.code, "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["code"] == dossier.code
+
+    out = tmp_path / "bundle"
+    assert main(["audit", "export", dossier.code, "--out", str(out)]) == 0
+    assert main(["audit", "verify", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("verified")
+    (out / "history-1.json").write_text("{}")
+    assert main(["audit", "verify", str(out)]) == 1
+    assert "ALTERED history-1.json" in capsys.readouterr().out
+
+
+def test_cli_replay_a_dossier_from_the_server(
+    dossier: Dossier, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dossier.address)
+    assert main(["audit", "replay", dossier.code]) == 0
+    assert capsys.readouterr().out.startswith(f"ok      {dossier.code} run ")
+
+
+def test_cli_user_mistakes_are_one_line(
+    dossier: Dossier, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dossier.address)
+    assert main(["audit", "trail", "000.00.19.H26-990101-0001"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no dossier 000.00.19.H26-990101-0001" in err
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    assert main(["audit", "trail", dossier.code]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "127.0.0.1:1" in err
+
+    assert main(["audit", "verify", "/nonexistent/folder"]) == 1
+    assert "no such folder" in capsys.readouterr().err
