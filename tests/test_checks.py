@@ -316,8 +316,16 @@ def test_every_problem_is_reported_at_once(load) -> None:  # type: ignore[no-unt
 def test_forms_the_dossier_issues_on_its_own_must_be_declared(load) -> None:  # type: ignore[no-untyped-def]
     text = edit(
         FULL,
-        ('  receipt: {number: "01", title: "Giấy tiếp nhận", template: ../forms/receipt.html.j2}\n', ""),
-        ('  apology: {number: "04", title: "Phiếu xin lỗi", template: ../forms/apology.html.j2}\n', ""),
+        (
+            '  receipt: {number: "01", title: "Giấy tiếp nhận", '
+            'template: ../forms/receipt.html.j2}\n',
+            "",
+        ),
+        (
+            '  apology: {number: "04", title: "Phiếu xin lỗi", '
+            'template: ../forms/apology.html.j2}\n',
+            "",
+        ),
     )
     found = seen(load(text))
     line, column = at(text, "  refusal:")

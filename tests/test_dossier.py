@@ -46,8 +46,9 @@ SECOND = Actor(user="tuan", agency="T00.00.03.H26", role="officer")
 @pytest.fixture
 async def workers(dev_env: Any, data_dir: Path, run_worker: Any) -> AsyncIterator[Client]:
     """A worker for the desk queue and a second worker for the second agency's queue."""
-    async with run_worker(dev_env.client, "test-desk", data_dir), run_worker(
-        dev_env.client, "test-second", data_dir
+    async with (
+        run_worker(dev_env.client, "test-desk", data_dir),
+        run_worker(dev_env.client, "test-second", data_dir),
     ):
         yield dev_env.client
 
@@ -227,8 +228,12 @@ async def test_rejected_updates_leave_history_unchanged(workers: Client) -> None
         (COMPLETE, CompleteTask(step="review", actor=SECOND, decision="ok"), "belongs to agency"),
         (
             COMPLETE,
-            CompleteTask(step="review", actor=OFFICE.model_copy(update={"role": "head"}),
-                         decision="ok", fields={"opinion": "x"}),
+            CompleteTask(
+                step="review",
+                actor=OFFICE.model_copy(update={"role": "head"}),
+                decision="ok",
+                fields={"opinion": "x"},
+            ),
             "needs role 'specialist'",
         ),
         (
@@ -236,17 +241,26 @@ async def test_rejected_updates_leave_history_unchanged(workers: Client) -> None
             CompleteTask(step="review", actor=OFFICE, decision="approve", fields={"opinion": "x"}),
             "decision 'approve' is not allowed",
         ),
-        (COMPLETE, CompleteTask(step="review", actor=OFFICE, decision="ok"), "'opinion' is required"),
         (
             COMPLETE,
-            CompleteTask(step="review", actor=OFFICE, decision="ok",
-                         fields={"opinion": "x", "area_m2": "big"}),
+            CompleteTask(step="review", actor=OFFICE, decision="ok"),
+            "'opinion' is required",
+        ),
+        (
+            COMPLETE,
+            CompleteTask(
+                step="review",
+                actor=OFFICE,
+                decision="ok",
+                fields={"opinion": "x", "area_m2": "big"},
+            ),
             "'area_m2' must be number",
         ),
         (
             COMPLETE,
-            CompleteTask(step="review", actor=OFFICE, decision="ok",
-                         fields={"opinion": "x", "colour": "red"}),
+            CompleteTask(
+                step="review", actor=OFFICE, decision="ok", fields={"opinion": "x", "colour": "red"}
+            ),
             "unknown field 'colour'",
         ),
         (COMPLETE, CompleteTask(step="receive", actor=DESK, decision="accept"), "is not open"),
@@ -266,8 +280,9 @@ async def test_a_claimed_task_belongs_to_its_claimant(workers: Client) -> None:
     await handle.execute_update(CLAIM, ClaimTask(step="receive", actor=DESK))
     other = DESK.model_copy(update={"user": "hung"})
     with pytest.raises(WorkflowUpdateFailedError) as failure:
-        await handle.execute_update(COMPLETE, CompleteTask(step="receive", actor=other,
-                                                           decision="accept"))
+        await handle.execute_update(
+            COMPLETE, CompleteTask(step="receive", actor=other, decision="accept")
+        )
     assert "claimed by lan" in str(failure.value.cause)
     await handle.terminate("test over")
 

@@ -334,10 +334,11 @@ class DossierWorkflow:
 
     async def _parallel(self, step_id: str, step: ParallelStep) -> _Reached:
         self._event("forked", step_id, detail=", ".join(step.branches))
-        pending = {
+        # A list, not a set: the order of branches must be the same on every replay.
+        pending = [
             asyncio.create_task(self._walk(first, until=step.next))
             for first in step.branches.values()
-        }
+        ]
         try:
             while pending:
                 done, pending = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
