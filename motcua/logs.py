@@ -16,6 +16,23 @@ import structlog
 _configured = False
 
 
+class _StderrLogger:
+    """Writes each line to whatever `sys.stderr` is *now*.
+
+    structlog's PrintLogger keeps the stream it was given; when that stream is replaced and
+    closed (pytest's capture, a daemonised worker), later log calls would fail, and a failing
+    log call inside an activity fails the activity.
+    """
+
+    def __init__(self, *args: object) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure(level: str | None = None) -> None:
     """Configure structlog and the standard logging it writes through; idempotent."""
     global _configured
@@ -41,6 +58,6 @@ def configure(level: str | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level_name, logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLogger,
         cache_logger_on_first_use=True,
     )

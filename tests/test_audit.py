@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +14,24 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowHistory
 
 from motcua import client as ops
+from motcua import logs
 from motcua.audit.export import MANIFEST, export, verify
 from motcua.audit.history import fetch_runs
 from motcua.audit.render import render
 from motcua.audit.trail import Trail, build_trail
 from motcua.cli import main
-from procedures.loader import load_catalog
+from procedures.calendar import load_calendar
+from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel
-from workflows.api import Actor, Applicant
+from workflows.api import (
+    APPROVE_APOLOGY,
+    DOSSIER_WORKFLOW,
+    Actor,
+    Applicant,
+    ApproveApology,
+    DossierInput,
+    DossierOutcome,
+)
 
 COMMUNE, POLICE, INSURANCE = "000.00.19.H26", "000.00.09.H26", "000.00.31.H26"
 APPLICANT = Applicant(
@@ -32,6 +42,13 @@ APPLICANT = Applicant(
     address="<b>Thôn Đông</b>",
 )
 BIRTH_NUMBER = "KS-2026-000777"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _logs_to_the_session_stream() -> None:
+    """Configure structlog before a test's `capsys` swaps stderr: `main()` would bind the
+    loggers to that test's stream, closed afterwards, and later activities fail writing to it."""
+    logs.configure()
 
 
 @dataclass(frozen=True)
@@ -303,3 +320,62 @@ def test_cli_user_mistakes_are_one_line(
 
     assert main(["audit", "verify", "/nonexistent/folder"]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+DEADLINES = Path(__file__).parent / "fixtures" / "deadlines" / "deadlines.yaml"
+
+
+@pytest.mark.parametrize("hours_later", [0, 9])
+async def test_trail_shows_reminders_escalation_and_extension(
+    ts_env: Any, data_dir: Path, run_worker: Callable[..., Any], hours_later: int
+) -> None:
+    """On the time-skipping server: a task left alone is reminded twice, runs out of time and
+    goes to the head; the head's apology extends the dossier. All of it read from history.
+    Received at two times of day, so the apology comes before or after the escalation."""
+    client: Client = ts_env.client
+    frozen = load_procedure(DEADLINES)
+    await ts_env.sleep(timedelta(hours=hours_later))
+    now = await ts_env.get_current_time()
+    code = f"000.00.19.H26-{now:%y%m%d}-{int(now.timestamp()) % 10000:04d}"
+    inp = DossierInput(
+        code=code,
+        procedure=frozen,
+        calendar=load_calendar(years=range(now.year, now.year + 2)),
+        received_at=now,
+        channel=Channel.ONLINE,
+        applicant=APPLICANT,
+        documents=("application",),
+        request_id=code,
+    )
+    desk = Actor.parse(f"lan@{COMMUNE}/one_stop")
+    head = Actor.parse(f"hung@{COMMUNE}/head")
+    async with run_worker(client, "deadlines", data_dir):
+        handle = await client.start_workflow(
+            DOSSIER_WORKFLOW, inp, id=code, task_queue="deadlines", result_type=DossierOutcome
+        )
+        await _when_open(client, code, "receive")
+        await ops.complete(client, code, "receive", desk, "accept")
+        await _when_open(client, code, "process")
+        await ts_env.sleep(timedelta(days=12))
+        await _when_open(client, code, "process")
+        await handle.execute_update(
+            APPROVE_APOLOGY, ApproveApology(actor=head, reason="Chờ xác minh")
+        )
+        await ops.complete(client, code, "process", head, "approve")
+        await _when_open(client, code, "return_result")
+        await ops.complete(client, code, "return_result", desk, "returned")
+        outcome = await handle.result()
+    trail = build_trail([r.history for r in await fetch_runs(client, code)])
+    kinds = [(e.kind, e.step) for e in trail.entries]
+    assert kinds.count(("reminder", "process")) == 2, kinds
+    assert ("deadline", None) not in kinds, kinds
+    assert ("time_up", "process") in kinds
+    escalated = next(e for e in trail.entries if e.kind == "escalated")
+    assert escalated.detail == f"{COMMUNE}/specialist → {COMMUNE}/head"
+    assert any(e.kind == "apology_requested" for e in trail.entries)
+    extended = next(e for e in trail.entries if e.kind == "extended")
+    assert extended.actor == str(head) and "Chờ xác minh" in extended.detail
+    assert "04" in [d.number for d in trail.documents]
+    process = next(t for t in trail.tasks if t.step == "process")
+    assert (process.reminders, process.on_time, process.decided_by) == (2, "late", str(head))
+    assert trail.outcome is not None and trail.outcome.on_time == outcome.on_time

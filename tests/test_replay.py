@@ -13,12 +13,20 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 
+from motcua import logs
 from motcua.audit.history import HistoryError, Source, read_file
 from motcua.audit.replay import replay
 from motcua.cli import main
 
 HISTORIES = Path(__file__).with_name("histories")
 GOLDEN = sorted(HISTORIES.glob("*.json"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _logs_to_the_session_stream() -> None:
+    """Configure structlog before a test's `capsys` swaps stderr: `main()` would bind the
+    loggers to that test's stream, closed afterwards, and later activities fail writing to it."""
+    logs.configure()
 
 
 def test_there_are_golden_histories_of_several_procedures() -> None:

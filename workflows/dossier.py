@@ -140,7 +140,7 @@ class DossierWorkflow:
             apology.cancel()
         if not walk.done():
             walk.cancel()
-            await asyncio.wait([walk])
+            await workflow.wait([walk])
         reached = walk.result() if self._halt is None else None
         if isinstance(reached, _ContinueAsNew):
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -217,7 +217,6 @@ class DossierWorkflow:
         self._ended = True
         self._rt.clock = self._rt.clock.finish(now)
         on_time = self._rt.clock.status(self._cal).value
-        self._rt.result = result
         self._event("ended", detail=f"{result.value}: {reason}", on_time=on_time)
         documents = []
         if form is not None and form in self._proc.forms:
@@ -231,6 +230,7 @@ class DossierWorkflow:
             await self._set_status(PortalStatus.FINISHED, "Đã giải quyết xong")
         await self._set_status(_END_STATUS[result], reason)
         await self._notify(f"Hồ sơ {self._inp.code}: {result.value}", reason, *documents)
+        self._rt.result = result  # last, so a query never shows a result without its documents
         self._publish()
         return DossierOutcome(
             code=self._inp.code,

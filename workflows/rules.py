@@ -98,7 +98,8 @@ def check_fields(declared: dict[str, FormField], given: dict[str, Any]) -> None:
             expected = spec.type.value
             if spec.type is FieldType.CHOICE:
                 expected = "one of " + ", ".join(spec.choices)
-            problems.append(f"field {name!r} must be {expected}, got {value!r}")
+            # The value itself is not echoed: it may be personal data, and rejections are logged.
+            problems.append(f"field {name!r} must be {expected}")
     if problems:
         raise Rejected("; ".join(problems))
 

@@ -255,6 +255,8 @@ class _Builder:
         self.events: Sequence[HistoryEvent] = ()
         self.index = 0
         self.spans: list[tuple[str, datetime, datetime, datetime]] = []
+        self.timed_out: set[tuple[str, datetime, datetime, datetime]] = set()
+        self.explained: set[int | None] = set()
         self.handlers: dict[int, Callable[[HistoryEvent], None]] = {
             E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: self._started,
             E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: self._update_accepted,
@@ -607,48 +609,88 @@ class _Builder:
     # ---------------------------------------------------------------- clocks and inboxes
 
     def _timer_fired(self, event: HistoryEvent) -> None:
-        """Name what a deadline meant by what the workflow did next and by the tasks open."""
+        """Name what a deadline meant, by what the workflow did next and by the tasks open.
+
+        Reminders, a step's time running out, escalations and the apology task have no event of
+        their own: a reminder's task starts the next timer and nothing else; running out shows
+        in the step's due instant (from its progress record) and the escalation in the pending
+        roles published next; the apology task adds the head's role, or nothing at all when an
+        escalated task already has it pending. Timers firing in the same workflow task share
+        its commands: the first takes them.
+        """
         at = event.event_time.ToDatetime(UTC)
         followups = self._followups()
-        roles_after = self.roles
+        batch = followups[0].event_id if followups else None
+        shared = batch is not None and batch in self.explained
+        self.explained.add(batch)
+        if shared:
+            followups = []
+        added, removed = self._roles_change(followups)
+        apology = self.proc.apology
+        receiving = self.proc.agencies[self.proc.receiving_agency].code
+        apology_role = sa.pending_role(receiving, apology.role) if apology else None
+        if apology_role in added and not removed:
+            self._add(event, "apology_requested", detail=str(apology_role))
+            return
+        if self._time_up(event, at) or self._escalated(event, added, removed):
+            return
+        apology_due = apology_role is not None and self._apologies() <= self._extensions()
+        if not followups and not shared and apology_due:
+            self._add(event, "apology_requested", detail=str(apology_role))
+            return
+        only_timers = all(f.event_type == E.EVENT_TYPE_TIMER_STARTED for f in followups)
+        open_spans = [s for s in self.spans if s[1] <= at < s[2]]
+        if only_timers and self._remind(event, open_spans):
+            return
+        if shared and apology_due:
+            self._add(event, "apology_requested", detail=str(apology_role))
+            return
+        self._add(event, "deadline", detail="a timer fired")
+
+    def _roles_change(self, followups: list[HistoryEvent]) -> tuple[set[str], set[str]]:
+        """Pending roles added and removed by the commands that followed."""
+        after = self.roles
         for follow in followups:
             if follow.event_type == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
                 attrs = decode_typed_search_attributes(
                     follow.upsert_workflow_search_attributes_event_attributes.search_attributes
                 )
                 pending = attrs.get(sa.PENDING_ROLES)
-                roles_after = set(pending) if pending is not None else roles_after
-        added, removed = roles_after - self.roles, self.roles - roles_after
-        apology = self.proc.apology
-        receiving = self.proc.agencies[self.proc.receiving_agency].code
-        if apology and sa.pending_role(receiving, apology.role) in added and not removed:
-            self._add(event, "apology_requested", detail=f"{receiving}/{apology.role}")
-            return
-        open_spans = [s for s in self.spans if s[1] <= at < s[2]]
-        late = [s for s in open_spans if s[3] <= at]
-        for step, *_ in late:
-            self._add(event, "time_up", step=step, detail="the step's share of time ran out")
-        escalations = [
-            (role, gone)
-            for role in sorted(added)
-            if (gone := sorted(r for r in removed if r.split("/")[0] == role.split("/")[0]))
-        ]
-        for role, gone in escalations:
-            task = next((s[0] for s in late if self._task_role(s[0]) in gone), None)
-            self._add(event, "escalated", step=task, detail=f"{', '.join(gone)} → {role}")
-        if late or escalations:
-            return
-        if all(f.event_type == E.EVENT_TYPE_TIMER_STARTED for f in followups):
-            reminded = self._remind(event, open_spans)
-            if reminded:
-                return
-        self._add(event, "deadline", detail="a timer fired")
+                after = set(pending) if pending is not None else after
+        return after - self.roles, self.roles - after
 
-    def _task_role(self, step: str) -> str:
-        definition = self.proc.steps.get(step)
-        if not isinstance(definition, TaskStep):
-            return ""
-        return sa.pending_role(self.proc.agencies[definition.agency].code, definition.role)
+    def _time_up(self, event: HistoryEvent, at: datetime) -> bool:
+        """Steps whose share ran out at `at` (once each), and their escalation as declared."""
+        spans = [
+            s for s in self.spans if s[1] <= at < s[2] and s[3] <= at and s not in self.timed_out
+        ]
+        self.timed_out.update(spans)
+        for step, *_ in spans:
+            self._add(event, "time_up", step=step, detail="the step's share of time ran out")
+            definition = self.proc.steps[step]
+            if isinstance(definition, TaskStep) and definition.escalation is not None:
+                target = definition.escalation.escalate_to
+                if target is not None:
+                    agency = self.proc.agencies[definition.agency].code
+                    detail = f"{agency}/{definition.role} → {agency}/{target}"
+                    self._add(event, "escalated", step=step, detail=detail)
+        return bool(spans)
+
+    def _escalated(self, event: HistoryEvent, added: set[str], removed: set[str]) -> bool:
+        """An escalation of a task never decided: a role replaced by another of its agency."""
+        found = False
+        for role in sorted(added):
+            gone = sorted(r for r in removed if r.split("/")[0] == role.split("/")[0])
+            if gone:
+                self._add(event, "escalated", detail=f"{', '.join(gone)} → {role}")
+                found = True
+        return found
+
+    def _apologies(self) -> int:
+        return sum(e.kind == "apology_requested" for e in self.entries)
+
+    def _extensions(self) -> int:
+        return sum(e.kind == "extended" for e in self.entries)
 
     def _remind(
         self, event: HistoryEvent, spans: list[tuple[str, datetime, datetime, datetime]]
