@@ -3,7 +3,7 @@
     python bench/compare.py [--rounds 6] [--batch 20] [--concurrency 10] [--record]
 
 Starts an embedded dev server (SQLite in a temp dir) and one worker *process* serving both
-`DossierWorkflow` (procedure 1.001193 interpreted) and `bench.handwritten`
+`DossierWorkflow` (procedure 1.001193 interpreted) and `handwritten`
 (`HandwrittenBirthWorkflow`), then plays batches of dossiers, alternating the two kinds batch by
 batch (and which goes first, round by round), so that other load on the machine falls on both.
 Each dossier is started directly (no counter), then every task is claimed and completed by a
@@ -40,6 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # `handwritten`, also inside the sandbox
 
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowUpdateFailedError  # noqa: E402
@@ -139,7 +140,8 @@ def worker_main(data: Path, profile: Path | None, max_cached: int) -> int:
     """The worker process: both workflows, motcua's activities, production settings."""
     import cProfile
 
-    from bench.handwritten import HandwrittenBirthWorkflow
+    from handwritten import HandwrittenBirthWorkflow
+
     from motcua import logs
     from worker import WORKFLOWS, WorkerGroup, stop_on_signals
 
@@ -210,7 +212,7 @@ class Inputs:
 
     def handwritten(self, code: str) -> Any:
         """The hand-written workflow's input: only the forms and data it prints."""
-        from bench.handwritten import HandwrittenInput
+        from handwritten import HandwrittenInput
 
         proc = self.frozen.procedure
         kinds = (FormKind.RECEIPT, FormKind.RESULT, FormKind.REFUSAL, FormKind.CONTROL_SLIP)
@@ -262,7 +264,7 @@ async def play_one(
             search_attributes=attributes,
         )
     else:
-        from bench.handwritten import HANDWRITTEN_WORKFLOW
+        from handwritten import HANDWRITTEN_WORKFLOW
 
         handle = await client.start_workflow(
             HANDWRITTEN_WORKFLOW,
@@ -391,11 +393,11 @@ def summarise(batches: list[Batch], events: dict[str, collections.Counter[str]])
     return lines
 
 
-def record(lines: list[str]) -> None:
-    """Replace (or add) this benchmark's section of BENCHMARKS.md, keeping the others."""
+def record(lines: list[str], title: str = SECTION) -> None:
+    """Replace (or add) a benchmark's section of BENCHMARKS.md, keeping the others."""
     text = BENCHMARKS.read_text(encoding="utf-8")
-    section = "\n".join([SECTION, "", *lines]) + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    section = "\n".join([title, "", *lines]) + "\n"
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
     else:

@@ -32,6 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 from procedures.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
+from workflows import search_attributes
 from workflows.api import (
     APPROVE_APOLOGY,
     COMPLETE,
@@ -610,6 +611,27 @@ async def test_overlapping_suspensions_payment_and_supplement(
     await complete(handle, "check", SPECIALIST, "approve")
     await complete(handle, "return_result", DESK, "returned")
     assert (await outcome(handle)).on_time == "early"
+
+
+async def test_a_dossier_past_its_legal_deadline_is_flagged_overdue(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """While the dossier waits for an event without stopping the clock, no task is open, so
+    no task can be overdue; the dossier's own deadline still flags it, at Tuesday W2 17:00
+    (3 working days from Friday W0 07:30, Tết skipped)."""
+    text = (FIXTURES / "payment.yaml").read_text(encoding="utf-8")
+    (tmp_path / "forms").symlink_to(FIXTURES / "forms")
+    path = tmp_path / "waiting.yaml"
+    path.write_text(text.replace("suspends_clock: true", "suspends_clock: false"), "utf-8")
+    weeks, handle = await start(env, load_procedure(path))
+    await complete(handle, "receive", DESK, "accept")
+    await sleep_until(env, weeks.at(2, 2, "08:00"))
+    current = await eventually(handle, lambda s: bool(events(s, "dossier_overdue")), "overdue")
+    assert_at(events(current, "dossier_overdue")[0].at, weeks.at(2, 1, "17:00"))
+    assert not any(t.overdue for t in current.tasks)
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(search_attributes.OVERDUE) is True
+    await stop(handle)
 
 
 # ------------------------------------------------------------------------ calendar broadcast

@@ -79,6 +79,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.state import Apology, Doc, Event, Runtime, Supplement, Task
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
+OVERDUE_WATCH = "dossier-overdue-watch"
+"""Patch id: dossiers started before it have no timer at their legal due instant."""
+_HOLD_STATUS = {
+    SuspendReason.SUPPLEMENT: PortalStatus.SUPPLEMENT_REQUESTED,
+    SuspendReason.FINANCIAL_OBLIGATION: PortalStatus.FINANCIAL_OBLIGATION,
+    SuspendReason.OTHER: PortalStatus.PROCESSING,
+}
 _TEMPLATES = ImmutableSandboxedEnvironment()
 _END_STATUS = {
     ResultType.APPROVED: PortalStatus.RETURNED,
@@ -126,6 +133,10 @@ class DossierWorkflow:
         self._epoch = 0
         self._waiting: set[str] = set()
         self._published: tuple[Any, ...] | None = None
+        # The waits holding the clock (a payment in one branch, a supplement in another); it
+        # runs again when the last one ends. Empty at every continue-as-new, which happens
+        # only between top-level steps, so it need not be carried.
+        self._holds: list[SuspendReason] = []
 
     # ------------------------------------------------------------------ run
 
@@ -133,11 +144,13 @@ class DossierWorkflow:
     async def run(self, inp: DossierInput) -> DossierOutcome:
         if inp.carried is None:
             await self._receive()
-        apology = asyncio.create_task(self._watch_apology()) if self._proc.apology else None
+        watchers = [asyncio.create_task(self._watch_apology())] if self._proc.apology else []
+        if workflow.patched(OVERDUE_WATCH):
+            watchers.append(asyncio.create_task(self._watch_overdue()))
         walk = asyncio.create_task(self._walk(self._rt.resume_at or self._proc.start))
         await workflow.wait_condition(lambda: walk.done() or self._halt is not None)
-        if apology is not None:
-            apology.cancel()
+        for watcher in watchers:
+            watcher.cancel()
         if not walk.done():
             walk.cancel()
             await workflow.wait([walk])
@@ -248,8 +261,8 @@ class DossierWorkflow:
         share = TimeLimit(amount=step.share, unit=self._proc.time_limit.unit)
         hours = agency.hours or self._cal.hours_for(agency.code)
         clock = DossierClock(budget=share, max_extensions=0, hours=hours).start(now)
-        if self._rt.clock.suspended:
-            clock = clock.suspend(now, SuspendReason.SUPPLEMENT)
+        if self._holds:
+            clock = clock.suspend(now, self._holds[-1])
         task = Task(
             step=step_id,
             visit=self._rt.visits[step_id],
@@ -408,8 +421,8 @@ class DossierWorkflow:
         finally:
             self._waiting.discard(step.event)
         if step.suspends_clock:
-            self._resume()
-            await self._set_status(PortalStatus.PROCESSING, "Tiếp tục xử lý")
+            status = self._resume(SuspendReason.FINANCIAL_OBLIGATION)
+            await self._set_status(status, "Tiếp tục xử lý")
         self._event("arrived" if arrived else "timed_out", step_id, detail=step.event)
         return step.next if arrived else step.on_timeout
 
@@ -442,16 +455,11 @@ class DossierWorkflow:
                 ResultType.STOPPED, "Không nhận được hồ sơ bổ sung đúng hạn", FormKind.STOP_NOTICE
             )
             await workflow.wait_condition(lambda: False)
-        self._resume()
-        await self._set_status(PortalStatus.PROCESSING, "Đã nhận hồ sơ bổ sung")
-
-    _holds = 0
-    """How many waits hold the clock (a payment in one branch, a supplement in another): it
-    runs again when the last one ends. Zero at every continue-as-new, which happens only
-    between top-level steps, so it need not be carried."""
+        status = self._resume(SuspendReason.SUPPLEMENT)
+        await self._set_status(status, "Đã nhận hồ sơ bổ sung")
 
     def _suspend(self, reason: SuspendReason) -> None:
-        self._holds += 1
+        self._holds.append(reason)
         if self._rt.clock.suspended:  # already stopped by another wait: the ledger has it
             self._event("suspension_joined", detail=f"{reason.value}; clock already stopped")
             return
@@ -464,10 +472,13 @@ class DossierWorkflow:
         self._event("suspended", detail=reason.value)
         self._publish()
 
-    def _resume(self) -> None:
-        self._holds = max(self._holds - 1, 0)
-        if self._holds or not self._rt.clock.suspended:
-            return
+    def _resume(self, reason: SuspendReason) -> PortalStatus:
+        """End one hold; the clock runs again with the last. Returns the status to show."""
+        self._holds.remove(reason)
+        if self._holds:
+            return _HOLD_STATUS[self._holds[-1]]
+        if not self._rt.clock.suspended:
+            return PortalStatus.PROCESSING
         now = workflow.now()
         self._rt.clock = self._rt.clock.resume(now)
         for task in self._rt.open_tasks():
@@ -476,6 +487,7 @@ class DossierWorkflow:
         self._epoch += 1
         self._event("resumed", detail=f"due {local(self._due())}")
         self._publish()
+        return PortalStatus.PROCESSING
 
     # ------------------------------------------------------------------ deadlines
 
@@ -551,6 +563,27 @@ class DossierWorkflow:
             escalated_to=task.role if task.role != overdue_role else None,
         )
         self._publish()
+
+    async def _watch_overdue(self) -> None:
+        """Nothing else wakes a dossier at its legal due instant: flag it overdue for inboxes.
+
+        An extension or a new calendar can move the due instant past now again; the flag
+        follows (see `_publish`), and this watch waits for the next due instant.
+        """
+
+        def due() -> datetime | None:
+            return None if self._rt.clock.suspended else self._due()
+
+        flagged: datetime | None = None
+        while True:
+            await self._until(lambda: False, due)
+            if self._due() != flagged:
+                flagged = self._due()
+                self._event("dossier_overdue", detail=f"due {local(flagged)}")
+                _log("dossier_overdue", dossier=self._inp.code, due=flagged.isoformat())
+            self._publish()
+            epoch = self._epoch
+            await workflow.wait_condition(lambda since=epoch: self._epoch != since)  # type: ignore[misc]
 
     async def _watch_apology(self) -> None:
         """One working day (as set) before the deadline, ask the head for an apology letter."""
