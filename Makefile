@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lint test demo dev bench clean
+.PHONY: install lint test demo dev bench chaos clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ dev: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/clock.py
+
+# Durability: 500 dossiers played while the worker is killed -9 ten times and the embedded
+# server restarted once; fails if a dossier, a notification or a portal record is lost or doubled.
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py --dossiers $${DOSSIERS:-500} --kills $${KILLS:-10}
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

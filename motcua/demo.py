@@ -105,7 +105,7 @@ async def _act_on(
             client, state.code, task.step, actor, _decision(frozen, task.step, plan), fields
         )
         moved = True
-    waiting = _awaited(state)
+    waiting = awaited(state)
     if waiting:
         agency = frozen.procedure.agencies[frozen.procedure.receiving_agency]
         actor = Actor(user="demo.cashier", agency=agency.code, role="one_stop")
@@ -115,7 +115,7 @@ async def _act_on(
     return moved
 
 
-def _awaited(state: DossierState) -> str | None:
+def awaited(state: DossierState) -> str | None:
     """The event a wait step is waiting for, read from the timeline."""
     pending: dict[str | None, str] = {}
     for entry in state.timeline:
@@ -126,7 +126,7 @@ def _awaited(state: DossierState) -> str | None:
     return next(iter(pending.values()), None)
 
 
-def _children(state: DossierState) -> list[str]:
+def children(state: DossierState) -> list[str]:
     """Codes of sub-procedure dossiers still running, from the timeline."""
     running: dict[str, str] = {}
     for entry in state.timeline:
@@ -147,7 +147,7 @@ async def play(
             await client.get_workflow_handle(code).result()  # its last documents and statuses
             return await ops.show(client, code)
         moved = await _act_on(client, frozen, state, plan)
-        for child in _children(state):
+        for child in children(state):
             try:
                 child_state = await ops.show(client, child)
             except ops.DossierNotFound:  # handed over, but not started yet

@@ -30,6 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
 from motcua.audit.history import fetch_runs
+from motcua.demo import awaited
 from motcua.devserver import find_binary
 from procedures.loader import load_catalog
 from procedures.models import (
@@ -45,7 +46,6 @@ from workflows.api import (
     Actor,
     Applicant,
     DeliverEvent,
-    DossierState,
     TaskStatus,
     TaskView,
 )
@@ -144,17 +144,6 @@ def decide(frozen: FrozenProcedure, case: Case, step: str, taken: dict[str, int]
     definition = frozen.procedure.steps[step]
     assert isinstance(definition, TaskStep)
     return next(iter(definition.decisions))
-
-
-def awaited(state: DossierState) -> str | None:
-    """The event a wait step is waiting for, from the timeline."""
-    pending: dict[str | None, str] = {}
-    for entry in state.timeline:
-        if entry.kind == "waiting":
-            pending[entry.step] = entry.detail
-        elif entry.kind in ("arrived", "timed_out"):
-            pending.pop(entry.step, None)
-    return next(iter(pending.values()), None)
 
 
 async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -> list[str]:
