@@ -32,6 +32,8 @@ ALLOCATE = "allocate"
 # Signal and query names.
 UPDATE_CALENDAR = "update_calendar"
 STATE = "state"
+PENDING_TASKS = "pending_tasks"
+TIMELINE = "timeline"
 
 
 class _Msg(BaseModel):

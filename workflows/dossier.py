@@ -49,10 +49,12 @@ with workflow.unsafe.imports_passed_through():
         COMPLETE,
         DELIVER_EVENT,
         DOSSIER_WORKFLOW,
+        PENDING_TASKS,
         REASSIGN,
         REQUEST_SUPPLEMENT,
         STATE,
         SUPPLEMENT,
+        TIMELINE,
         UPDATE_CALENDAR,
         WITHDRAW,
         ApproveApology,
@@ -926,7 +928,7 @@ class DossierWorkflow:
             status=self._rt.status,
             result=self._rt.result,
             tasks=tuple(self._task_view(t, now) for t in self._rt.tasks),
-            timeline=tuple(TimelineEntry(**e.model_dump()) for e in self._rt.timeline),
+            timeline=self.timeline(),
             documents=tuple(DocumentView(**d.model_dump()) for d in self._rt.documents),
             clock=ClockView(
                 received_at=self._inp.received_at,
@@ -939,6 +941,16 @@ class DossierWorkflow:
             ),
             calendar_version=self._cal.version,
         )
+
+    @workflow.query(name=PENDING_TASKS)
+    def pending_tasks(self) -> tuple[TaskView, ...]:
+        """The open tasks only: what an inbox row needs, without the timeline."""
+        now = workflow.now()
+        return tuple(self._task_view(t, now) for t in self._rt.open_tasks())
+
+    @workflow.query(name=TIMELINE)
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        return tuple(TimelineEntry(**e.model_dump()) for e in self._rt.timeline)
 
     def _task_view(self, task: Task, now: datetime) -> TaskView:
         step = self._proc.steps[task.step]
