@@ -3,10 +3,11 @@
 What a Temporal expert would write for this one procedure: the steps are code, not a graph; the
 same activities (`render_form`, `notify_applicant`, `sync_portal`) with the same payloads and
 idempotency ids; the same `claim` / `complete` updates with the payload models of
-`workflows.api` and their validators; one timer per open task (reminders, then overdue) and one
-for the apology letter a working day before the legal deadline; the same search attributes
-(upserted only when they change) so the inboxes work. The working-time arithmetic comes from
-`workflows.clock` (legal calendars are not something one rewrites per procedure).
+`workflows.api` and their validators; one timer per open task (reminders, then overdue) and
+one for the dossier (the apology letter a working day before the legal deadline, then
+overdue); the same search attributes (upserted only when they change) so the inboxes work.
+The working-time arithmetic comes from `workflows.clock` (legal calendars are not something one
+rewrites per procedure).
 
 Left out on purpose: supplements, withdrawal, reassignment, apology approval, calendar updates
 and the `state` query; the benchmark plays only the approved path, which uses none of them.
@@ -156,6 +157,7 @@ class HandwrittenBirthWorkflow:
         self._open: dict[str, _Task] = {}
         self._seq = 0
         self._apology_pending = False
+        self._overdue = False
         self._published: tuple[Any, ...] | None = None
 
     @workflow.run
@@ -169,7 +171,7 @@ class HandwrittenBirthWorkflow:
             f"Ngày hẹn trả kết quả: {local(self._due)}.",
             receipt,
         )
-        self._apology_timer = asyncio.create_task(self._apology())  # dies with the workflow
+        self._watch = asyncio.create_task(self._watch_dossier())  # dies with the workflow
         if await self._task("receive") == "refuse":
             return await self._finish(ResultType.REFUSED, "refused")
         if await self._task("register_birth") == "refuse":
@@ -238,12 +240,20 @@ class HandwrittenBirthWorkflow:
             task.role, task.assignee, task.status = task.spec.escalate_to, None, "open"
         self._publish()
 
-    async def _apology(self) -> None:
-        """A working day before the legal deadline, ask the commune's head for an apology."""
+    async def _watch_dossier(self) -> None:
+        """One timer at a time for the whole dossier: the apology instant, then the due one.
+
+        A working day before the legal deadline the commune's head is asked for an apology
+        letter; at the deadline the dossier is flagged overdue for the inboxes. Never
+        cancelled: a pending timer dies with the completed workflow.
+        """
         before = TimeLimit(amount=1, unit=TimeUnit.WORKING_DAYS)
         at = instant_before_due(self._clock, self._cal, before, workflow.now())
         await asyncio.sleep(max((at - workflow.now()).total_seconds(), 0.001))
         self._apology_pending = True
+        self._publish()
+        await asyncio.sleep(max((self._due - workflow.now()).total_seconds(), 0.001))
+        self._overdue = True
         self._publish()
 
     # ------------------------------------------------------------------ end
@@ -376,7 +386,7 @@ class HandwrittenBirthWorkflow:
         if self._apology_pending and self._open:
             roles.add(sa.pending_role(AGENCIES["commune"][0], "head"))
         due = min((t.due for t in self._open.values()), default=self._due)
-        overdue = any(t.overdue for t in self._open.values()) or workflow.now() > self._due
+        overdue = self._overdue or any(t.overdue for t in self._open.values())
         values = (
             self._status.value,
             tuple(sorted({r.split("/")[0] for r in roles})),

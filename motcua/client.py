@@ -232,14 +232,16 @@ async def connect(address: str | None = None) -> Client:
             data_converter=pydantic_data_converter,
         )
     except RuntimeError as err:
+        await asyncio.sleep(EXIT_GRACE)  # callers usually exit next: see EXIT_GRACE
         raise ServerUnreachable(target, _short(err)) from None
 
 
 @asynccontextmanager
 async def session(address: str | None = None) -> AsyncIterator[Client]:
     """A client for a short-lived process such as one command; see `EXIT_GRACE` on the way out."""
+    connected = await connect(address)
     try:
-        yield await connect(address)
+        yield connected
     finally:
         await asyncio.sleep(EXIT_GRACE)
 
