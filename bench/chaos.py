@@ -7,7 +7,7 @@ An embedded dev server (SQLite in a temp dir) and the real worker (`worker.py`, 
 process) serve procedure 1.001193 (birth + residence + health insurance). A bot submits
 `--dossiers` dossiers through `motcua.client.submit` (counter, idempotent request ids) and
 plays every officer with `motcua.demo.play`, retrying whatever fails while the worker or the
-server is down. Meanwhile the worker gets SIGKILL at random moments (every 3-12 s) and is
+server is down. Meanwhile the worker gets SIGKILL at random moments (every 8-30 s, `--every`) and is
 started again after 0-2 s, `--kills` times; half-way through the kills the embedded server is
 stopped and started again on the same SQLite file (`--no-server-restart` to skip).
 
@@ -90,10 +90,12 @@ class Chaos:
                 self.start_worker()
             await asyncio.sleep(0.5)
 
-    async def havoc(self, kills: int, restart_server: bool, rng: random.Random) -> None:
+    async def havoc(
+        self, kills: int, every: tuple[float, float], restart_server: bool, rng: random.Random
+    ) -> None:
         """SIGKILL the worker `kills` times at random moments; restart the server half-way."""
         for n in range(kills):
-            await asyncio.sleep(rng.uniform(3, 12))
+            await asyncio.sleep(rng.uniform(*every))
             assert self.worker is not None
             self.paused = True
             self.worker.send_signal(signal.SIGKILL)
@@ -267,7 +269,11 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     try:
         assert chaos.server is not None
         supervisor = asyncio.create_task(chaos.supervise(done))
-        havoc = asyncio.create_task(chaos.havoc(args.kills, not args.no_server_restart, rng))
+        every = tuple(float(x) for x in args.every.split("-", 1))
+        assert len(every) == 2, "--every MIN-MAX"
+        havoc = asyncio.create_task(
+            chaos.havoc(args.kills, (every[0], every[1]), not args.no_server_restart, rng)
+        )
         codes = await bot(
             chaos.server.address, args.dossiers, args.concurrency, args.seed, failures
         )
@@ -302,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=40)
     parser.add_argument("--poll", type=float, default=0.5, help="bot's polling period, seconds")
+    parser.add_argument(
+        "--every", default="8-30", help="seconds between kills, MIN-MAX (uniformly drawn)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-server-restart", action="store_true")
     parser.add_argument("--record", action="store_true", help="write BENCHMARKS.md")

@@ -83,6 +83,8 @@ with workflow.unsafe.imports_passed_through():
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 OVERDUE_WATCH = "dossier-overdue-watch"
 """Patch id: dossiers started before it have no timer at their legal due instant."""
+HALT_ENDS_WALK = "halt-ends-walk"
+"""Patch id: before it, only `run`'s cancellation ended the path of a withdrawn dossier."""
 _HOLD_STATUS = {
     SuspendReason.SUPPLEMENT: PortalStatus.SUPPLEMENT_REQUESTED,
     SuspendReason.FINANCIAL_OBLIGATION: PortalStatus.FINANCIAL_OBLIGATION,
@@ -131,6 +133,7 @@ class DossierWorkflow:
             ).start(inp.received_at)
             self._rt = Runtime(clock=clock, calendar_version=self._cal.version)
         self._halt: _Halt | None = None
+        self._halt_ends_walk = False
         self._ended = False
         self._epoch = 0
         self._waiting: set[str] = set()
@@ -156,6 +159,11 @@ class DossierWorkflow:
         if not walk.done():
             walk.cancel()
             await workflow.wait([walk])
+        if self._halt is not None:
+            # The path ended by cancellation: an activity it was awaiting reports
+            # "Activity cancelled", which is expected here and must not surface as unhandled.
+            if not walk.cancelled():
+                walk.exception()
         reached = walk.result() if self._halt is None else None
         if isinstance(reached, _ContinueAsNew):
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -174,6 +182,7 @@ class DossierWorkflow:
     async def _walk(self, step_id: str, until: str | None = None) -> _Reached:
         """Follow the graph from `step_id` until `until` (a parallel's join) or an end."""
         while step_id != until:
+            self._check_halt()
             if until is None and self._should_continue_as_new():
                 return _ContinueAsNew(step_id)
             step = self._proc.steps[step_id]
@@ -285,8 +294,13 @@ class DossierWorkflow:
         try:
             while task.status is not TaskStatus.DONE:
                 await workflow.wait_condition(
-                    lambda: task.status is TaskStatus.DONE or self._supplement_due(step_id)
+                    lambda: (
+                        task.status is TaskStatus.DONE
+                        or self._supplement_due(step_id)
+                        or self._halting()
+                    )
                 )
+                self._check_halt()
                 if self._supplement_due(step_id):
                     await self._await_supplement()
         except asyncio.CancelledError:
@@ -453,10 +467,15 @@ class DossierWorkflow:
             lambda: deadline(self._cal, sup.requested_at, policy.wait, self._hours),
         )
         if not arrived:
-            self._halt = _Halt(
-                ResultType.STOPPED, "Không nhận được hồ sơ bổ sung đúng hạn", FormKind.STOP_NOTICE
+            self._end(
+                _Halt(
+                    ResultType.STOPPED,
+                    "Không nhận được hồ sơ bổ sung đúng hạn",
+                    FormKind.STOP_NOTICE,
+                )
             )
-            await workflow.wait_condition(lambda: False)
+            self._check_halt()
+            await workflow.wait_condition(lambda: False)  # until `run` cancels (before the patch)
         status = self._resume(SuspendReason.SUPPLEMENT)
         await self._set_status(status, "Đã nhận hồ sơ bổ sung")
 
@@ -511,13 +530,33 @@ class DossierWorkflow:
                 return False
 
             def woken(since: int = epoch) -> bool:
-                return done() or self._epoch != since
+                return done() or self._epoch != since or self._halting()
 
             try:
                 await workflow.wait_condition(woken, timeout=delay)
             except TimeoutError:
                 continue
+            finally:
+                self._check_halt()
         return True
+
+    def _check_halt(self) -> None:
+        """Leave the path once the dossier is withdrawn or stopped.
+
+        `run` cancels the walk, but a cancellation that meets an activity completing in the
+        same workflow task is absorbed by the activity's handle; the walk then goes on to its
+        next wait, and this check ends it there.
+        """
+        if self._halting():
+            raise asyncio.CancelledError("the dossier has ended")
+
+    def _halting(self) -> bool:
+        return self._halt is not None and self._halt_ends_walk
+
+    def _end(self, halt: _Halt) -> None:
+        """End the dossier from outside its path (withdrawn, or stopped)."""
+        self._halt = halt
+        self._halt_ends_walk = workflow.patched(HALT_ENDS_WALK)
 
     async def _escalate(self, task: Task, step: TaskStep) -> None:
         """Remind at shares of the step's time; when it runs out, mark overdue and escalate."""
@@ -846,7 +885,7 @@ class DossierWorkflow:
 
     @workflow.update(name=WITHDRAW)
     def withdraw(self, req: WithdrawDossier) -> str:
-        self._halt = _Halt(ResultType.WITHDRAWN, req.reason or "Công dân rút hồ sơ", None)
+        self._end(_Halt(ResultType.WITHDRAWN, req.reason or "Công dân rút hồ sơ", None))
         self._event("withdrawn", actor="applicant", detail=req.reason)
         return "dossier withdrawn"
 
