@@ -1,15 +1,16 @@
 """Durability: dossiers played to the end while the worker is killed -9 and the server restarted.
 
-    python bench/chaos.py [--dossiers 500] [--kills 10] [--concurrency 40] [--seed 1] [--record]
+    python bench/chaos.py [--dossiers 500] [--kills 10] [--concurrency 30] [--seed 1] [--record]
     make chaos
 
 An embedded dev server (SQLite in a temp dir) and the real worker (`worker.py`, a separate
 process) serve procedure 1.001193 (birth + residence + health insurance). A bot submits
 `--dossiers` dossiers through `motcua.client.submit` (counter, idempotent request ids) and
 plays every officer with `motcua.demo.play`, retrying whatever fails while the worker or the
-server is down. Meanwhile the worker gets SIGKILL at random moments (every 8-30 s, `--every`) and is
-started again after 0-2 s, `--kills` times; half-way through the kills the embedded server is
-stopped and started again on the same SQLite file (`--no-server-restart` to skip).
+server is down. Meanwhile the worker gets SIGKILL at random moments (every 8-30 s by default,
+`--every`) and is started again after 0-2 s, `--kills` times; half-way through the kills the
+embedded server is stopped and started again on the same SQLite file (`--no-server-restart`
+to skip).
 
 Then it checks, from visibility, the histories and the outbox files:
 - every dossier ran exactly once (one execution per code, completed, approved);
@@ -306,8 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--dossiers", type=int, default=500)
     parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=40)
-    parser.add_argument("--poll", type=float, default=0.5, help="bot's polling period, seconds")
+    parser.add_argument("--concurrency", type=int, default=30)
+    parser.add_argument("--poll", type=float, default=1.0, help="bot's polling period, seconds")
     parser.add_argument(
         "--every", default="8-30", help="seconds between kills, MIN-MAX (uniformly drawn)"
     )

@@ -598,12 +598,17 @@ async def request_supplement(
     return await _act(client, code, REQUEST_SUPPLEMENT, request)
 
 
-async def supplement(client: Client, code: str, documents: Iterable[str], note: str = "") -> Acted:
-    """The applicant's supplement: the clock runs again."""
-    request = _request(SupplementDossier, documents=tuple(documents), note=note)
+async def supplement(
+    client: Client, code: str, documents: Iterable[str], note: str = "", *, applicant_id: str
+) -> Acted:
+    """The applicant's supplement: the clock runs again. `applicant_id` proves who sends it."""
+    request = _request(
+        SupplementDossier, documents=tuple(documents), note=note, applicant_id=applicant_id
+    )
     return await _act(client, code, SUPPLEMENT, request)
 
 
-async def withdraw(client: Client, code: str, reason: str = "") -> Acted:
+async def withdraw(client: Client, code: str, reason: str = "", *, applicant_id: str) -> Acted:
     """The applicant withdraws the dossier; it ends as withdrawn (portal status 7)."""
-    return await _act(client, code, WITHDRAW, _request(WithdrawDossier, reason=reason))
+    request = _request(WithdrawDossier, reason=reason, applicant_id=applicant_id)
+    return await _act(client, code, WITHDRAW, request)

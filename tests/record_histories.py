@@ -52,6 +52,7 @@ from workflows.api import (
 from workflows.search_attributes import ALL
 
 HISTORIES = Path(__file__).with_name("histories")
+APPLICANT_ID = "001190012345"
 POLL = 0.1
 Hook = Callable[[Client, str, TaskView], Awaitable[None]]
 
@@ -81,7 +82,9 @@ async def supplement_once(client: Client, code: str, task: TaskView) -> None:
         client, code, task.step, officer(task), ["Giấy chứng sinh (bản chính)"], "thiếu bản chính"
     )
     await asyncio.sleep(0.3)
-    await ops.supplement(client, code, ["birth_certificate_medical"], "đã bổ sung")
+    await ops.supplement(
+        client, code, ["birth_certificate_medical"], "đã bổ sung", applicant_id=APPLICANT_ID
+    )
 
 
 async def reassign_to_colleague(client: Client, code: str, task: TaskView) -> None:
@@ -173,7 +176,7 @@ async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -
             if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
                 continue
             if case.withdraw_at == task.step:
-                await ops.withdraw(client, code, "không còn nhu cầu")
+                await ops.withdraw(client, code, "không còn nhu cầu", applicant_id=APPLICANT_ID)
                 break
             hook = case.hooks.get(task.step)
             if hook is not None and task.step not in hooked:
@@ -200,7 +203,7 @@ async def record(client: Client, case: Case, out: Path) -> list[Path]:
     documents = [d.id for d in frozen.procedure.documents if d.required]
     applicant = Applicant(
         full_name="Nguyễn Thị Hồng Nhung",
-        id_number="001190012345",
+        id_number=APPLICANT_ID,
         phone="0912345678",
         email="nhung@example.vn",
         address="Số 1 phố Hàng Bạc, Hà Nội",

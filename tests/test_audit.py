@@ -369,6 +369,7 @@ async def test_trail_shows_reminders_escalation_and_extension(
     kinds = [(e.kind, e.step) for e in trail.entries]
     assert kinds.count(("reminder", "process")) == 2, kinds
     assert ("deadline", None) not in kinds, kinds
+    assert ("dossier_overdue", None) in kinds, kinds
     assert ("time_up", "process") in kinds
     escalated = next(e for e in trail.entries if e.kind == "escalated")
     assert escalated.detail == f"{COMMUNE}/specialist → {COMMUNE}/head"

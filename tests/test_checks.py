@@ -318,12 +318,12 @@ def test_forms_the_dossier_issues_on_its_own_must_be_declared(load) -> None:  # 
         FULL,
         (
             '  receipt: {number: "01", title: "Giấy tiếp nhận", '
-            'template: ../forms/receipt.html.j2}\n',
+            "template: ../forms/receipt.html.j2}\n",
             "",
         ),
         (
             '  apology: {number: "04", title: "Phiếu xin lỗi", '
-            'template: ../forms/apology.html.j2}\n',
+            "template: ../forms/apology.html.j2}\n",
             "",
         ),
     )

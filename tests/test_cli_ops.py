@@ -203,10 +203,15 @@ async def test_citizen_commands(motcua: Any, setup: Setup, tmp_path: Path) -> No
     page = out.replace(done.code, "<code>")
     for internal in (setup.desk, "one_stop", "receive", setup.queue, setup.normal.content_hash):
         assert internal not in page
-    status, _, err = await motcua("citizen", "supplement", done.code, "--documents", "drawing")
+    me = ("--id-number", "079200000004")
+    status, _, err = await motcua("citizen", "supplement", done.code, "--documents", "drawing", *me)
     assert status == 1 and "no supplement was requested" in one_line(err)
     await settled(setup, done.code)  # see test_client: withdrawal racing an activity
-    status, out, _ = await motcua("citizen", "withdraw", done.code, "--reason", "đổi ý", "--json")
+    status, _, err = await motcua("citizen", "withdraw", done.code, "--id-number", "1")
+    assert status == 1 and "not this dossier's applicant" in one_line(err)
+    status, out, _ = await motcua(
+        "citizen", "withdraw", done.code, "--reason", "đổi ý", "--json", *me
+    )
     assert status == 0 and Acted.model_validate_json(out).action == "withdraw"
 
     async def withdrawn() -> dict[str, Any] | None:
@@ -216,7 +221,7 @@ async def test_citizen_commands(motcua: Any, setup: Setup, tmp_path: Path) -> No
 
     seen = await eventually(withdrawn, what="the withdrawal")
     assert seen["status_vi"] == "Công dân đã rút hồ sơ"
-    status, _, err = await motcua("citizen", "withdraw", done.code)
+    status, _, err = await motcua("citizen", "withdraw", done.code, *me)
     assert status == 1 and "closed" in one_line(err)
 
 

@@ -437,10 +437,11 @@ async def test_unreachable_server_names_the_address() -> None:
 
 
 async def test_citizen_supplement_status_and_withdraw(setup: Setup) -> None:
-    done = await submit(setup)
+    me = APPLICANT.model_copy(update={"id_number": uuid.uuid4().hex[:12]}).id_number
+    done = await submit(setup, applicant=APPLICANT.model_copy(update={"id_number": me}))
     await open_task(setup, done.code, "receive")
     with pytest.raises(ops.UpdateRejected, match="no supplement was requested"):
-        await ops.supplement(setup.client, done.code, ["drawing"])
+        await ops.supplement(setup.client, done.code, ["drawing"], applicant_id=me)
     await ops.request_supplement(
         setup.client, done.code, "receive", setup.desk_officer(), ["Bản vẽ thiết kế"], "thiếu"
     )
@@ -455,7 +456,9 @@ async def test_citizen_supplement_status_and_withdraw(setup: Setup) -> None:
     assert seen.appointment >= done.due_at
     with pytest.raises(ops.UpdateRejected, match="waits for the applicant"):
         await ops.complete(setup.client, done.code, "receive", setup.desk_officer(), "accept")
-    await ops.supplement(setup.client, done.code, ["drawing"], "đã gửi")
+    with pytest.raises(ops.UpdateRejected, match="not this dossier's applicant"):
+        await ops.supplement(setup.client, done.code, ["drawing"], applicant_id="000000000000")
+    await ops.supplement(setup.client, done.code, ["drawing"], "đã gửi", applicant_id=me)
 
     async def resumed() -> ops.CitizenStatus | None:
         seen = await ops.status(setup.client, done.code)
@@ -464,10 +467,10 @@ async def test_citizen_supplement_status_and_withdraw(setup: Setup) -> None:
     seen = await eventually(resumed, what="processing to resume")
     assert "Bộ phận Một cửa (thử)" in seen.now_vi
     assert setup.desk not in seen.model_dump_json(exclude={"code"})
-    # Work around an interpreter bug (reported): a withdrawal that lands in the same workflow
-    # task as an activity's completion is absorbed, and the dossier never ends.
-    await settled(setup, done.code)
-    await ops.withdraw(setup.client, done.code, "đổi ý")
+    with pytest.raises(ops.UpdateRejected, match="not this dossier's applicant"):
+        await ops.withdraw(setup.client, done.code, "đổi ý", applicant_id="000000000000")
+    # No pause first: a withdrawal meeting an activity's completion must still end the dossier.
+    await ops.withdraw(setup.client, done.code, "đổi ý", applicant_id=me)
 
     async def withdrawn() -> ops.CitizenStatus | None:
         seen = await ops.status(setup.client, done.code)
@@ -476,7 +479,7 @@ async def test_citizen_supplement_status_and_withdraw(setup: Setup) -> None:
     seen = await eventually(withdrawn, what="the withdrawal")
     assert seen.status_en == "Withdrawn by the applicant"
     with pytest.raises(ops.UpdateRejected, match="closed"):
-        await ops.withdraw(setup.client, done.code)
+        await ops.withdraw(setup.client, done.code, applicant_id=me)
 
 
 # ------------------------------------------------------------------------------ overdue

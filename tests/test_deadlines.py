@@ -70,6 +70,7 @@ DESK = Actor(user="lan", agency=AGENCY, role="one_stop")
 SPECIALIST = Actor(user="minh", agency=AGENCY, role="specialist")
 HEAD = Actor(user="hung", agency=AGENCY, role="head")
 _codes = itertools.count(1)
+APPLICANT_ID = "001190000002"
 
 
 # ------------------------------------------------------------------------------------ fixtures
@@ -170,7 +171,7 @@ async def start(
         calendar=weeks.calendar,
         received_at=weeks.received,
         channel=Channel.ONLINE,
-        applicant=Applicant(full_name="Trần Thị Mai", id_number="001190000002"),
+        applicant=Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
         documents=("application",),
         request_id=code,
     )
@@ -270,7 +271,9 @@ async def stop(handle: WorkflowHandle[Any, DossierOutcome]) -> None:
     The applicant withdraws it and the test waits for the end: terminating it instead can
     leave an activity in flight, which keeps the test server from skipping time afterwards.
     """
-    await handle.execute_update(WITHDRAW, WithdrawDossier(reason="test over"))
+    await handle.execute_update(
+        WITHDRAW, WithdrawDossier(reason="test over", applicant_id=APPLICANT_ID)
+    )
     assert (await outcome(handle)).result is ResultType.WITHDRAWN
 
 
@@ -377,7 +380,9 @@ async def test_supplement_pauses_and_shifts_the_due_instant(
     assert len(events(during, "reminded")) == 1  # the 75% reminder waits with the clock
     assert not events(during, "overdue")
 
-    await handle.execute_update(SUPPLEMENT, SupplementDossier(documents=("Sổ hộ khẩu",)))
+    await handle.execute_update(
+        SUPPLEMENT, SupplementDossier(documents=("Sổ hộ khẩu",), applicant_id=APPLICANT_ID)
+    )
     after = await eventually(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
     # while the clock stood still, no reminder, escalation or apology timer woke the dossier
     fired = await fired_timers(handle)
@@ -604,7 +609,9 @@ async def test_overlapping_suspensions_payment_and_supplement(
     paid = await eventually(handle, lambda s: bool(events(s, "arrived")), "payment")
     assert paid.clock.suspended  # the supplement still holds the clock
     await sleep_until(env, weeks.at(2, 1, "20:00"))
-    await handle.execute_update(SUPPLEMENT, SupplementDossier(documents=("Tờ khai thuế",)))
+    await handle.execute_update(
+        SUPPLEMENT, SupplementDossier(documents=("Tờ khai thuế",), applicant_id=APPLICANT_ID)
+    )
     current = await eventually(handle, lambda s: not s.clock.suspended, "resumed")
     assert current.clock.due_at == weeks.at(2, 4, "17:00")
     assert task(current, "check").due_at == weeks.at(2, 3, "17:00")
@@ -666,7 +673,7 @@ async def test_calendar_publish_moves_running_dossiers(
                 calendar=calendar,
                 received_at=now,
                 channel=Channel.IN_PERSON,
-                applicant=Applicant(full_name="Lê Văn Hùng", id_number="001190000003"),
+                applicant=Applicant(full_name="Lê Văn Hùng", id_number=APPLICANT_ID),
                 request_id=code,
             )
             handles.append(

@@ -34,6 +34,8 @@ UPDATE_CALENDAR = "update_calendar"
 STATE = "state"
 PENDING_TASKS = "pending_tasks"
 TIMELINE = "timeline"
+# Timer summaries the Web UI and the audit trail read.
+DOSSIER_DUE = "dossier due"
 
 
 class _Msg(BaseModel):
@@ -134,15 +136,25 @@ class RequestSupplement(_Msg):
     reason: str = ""
 
 
+_APPLICANT_ID = Field(
+    None,
+    description="The applicant's identity number (CCCD or tax code): only the applicant acts. "
+    "Optional in the schema so that histories from before it still decode; required by the "
+    "validator.",
+)
+
+
 class SupplementDossier(_Msg):
     """The applicant's supplement: resumes the clock."""
 
     documents: tuple[str, ...] = Field(min_length=1)
     note: str = ""
+    applicant_id: str | None = _APPLICANT_ID
 
 
 class WithdrawDossier(_Msg):
     reason: str = ""
+    applicant_id: str | None = _APPLICANT_ID
 
 
 class DeliverEvent(_Msg):

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         CLAIM,
         COMPLETE,
         DELIVER_EVENT,
+        DOSSIER_DUE,
         DOSSIER_WORKFLOW,
         PENDING_TASKS,
         REASSIGN,
@@ -159,11 +160,10 @@ class DossierWorkflow:
         if not walk.done():
             walk.cancel()
             await workflow.wait([walk])
-        if self._halt is not None:
+        if self._halt is not None and not walk.cancelled():
             # The path ended by cancellation: an activity it was awaiting reports
             # "Activity cancelled", which is expected here and must not surface as unhandled.
-            if not walk.cancelled():
-                walk.exception()
+            walk.exception()
         reached = walk.result() if self._halt is None else None
         if isinstance(reached, _ContinueAsNew):
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -513,7 +513,10 @@ class DossierWorkflow:
     # ------------------------------------------------------------------ deadlines
 
     async def _until(
-        self, done: Callable[[], bool], deadline: Callable[[], datetime | None]
+        self,
+        done: Callable[[], bool],
+        deadline: Callable[[], datetime | None],
+        summary: str | None = None,
     ) -> bool:
         """Wait until `done()` (True) or the deadline (False).
 
@@ -533,7 +536,7 @@ class DossierWorkflow:
                 return done() or self._epoch != since or self._halting()
 
             try:
-                await workflow.wait_condition(woken, timeout=delay)
+                await workflow.wait_condition(woken, timeout=delay, timeout_summary=summary)
             except TimeoutError:
                 continue
             finally:
@@ -617,7 +620,7 @@ class DossierWorkflow:
 
         flagged: datetime | None = None
         while True:
-            await self._until(lambda: False, due)
+            await self._until(lambda: False, due, DOSSIER_DUE)
             if self._due() != flagged:
                 flagged = self._due()
                 self._event("dossier_overdue", detail=f"due {local(flagged)}")
@@ -881,7 +884,11 @@ class DossierWorkflow:
 
     @supplement.validator
     def _validate_supplement(self, req: SupplementDossier) -> None:
-        self._check("supplement", "applicant", lambda: rules.check_supplement(self._rt, req))
+        def check() -> None:
+            rules.check_applicant(self._inp.applicant.id_number, req.applicant_id)
+            rules.check_supplement(self._rt, req)
+
+        self._check("supplement", "applicant", check)
 
     @workflow.update(name=WITHDRAW)
     def withdraw(self, req: WithdrawDossier) -> str:
@@ -891,7 +898,11 @@ class DossierWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, req: WithdrawDossier) -> None:
-        self._check("withdraw", "applicant", lambda: None)
+        self._check(
+            "withdraw",
+            "applicant",
+            lambda: rules.check_applicant(self._inp.applicant.id_number, req.applicant_id),
+        )
 
     @workflow.update(name=DELIVER_EVENT)
     def deliver_event(self, req: DeliverEvent) -> str:

@@ -7,6 +7,7 @@ leaves no event in history (so the worker logs it: see `workflows.dossier`).
 
 from __future__ import annotations
 
+import hmac
 from datetime import date
 from typing import Any
 
@@ -147,6 +148,12 @@ def check_request_supplement(procedure: Procedure, state: Runtime, req: RequestS
         raise Rejected("this procedure sets no time for supplements")
     if state.supplement is not None and state.supplement.received is None:
         raise Rejected("a supplement is already requested; the applicant has not answered yet")
+
+
+def check_applicant(applicant_id: str, given: str | None) -> None:
+    """Only the applicant supplements or withdraws; the number is never echoed or logged."""
+    if given is None or not hmac.compare_digest(given.strip(), applicant_id):
+        raise Rejected("the identity number given is not this dossier's applicant's")
 
 
 def check_supplement(state: Runtime, req: SupplementDossier) -> None:

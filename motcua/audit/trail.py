@@ -257,6 +257,7 @@ class _Builder:
         self.spans: list[tuple[str, datetime, datetime, datetime]] = []
         self.timed_out: set[tuple[str, datetime, datetime, datetime]] = set()
         self.explained: set[int | None] = set()
+        self.timer_summaries: dict[str, str] = {}
         self.handlers: dict[int, Callable[[HistoryEvent], None]] = {
             E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: self._started,
             E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: self._update_accepted,
@@ -265,6 +266,7 @@ class _Builder:
             E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: self._activity_completed,
             E.EVENT_TYPE_ACTIVITY_TASK_FAILED: self._activity_failed,
             E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: self._activity_failed,
+            E.EVENT_TYPE_TIMER_STARTED: self._timer_started,
             E.EVENT_TYPE_TIMER_FIRED: self._timer_fired,
             E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: self._upsert,
             E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: self._child_started,
@@ -608,6 +610,18 @@ class _Builder:
 
     # ---------------------------------------------------------------- clocks and inboxes
 
+    def _timer_started(self, event: HistoryEvent) -> None:
+        """Remember timers that name their purpose (a summary), to read them when they fire."""
+        summary = event.user_metadata.summary
+        if summary.data:
+            text = (
+                json.loads(summary.data)
+                if b"json" in summary.metadata.get("encoding", b"")
+                else summary.data.decode()
+            )
+            attrs = event.timer_started_event_attributes
+            self.timer_summaries[f"{self.run}:{attrs.timer_id}"] = str(text)
+
     def _timer_fired(self, event: HistoryEvent) -> None:
         """Name what a deadline meant, by what the workflow did next and by the tasks open.
 
@@ -619,6 +633,12 @@ class _Builder:
         its commands: the first takes them.
         """
         at = event.event_time.ToDatetime(UTC)
+        summary = self.timer_summaries.get(
+            f"{self.run}:{event.timer_fired_event_attributes.timer_id}"
+        )
+        if summary == api.DOSSIER_DUE:
+            self._add(event, "dossier_overdue", detail="the legal time limit ran out")
+            return
         followups = self._followups()
         batch = followups[0].event_id if followups else None
         shared = batch is not None and batch in self.explained

@@ -20,8 +20,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     supplement = actions.add_parser("supplement", help="send the documents asked for")
     supplement.add_argument("--documents", required=True, metavar="a,b")
     supplement.add_argument("--note", default="")
+    supplement.add_argument(
+        "--id-number", required=True, help="the applicant's identity number (CCCD) or tax code"
+    )
     withdraw = actions.add_parser("withdraw", help="withdraw the dossier (rút hồ sơ)")
     withdraw.add_argument("--reason", default="")
+    withdraw.add_argument(
+        "--id-number", required=True, help="the applicant's identity number (CCCD) or tax code"
+    )
     handlers = ((status, run_status), (supplement, run_supplement), (withdraw, run_withdraw))
     for sub, handler in handlers:
         sub.add_argument("dossier", metavar="DOSSIER", help="dossier code (mã hồ sơ)")
@@ -56,13 +62,17 @@ def render(seen: client.CitizenStatus) -> str:
 async def run_supplement(args: argparse.Namespace) -> int:
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]
     async with client.session(args.address) as temporal:
-        done = await client.supplement(temporal, args.dossier, documents, args.note)
+        done = await client.supplement(
+            temporal, args.dossier, documents, args.note, applicant_id=args.id_number
+        )
         emit(done, args.json, lambda: f"{done.code}: đã nhận bổ sung / {done.message}")
     return 0
 
 
 async def run_withdraw(args: argparse.Namespace) -> int:
     async with client.session(args.address) as temporal:
-        done = await client.withdraw(temporal, args.dossier, args.reason)
+        done = await client.withdraw(
+            temporal, args.dossier, args.reason, applicant_id=args.id_number
+        )
         emit(done, args.json, lambda: f"{done.code}: đã rút hồ sơ / {done.message}")
     return 0
