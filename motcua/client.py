@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +46,7 @@ from procedures.models import Channel, FrozenProcedure, ResultType
 from workflows import search_attributes as sa
 from workflows.api import (
     ALLOCATE,
+    APPROVE_APOLOGY,
     CLAIM,
     COMPLETE,
     COUNTER_WORKFLOW,
@@ -59,6 +60,7 @@ from workflows.api import (
     Allocate,
     Allocation,
     Applicant,
+    ApproveApology,
     ClaimTask,
     CompleteTask,
     CounterInput,
@@ -71,7 +73,6 @@ from workflows.api import (
     TaskStatus,
     WithdrawDossier,
 )
-from workflows.clock import working_minutes_between
 
 DEFAULT_ADDRESS = "localhost:7233"
 CALL_TIMEOUT = timedelta(seconds=20)
@@ -425,7 +426,6 @@ async def inbox(
     agency_code: str,
     role: str | None = None,
     overdue_only: bool = False,
-    calendar: WorkCalendar | None = None,
 ) -> list[InboxItem]:
     """The agency's open tasks across dossiers: overdue first, then by due instant.
 
@@ -449,8 +449,6 @@ async def inbox(
                 return None
 
     states = await asyncio.gather(*(state_of(c) for c in codes))
-    cal = calendar or load_calendar()
-    now = datetime.now(UTC)
     items = [
         InboxItem(
             dossier=s.code,
@@ -463,14 +461,12 @@ async def inbox(
             status=t.status,
             assignee=t.assignee,
             due_at=t.due_at,
-            hours_left=round(
-                working_minutes_between(cal, now, t.due_at, cal.hours_for(t.agency)) / 60, 2
-            ),
+            hours_left=round(t.remaining_minutes / 60, 2),
             overdue=t.overdue,
         )
         for s in states
         if s is not None and s.result is None
-        for t in s.tasks
+        for t in (*s.tasks, *((s.apology,) if s.apology else ()))
         if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)
         and t.agency == agency_code
         and role in (None, t.role)
@@ -596,6 +592,12 @@ async def request_supplement(
         RequestSupplement, step=step, actor=actor, missing=tuple(missing), reason=reason
     )
     return await _act(client, code, REQUEST_SUPPLEMENT, request)
+
+
+async def approve_apology(client: Client, code: str, actor: Actor, reason: str) -> Acted:
+    """The head approves the apology-and-new-date letter (form 04): the date moves once more."""
+    request = _request(ApproveApology, actor=actor, reason=reason)
+    return await _act(client, code, APPROVE_APOLOGY, request)
 
 
 async def supplement(

@@ -314,7 +314,7 @@ async def test_inbox_lists_a_task_for_its_agency_and_role_only(setup: Setup) -> 
     done = await submit(setup)
 
     async def listed() -> list[ops.InboxItem]:
-        items = await ops.inbox(setup.client, setup.desk, "one_stop", calendar=setup.calendar)
+        items = await ops.inbox(setup.client, setup.desk, "one_stop")
         return [i for i in items if i.dossier == done.code]
 
     (item,) = await eventually(listed, what="the dossier in the desk's inbox")
@@ -322,10 +322,10 @@ async def test_inbox_lists_a_task_for_its_agency_and_role_only(setup: Setup) -> 
     assert item.title == "Tiếp nhận hồ sơ" and item.status is TaskStatus.OPEN
     assert item.procedure_code == setup.normal.procedure.code
     assert 0 < item.hours_left <= 24 * 60 and not item.overdue
-    everything = await ops.inbox(setup.client, setup.desk, calendar=setup.calendar)
+    everything = await ops.inbox(setup.client, setup.desk)
     assert done.code in {i.dossier for i in everything}
-    heads = await ops.inbox(setup.client, setup.desk, "head", calendar=setup.calendar)
-    office = await ops.inbox(setup.client, setup.office, calendar=setup.calendar)
+    heads = await ops.inbox(setup.client, setup.desk, "head")
+    office = await ops.inbox(setup.client, setup.office)
     assert done.code not in {i.dossier for i in heads + office}
 
 
@@ -342,7 +342,7 @@ async def test_claim_and_complete_move_the_dossier(setup: Setup) -> None:
     assert [t.step for t in state.tasks if t.status is TaskStatus.OPEN] == ["review"]
 
     async def at_office() -> bool:
-        items = await ops.inbox(setup.client, setup.office, "specialist", calendar=setup.calendar)
+        items = await ops.inbox(setup.client, setup.office, "specialist")
         return done.code in {i.dossier for i in items}
 
     await eventually(at_office, what="the dossier in the office's inbox")
@@ -489,7 +489,7 @@ async def test_inbox_puts_overdue_tasks_first(setup: Setup, late: ops.Submitted)
     on_time = await submit(setup)
 
     async def overdue() -> list[ops.InboxItem] | None:
-        items = await ops.inbox(setup.client, setup.desk, "one_stop", calendar=setup.calendar)
+        items = await ops.inbox(setup.client, setup.desk, "one_stop")
         mine = [i for i in items if i.dossier in (late.code, on_time.code)]
         return items if len(mine) == 2 and any(i.overdue for i in mine) else None
 

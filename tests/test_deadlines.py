@@ -415,6 +415,9 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
         handle, lambda s: bool(events(s, "apology_requested")), "apology task"
     )
     assert_at(events(current, "apology_requested")[0].at, weeks.at(2, 0, "17:00"))
+    assert current.apology is not None  # the head sees it as a task, for the inbox
+    assert (current.apology.agency, current.apology.role) == (AGENCY, "head")
+    assert current.apology.due_at == weeks.at(2, 1, "17:00")
     refused = await rejection(handle, APPROVE_APOLOGY, ApproveApology(actor=DESK, reason="x"))
     assert f"approved by {AGENCY}/head" in refused
 
@@ -427,6 +430,7 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
     )
     assert current.clock.due_at == weeks.at(2, 3, "17:00")
     assert current.clock.extensions == 1
+    assert current.apology is None
     letter = next(d for d in current.documents if d.kind == "apology")
     text = Path(letter.path).read_text()
     assert "Mẫu 04" in text and "17:00 ngày " + weeks.day(2, 3).strftime("%d/%m/%Y") in text

@@ -34,6 +34,8 @@ UPDATE_CALENDAR = "update_calendar"
 STATE = "state"
 PENDING_TASKS = "pending_tasks"
 TIMELINE = "timeline"
+APOLOGY_STEP = "apology"
+"""How the apology-letter task is named in views and inboxes (approved with APPROVE_APOLOGY)."""
 # Timer summaries the Web UI and the audit trail read.
 DOSSIER_DUE = "dossier due"
 
@@ -190,6 +192,11 @@ class TaskView(_Msg):
     opened_at: datetime
     due_at: datetime
     overdue: bool = False
+    remaining_minutes: int = Field(
+        0,
+        description="Working minutes left of the step's share (negative when late), as the "
+        "dossier counts them: its calendar, the agency's hours, suspensions.",
+    )
     decision: str | None = None
     decisions: tuple[str, ...] = ()
     supplement_allowed: bool = False
@@ -233,6 +240,9 @@ class DossierState(_Msg):
     status: PortalStatus
     result: ResultType | None = None
     tasks: tuple[TaskView, ...] = ()
+    apology: TaskView | None = Field(
+        None, description=f"The head's pending apology letter (step `{APOLOGY_STEP}`), if any."
+    )
     timeline: tuple[TimelineEntry, ...] = ()
     documents: tuple[DocumentView, ...] = ()
     clock: ClockView

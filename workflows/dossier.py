@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules
     from workflows import search_attributes as sa
     from workflows.api import (
+        APOLOGY_STEP,
         APPROVE_APOLOGY,
         CLAIM,
         COMPLETE,
@@ -990,6 +991,28 @@ class DossierWorkflow:
                 status=clock.status(self._cal, now).value,
             ),
             calendar_version=self._cal.version,
+            apology=self._apology_view(now),
+        )
+
+    def _apology_view(self, now: datetime) -> TaskView | None:
+        """The pending apology letter as a task of the receiving agency's head."""
+        apology, policy = self._rt.apology, self._proc.apology
+        if apology is None or apology.approved_by is not None or policy is None:
+            return None
+        agency = self._receiving()
+        due = self._due()
+        return TaskView(
+            step=APOLOGY_STEP,
+            title=self._proc.forms[FormKind.APOLOGY].title,
+            agency=agency.code,
+            agency_name=agency.name,
+            role=policy.role,
+            status=TaskStatus.OPEN,
+            opened_at=apology.opened_at,
+            due_at=due,
+            overdue=now > due,
+            remaining_minutes=self._rt.clock.remaining(self._cal, now),
+            decisions=("approve",),
         )
 
     @workflow.query(name=PENDING_TASKS)
@@ -1017,6 +1040,7 @@ class DossierWorkflow:
             opened_at=task.opened_at,
             due_at=due,
             overdue=task.overdue or (task.closed_at is None and now > due),
+            remaining_minutes=task.clock.remaining(self._cal, now),
             decision=task.decision,
             decisions=tuple(step.decisions),
             supplement_allowed=step.supplement_allowed,

@@ -1,4 +1,4 @@
-"""`motcua task claim|complete|reassign|request-supplement`: an officer acts on a task.
+"""`motcua task claim|complete|reassign|request-supplement|approve-apology`: officers act.
 
 `--as USER@AGENCY/ROLE` goes through the identity resolver (`motcua.identity`); the dossier
 workflow's validators decide whether that officer may act, and a refusal ends the command
@@ -68,6 +68,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ask.add_argument("--reason", default="", help="why, for the applicant")
     ask.set_defaults(handler=run_request_supplement)
+    letter = actions.add_parser(
+        "approve-apology", help="approve the apology and new appointment date (form 04)"
+    )
+    letter.add_argument("dossier", metavar="DOSSIER", help="dossier code")
+    letter.add_argument("--as", dest="actor", required=True, metavar="USER@AGENCY/ROLE")
+    letter.add_argument(
+        "--reason", required=True, help="why the dossier is late, for the applicant"
+    )
+    add_common(letter)
+    letter.set_defaults(handler=run_approve_apology)
 
 
 def _print(done: client.Acted, args: argparse.Namespace) -> int:
@@ -106,4 +116,11 @@ async def run_request_supplement(args: argparse.Namespace) -> int:
         done = await client.request_supplement(
             temporal, args.dossier, args.step, actor, args.missing, args.reason
         )
+    return _print(done, args)
+
+
+async def run_approve_apology(args: argparse.Namespace) -> int:
+    actor = identity.resolve(args.actor)
+    async with client.session(args.address) as temporal:
+        done = await client.approve_apology(temporal, args.dossier, actor, args.reason)
     return _print(done, args)
