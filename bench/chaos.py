@@ -80,7 +80,7 @@ class Chaos:
     def start_worker(self) -> None:
         """Start `worker.py` on the server."""
         assert self.server is not None
-        self.worker = spawn_worker(self.server.address, self.data, script=ROOT / "worker.py")
+        self.worker = spawn_worker(self.server.address, self.data, script="worker.py")
         self.worker_starts += 1
 
     async def supervise(self, done: asyncio.Event) -> None:
@@ -140,6 +140,28 @@ async def retrying(what: str, call: Any, failures: collections.Counter[str]) -> 
             await asyncio.sleep(1)
 
 
+async def play_to_end(
+    client: Client, code: str, frozen: FrozenProcedure, failures: collections.Counter[str]
+) -> None:
+    """`demo.play` until the dossier ends; once it is closed, stop even if queries fail."""
+    while True:
+        try:
+            await demo.play(client, code, frozen, {})
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            failures[f"play: {type(err).__name__}"] += 1
+            try:
+                closed = (await client.get_workflow_handle(code).describe()).close_time
+            except Exception:
+                closed = None
+            if closed is not None:
+                failures["play: dossier closed but its state query failed"] += 1
+                return
+            await asyncio.sleep(1)
+
+
 async def bot(
     address: str, n: int, concurrency: int, seed: int, failures: collections.Counter[str]
 ) -> list[str]:
@@ -168,7 +190,7 @@ async def bot(
                 failures,
             )
             codes.append(submitted.code)
-            await retrying("play", lambda: demo.play(client, submitted.code, frozen, {}), failures)
+            await play_to_end(client, submitted.code, frozen, failures)
             finished[0] += 1
             if finished[0] % 50 == 0:
                 print(f"[{time.strftime('%X')}] {finished[0]}/{n} dossiers finished", flush=True)
@@ -253,6 +275,43 @@ async def verify(client: Client, codes: list[str], data: Path) -> dict[str, Any]
     return report
 
 
+async def replay_all(address: str) -> dict[str, Any]:
+    """Replay every dossier's history with the worker's code and sandbox (run from a snapshot)."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.worker import Replayer
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    from worker import SANDBOX_RESTRICTIONS, WORKFLOWS
+
+    client = await ops.connect(address)
+    replayer = Replayer(
+        workflows=list(WORKFLOWS),
+        data_converter=pydantic_data_converter,
+        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
+    )
+    failed: list[str] = []
+    count = 0
+    async for wf in client.list_workflows("WorkflowType = 'Dossier'"):
+        history = await client.get_workflow_handle(wf.id).fetch_history()
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        count += 1
+        if result.replay_failure is not None:
+            failed.append(wf.id)
+    return {"replayed": count, "failed": failed}
+
+
+def replay_in_snapshot(address: str, code: Path) -> dict[str, Any]:
+    """`replay_all` in a process that imports the snapshot the worker ran."""
+    out = subprocess.run(
+        [sys.executable, str(code / "bench" / "chaos.py"), "--replay-only", address],
+        cwd=str(code),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     """The whole run; the verification report and the run's description."""
     tmp = Path(tempfile.mkdtemp(prefix="motcua-chaos-"))
@@ -286,6 +345,11 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         await supervisor
         client = await ops.connect(chaos.server.address)
         report = await verify(client, codes, data)
+        replays = replay_in_snapshot(chaos.server.address, data.parent / "code")
+        report["histories replayed offline"] = replays["replayed"]
+        report["histories that fail to replay"] = len(replays["failed"])
+        if replays["failed"]:
+            print("do not replay: " + ", ".join(replays["failed"]), flush=True)
     finally:
         await chaos.stop()
     notes = [
@@ -315,7 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-server-restart", action="store_true")
     parser.add_argument("--record", action="store_true", help="write BENCHMARKS.md")
+    parser.add_argument("--replay-only", metavar="ADDRESS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.replay_only:
+        print(json.dumps(asyncio.run(replay_all(args.replay_only))))
+        return 0
     report, notes = asyncio.run(run(args))
     lines = ["| check | figure |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in report.items()]
@@ -331,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     broken = any(report[k] for k in bad) or report["codes with more than one execution"]
     broken = broken or report["not completed"] or report["approved"] != report["dossiers"]
+    broken = broken or report["histories that fail to replay"]
     return 1 if broken else 0
 
 

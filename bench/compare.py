@@ -25,6 +25,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -120,19 +121,45 @@ def load_average() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
+CODE = ("procedures", "workflows", "activities", "motcua", "bench", "worker.py")
+
+
+def snapshot(dest: Path) -> Path:
+    """Copy the code into `dest`: the worker runs what was there when the run started.
+
+    Temporal's sandbox imports a workflow's module from disk again for every workflow it
+    instantiates, so edits made in the tree during a run (others work in it) would otherwise
+    reach a running worker half-way: new `workflows/dossier.py` next to the old, already
+    loaded `workflows/api.py` (ImportError), or code that cannot replay earlier histories.
+    """
+    if not dest.exists():
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        for name in CODE:
+            src = ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, dest / name, ignore=ignore)
+            else:
+                shutil.copy2(src, dest / name)
+    return dest
+
+
 def spawn_worker(
-    address: str, data: Path, extra: Sequence[str] = (), script: Path | None = None
+    address: str, data: Path, extra: Sequence[str] = (), script: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """A worker process on `address`: this file's `--worker` mode, or `script` (worker.py)."""
+    """A worker process on `address`, run from a snapshot of the code next to `data`.
+
+    This file's `--worker` mode, or `script` (a path relative to the root, e.g. worker.py).
+    """
+    code = snapshot(data.parent / "code")
     env = {**os.environ, "TEMPORAL_ADDRESS": address, "MOTCUA_LOG_LEVEL": "warning"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
     if script is None:
-        argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--data", str(data)]
+        argv = [sys.executable, str(code / "bench" / "compare.py"), "--worker", "--data", str(data)]
     else:
-        argv = [sys.executable, str(script), "--data", str(data)]
+        argv = [sys.executable, str(code / script), "--data", str(data)]
     log = open(data.parent / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
     return subprocess.Popen(
-        [*argv, *extra], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT)
+        [*argv, *extra], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(code)
     )
 
 

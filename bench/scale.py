@@ -142,7 +142,7 @@ async def run(args: argparse.Namespace) -> list[str]:
         server.address,
         data,
         ["--max-cached-workflows", str(args.max_cached)],
-        script=ROOT / "worker.py",
+        script="worker.py",
     )
     sampler = Sampler(worker.pid)
     sampling = asyncio.create_task(sampler.run())
