@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowHistory
+from timeskip import outcome as dossier_outcome
 
 from motcua import client as ops
 from motcua import logs
@@ -364,7 +365,7 @@ async def test_trail_shows_reminders_escalation_and_extension(
         await ops.complete(client, code, "process", head, "approve")
         await _when_open(client, code, "return_result")
         await ops.complete(client, code, "return_result", desk, "returned")
-        outcome = await handle.result()
+        outcome = await dossier_outcome(handle)
     trail = build_trail([r.history for r in await fetch_runs(client, code)])
     kinds = [(e.kind, e.step) for e in trail.entries]
     assert kinds.count(("reminder", "process")) == 2, kinds

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from timeskip import outcome
 
 from procedures.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_procedure
@@ -243,26 +243,6 @@ async def rejection(handle: WorkflowHandle[Any, Any], update: str, arg: Any) -> 
         await handle.execute_update(update, arg)
     return str(caught.value.cause)
 
-
-async def outcome(handle: WorkflowHandle[Any, DossierOutcome]) -> DossierOutcome:
-    """The dossier's result, read from its history once it has ended.
-
-    Not `handle.result()`: on the time-skipping server that unlocks time while it waits, and
-    the server may then skip to some far timer (ten years ahead was seen), which a session
-    sharing the server would carry into every later test. Tests move time with `env.sleep`.
-    """
-    for _ in range(200):
-        desc = await handle.describe()
-        if desc.status is not None and desc.status.name != "RUNNING":
-            break
-        await asyncio.sleep(0.05)
-    history = await handle.fetch_history()
-    last = history.events[-1]
-    assert last.HasField("workflow_execution_completed_event_attributes"), last
-    payloads = last.workflow_execution_completed_event_attributes.result.payloads
-    (result,) = await pydantic_data_converter.decode(payloads, [DossierOutcome])
-    assert isinstance(result, DossierOutcome)
-    return result
 
 
 async def stop(handle: WorkflowHandle[Any, DossierOutcome]) -> None:

@@ -1,0 +1,32 @@
+"""Helpers for tests on Temporal's time-skipping test server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from workflows.api import DossierOutcome
+
+
+async def outcome(handle: WorkflowHandle[Any, DossierOutcome]) -> DossierOutcome:
+    """The dossier's result, read from its history once it has ended.
+
+    Not `handle.result()`: on the time-skipping server that unlocks time while it waits, and
+    the server may then skip to some far timer (ten years ahead was seen), which a session
+    sharing the server would carry into every later test. Tests move time with `env.sleep`.
+    """
+    for _ in range(200):
+        desc = await handle.describe()
+        if desc.status is not None and desc.status.name != "RUNNING":
+            break
+        await asyncio.sleep(0.05)
+    history = await handle.fetch_history()
+    last = history.events[-1]
+    assert last.HasField("workflow_execution_completed_event_attributes"), last
+    payloads = last.workflow_execution_completed_event_attributes.result.payloads
+    (result,) = await pydantic_data_converter.decode(payloads, [DossierOutcome])
+    assert isinstance(result, DossierOutcome)
+    return result
