@@ -502,9 +502,7 @@ async def test_inbox_puts_overdue_tasks_first(setup: Setup, late: ops.Submitted)
     assert next(i for i in items if i.dossier == late.code).hours_left <= 0
 
     async def overdue_only() -> list[ops.InboxItem] | None:
-        items = await ops.inbox(
-            setup.client, setup.desk, overdue_only=True, calendar=setup.calendar
-        )
+        items = await ops.inbox(setup.client, setup.desk, overdue_only=True)
         return items if late.code in {i.dossier for i in items} else None
 
     items = await eventually(overdue_only, what="the Overdue search attribute")
