@@ -115,3 +115,19 @@ def test_history_files_are_what_the_temporal_cli_writes() -> None:
     assert raw["events"][0]["eventType"] == EventType.Name(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
     )
+
+
+CRASHES = sorted((HISTORIES / "crash").glob("*.json"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: after a worker kill -9, an officer's update accepted in the same "
+    "workflow task as the activity result that opened its task is applied first on replay "
+    "(the Python SDK applies updates before activity results in one activation); see the "
+    "closing note of the first session and `make chaos`",
+)
+async def test_histories_from_worker_crashes_replay() -> None:
+    """Histories saved by `make chaos` where a worker was killed mid-task."""
+    outcomes = await replay([read_file(p) for p in CRASHES], concurrency=2)
+    assert all(o.ok for o in outcomes), "\n".join(o.line() for o in outcomes)

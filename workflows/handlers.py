@@ -154,10 +154,21 @@ class DossierHandlers:
             log("update_rejected", dossier=self._inp.code, who=actor, what=what, why=str(err))
             raise
 
-    @workflow.update(name=CLAIM)
-    def claim(self, req: ClaimTask) -> str:
-        task = self._rt.open_task(req.step)
+    async def _opened(self, step: str) -> Task:
+        """The open task of `step`, once the walk has opened it.
+
+        The validator saw it open, but on replay the SDK may run the handler before the
+        activity result that opened it (when both fell into one workflow task, as after a
+        worker crash), so the handler waits for the walk to catch up instead of asserting.
+        """
+        await workflow.wait_condition(lambda: self._rt.open_task(step) is not None)
+        task = self._rt.open_task(step)
         assert task is not None
+        return task
+
+    @workflow.update(name=CLAIM)
+    async def claim(self, req: ClaimTask) -> str:
+        task = await self._opened(req.step)
         task.status, task.assignee = TaskStatus.CLAIMED, req.actor.user
         self._event("claimed", req.step, str(req.actor))
         return f"{req.step} claimed by {req.actor.user}"
@@ -167,9 +178,8 @@ class DossierHandlers:
         self._check(f"claim {req.step}", str(req.actor), lambda: rules.check_claim(self._rt, req))
 
     @workflow.update(name=COMPLETE)
-    def complete(self, req: CompleteTask) -> str:
-        task = self._rt.open_task(req.step)
-        assert task is not None
+    async def complete(self, req: CompleteTask) -> str:
+        task = await self._opened(req.step)
         task.status, task.assignee = TaskStatus.DONE, req.actor.user
         task.decision, task.fields = req.decision, dict(req.fields)
         task.closed_at, task.closed_by = workflow.now(), str(req.actor)
@@ -186,9 +196,8 @@ class DossierHandlers:
         )
 
     @workflow.update(name=REASSIGN)
-    def reassign(self, req: ReassignTask) -> str:
-        task = self._rt.open_task(req.step)
-        assert task is not None
+    async def reassign(self, req: ReassignTask) -> str:
+        task = await self._opened(req.step)
         task.role = req.to_role or task.role
         task.assignee = req.to_user
         task.status = TaskStatus.CLAIMED if req.to_user else TaskStatus.OPEN
