@@ -57,7 +57,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.logs import log
     from workflows.state import Apology, Doc, Runtime, Task
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
+ACTIVITY_TIMEOUT = timedelta(seconds=15)
+"""Forms and outbox lines take milliseconds; a worker killed mid-activity delays the dossier
+by at most this long before the activity is retried elsewhere."""
 OVERDUE_WATCH = "dossier-overdue-watch"
 """Patch id: dossiers started before it have no timer at their legal due instant."""
 _HOLD_STATUS = {
