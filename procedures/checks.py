@@ -16,6 +16,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from procedures import expressions
 from procedures.errors import Problem
 from procedures.messages import close_match, dotted
 from procedures.models import (
@@ -32,9 +33,6 @@ from procedures.models import (
     WaitStep,
 )
 from procedures.yamlnodes import Locator
-
-EXPRESSION_NAMES = frozenset({"form", "decisions", "fields"})
-"""What a choice expression may read: dossier form data, decisions taken, fields filled."""
 
 _ENV = ImmutableSandboxedEnvironment()
 _TOLERANCE = 1e-9
@@ -415,18 +413,17 @@ def _strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[Sequence
 @functools.lru_cache(maxsize=4096)
 def _expression_problem(source: str) -> tuple[str, str | None] | None:
     """Why a choice expression cannot be used, with a hint; None when it can (cached)."""
-    try:
-        _ENV.compile_expression(source)
-    except TemplateSyntaxError as err:
+    error = expressions.syntax_error(source)
+    if error is not None:
         example = "e.g. `form.age < 6 and decisions.receive == 'accept'`"
-        return f"expression does not parse: {err.message}", example
+        return f"expression does not parse: {error}", example
     tree = Parser(_ENV, source, state="variable").parse_expression()
     names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
-    unknown = sorted(names - EXPRESSION_NAMES - set(_ENV.globals))
+    unknown = sorted(names - set(expressions.NAMES) - set(_ENV.globals))
     if unknown:
         return (
             f"expression reads unknown name `{unknown[0]}`",
-            "expressions see only " + ", ".join(sorted(EXPRESSION_NAMES)),
+            "expressions see only " + ", ".join(sorted(expressions.NAMES)),
         )
     return None
 

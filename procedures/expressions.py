@@ -15,6 +15,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 _ENV = ImmutableSandboxedEnvironment(undefined=ChainableUndefined)
 
 NAMES: tuple[str, ...] = ("form", "decisions", "fields")
+"""What an expression may read: the dossier's form data, decisions taken, fields filled."""
 
 
 @lru_cache(maxsize=4096)

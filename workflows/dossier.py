@@ -101,7 +101,7 @@ class DossierWorkflow(DossierHandlers):
                 max_extensions=self._proc.max_extensions,
                 hours=self._hours,
             ).start(inp.received_at)
-            self._rt = Runtime(clock=clock, calendar_version=self._cal.version)
+            self._rt = Runtime(clock=clock)
         self._halt: Halt | None = None
         self._halt_ends_walk = False
         self._ended = False

@@ -12,7 +12,7 @@ from typing import Any
 from procedures.calendar import WorkCalendar
 from procedures.models import Procedure
 from workflows.api import DossierInput, PortalStatus
-from workflows.state import Event, Runtime
+from workflows.state import Runtime
 
 VIETNAM = timezone(timedelta(hours=7))
 
@@ -78,9 +78,3 @@ def handovers(state: Runtime, calendar: WorkCalendar) -> list[dict[str, Any]]:
         )
         giver = receiver
     return rows
-
-
-def timeline_line(event: Event) -> str:
-    """One line of the timeline for notifications: when, what, where."""
-    where = f" [{event.step}]" if event.step else ""
-    return f"{local(event.at)} {event.kind}{where} {event.detail}".rstrip()

@@ -319,7 +319,6 @@ class DossierHandlers:
             log("calendar_refused", dossier=self._inp.code, version=calendar.version, why=str(err))
             return
         self._cal = calendar
-        self._rt.calendar_version = calendar.version
         self._epoch += 1
         self._event("calendar_changed", detail=f"{calendar.version}; due {local(self._due())}")
         self._publish()

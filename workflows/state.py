@@ -106,7 +106,6 @@ class Runtime(BaseModel):
     apology: Apology | None = None
     seq: int = 0
     resume_at: str | None = None
-    calendar_version: str = ""
 
     def next_seq(self) -> int:
         """A number unique within the dossier, for idempotency keys and document names."""

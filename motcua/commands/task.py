@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from temporalio.client import Client
 
 from motcua import client, identity
 from motcua.commands.output import add_common, emit
+from workflows.api import Actor
 
 
 def field(text: str) -> tuple[str, Any]:
@@ -85,42 +89,48 @@ def _print(done: client.Acted, args: argparse.Namespace) -> int:
     return 0
 
 
-async def run_claim(args: argparse.Namespace) -> int:
+async def _act(
+    args: argparse.Namespace,
+    call: Callable[[Client, Actor], Awaitable[client.Acted]],
+) -> int:
+    """Resolve `--as`, run one operation on a fresh connection, print what it did."""
     actor = identity.resolve(args.actor)
     async with client.session(args.address) as temporal:
-        done = await client.claim(temporal, args.dossier, args.step, actor)
+        done = await call(temporal, actor)
     return _print(done, args)
+
+
+async def run_claim(args: argparse.Namespace) -> int:
+    return await _act(args, lambda t, actor: client.claim(t, args.dossier, args.step, actor))
 
 
 async def run_complete(args: argparse.Namespace) -> int:
-    actor = identity.resolve(args.actor)
-    async with client.session(args.address) as temporal:
-        done = await client.complete(
-            temporal, args.dossier, args.step, actor, args.decision, dict(args.fields)
-        )
-    return _print(done, args)
+    fields = dict(args.fields)
+    return await _act(
+        args,
+        lambda t, actor: client.complete(t, args.dossier, args.step, actor, args.decision, fields),
+    )
 
 
 async def run_reassign(args: argparse.Namespace) -> int:
-    actor = identity.resolve(args.actor)
-    async with client.session(args.address) as temporal:
-        done = await client.reassign(
-            temporal, args.dossier, args.step, actor, args.to_user, args.to_role
-        )
-    return _print(done, args)
+    return await _act(
+        args,
+        lambda t, actor: client.reassign(
+            t, args.dossier, args.step, actor, args.to_user, args.to_role
+        ),
+    )
 
 
 async def run_request_supplement(args: argparse.Namespace) -> int:
-    actor = identity.resolve(args.actor)
-    async with client.session(args.address) as temporal:
-        done = await client.request_supplement(
-            temporal, args.dossier, args.step, actor, args.missing, args.reason
-        )
-    return _print(done, args)
+    return await _act(
+        args,
+        lambda t, actor: client.request_supplement(
+            t, args.dossier, args.step, actor, args.missing, args.reason
+        ),
+    )
 
 
 async def run_approve_apology(args: argparse.Namespace) -> int:
-    actor = identity.resolve(args.actor)
-    async with client.session(args.address) as temporal:
-        done = await client.approve_apology(temporal, args.dossier, actor, args.reason)
-    return _print(done, args)
+    return await _act(
+        args, lambda t, actor: client.approve_apology(t, args.dossier, actor, args.reason)
+    )
