@@ -27,16 +27,18 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import DATA_DIR, all_activities
 from motcua import logs
 from motcua.client import connect
 from motcua.errors import UserError
+from motcua.ordering import UpdatesLastRunner
 from procedures.errors import ProcedureError
 from procedures.loader import DEFAULT_CATALOG, load_catalog
 from procedures.models import FrozenProcedure
+from workflows.api import updates_last
 from workflows.counter import AgencyCounterWorkflow
 from workflows.dossier import DossierWorkflow
 
@@ -48,6 +50,9 @@ DEFAULT_MAX_CACHED_WORKFLOWS = 500
 """Sticky cache size per task queue: running dossiers kept in memory between their tasks."""
 DEFAULT_MAX_CONCURRENT_ACTIVITIES = 32
 """Threads running activities (file writes), shared by every task queue of the process."""
+POLLERS = PollerBehaviorAutoscaling(maximum=20)
+"""Long polls per task queue and kind, scaled with the backlog: the SDK's fixed default of five
+capped one worker at about 12 receipts/s with half a core idle (bench/scale.py)."""
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 """How long running activities may finish after a stop signal before they are cancelled."""
 
@@ -65,6 +70,17 @@ SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules(
 )
 """Deterministic, side-effect-free modules workflow code may share with the host instead of
 re-importing them for every workflow run (faster, and pydantic classes stay identical)."""
+
+
+def workflow_runner(sandbox: WorkflowRunner | None = None) -> WorkflowRunner:
+    """How workers and replayers run workflow code: in the sandbox (`sandbox`, by default with
+    `SANDBOX_RESTRICTIONS`), and for dossiers that opted in at their start, with updates after
+    the other jobs of an activation (`motcua.ordering`).
+
+    Workers and replayers must agree on this, or a history would not replay.
+    """
+    inner = sandbox or SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
+    return UpdatesLastRunner(inner, updates_last)
 
 
 class WorkerGroup:
@@ -100,9 +116,11 @@ class WorkerGroup:
                 workflows=list(workflows),
                 activities=bound,
                 activity_executor=self._executor,
-                workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
+                workflow_runner=workflow_runner(),
                 max_cached_workflows=max_cached_workflows,
                 max_concurrent_activities=max_concurrent_activities,
+                workflow_task_poller_behavior=POLLERS,
+                activity_task_poller_behavior=POLLERS,
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             )
             for queue in self.task_queues

@@ -295,18 +295,10 @@ async def verify(client: Client, codes: list[str], data: Path) -> dict[str, Any]
 
 async def replay_all(address: str) -> dict[str, Any]:
     """Replay every dossier's history with the worker's code and sandbox (run from a snapshot)."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.worker import Replayer
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
-
-    from worker import SANDBOX_RESTRICTIONS, WORKFLOWS
+    from motcua.audit.replay import new_replayer
 
     client = await ops.connect(address)
-    replayer = Replayer(
-        workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
-        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
-    )
+    replayer = new_replayer()
     failed: list[str] = []
     count = 0
     async for wf in client.list_workflows("WorkflowType = 'Dossier'"):

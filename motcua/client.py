@@ -12,18 +12,21 @@ complete another agency's task, whatever client it uses. A rejection reaches the
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import random
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecution,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -78,6 +81,12 @@ DEFAULT_ADDRESS = "localhost:7233"
 CALL_TIMEOUT = timedelta(seconds=20)
 """How long a query or update waits for a worker before the caller is told none answers."""
 QUERY_CONCURRENCY = 16
+BUSY_RETRIES = 10
+BUSY_BACKOFF = 0.05
+"""Seconds before the first retry of a refused counter call; doubled each time, up to 2 s."""
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+"""Visibility's own limit on one list call's page."""
 EXIT_GRACE = 0.1
 """Seconds a short-lived process waits after its last call before the interpreter finalises.
 
@@ -161,7 +170,7 @@ class Acted(_View):
 
 
 class InboxItem(_View):
-    """One open task as an officer's inbox lists it."""
+    """One open task of a dossier in an officer's inbox (`inbox(..., details=True)`)."""
 
     dossier: str
     procedure_code: str
@@ -175,6 +184,38 @@ class InboxItem(_View):
     due_at: datetime
     hours_left: float
     overdue: bool
+
+
+class InboxRow(_View):
+    """One dossier waiting on an agency, read from its search attributes alone.
+
+    `due_at` is the dossier's earliest open due instant (`NextDueAt`: over every agency's open
+    tasks, or the dossier's appointment when none is open); `overdue` is set by the dossier
+    when a task or the dossier runs late. `procedure_name` and `tasks` come only with details.
+    """
+
+    dossier: str
+    procedure_code: str
+    waiting_on: tuple[str, ...] = Field(description="The agency's roles with an open task.")
+    status: PortalStatus
+    received_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    procedure_name: str | None = None
+    tasks: tuple[InboxItem, ...] | None = None
+
+
+class InboxPage(_View):
+    """A page of an inbox: its rows, the inbox's size, and the token of the next page."""
+
+    agency: str
+    role: str | None
+    overdue_only: bool
+    total: int = Field(description="Dossiers in the whole inbox (visibility count).")
+    overdue: int = Field(description="Of which overdue.")
+    first: int = Field(description="Position of the page's first row in the inbox, from 1.")
+    rows: tuple[InboxRow, ...]
+    next_page: str | None = Field(description="Pass as `page` for the next page; none at the end.")
 
 
 class IssuedDocument(_View):
@@ -280,6 +321,53 @@ async def _guard(client: Client, code: str, action: str, call: Awaitable[T]) -> 
 # ------------------------------------------------------------------------------ submission
 
 
+class _Busy(Exception):
+    """The server refused a counter call for load, not for a reason the caller must hear."""
+
+
+async def _unless_busy(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except RPCError as err:
+        # Update-with-start reports a refused update as the whole operation failing.
+        if err.status is RPCStatusCode.RESOURCE_EXHAUSTED or err.message.startswith(
+            "Update-with-Start could not be executed"
+        ):
+            raise _Busy from err
+        raise
+
+
+async def _allocate(client: Client, agency: str, task_queue: str, request_id: str) -> Allocation:
+    """A dossier code from the agency's counter, waiting out a burst of submissions.
+
+    The server holds at most a few updates in flight per workflow (10 by default) and refuses
+    more (RESOURCE_EXHAUSTED, or the whole update-with-start aborted); the counter answers in
+    milliseconds, so the submission waits and asks again (the request id makes a repeat
+    harmless) instead of failing.
+    """
+    for attempt in range(BUSY_RETRIES + 1):
+        counter: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            COUNTER_WORKFLOW,
+            CounterInput(agency_code=agency),
+            id=f"counter-{agency}",
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        call = client.execute_update_with_start_workflow(
+            ALLOCATE,
+            Allocate(request_id=request_id),
+            start_workflow_operation=counter,
+            result_type=Allocation,
+            rpc_timeout=CALL_TIMEOUT,
+        )
+        try:
+            return await _guard(client, f"counter-{agency}", "allocate", _unless_busy(call))
+        except _Busy:
+            pass
+        await asyncio.sleep(min(BUSY_BACKOFF * 2**attempt, 2.0) * random.uniform(0.5, 1.5))
+    raise UserError(f"the counter of agency {agency} is too busy; submit again in a moment")
+
+
 def load_frozen(procedure: str) -> FrozenProcedure:
     """A procedure by catalogue code, or from a YAML file when given a path."""
     try:
@@ -336,25 +424,7 @@ async def submit(
         raise InvalidRequest(f"unknown document(s) {', '.join(unknown)} (known: {known})")
     request_id = request_id or default_request_id(proc.code, applicant, form)
     agency = proc.agencies[proc.receiving_agency]
-    counter: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
-        COUNTER_WORKFLOW,
-        CounterInput(agency_code=agency.code),
-        id=f"counter-{agency.code}",
-        task_queue=agency.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    allocation: Allocation = await _guard(
-        client,
-        f"counter-{agency.code}",
-        "allocate",
-        client.execute_update_with_start_workflow(
-            ALLOCATE,
-            Allocate(request_id=request_id),
-            start_workflow_operation=counter,
-            result_type=Allocation,
-            rpc_timeout=CALL_TIMEOUT,
-        ),
-    )
+    allocation = await _allocate(client, agency.code, agency.task_queue, request_id)
     code = allocation.code
     inp = DossierInput(
         code=code,
@@ -409,13 +479,18 @@ async def show(client: Client, code: str) -> DossierState:
 
 
 def inbox_query(agency_code: str, role: str | None = None, overdue_only: bool = False) -> str:
-    """The visibility query behind an inbox: search attributes only, never history scans."""
+    """The visibility query behind an inbox: search attributes only, never history scans.
+
+    A role's clause alone selects its agency too; adding the agency's clause would only make
+    SQLite's visibility check one more list per row (a third slower, measured)."""
     for value in (agency_code, role or ""):
         if "'" in value or "\\" in value:
             raise InvalidRequest(f"invalid agency or role {value!r}")
-    clauses = ["ExecutionStatus = 'Running'", f"PendingAgencies = '{agency_code}'"]
+    clauses = ["ExecutionStatus = 'Running'"]
     if role:
         clauses.append(f"PendingRoles = '{sa.pending_role(agency_code, role)}'")
+    else:
+        clauses.append(f"PendingAgencies = '{agency_code}'")
     if overdue_only:
         clauses.append("Overdue = true")
     return " AND ".join(clauses)
@@ -426,53 +501,169 @@ async def inbox(
     agency_code: str,
     role: str | None = None,
     overdue_only: bool = False,
-) -> list[InboxItem]:
-    """The agency's open tasks across dossiers: overdue first, then by due instant.
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    page: str | None = None,
+    details: bool = False,
+) -> InboxPage:
+    """One page of the dossiers waiting on an agency (or one of its roles), overdue first.
 
-    Visibility is eventually consistent: a dossier changed a moment ago may be missing or
-    listed with its previous tasks; the `state` query of each listed dossier is exact.
+    Rows come from visibility alone (the search attributes each dossier upserts): the same
+    few visibility calls, run together, whatever the inbox's size, and no workflow query;
+    `details` adds the open tasks of the page's dossiers (one `state` query each, often a
+    replay). SQLite's visibility still counts by scanning, so a page's time grows slowly with
+    the number of open dossiers (BENCHMARKS.md, "Many open dossiers"). The embedded
+    server's SQL visibility has no ORDER BY: pages list the overdue dossiers, then the others,
+    each group in visibility's order (latest received first), and rows are sorted by due
+    instant within a page. Visibility is eventually consistent: a dossier changed a moment
+    ago may be missing, listed with its previous roles, or (when it just fell overdue) listed
+    on two pages.
     """
-    query = inbox_query(agency_code, role, overdue_only)
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+    base = inbox_query(agency_code, role)
+    groups = [f"{base} AND Overdue = true"]
+    if not overdue_only:
+        groups.append(f"{base} AND Overdue = false")
+    cursor = _Cursor.decode(page) if page else _Cursor()
+    if not 0 <= cursor.group < len(groups):
+        raise InvalidRequest("this page token belongs to another inbox (was --overdue changed?)")
+    counted = [groups[0]] if overdue_only else [base, groups[0]]
+    counts, (found, group, token) = await _visibility(
+        client,
+        asyncio.gather(
+            asyncio.gather(*map(client.count_workflows, counted)),
+            _listing(client, groups, cursor, page_size),
+        ),
+    )
+    total, late = counts[0], counts[-1]
+    rows = sorted(
+        (_row(wf, agency_code) for wf in found),
+        key=lambda r: (not r.overdue, r.due_at or datetime.max.replace(tzinfo=UTC), r.dossier),
+    )
+    if details:
+        rows = await _with_tasks(client, rows, agency_code, role, overdue_only)
+    more = group < len(groups)
+    return InboxPage(
+        agency=agency_code,
+        role=role,
+        overdue_only=overdue_only,
+        total=total.count,
+        overdue=late.count,
+        first=cursor.shown + 1,
+        rows=tuple(rows),
+        next_page=(
+            _Cursor(group=group, token=token, shown=cursor.shown + len(rows)).encode()
+            if more
+            else None
+        ),
+    )
+
+
+async def _listing(
+    client: Client, groups: list[str], cursor: _Cursor, size: int
+) -> tuple[list[WorkflowExecution], int, bytes | None]:
+    """Up to `size` dossiers from `cursor` on, group after group; where the next page starts."""
+    found: list[WorkflowExecution] = []
+    group, token = cursor.group, cursor.token
+    while len(found) < size and group < len(groups):
+        listing = client.list_workflows(
+            groups[group], page_size=size - len(found), next_page_token=token
+        )
+        await listing.fetch_next_page()
+        found += listing.current_page or ()
+        token = listing.next_page_token or None
+        if token is None:
+            group += 1
+    return found, group, token
+
+
+class _Cursor(BaseModel):
+    """Where the next inbox page starts: the group (overdue or not), visibility's own page
+    token within it, and how many rows earlier pages showed. Opaque to callers."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+    group: int = 0
+    token: bytes | None = None
+    shown: int = 0
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(self.model_dump_json().encode()).decode()
+
+    @classmethod
+    def decode(cls, text: str) -> _Cursor:
+        try:
+            return cls.model_validate_json(base64.urlsafe_b64decode(text.encode()))
+        except (ValueError, ValidationError):
+            raise InvalidRequest("unreadable page token: pass `next_page` as printed") from None
+
+
+async def _visibility(client: Client, call: Awaitable[T]) -> T:
+    """Turn a visibility call's errors into user errors."""
     try:
-        codes = [wf.id async for wf in client.list_workflows(query)]
+        return await call
     except RPCError as err:
         if err.status is RPCStatusCode.UNAVAILABLE:
             raise ServerUnreachable(client.service_client.config.target_host) from None
+        if err.status is RPCStatusCode.INVALID_ARGUMENT:
+            raise UserError(f"the server refused the inbox query: {err.message}") from None
         raise
+
+
+def _row(wf: WorkflowExecution, agency_code: str) -> InboxRow:
+    """An inbox row from a listed dossier's search attributes."""
+    found = wf.typed_search_attributes
+    prefix = sa.pending_role(agency_code, "")
+    roles = found.get(sa.PENDING_ROLES) or ()
+    status = found.get(sa.PORTAL_STATUS)
+    return InboxRow(
+        dossier=wf.id,
+        procedure_code=found.get(sa.PROCEDURE_CODE) or "",
+        waiting_on=tuple(r.removeprefix(prefix) for r in roles if r.startswith(prefix)),
+        status=PortalStatus(status) if status else PortalStatus.RECEIVED,
+        received_at=wf.start_time,
+        due_at=found.get(sa.NEXT_DUE_AT),
+        overdue=bool(found.get(sa.OVERDUE)),
+    )
+
+
+async def _with_tasks(
+    client: Client, rows: list[InboxRow], agency_code: str, role: str | None, overdue_only: bool
+) -> list[InboxRow]:
+    """The rows with their dossiers' open tasks for this agency (and role), from `state`."""
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)
 
-    async def state_of(code: str) -> DossierState | None:
+    async def detailed(row: InboxRow) -> InboxRow:
         async with gate:
             try:
-                return await show(client, code)
+                state = await show(client, row.dossier)
             except DossierNotFound:
-                return None
-
-    states = await asyncio.gather(*(state_of(c) for c in codes))
-    items = [
-        InboxItem(
-            dossier=s.code,
-            procedure_code=s.procedure_code,
-            procedure_name=s.procedure_name,
-            step=t.step,
-            title=t.title,
-            agency=t.agency,
-            role=t.role,
-            status=t.status,
-            assignee=t.assignee,
-            due_at=t.due_at,
-            hours_left=round(t.remaining_minutes / 60, 2),
-            overdue=t.overdue,
+                return row.model_copy(update={"tasks": ()})
+        tasks = tuple(
+            InboxItem(
+                dossier=state.code,
+                procedure_code=state.procedure_code,
+                procedure_name=state.procedure_name,
+                step=t.step,
+                title=t.title,
+                agency=t.agency,
+                role=t.role,
+                status=t.status,
+                assignee=t.assignee,
+                due_at=t.due_at,
+                hours_left=round(t.remaining_minutes / 60, 2),
+                overdue=t.overdue,
+            )
+            for t in (*state.tasks, *((state.apology,) if state.apology else ()))
+            if state.result is None
+            and t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)
+            and t.agency == agency_code
+            and role in (None, t.role)
+            and (t.overdue or not overdue_only)
         )
-        for s in states
-        if s is not None and s.result is None
-        for t in (*s.tasks, *((s.apology,) if s.apology else ()))
-        if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)
-        and t.agency == agency_code
-        and role in (None, t.role)
-        and (t.overdue or not overdue_only)
-    ]
-    return sorted(items, key=lambda i: (not i.overdue, i.due_at, i.dossier, i.step))
+        return row.model_copy(update={"procedure_name": state.procedure_name, "tasks": tasks})
+
+    return list(await asyncio.gather(*(detailed(r) for r in rows)))
 
 
 async def status(client: Client, code: str) -> CitizenStatus:

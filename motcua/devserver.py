@@ -108,6 +108,12 @@ async def register_search_attributes(
         )
 
 
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+"""Write-ahead logging: a commit no longer rewrites the database file twice (server CPU per
+dossier 89 -> 55 ms in bench/scale.py). Survives a killed process; a power cut may lose the
+last commits, acceptable for the embedded default (a production cluster brings its own store)."""
+
+
 class DevServer:
     """Starts (or reuses) `temporal server start-dev` and stops what it started.
 
@@ -125,12 +131,14 @@ class DevServer:
         namespace: str = "default",
         log_level: str = "warn",
         startup_timeout: float = STARTUP_TIMEOUT,
+        sqlite_pragmas: Sequence[str] = SQLITE_PRAGMAS,
     ) -> None:
         self.data_dir = data_dir
         self.ip, self.port, self.ui_port = ip, port, ui_port
         self.namespace = namespace
         self.log_level = log_level
         self.startup_timeout = startup_timeout
+        self.sqlite_pragmas = tuple(sqlite_pragmas)
         self.db_file = data_dir / "temporal.sqlite"
         self.log_file = data_dir / "temporal.log"
         self.reused = False
@@ -167,6 +175,8 @@ class DevServer:
         ]
         for key in ALL:
             args += ["--search-attribute", f"{key.name}={CLI_TYPE_NAMES[key.indexed_value_type]}"]
+        for pragma in self.sqlite_pragmas:
+            args += ["--sqlite-pragma", pragma]
         return args
 
     async def start(self) -> None:

@@ -1,14 +1,15 @@
 """Record the golden histories in `tests/histories/`: real dossiers, officers played by updates.
 
-    python tests/record_histories.py [--out tests/histories]
+    python tests/record_histories.py [--out tests/histories] [--suffix .v2]
 
 Starts an in-memory dev server and a worker for every catalogue queue, runs one dossier per
 case below to its end through the same client operations officers use (claim, complete,
 reassign, request a supplement, supplement, withdraw, deliver an event), and writes each run's
 history as `temporal workflow show --output json` would: `<case>.json`, then
-`<case>.run<N>.json` for later runs and `<case>.<child step>.json` for sub-procedures.
-`tests/test_replay.py` replays them all with the current code. Re-record only when an
-interpreter change is deliberate and guarded by `workflow.patched` (see docs/auditing.md).
+`<case>.run<N>.json` for later runs and `<case>.<child step>.json` for sub-procedures; with
+`--suffix S`, `<case>S.json` and so on, so that histories of a new interpreter version are
+added next to the old ones, never over them. `tests/test_replay.py` replays them all with the
+current code. Record only after a deliberate, versioned change (see docs/auditing.md).
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -
         await asyncio.sleep(POLL)
 
 
-async def record(client: Client, case: Case, out: Path) -> list[Path]:
+async def record(client: Client, case: Case, out: Path, suffix: str = "") -> list[Path]:
     """Run one case to its end and write its histories."""
     frozen = load_catalog()[case.procedure]
     documents = [d.id for d in frozen.procedure.documents if d.required]
@@ -215,8 +216,9 @@ async def record(client: Client, case: Case, out: Path) -> list[Path]:
         children = await play(client, submitted.code, frozen, case)
         await client.get_workflow_handle(submitted.code).result()
     written = []
-    for code, name in [(submitted.code, case.name)] + [
-        (child, f"{case.name}.{child.rsplit('.', 1)[1]}") for child in children
+    stem = case.name + suffix
+    for code, name in [(submitted.code, stem)] + [
+        (child, f"{stem}.{child.rsplit('.', 1)[1]}") for child in children
     ]:
         for n, run in enumerate(await fetch_runs(client, code), start=1):
             path = out / (f"{name}.json" if n == 1 else f"{name}.run{n}.json")
@@ -225,7 +227,7 @@ async def record(client: Client, case: Case, out: Path) -> list[Path]:
     return written
 
 
-async def main_async(out: Path) -> None:
+async def main_async(out: Path, suffix: str = "") -> None:
     out.mkdir(parents=True, exist_ok=True)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
@@ -238,7 +240,7 @@ async def main_async(out: Path) -> None:
         with tempfile.TemporaryDirectory() as data:
             async with WorkerGroup(env.client, queues, Path(data)):
                 for case in CASES:
-                    for path in await record(env.client, case, out):
+                    for path in await record(env.client, case, out, suffix):
                         print(f"wrote {path}")
     finally:
         await env.shutdown()
@@ -248,7 +250,9 @@ async def main_async(out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HISTORIES)
-    asyncio.run(main_async(parser.parse_args().out))
+    parser.add_argument("--suffix", default="", help="added to every file name, e.g. .v2")
+    args = parser.parse_args()
+    asyncio.run(main_async(args.out, args.suffix))
     return 0
 
 

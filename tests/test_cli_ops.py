@@ -20,7 +20,7 @@ import pytest
 from test_client import APPLICANT, Setup, eventually, serving, settled
 
 from motcua import cli, identity
-from motcua.client import Acted, InboxItem, Submitted
+from motcua.client import Acted, InboxPage, Submitted
 from motcua.commands.task import field
 from motcua.errors import UserError
 from workflows.api import Actor, DossierState, PortalStatus
@@ -123,17 +123,32 @@ async def test_an_officers_day(motcua: Any, setup: Setup, tmp_path: Path) -> Non
     done = await submitted(motcua, setup, tmp_path, "079200000002")
     await receive_open(motcua, done.code)
 
-    async def in_inbox() -> list[InboxItem] | None:
+    async def in_inbox() -> InboxPage | None:
         status, out, err = await motcua(
-            "inbox", "--agency", setup.desk, "--role", "one_stop", "--json"
+            "inbox", "--agency", setup.desk, "--role", "one_stop", "--page-size", "1000", "--json"
         )
         assert status == 0 and "eventually consistent" in err
-        items = [InboxItem.model_validate(i) for i in json.loads(out)]
-        return items if done.code in {i.dossier for i in items} else None
+        page = InboxPage.model_validate_json(out)
+        return page if done.code in {r.dossier for r in page.rows} else None
 
     await eventually(in_inbox, what="the dossier in the inbox")
-    status, out, _ = await motcua("inbox", "--agency", setup.desk)
+    status, out, _ = await motcua("inbox", "--agency", setup.desk, "--page-size", "1000")
     assert status == 0 and out.startswith("DOSSIER") and done.code in out
+    assert f"dossiers waiting on {setup.desk} (" in out
+    line = next(line for line in out.splitlines() if line.startswith(done.code))
+    assert "one_stop" in line and "Received" in line
+    status, out, _ = await motcua(
+        "inbox", "--agency", setup.desk, "--role", "one_stop", "--page-size", "1000", "--details"
+    )
+    rows = out.split(done.code, 1)[1].splitlines()
+    assert status == 0 and rows[1].strip().startswith("- receive: Tiếp nhận hồ sơ [one_stop]")
+    status, out, _ = await motcua("inbox", "--agency", setup.desk, "--page-size", "1")
+    assert status == 0 and "next page: motcua inbox --agency" in out
+    token = out.rsplit("--page ", 1)[1].strip()
+    status, out, err = await motcua(
+        "inbox", "--agency", setup.desk, "--page-size", "1", "--page", token
+    )
+    assert status == 0 and out.startswith("DOSSIER") and "\n2-2 of " in out, err
     officer = f"lan@{setup.desk}/one_stop"
     status, out, err = await motcua("task", "claim", done.code, "receive", "--as", officer)
     assert status == 0 and "claimed by lan" in out, err
@@ -169,6 +184,21 @@ async def test_an_officers_day(motcua: Any, setup: Setup, tmp_path: Path) -> Non
     assert status == 0
     for section in ("clock", "due", "remaining", "extensions", "timeline", "documents", "decided"):
         assert section in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--page", "garbage"], "unreadable page token"),
+        (["--page-size", "0"], "page size must be between 1 and 1000"),
+        (["--role", "it's"], "invalid agency or role"),
+    ],
+)
+async def test_inbox_mistakes_are_one_line(
+    motcua: Any, setup: Setup, argv: list[str], says: str
+) -> None:
+    status, out, err = await motcua("inbox", "--agency", setup.desk, *argv)
+    assert status == 1 and out == "" and says in one_line(err)
 
 
 async def test_rejections_and_bad_identities_are_one_line(

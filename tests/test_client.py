@@ -310,23 +310,71 @@ async def test_search_attributes_hold_no_personal_data(setup: Setup) -> None:
 # ------------------------------------------------------------------------------ inbox and tasks
 
 
-async def test_inbox_lists_a_task_for_its_agency_and_role_only(setup: Setup) -> None:
+async def test_inbox_lists_a_dossier_for_its_agency_and_role_only(setup: Setup) -> None:
     done = await submit(setup)
 
-    async def listed() -> list[ops.InboxItem]:
-        items = await ops.inbox(setup.client, setup.desk, "one_stop")
-        return [i for i in items if i.dossier == done.code]
+    async def listed() -> list[ops.InboxRow]:
+        page = await ops.inbox(setup.client, setup.desk, "one_stop", page_size=ops.MAX_PAGE_SIZE)
+        return [r for r in page.rows if r.dossier == done.code]
 
-    (item,) = await eventually(listed, what="the dossier in the desk's inbox")
-    assert (item.step, item.role, item.agency) == ("receive", "one_stop", setup.desk)
-    assert item.title == "Tiếp nhận hồ sơ" and item.status is TaskStatus.OPEN
-    assert item.procedure_code == setup.normal.procedure.code
-    assert 0 < item.hours_left <= 24 * 60 and not item.overdue
-    everything = await ops.inbox(setup.client, setup.desk)
-    assert done.code in {i.dossier for i in everything}
+    (row,) = await eventually(listed, what="the dossier in the desk's inbox")
+    assert row.waiting_on == ("one_stop",) and row.status is PortalStatus.RECEIVED
+    assert row.procedure_code == setup.normal.procedure.code and not row.overdue
+    assert row.due_at is not None and row.due_at <= done.due_at
+    assert row.tasks is None and row.procedure_name is None, "no query without details"
+    everything = await ops.inbox(setup.client, setup.desk, page_size=ops.MAX_PAGE_SIZE)
+    assert done.code in {r.dossier for r in everything.rows}
     heads = await ops.inbox(setup.client, setup.desk, "head")
     office = await ops.inbox(setup.client, setup.office)
-    assert done.code not in {i.dossier for i in heads + office}
+    assert done.code not in {r.dossier for r in heads.rows + office.rows}
+
+
+async def test_inbox_details_name_the_open_task(setup: Setup) -> None:
+    done = await submit(setup)
+    await open_task(setup, done.code, "receive")
+    await ops.claim(setup.client, done.code, "receive", setup.desk_officer())
+
+    async def detailed() -> ops.InboxRow | None:
+        page = await ops.inbox(
+            setup.client, setup.desk, "one_stop", page_size=ops.MAX_PAGE_SIZE, details=True
+        )
+        return next((r for r in page.rows if r.dossier == done.code), None)
+
+    row = await eventually(detailed, what="the dossier in the desk's inbox")
+    (task,) = row.tasks
+    assert (task.step, task.role, task.agency) == ("receive", "one_stop", setup.desk)
+    assert task.title == "Tiếp nhận hồ sơ" and task.status is TaskStatus.CLAIMED
+    assert task.assignee == "lan" and 0 < task.hours_left <= 24 * 60 and not task.overdue
+    assert row.procedure_name == setup.normal.procedure.name
+
+
+async def test_inbox_pages_cover_the_inbox_once(setup: Setup, tmp_path: Path) -> None:
+    """Five dossiers in an inbox of their own, read two at a time."""
+    async with serving(setup.client, tmp_path) as own:
+        codes = {(await submit(own)).code for _ in range(5)}
+
+        async def counted() -> ops.InboxPage | None:
+            page = await ops.inbox(own.client, own.desk, "one_stop", page_size=2)
+            return page if page.total == 5 else None
+
+        page: ops.InboxPage | None = await eventually(counted, what="five dossiers listed")
+        seen, firsts = [], []
+        while page is not None:
+            assert len(page.rows) == 2 or page.next_page is None
+            assert page.total == 5 and page.overdue == 0
+            seen += [r.dossier for r in page.rows]
+            firsts.append(page.first)
+            token = page.next_page
+            page = (
+                None
+                if token is None
+                else await ops.inbox(own.client, own.desk, "one_stop", page_size=2, page=token)
+            )
+        assert sorted(seen) == sorted(codes) and firsts == [1, 3, 5]
+        with pytest.raises(ops.InvalidRequest, match="page token"):
+            await ops.inbox(own.client, own.desk, page="not-a-token")
+        with pytest.raises(ops.InvalidRequest, match="page size"):
+            await ops.inbox(own.client, own.desk, page_size=0)
 
 
 async def test_claim_and_complete_move_the_dossier(setup: Setup) -> None:
@@ -342,8 +390,8 @@ async def test_claim_and_complete_move_the_dossier(setup: Setup) -> None:
     assert [t.step for t in state.tasks if t.status is TaskStatus.OPEN] == ["review"]
 
     async def at_office() -> bool:
-        items = await ops.inbox(setup.client, setup.office, "specialist")
-        return done.code in {i.dossier for i in items}
+        page = await ops.inbox(setup.client, setup.office, "specialist")
+        return done.code in {r.dossier for r in page.rows}
 
     await eventually(at_office, what="the dossier in the office's inbox")
     await ops.complete(
@@ -485,28 +533,37 @@ async def test_citizen_supplement_status_and_withdraw(setup: Setup) -> None:
 # ------------------------------------------------------------------------------ overdue
 
 
-async def test_inbox_puts_overdue_tasks_first(setup: Setup, late: ops.Submitted) -> None:
+async def test_inbox_puts_overdue_dossiers_first(setup: Setup, late: ops.Submitted) -> None:
     on_time = await submit(setup)
 
-    async def overdue() -> list[ops.InboxItem] | None:
-        items = await ops.inbox(setup.client, setup.desk, "one_stop")
-        mine = [i for i in items if i.dossier in (late.code, on_time.code)]
-        return items if len(mine) == 2 and any(i.overdue for i in mine) else None
+    async def overdue() -> list[ops.InboxRow] | None:
+        page = await ops.inbox(setup.client, setup.desk, "one_stop", page_size=ops.MAX_PAGE_SIZE)
+        mine = [r for r in page.rows if r.dossier in (late.code, on_time.code)]
+        return list(page.rows) if len(mine) == 2 and any(r.overdue for r in mine) else None
 
-    items = await eventually(overdue, timeout=150, what="the fast dossier's task to run late")
-    flags = [i.overdue for i in items]
-    assert flags == sorted(flags, reverse=True), "overdue tasks come first"
+    rows = await eventually(overdue, timeout=150, what="the fast dossier's task to run late")
+    flags = [r.overdue for r in rows]
+    assert flags == sorted(flags, reverse=True), "overdue dossiers come first"
     for group in (True, False):
-        dues = [i.due_at for i in items if i.overdue is group]
-        assert dues == sorted(dues)
-    assert next(i for i in items if i.dossier == late.code).hours_left <= 0
+        dues = [r.due_at for r in rows if r.overdue is group]
+        assert dues == sorted(d for d in dues if d is not None)
+    assert next(r for r in rows if r.dossier == late.code).overdue
 
-    async def overdue_only() -> list[ops.InboxItem] | None:
-        items = await ops.inbox(setup.client, setup.desk, overdue_only=True)
-        return items if late.code in {i.dossier for i in items} else None
+    async def overdue_only() -> ops.InboxPage | None:
+        page = await ops.inbox(setup.client, setup.desk, overdue_only=True, details=True)
+        return page if late.code in {r.dossier for r in page.rows} else None
 
-    items = await eventually(overdue_only, what="the Overdue search attribute")
-    assert all(i.overdue for i in items) and on_time.code not in {i.dossier for i in items}
+    page = await eventually(overdue_only, what="the Overdue search attribute")
+    assert all(r.overdue for r in page.rows) and on_time.code not in {r.dossier for r in page.rows}
+    assert page.total == page.overdue == len(page.rows)
+    tasks = next(r for r in page.rows if r.dossier == late.code).tasks
+    assert tasks is not None and len(tasks) == 1
+    task = tasks[0]
+    assert task.overdue and task.hours_left <= 0
+
+    # Overdue first across pages too: a page of one shows an overdue dossier first.
+    first = await ops.inbox(setup.client, setup.desk, page_size=1)
+    assert first.rows[0].overdue and first.overdue >= 1 and first.next_page
 
 
 # ------------------------------------------------------------------------------ temporal CLI

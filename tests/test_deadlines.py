@@ -244,7 +244,6 @@ async def rejection(handle: WorkflowHandle[Any, Any], update: str, arg: Any) -> 
     return str(caught.value.cause)
 
 
-
 async def stop(handle: WorkflowHandle[Any, DossierOutcome]) -> None:
     """End a dossier a test leaves running, so its timers do not outlive the test.
 

@@ -38,6 +38,23 @@ APOLOGY_STEP = "apology"
 """How the apology-letter task is named in views and inboxes (approved with APPROVE_APOLOGY)."""
 # Timer summaries the Web UI and the audit trail read.
 DOSSIER_DUE = "dossier due"
+APOLOGY_DUE = "apology due"
+"""Interpreter 2 names its apology timer too: the head's role may already be pending (an
+escalation), and then nothing else in the history would show the request."""
+INTERPRETER = 2
+"""The interpreter behaviour new dossiers run under; see `DossierInput.interpreter`."""
+
+
+def updates_last(workflow_type: str, argument: Any) -> bool:
+    """Whether a run takes its updates after the other jobs of an activation (`motcua.ordering`).
+
+    Dossiers of interpreter 2 on, read from the raw input their history starts with (an input
+    recorded before the `interpreter` field existed is version 1).
+    """
+    if workflow_type != DOSSIER_WORKFLOW or not isinstance(argument, dict):
+        return False
+    version = argument.get("interpreter", 1)
+    return isinstance(version, int) and version >= 2
 
 
 class _Msg(BaseModel):
@@ -108,6 +125,20 @@ class DossierInput(_Msg):
     history_limit: int | None = Field(
         None, description="Continue-as-new past this many events (else when Temporal suggests)."
     )
+    interpreter: int = Field(
+        INTERPRETER,
+        description="The interpreter behaviour the dossier runs under, fixed at its start.",
+    )
+
+    def interpreter_version(self) -> int:
+        """The behaviour this dossier runs under, as its history recorded it at the start.
+
+        An input recorded before the field existed has no `interpreter` key (it is then absent
+        from `model_fields_set`): that dossier runs version 1, whatever the default says now.
+        Versioning in the input, not with `workflow.patched`, costs new dossiers no event
+        (docs/auditing.md).
+        """
+        return self.interpreter if "interpreter" in self.model_fields_set else 1
 
 
 class ClaimTask(_Msg):

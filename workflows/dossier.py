@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         WaitStep,
     )
     from workflows.api import (
+        APOLOGY_DUE,
         DOSSIER_DUE,
         DOSSIER_WORKFLOW,
         DossierInput,
@@ -61,7 +62,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=15)
 """Forms and outbox lines take milliseconds; a worker killed mid-activity delays the dossier
 by at most this long before the activity is retried elsewhere."""
 OVERDUE_WATCH = "dossier-overdue-watch"
-"""Patch id: dossiers started before it have no timer at their legal due instant."""
+"""Patch id (interpreter 1 only): dossiers started before it have no timer at their legal due
+instant. Interpreter 2 always has one, without the marker (see `_watch_dossier`)."""
 _HOLD_STATUS = {
     SuspendReason.SUPPLEMENT: PortalStatus.SUPPLEMENT_REQUESTED,
     SuspendReason.FINANCIAL_OBLIGATION: PortalStatus.FINANCIAL_OBLIGATION,
@@ -108,6 +110,10 @@ class DossierWorkflow(DossierHandlers):
         self._epoch = 0
         self._waiting: set[str] = set()
         self._published: tuple[Any, ...] | None = None
+        # Interpreter 2 (docs/auditing.md): one dossier timer, coalesced upserts, no patches.
+        self._lean = inp.interpreter_version() >= 2
+        self._flush_queued = False
+        self._dues: dict[int, tuple[DossierClock, WorkCalendar, datetime]] = {}
         # The waits holding the clock (a payment in one branch, a supplement in another); it
         # runs again when the last one ends. Empty at every continue-as-new, which happens
         # only between top-level steps, so it need not be carried.
@@ -119,9 +125,14 @@ class DossierWorkflow(DossierHandlers):
     async def run(self, inp: DossierInput) -> DossierOutcome:
         if inp.carried is None:
             await self._receive()
-        watchers = [asyncio.create_task(self._watch_apology())] if self._proc.apology else []
-        if workflow.patched(OVERDUE_WATCH):
-            watchers.append(asyncio.create_task(self._watch_overdue()))
+        watchers = []
+        if self._lean:  # never cancelled: its pending timer dies with the finished workflow
+            self._watcher = asyncio.create_task(self._watch_dossier())
+        else:
+            if self._proc.apology:
+                watchers.append(asyncio.create_task(self._watch_apology()))
+            if workflow.patched(OVERDUE_WATCH):
+                watchers.append(asyncio.create_task(self._watch_overdue()))
         walk = asyncio.create_task(self._walk(self._rt.resume_at or self._proc.start))
         await workflow.wait_condition(lambda: walk.done() or self._halt is not None)
         for watcher in watchers:
@@ -137,11 +148,14 @@ class DossierWorkflow(DossierHandlers):
         if isinstance(reached, _ContinueAsNew):
             await workflow.wait_condition(workflow.all_handlers_finished)
             self._rt.resume_at = reached.step
-            workflow.continue_as_new(
-                inp.model_copy(
-                    update={"calendar": self._cal, "carried": self._rt.model_dump(mode="json")}
-                )
-            )
+            if self._lean:
+                self._sync_attributes()  # a queued upsert may not follow continue-as-new
+            update = {
+                "calendar": self._cal,
+                "carried": self._rt.model_dump(mode="json"),
+                "interpreter": inp.interpreter_version(),  # kept for the dossier's whole life
+            }
+            workflow.continue_as_new(inp.model_copy(update=update))
         if self._halt is not None:
             return await self._finish(self._halt.result, self._halt.reason, self._halt.form)
         assert reached is not None
@@ -224,7 +238,7 @@ class DossierWorkflow(DossierHandlers):
         await self._set_status(_END_STATUS[result], reason)
         await self._notify(f"Hồ sơ {self._inp.code}: {result.value}", reason, *documents)
         self._rt.result = result  # last, so a query never shows a result without its documents
-        self._publish()
+        self._sync_attributes()  # now: nothing may follow the completion command
         return DossierOutcome(
             code=self._inp.code,
             result=result,
@@ -370,6 +384,7 @@ class DossierWorkflow(DossierHandlers):
                 "request_id": code,
                 "parent_code": self._inp.code,
                 "carried": None,
+                "interpreter": self._inp.interpreter_version(),
             }
         )
         outcome = await workflow.execute_child_workflow(
@@ -486,13 +501,15 @@ class DossierWorkflow(DossierHandlers):
         done: Callable[[], bool],
         deadline: Callable[[], datetime | None],
         summary: str | None = None,
+        halts: bool = True,
     ) -> bool:
         """Wait until `done()` (True) or the deadline (False).
 
         The deadline is derived again whenever `self._epoch` changes (new calendar, suspension,
         resume, extension). `None` means "no deadline for now": a suspended clock's instants
         recede as long as it stands still, so waiting on them would only wake the dossier
-        again and again; the resume changes the epoch and the deadline returns.
+        again and again; the resume changes the epoch and the deadline returns. With `halts`,
+        a withdrawal or stop ends the wait (CancelledError); without, the wait goes on.
         """
         while not done():
             epoch = self._epoch
@@ -502,14 +519,15 @@ class DossierWorkflow(DossierHandlers):
                 return False
 
             def woken(since: int = epoch) -> bool:
-                return done() or self._epoch != since or self._halting()
+                return done() or self._epoch != since or (halts and self._halting())
 
             try:
                 await workflow.wait_condition(woken, timeout=delay, timeout_summary=summary)
             except TimeoutError:
                 continue
             finally:
-                self._check_halt()
+                if halts:
+                    self._check_halt()
         return True
 
     def _check_halt(self) -> None:
@@ -575,54 +593,106 @@ class DossierWorkflow(DossierHandlers):
         An extension or a new calendar can move the due instant past now again; the flag
         follows (see `_publish`), and this watch waits for the next due instant.
         """
-
-        def due() -> datetime | None:
-            return None if self._rt.clock.suspended else self._due()
-
         flagged: datetime | None = None
         while True:
-            await self._until(lambda: False, due, DOSSIER_DUE)
-            if self._due() != flagged:
-                flagged = self._due()
-                self._event("dossier_overdue", detail=f"due {local(flagged)}")
-                log("dossier_overdue", dossier=self._inp.code, due=flagged.isoformat())
-            self._publish()
+            await self._until(lambda: False, self._running_due, DOSSIER_DUE)
+            flagged = self._flag_overdue(flagged)
             epoch = self._epoch
             await workflow.wait_condition(lambda since=epoch: self._epoch != since)  # type: ignore[misc]
 
     async def _watch_apology(self) -> None:
         """One working day (as set) before the deadline, ask the head for an apology letter."""
-        policy = self._proc.apology
-        assert policy is not None
-
-        def apology_instant() -> datetime | None:
-            clock = self._rt.clock
-            if clock.suspended:
-                return None
-            return instant_before_due(clock, self._cal, policy.before, workflow.now())
-
         while self._rt.clock.extensions < self._proc.max_extensions:
             if self._rt.apology is None or self._rt.apology.approved_by is not None:
-                await self._until(lambda: False, apology_instant)
-                self._rt.apology = Apology(opened_at=workflow.now())
-                self._event("apology_requested", detail=f"{self._receiving().code}/{policy.role}")
-                log(
-                    "apology_requested",
-                    dossier=self._inp.code,
-                    agency=self._receiving().code,
-                    role=policy.role,
-                    due=self._due().isoformat(),
-                )
-                self._publish()
+                await self._until(lambda: False, self._apology_instant)
+                self._request_apology()
             apology = self._rt.apology
+            assert apology is not None
             await workflow.wait_condition(lambda a=apology: a.approved_by is not None)  # type: ignore[misc]
-            details = {"reason": apology.reason, "new_due_at": local(self._due())}
-            doc = await self._render(FormKind.APOLOGY, details)
-            await self._notify(
-                f"Hồ sơ {self._inp.code}: xin lỗi và hẹn lại ngày trả kết quả",
-                f"{apology.reason}. Ngày hẹn mới: {local(self._due())}.",
-                doc,
-            )
+            await self._send_apology_letter(apology)
+
+    async def _watch_dossier(self) -> None:
+        """Interpreter 2: the dossier's own deadlines on one timer at a time, as one would write
+        them by hand: the apology instant (while an extension is left), then the due instant.
+
+        An approved apology's letter goes out at once; the due instant flags the dossier
+        overdue for inboxes, and moves with suspensions, extensions and calendars like the
+        legacy watchers' did. `run` never cancels it, and a withdrawal does not wake it: its
+        pending timer dies with the finished workflow, so ending costs no event.
+        """
+        policy = self._proc.apology
+        flagged: datetime | None = None
+        carried = self._rt.apology
+        sent = carried if carried is not None and carried.approved_by is not None else None
+        while not self._ended:
+            apology = self._rt.apology
+            if apology is not None and apology.approved_by is not None and apology is not sent:
+                sent = apology
+                await self._send_apology_letter(apology)
+                continue
+            extensible = self._rt.clock.extensions < self._proc.max_extensions
+            if policy is not None and extensible and apology is sent:
+                await self._until(lambda: False, self._apology_instant, APOLOGY_DUE, halts=False)
+                if not self._ended:
+                    self._request_apology()
+                continue
+
+            pending = apology if apology is not None and apology.approved_by is None else None
+
+            def approved(pending: Apology | None = pending) -> bool:
+                return pending is not None and pending.approved_by is not None
+
+            if await self._until(approved, self._running_due, DOSSIER_DUE, halts=False):
+                continue
+            if self._ended:
+                return
+            flagged = self._flag_overdue(flagged)
+            epoch = self._epoch
+            await workflow.wait_condition(lambda since=epoch: self._epoch != since)  # type: ignore[misc]
+
+    def _apology_instant(self) -> datetime | None:
+        """When to ask for the apology letter; none while the clock stands still."""
+        policy, clock = self._proc.apology, self._rt.clock
+        assert policy is not None
+        if clock.suspended:
+            return None
+        return instant_before_due(clock, self._cal, policy.before, workflow.now())
+
+    def _running_due(self) -> datetime | None:
+        """The legal due instant; none while the clock stands still (it recedes meanwhile)."""
+        return None if self._rt.clock.suspended else self._due()
+
+    def _request_apology(self) -> None:
+        policy = self._proc.apology
+        assert policy is not None
+        self._rt.apology = Apology(opened_at=workflow.now())
+        self._event("apology_requested", detail=f"{self._receiving().code}/{policy.role}")
+        log(
+            "apology_requested",
+            dossier=self._inp.code,
+            agency=self._receiving().code,
+            role=policy.role,
+            due=self._due().isoformat(),
+        )
+        self._publish()
+
+    async def _send_apology_letter(self, apology: Apology) -> None:
+        details = {"reason": apology.reason, "new_due_at": local(self._due())}
+        doc = await self._render(FormKind.APOLOGY, details)
+        await self._notify(
+            f"Hồ sơ {self._inp.code}: xin lỗi và hẹn lại ngày trả kết quả",
+            f"{apology.reason}. Ngày hẹn mới: {local(self._due())}.",
+            doc,
+        )
+
+    def _flag_overdue(self, flagged: datetime | None) -> datetime | None:
+        """Flag the dossier overdue (once per due instant); returns the instant flagged."""
+        if self._due() != flagged:
+            flagged = self._due()
+            self._event("dossier_overdue", detail=f"due {local(flagged)}")
+            log("dossier_overdue", dossier=self._inp.code, due=flagged.isoformat())
+        self._publish()
+        return flagged
 
     # ------------------------------------------------------------------ side effects
 

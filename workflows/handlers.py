@@ -8,6 +8,7 @@ kept here (timeline, search attributes) are those the handlers share with the in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -49,13 +50,14 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         WithdrawDossier,
     )
-    from workflows.clock import deadline
+    from workflows.clock import DossierClock, deadline
     from workflows.forms import local
     from workflows.logs import log
     from workflows.state import Event, Runtime, Supplement, Task
 
 HALT_ENDS_WALK = "halt-ends-walk"
-"""Patch id: before it, only `run`'s cancellation ended the path of a withdrawn dossier."""
+"""Patch id (interpreter 1 only): before it, only `run`'s cancellation ended the path of a
+withdrawn dossier. Interpreter 2 always behaves as patched, without the marker."""
 
 
 class Halt:
@@ -79,6 +81,9 @@ class DossierHandlers:
     _epoch: int
     _waiting: set[str]
     _published: tuple[Any, ...] | None
+    _lean: bool
+    _flush_queued: bool
+    _dues: dict[int, tuple[DossierClock, WorkCalendar, datetime]]
 
     def _halting(self) -> bool:
         return self._halt is not None and self._halt_ends_walk
@@ -86,7 +91,7 @@ class DossierHandlers:
     def _end(self, halt: Halt) -> None:
         """End the dossier from outside its path (withdrawn, or stopped)."""
         self._halt = halt
-        self._halt_ends_walk = workflow.patched(HALT_ENDS_WALK)
+        self._halt_ends_walk = self._lean or workflow.patched(HALT_ENDS_WALK)
 
     def _event(
         self,
@@ -103,7 +108,24 @@ class DossierHandlers:
         )
 
     def _publish(self) -> None:
-        """Upsert the search attributes when they change: codes and instants, no personal data."""
+        """Upsert the search attributes when they change: codes and instants, no personal data.
+
+        Interpreter 2 upserts at most once per workflow activation, after every coroutine that
+        was ready has run: intermediate values within one workflow task are never visible to
+        visibility anyway, and each upsert is one more history event.
+        """
+        if not self._lean:
+            self._sync_attributes()
+        elif not self._flush_queued:
+            self._flush_queued = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_queued = False
+        self._sync_attributes()
+
+    def _sync_attributes(self) -> None:
+        """Upsert the search attributes now if they differ from the last upsert."""
         open_tasks = self._rt.open_tasks()
         roles = {sa.pending_role(t.agency, t.role) for t in open_tasks}
         apology = self._rt.apology
@@ -112,7 +134,7 @@ class DossierHandlers:
         if self._ended:
             roles = set()
             open_tasks = []
-        due = min((t.clock.due(self._cal, workflow.now()) for t in open_tasks), default=self._due())
+        due = min((self._due_of(t.clock) for t in open_tasks), default=self._due())
         overdue = not self._ended and (
             any(t.overdue for t in open_tasks) or workflow.now() > self._due()
         )
@@ -138,7 +160,24 @@ class DossierHandlers:
         )
 
     def _due(self) -> datetime:
-        return self._rt.clock.due(self._cal, workflow.now())
+        return self._due_of(self._rt.clock)
+
+    def _due_of(self, clock: DossierClock) -> datetime:
+        """`clock.due(calendar, now)`, memoised while the clock runs (then `now` plays no part).
+
+        Clocks and calendars are immutable and replaced on every change, so the objects
+        themselves are the key; a few dozen per dossier at most.
+        """
+        if clock.suspended:
+            return clock.due(self._cal, workflow.now())
+        hit = self._dues.get(id(clock))
+        if hit is not None and hit[0] is clock and hit[1] is self._cal:
+            return hit[2]
+        if len(self._dues) >= 64:
+            self._dues.clear()
+        due = clock.due(self._cal, workflow.now())
+        self._dues[id(clock)] = (clock, self._cal, due)
+        return due
 
     def _receiving(self) -> Agency:
         return self._proc.agencies[self._proc.receiving_agency]

@@ -1,35 +1,37 @@
 """Replay dossier histories against the current workflow code: would running dossiers break?
 
-Each history goes through temporalio's `Replayer` with the same workflows and data converter
-as the worker. A replay that diverges reports the nondeterminism and the event id where it
-diverged. Replays run in a bounded pool of replayers (one history at a time each), fed from one
-queue, so thousands of histories stream through without being held in memory; a progress line
-on stderr shows done/total and the rate.
+Each history goes through temporalio's `Replayer` with the worker's workflows, sandbox and data
+conversion (`motcua.audit.replayer`). A replay that diverges reports the nondeterminism and the
+event id where it diverged. Replays run in a bounded pool of replayers (one history at a time
+each), fed from one queue, so thousands of histories stream through without being held in
+memory; with `jobs` above 1 the histories are spread over as many processes
+(`motcua.audit.parallel`), since workflow code runs under the GIL. A progress line on stderr
+shows done/total and the rate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import re
 import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TextIO
+from pathlib import Path
+from typing import TextIO, TypeAlias
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import Runtime, TelemetryConfig
-from temporalio.worker import Replayer, WorkflowReplayResult
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import WorkflowReplayResult
 from temporalio.workflow import NondeterminismError
 
-from motcua.audit.history import HistoryError, Source, check
-from worker import SANDBOX_RESTRICTIONS, WORKFLOWS
+from motcua.audit.history import HistoryError, Source, check, read_file
+from motcua.audit.replayer import new_replayer as new_replayer  # the tests' and chaos' import
+
+Item: TypeAlias = Source | HistoryError | Path
+"""A history to replay, why it could not be had, or a file read by the process that replays it."""
 
 _TASK_STARTED = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
@@ -52,29 +54,6 @@ class ReplayOutcome:
         kind = "NONDETERMINISM" if self.nondeterministic else "FAILED"
         where = f" at event {self.event_id}" if self.event_id is not None else ""
         return f"{kind}  {self.label}{where}: {self.error}"
-
-
-def new_replayer() -> Replayer:
-    """A replayer configured as the worker is: same workflows, data converter and restrictions.
-
-    Unlike the worker, it shares every module with the host instead of importing the workflow
-    modules afresh for each run: a history here is a new run, and re-importing them cost a quarter
-    of the time, while what the sandbox forbids (clocks, I/O, randomness) is still forbidden.
-    """
-    return Replayer(
-        workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SANDBOX_RESTRICTIONS.with_passthrough_all_modules()
-        ),
-        runtime=_quiet_runtime(),
-    )
-
-
-@functools.cache
-def _quiet_runtime() -> Runtime:
-    """A runtime whose core does not log: a divergence is reported once, in our own words."""
-    return Runtime(telemetry=TelemetryConfig(logging=None))
 
 
 async def locate(history: WorkflowHistory, message: str) -> int | None:
@@ -146,15 +125,21 @@ class Progress:
 
 
 async def replay(
-    items: AsyncIterator[Source | HistoryError] | Iterable[Source | HistoryError],
+    items: AsyncIterator[Item] | Iterable[Item],
     *,
     concurrency: int = 4,
+    jobs: int = 1,
     progress: Progress | None = None,
 ) -> list[ReplayOutcome]:
-    """Replay every history, `concurrency` at a time; outcomes in the order of `items`."""
-    queue: asyncio.Queue[tuple[int, Source | HistoryError] | None] = asyncio.Queue(
-        maxsize=2 * concurrency
-    )
+    """Replay every history, `concurrency` at a time in each of `jobs` processes; outcomes in
+    the order of `items`."""
+    if jobs > 1:
+        from motcua.audit.parallel import replay_in_processes
+
+        return await replay_in_processes(
+            _aiter(items), jobs=jobs, concurrency=concurrency, progress=progress
+        )
+    queue: asyncio.Queue[tuple[int, Item] | None] = asyncio.Queue(maxsize=2 * concurrency)
     outcomes: dict[int, ReplayOutcome] = {}
 
     def record(index: int, outcome: ReplayOutcome) -> None:
@@ -180,7 +165,7 @@ async def replay(
 
 
 async def _serve(
-    queue: asyncio.Queue[tuple[int, Source | HistoryError] | None],
+    queue: asyncio.Queue[tuple[int, Item] | None],
     record: Callable[[int, ReplayOutcome], None],
 ) -> None:
     """One replayer working through the queue; a replayer that dies is replaced."""
@@ -191,6 +176,8 @@ async def _serve(
         nonlocal finished
         while (entry := await queue.get()) is not None:
             index, item = entry
+            if isinstance(item, Path):
+                item = _read(item)
             if isinstance(item, HistoryError):
                 record(index, ReplayOutcome(label=item.label, ok=False, error=item.reason))
                 continue
@@ -233,9 +220,14 @@ def outcome_of(label: str, result: WorkflowReplayResult) -> ReplayOutcome:
     )
 
 
-async def _aiter(
-    items: AsyncIterator[Source | HistoryError] | Iterable[Source | HistoryError],
-) -> AsyncIterator[Source | HistoryError]:
+def _read(path: Path) -> Source | HistoryError:
+    try:
+        return read_file(path)
+    except HistoryError as err:
+        return err
+
+
+async def _aiter(items: AsyncIterator[Item] | Iterable[Item]) -> AsyncIterator[Item]:
     if isinstance(items, AsyncIterator):
         async for item in items:
             yield item

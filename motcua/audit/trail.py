@@ -639,6 +639,11 @@ class _Builder:
         if summary == api.DOSSIER_DUE:
             self._add(event, "dossier_overdue", detail="the legal time limit ran out")
             return
+        if summary == api.APOLOGY_DUE and self.proc.apology is not None:
+            receiving = self.proc.agencies[self.proc.receiving_agency].code
+            role = sa.pending_role(receiving, self.proc.apology.role)
+            self._add(event, "apology_requested", detail=role)
+            return
         followups = self._followups()
         batch = followups[0].event_id if followups else None
         shared = batch is not None and batch in self.explained

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +36,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="HISTORY.json",
         help="histories written by `temporal workflow show --output json`",
     )
-    replay.add_argument("--concurrency", type=int, default=8, help="replays at once (8)")
+    replay.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes replaying side by side (default: one per CPU, fewer for a few histories)",
+    )
+    replay.add_argument(
+        "--concurrency", type=int, default=2, help="replays at once in each process (2)"
+    )
     replay.set_defaults(handler=_replay)
 
     trail = sub.add_parser("trail", help="a dossier's audit trail, from its history alone")
@@ -64,17 +73,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from motcua.audit.replay import Progress, replay
+    from motcua.audit.replay import Item, Progress, replay
 
     chosen = [bool(args.dossiers), args.query is not None, bool(args.file)]
     if sum(chosen) != 1:
         raise UserError("give dossier codes, or --query, or --file (exactly one of them)", 2)
-    if args.concurrency < 1:
-        raise UserError("--concurrency must be at least 1", 2)
+    if args.concurrency < 1 or (args.jobs is not None and args.jobs < 1):
+        raise UserError("--jobs and --concurrency must be at least 1", 2)
     total: int | None
+    items: AsyncIterator[Item] | list[Item]
     if args.file:
-        items: AsyncIterator[Source | HistoryError] = _files(args.file)
-        total = len(args.file)
+        items, total = list(args.file), len(args.file)  # each read where it is replayed
     else:
         from motcua.client import connect
 
@@ -85,7 +94,10 @@ async def _replay(args: argparse.Namespace) -> int:
         else:
             total = None
             items = _dossiers(client, args.dossiers)
-    outcomes = await replay(items, concurrency=args.concurrency, progress=Progress(total))
+    jobs = _processes(args.jobs, total if total is not None else len(args.dossiers))
+    outcomes = await replay(
+        items, concurrency=args.concurrency, jobs=jobs, progress=Progress(total)
+    )
     for outcome in outcomes:
         print(outcome.line())
     failed = sum(not o.ok for o in outcomes)
@@ -93,12 +105,16 @@ async def _replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-async def _files(paths: list[Path]) -> AsyncIterator[Source | HistoryError]:
-    for path in paths:
-        try:
-            yield histories.read_file(path)
-        except HistoryError as err:
-            yield err
+PER_PROCESS = 16
+"""Histories each replay process gets at least, unless `--jobs` says otherwise: a process takes
+about a second to start (its imports), the time of some fifteen replays."""
+
+
+def _processes(asked: int | None, histories: int) -> int:
+    """How many processes replay `histories` histories: as asked, never more than histories."""
+    if asked is None:
+        asked = min(os.cpu_count() or 1, histories // PER_PROCESS)
+    return max(1, min(asked, histories))
 
 
 async def _dossiers(client: Client, codes: list[str]) -> AsyncIterator[Source | HistoryError]:

@@ -1,0 +1,126 @@
+"""The replayer behind `motcua audit replay`: the worker's workflows, sandbox and data converter.
+
+A replay must run the workflow code exactly as the worker does, so the sandbox restrictions are
+the worker's own (`worker.SANDBOX_RESTRICTIONS`: workflow modules re-imported for every run,
+clocks, I/O and randomness forbidden). Three costs of temporalio's sandboxed runner are SDK
+bookkeeping rather than workflow code, and are cut here without running any workflow code
+differently:
+
+- for every payload of every activation the SDK asks the workflow instance for a serialization
+  context, and the sandboxed runner answers by compiling and executing a snippet inside the
+  sandbox (about 300 trips, 30% of the CPU of a 45-task dossier); `_ReplayInstance` asks the
+  instance inside the sandbox directly. The answer comes from the same SDK method on the same
+  object; only SDK code runs there, never workflow code.
+- the pydantic payload converter is rebuilt for each of those contexts (about 90 per history);
+  `SharedPydanticPayloadConverter` builds its encoders once, with the same classes and options,
+  so it converts every value exactly as `pydantic_data_converter` does.
+- every new replayer first checks that each workflow loads in the sandbox; the process's one
+  runner remembers that it does.
+
+`tests/test_replay.py` checks the shortcut against the SDK's own path, so that a temporalio
+upgrade that changes the private `_Instance` fails there, not silently.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    EncodingPayloadConverter,
+    SerializationContext,
+)
+from temporalio.converter._extstore import StorageDriverStoreContext
+from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.worker import Replayer
+from temporalio.worker._command_aware_visitor import CommandInfo
+from temporalio.worker._workflow_instance import WorkflowInstance, WorkflowInstanceDetails
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox._runner import _Instance
+from temporalio.workflow import _Definition
+
+from worker import SANDBOX_RESTRICTIONS, WORKFLOWS, workflow_runner
+
+
+class SharedPydanticPayloadConverter(PydanticPayloadConverter):
+    """`PydanticPayloadConverter` whose encoders (and their type adapter cache) are built once."""
+
+    def __init__(self) -> None:
+        CompositePayloadConverter.__init__(self, *_pydantic_encoders())
+
+
+@functools.cache
+def _pydantic_encoders() -> tuple[EncodingPayloadConverter, ...]:
+    return tuple(PydanticPayloadConverter().converters.values())
+
+
+REPLAY_DATA_CONVERTER = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
+"""Converts like `pydantic_data_converter` (the worker's), without rebuilding it per payload."""
+
+
+@dataclass(frozen=True)
+class ReplaySandboxRunner(SandboxedWorkflowRunner):
+    """The worker's sandboxed runner, answering the SDK's per-payload questions directly."""
+
+    _validated: set[type] = field(default_factory=set, init=False, compare=False)
+
+    def prepare_workflow(self, defn: _Definition) -> None:
+        """Check once that the workflow loads in the sandbox: every new replayer would check it
+        again (a sandboxed import, 7 ms for the dossier), and the code cannot change meanwhile."""
+        if defn.cls not in self._validated:
+            super().prepare_workflow(defn)
+            self._validated.add(defn.cls)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        """A sandboxed instance, created exactly as `SandboxedWorkflowRunner` creates it."""
+        return _ReplayInstance(det, self.runner_class, self.restrictions)
+
+
+class _ReplayInstance(_Instance):
+    """A sandboxed workflow instance whose context look-ups skip the compile-and-exec trip."""
+
+    def get_serialization_context(
+        self, command_info: CommandInfo | None
+    ) -> SerializationContext | None:
+        inner = self._inner()
+        if inner is None:
+            return super().get_serialization_context(command_info)
+        return inner.get_serialization_context(command_info)
+
+    def get_external_store_context(
+        self, command_info: CommandInfo | None
+    ) -> StorageDriverStoreContext:
+        inner = self._inner()
+        if inner is None:
+            return super().get_external_store_context(command_info)
+        return inner.get_external_store_context(command_info)
+
+    def _inner(self) -> WorkflowInstance | None:
+        """The SDK's workflow instance inside the sandbox, once created."""
+        in_sandbox = self.globals_and_locals.get("__temporal_in_sandbox")
+        return getattr(in_sandbox, "instance", None)
+
+
+def new_replayer() -> Replayer:
+    """A replayer configured as the worker is: same workflows, runner, sandbox and conversion."""
+    return Replayer(
+        workflows=list(WORKFLOWS),
+        data_converter=REPLAY_DATA_CONVERTER,
+        workflow_runner=workflow_runner(_sandbox()),
+        runtime=quiet_runtime(),
+    )
+
+
+@functools.cache
+def _sandbox() -> ReplaySandboxRunner:
+    """One sandboxed runner per process, so that each workflow is validated once."""
+    return ReplaySandboxRunner(restrictions=SANDBOX_RESTRICTIONS)
+
+
+@functools.cache
+def quiet_runtime() -> Runtime:
+    """A runtime whose core does not log: a divergence is reported once, in our own words."""
+    return Runtime(telemetry=TelemetryConfig(logging=None))
