@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import random
@@ -322,16 +323,17 @@ async def _guard(client: Client, code: str, action: str, call: Awaitable[T]) -> 
 
 
 class _Busy(Exception):
-    """The server refused a counter call for load, not for a reason the caller must hear."""
+    """The counter call did not happen (load, or an aborted update): asking again is safe."""
 
 
 async def _unless_busy(call: Awaitable[T]) -> T:
     try:
         return await call
     except RPCError as err:
-        # Update-with-start reports a refused update as the whole operation failing.
+        # Update-with-start reports a refused update as the whole operation failing, and an
+        # update the counter dropped (its worker died, or it continued as new) as aborted.
         if err.status is RPCStatusCode.RESOURCE_EXHAUSTED or err.message.startswith(
-            "Update-with-Start could not be executed"
+            ("Update-with-Start could not be executed", "workflow update was aborted")
         ):
             raise _Busy from err
         raise
@@ -363,7 +365,8 @@ async def _allocate(client: Client, agency: str, task_queue: str, request_id: st
         try:
             return await _guard(client, f"counter-{agency}", "allocate", _unless_busy(call))
         except _Busy:
-            pass
+            with contextlib.suppress(Exception):  # the failed start's own copy of the error
+                await counter.workflow_handle()
         await asyncio.sleep(min(BUSY_BACKOFF * 2**attempt, 2.0) * random.uniform(0.5, 1.5))
     raise UserError(f"the counter of agency {agency} is too busy; submit again in a moment")
 
