@@ -146,7 +146,7 @@ async def play_to_end(
     """`demo.play` until the dossier ends; once it is closed, stop even if queries fail."""
     while True:
         try:
-            await demo.play(client, code, frozen, {})
+            await demo.play(client, code, frozen)
             return
         except asyncio.CancelledError:
             raise

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.validate",
     "motcua.commands.schema",
     "motcua.commands.graph",
+    "motcua.commands.dryrun",
     "motcua.commands.dev",
     "motcua.commands.demo",
     "motcua.commands.submit",
@@ -67,7 +68,10 @@ def entry() -> None:
     exit. Every command has finished and closed what it opened by now, so after flushing the
     output the process ends at once with the command's status.
     """
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before a command ran, while its modules were being imported
+        code = 130
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

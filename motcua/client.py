@@ -43,10 +43,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from motcua.errors import UserError
+from procedures import fields
 from procedures.calendar import WorkCalendar, load_calendar
 from procedures.errors import ProcedureError
 from procedures.loader import load_catalog, load_procedure
-from procedures.models import Channel, FrozenProcedure, ResultType
+from procedures.models import Channel, FrozenProcedure, Procedure, ResultType
 from workflows import search_attributes as sa
 from workflows.api import (
     ALLOCATE,
@@ -399,6 +400,27 @@ def default_request_id(procedure_code: str, applicant: Applicant, form: Mapping[
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def check_submission(
+    procedure: Procedure, channel: Channel, form: Mapping[str, Any], documents: Iterable[str]
+) -> None:
+    """Refuse, before anything reaches Temporal, a submission the procedure does not accept:
+    a channel it does not offer, an undeclared document, or (when it declares its
+    `application`) form data with unknown, missing or mistyped fields, all named at once."""
+    if channel not in procedure.channels:
+        accepted = ", ".join(c.value for c in procedure.channels)
+        raise InvalidRequest(
+            f"procedure {procedure.code} accepts channels {accepted}, not {channel}"
+        )
+    unknown = sorted(set(documents) - {d.id for d in procedure.documents})
+    if unknown:
+        known = ", ".join(d.id for d in procedure.documents)
+        raise InvalidRequest(f"unknown document(s) {', '.join(unknown)} (known: {known})")
+    if procedure.application:
+        problems = fields.application_problems(procedure.application, form)
+        if problems:
+            raise InvalidRequest("form: " + "; ".join(problems))
+
+
 async def submit(
     client: Client,
     procedure: str | FrozenProcedure,
@@ -418,13 +440,7 @@ async def submit(
     proc = frozen.procedure
     form = dict(form or {})
     documents = tuple(documents)
-    if channel not in proc.channels:
-        accepted = ", ".join(c.value for c in proc.channels)
-        raise InvalidRequest(f"procedure {proc.code} accepts channels {accepted}, not {channel}")
-    unknown = sorted(set(documents) - {d.id for d in proc.documents})
-    if unknown:
-        known = ", ".join(d.id for d in proc.documents)
-        raise InvalidRequest(f"unknown document(s) {', '.join(unknown)} (known: {known})")
+    check_submission(proc, channel, form, documents)
     request_id = request_id or default_request_id(proc.code, applicant, form)
     agency = proc.agencies[proc.receiving_agency]
     allocation = await _allocate(client, agency.code, agency.task_queue, request_id)
@@ -514,8 +530,9 @@ async def inbox(
     Rows come from visibility alone (the search attributes each dossier upserts): the same
     few visibility calls, run together, whatever the inbox's size, and no workflow query;
     `details` adds the open tasks of the page's dossiers (one `state` query each, often a
-    replay). SQLite's visibility still counts by scanning, so a page's time grows slowly with
-    the number of open dossiers (BENCHMARKS.md, "Many open dossiers"). The embedded
+    replay). SQLite's visibility still counts by scanning, so the first page's time grows
+    slowly with the number of open dossiers (BENCHMARKS.md, "Many open dossiers"); later
+    pages show the counts the first page took, without counting again. The embedded
     server's SQL visibility has no ORDER BY: pages list the overdue dossiers, then the others,
     each group in visibility's order (latest received first), and rows are sorted by due
     instant within a page. Visibility is eventually consistent: a dossier changed a moment
@@ -531,15 +548,19 @@ async def inbox(
     cursor = _Cursor.decode(page) if page else _Cursor()
     if not 0 <= cursor.group < len(groups):
         raise InvalidRequest("this page token belongs to another inbox (was --overdue changed?)")
-    counted = [groups[0]] if overdue_only else [base, groups[0]]
-    counts, (found, group, token) = await _visibility(
-        client,
-        asyncio.gather(
-            asyncio.gather(*map(client.count_workflows, counted)),
-            _listing(client, groups, cursor, page_size),
-        ),
-    )
-    total, late = counts[0], counts[-1]
+    if cursor.counts is None:
+        counted = [groups[0]] if overdue_only else [base, groups[0]]
+        counts, (found, group, token) = await _visibility(
+            client,
+            asyncio.gather(
+                asyncio.gather(*map(client.count_workflows, counted)),
+                _listing(client, groups, cursor, page_size),
+            ),
+        )
+        total, late = counts[0].count, counts[-1].count
+    else:  # later pages repeat the first page's counts: each count scans the whole inbox
+        total, late = cursor.counts
+        found, group, token = await _visibility(client, _listing(client, groups, cursor, page_size))
     rows = sorted(
         (_row(wf, agency_code) for wf in found),
         key=lambda r: (not r.overdue, r.due_at or datetime.max.replace(tzinfo=UTC), r.dossier),
@@ -551,12 +572,14 @@ async def inbox(
         agency=agency_code,
         role=role,
         overdue_only=overdue_only,
-        total=total.count,
-        overdue=late.count,
+        total=total,
+        overdue=late,
         first=cursor.shown + 1,
         rows=tuple(rows),
         next_page=(
-            _Cursor(group=group, token=token, shown=cursor.shown + len(rows)).encode()
+            _Cursor(
+                group=group, token=token, shown=cursor.shown + len(rows), counts=(total, late)
+            ).encode()
             if more
             else None
         ),
@@ -583,12 +606,14 @@ async def _listing(
 
 class _Cursor(BaseModel):
     """Where the next inbox page starts: the group (overdue or not), visibility's own page
-    token within it, and how many rows earlier pages showed. Opaque to callers."""
+    token within it, how many rows earlier pages showed, and the first page's counts (total,
+    overdue). Opaque to callers."""
 
     model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
     group: int = 0
     token: bytes | None = None
     shown: int = 0
+    counts: tuple[int, int] | None = None
 
     def encode(self) -> str:
         return base64.urlsafe_b64encode(self.model_dump_json().encode()).decode()

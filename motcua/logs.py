@@ -61,3 +61,13 @@ def configure(level: str | None = None) -> None:
         logger_factory=_StderrLogger,
         cache_logger_on_first_use=True,
     )
+
+
+def set_level(level: str) -> None:
+    """Log from `level` up from now on, unless MOTCUA_LOG_LEVEL says otherwise, in structlog and
+    in standard logging (temporalio's): a command whose output is a report (`motcua dryrun`)
+    keeps the worker's lines out of it."""
+    name = os.environ.get("MOTCUA_LOG_LEVEL", level).upper()
+    number = logging.getLevelNamesMapping().get(name, logging.INFO)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(number))
+    logging.getLogger().setLevel(number)

@@ -3,14 +3,16 @@
 Pydantic checks each value on its own; these checks look at the procedure as a whole: every
 name refers to something declared, every step can be reached and can still reach an end, the
 step shares fit in the legal time limit, expressions and argument templates compile in the
-sandbox, the effective period is a period. They return every problem, never only the first.
+sandbox, the effective period is a period, declared fields are well formed and, once the
+procedure declares its `application`, every `form.*` read names one of its fields. They return
+every problem, never only the first.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.parser import Parser
@@ -18,12 +20,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from procedures import expressions
 from procedures.errors import Problem
-from procedures.messages import close_match, dotted
+from procedures.messages import close_match, describe, dotted
 from procedures.models import (
     ACTIVITY_NAMES,
     AutoStep,
     ChoiceStep,
     EndStep,
+    FieldType,
+    FormField,
     FormKind,
     ParallelStep,
     Procedure,
@@ -40,6 +44,13 @@ _NONE = float("-inf")
 
 Edge = tuple[tuple[str | int, ...], str]
 """Where in a step a next step is named (e.g. `("decisions", "accept")`) and that step."""
+
+FormUses = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]
+"""The `form` fields an expression or template reads, and each (field, literal) it compares."""
+
+N = TypeVar("N", bound=nodes.Node)
+
+_COMPARISONS = frozenset({"eq", "ne", "gt", "gteq", "lt", "lteq"})
 
 
 def edges(step: Step) -> list[Edge]:
@@ -68,6 +79,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker = _Checker(procedure, locator)
     checker.references()
     checker.required_forms()
+    checker.declared_fields()
     checker.expressions()
     checker.graph()
     checker.time_shares()
@@ -175,17 +187,80 @@ class _Checker:
     # -- expressions and templates --------------------------------------------------------
 
     def expressions(self) -> None:
+        checked = bool(self.procedure.application)
         for name, step in self.steps.items():
             if isinstance(step, ChoiceStep):
                 for i, rule in enumerate(step.when):
+                    where = ("steps", name, "when", i, "if")
                     problem = _expression_problem(rule.if_)
                     if problem:
-                        self.report(("steps", name, "when", i, "if"), *problem)
+                        self.report(where, *problem)
+                    elif checked:
+                        self.form_uses(where, _form_uses(rule.if_, template=False))
             elif isinstance(step, AutoStep):
                 for path, text in _strings(step.args, ("steps", name, "args")):
                     message = _template_problem(text)
                     if message:
                         self.report(path, message)
+                    elif checked:
+                        self.form_uses(path, _form_uses(text, template=True))
+
+    def form_uses(self, path: Sequence[str | int], uses: FormUses) -> None:
+        """`form.*` reads name declared application fields, compared with their own type."""
+        declared = self.procedure.application
+        reads, comparisons = uses
+        for field in reads:
+            if field not in declared:
+                self.report(
+                    path,
+                    f"form.{field} is not a declared application field "
+                    f"(declared: {', '.join(declared)})",
+                    close_match(field, list(declared), listing=False),
+                )
+        for field, literal in comparisons:
+            spec = declared.get(field)
+            if spec is None or not _mismatch(spec, literal):
+                continue
+            if spec.type is FieldType.CHOICE:
+                self.report(
+                    path,
+                    f"form.{field} is compared with {describe(literal)}, not one of its choices "
+                    f"({', '.join(spec.choices)})",
+                    close_match(literal, spec.choices, listing=False),
+                )
+            else:
+                self.report(
+                    path,
+                    f"form.{field} is declared `{spec.type}` but compared with {describe(literal)}",
+                    "compare it with a value of its type: across types the comparison is false "
+                    "or an error at run time",
+                )
+
+    # -- declared fields ------------------------------------------------------------------
+
+    def declared_fields(self) -> None:
+        """A `choice` field lists its choices, and only a `choice` field has any."""
+        declared: list[tuple[tuple[str, ...], FormField]] = [
+            (("application", name), spec) for name, spec in self.procedure.application.items()
+        ]
+        for name, step in self.steps.items():
+            if isinstance(step, TaskStep):
+                declared += [
+                    (("steps", name, "fields", field), spec) for field, spec in step.fields.items()
+                ]
+        for path, spec in declared:
+            if spec.type is FieldType.CHOICE and not spec.choices:
+                self.report(
+                    (*path, "choices"),
+                    "a `choice` field needs a non-empty `choices` list",
+                    "e.g. `choices: [new, renewal]`",
+                )
+            elif spec.type is not FieldType.CHOICE and spec.choices:
+                self.report(
+                    (*path, "choices"),
+                    f"only a `choice` field has `choices`; this one is `{spec.type}`",
+                    "write `type: choice`, or remove `choices`",
+                )
 
     # -- the step graph -------------------------------------------------------------------
 
@@ -426,6 +501,77 @@ def _expression_problem(source: str) -> tuple[str, str | None] | None:
             "expressions see only " + ", ".join(sorted(expressions.NAMES)),
         )
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _form_uses(source: str, *, template: bool) -> FormUses:
+    """What a parsed expression (or template) reads from `form`, from jinja2's syntax tree:
+    `form.x`, `form['x']` and `form.get('x')`, with the literals `x` is compared with."""
+    if template:
+        tree: nodes.Node = _ENV.parse(source)
+    else:
+        tree = Parser(_ENV, source, state="variable").parse_expression()
+    methods = set()
+    reads: dict[str, None] = {}
+    for call in _nodes(tree, nodes.Call):
+        if isinstance(call.node, nodes.Getattr) and _is_form(call.node.node):
+            methods.add(id(call.node))  # a dict method such as `get`, not a field
+            first = call.args[0] if call.args else None
+            if call.node.attr == "get" and _is_text(first):
+                reads[str(first.value)] = None
+    for node in _nodes(tree, nodes.Getattr, nodes.Getitem):
+        field = _field_of(node)
+        if field is not None and id(node) not in methods:
+            reads[field] = None
+    comparisons = []
+    for compare in _nodes(tree, nodes.Compare):
+        operands = [compare.expr, *(operand.expr for operand in compare.ops)]
+        for i, operand in enumerate(compare.ops):
+            if operand.op not in _COMPARISONS:
+                continue
+            for one, other in ((operands[i], operands[i + 1]), (operands[i + 1], operands[i])):
+                field = _field_of(one)
+                if field is not None and isinstance(other, nodes.Const):
+                    comparisons.append((field, other.value))
+    return tuple(reads), tuple(comparisons)
+
+
+def _nodes(tree: nodes.Node, *kinds: type[N]) -> Iterator[N]:
+    """The tree's nodes of these kinds, the tree itself included (unlike `find_all`)."""
+    if isinstance(tree, kinds):
+        yield tree
+    yield from tree.find_all(kinds)
+
+
+def _is_form(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == "form" and node.ctx == "load"
+
+
+def _field_of(node: nodes.Node) -> str | None:
+    """`x` when the node reads `form.x` or `form['x']`."""
+    if isinstance(node, nodes.Getattr) and _is_form(node.node):
+        return node.attr
+    if isinstance(node, nodes.Getitem) and _is_form(node.node) and _is_text(node.arg):
+        return str(node.arg.value)
+    return None
+
+
+def _is_text(node: nodes.Node | None) -> TypeGuard[nodes.Const]:
+    return isinstance(node, nodes.Const) and isinstance(node.value, str)
+
+
+def _mismatch(spec: FormField, literal: Any) -> bool:
+    """Whether comparing the field with this literal compares across types (or, for a
+    `choice`, with a value it can never hold)."""
+    if isinstance(literal, bool):
+        return spec.type is not FieldType.BOOLEAN
+    if isinstance(literal, int | float):
+        return spec.type not in (FieldType.INTEGER, FieldType.NUMBER)
+    if isinstance(literal, str):
+        if spec.type is FieldType.CHOICE:  # without choices, `declared_fields` reports it
+            return bool(spec.choices) and literal not in spec.choices
+        return spec.type not in (FieldType.STRING, FieldType.DATE)
+    return False
 
 
 @functools.lru_cache(maxsize=4096)

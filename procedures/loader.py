@@ -187,9 +187,12 @@ def content_hash(procedure: Procedure, subprocedures: dict[str, FrozenProcedure]
     mappings in the file's order (the order of decisions is meaningful: it is the order of
     the officer's buttons). Template texts enter through their own SHA-256, computed once
     for the many procedures sharing a template, and sub-procedures through their hashes.
+    An empty `application` is left out, so that files written before the key existed keep
+    the hash their running dossiers carry.
     """
+    exclude = _SOURCES if procedure.application else {**_SOURCES, "application": True}
     digest = hashlib.sha256(
-        procedure.__pydantic_serializer__.to_json(procedure, by_alias=True, exclude=_SOURCES)
+        procedure.__pydantic_serializer__.to_json(procedure, by_alias=True, exclude=exclude)
     )
     for kind, form in procedure.forms.items():
         digest.update(f"\nform {kind}={_text_digest(form.source or '')}".encode())
@@ -198,7 +201,7 @@ def content_hash(procedure: Procedure, subprocedures: dict[str, FrozenProcedure]
     return digest.hexdigest()
 
 
-_SOURCES = {"forms": {"__all__": {"source"}}}
+_SOURCES: dict[str, Any] = {"forms": {"__all__": {"source"}}}
 
 
 @functools.lru_cache(maxsize=1024)

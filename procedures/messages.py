@@ -48,12 +48,12 @@ def dotted(path: Sequence[str | int]) -> str:
     return text
 
 
-def close_match(word: object, choices: Sequence[str]) -> str | None:
-    """`did you mean ...?` for a likely typo, else the list of valid choices."""
+def close_match(word: object, choices: Sequence[str], *, listing: bool = True) -> str | None:
+    """`did you mean ...?` for a likely typo, else (with `listing`) the list of valid choices."""
     found = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     if found:
         return f"did you mean `{found[0]}`?"
-    return "expected one of: " + ", ".join(choices) if choices else None
+    return "expected one of: " + ", ".join(choices) if choices and listing else None
 
 
 def _unwrap(tp: Any) -> Any:

@@ -121,7 +121,7 @@ class Form(_Model):
 
 
 class FieldType(StrEnum):
-    """Types of the fields an officer fills in on a task."""
+    """Types of a declared field: one an officer fills in on a task, or the applicant's form."""
 
     STRING = "string"
     INTEGER = "integer"
@@ -132,12 +132,18 @@ class FieldType(StrEnum):
 
 
 class FormField(_Model):
-    """A field an officer fills in when completing a task."""
+    """A declared field: one an officer fills in on a task, or one of the applicant's form.
+
+    `type` fixes the JSON values accepted (a `date` is a `YYYY-MM-DD` string); a `choice`
+    field lists its `choices`, and no other type has any.
+    """
 
     type: FieldType = FieldType.STRING
-    required: bool = False
-    label: str | None = None
-    choices: tuple[str, ...] = Field((), description="Allowed values for `choice` fields.")
+    required: bool = Field(False, description='A value must be given (null or "" is none).')
+    label: str | None = Field(None, description="What the field is called on screen.")
+    choices: tuple[str, ...] = Field(
+        (), description="Allowed values of a `choice` field (at least one; only for `choice`)."
+    )
 
 
 class Escalation(_Model):
@@ -290,6 +296,12 @@ class Procedure(_Model):
     agencies: dict[Identifier, Agency] = Field(min_length=1)
     receiving_agency: Identifier = Field(description="Agency whose code prefixes dossier codes.")
     documents: tuple[Document, ...] = ()
+    application: dict[Identifier, FormField] = Field(
+        {},
+        description="The form data the applicant submits (`form.*` in conditions and "
+        "templates). Declared, it is checked: submissions must match it and `form.*` reads "
+        "must name its fields. Empty: any form is accepted, unchecked.",
+    )
     fees: tuple[Fee, ...] = ()
     results: tuple[ResultDocument, ...] = ()
     forms: dict[FormKind, Form] = Field({}, description="Legal forms the procedure issues.")

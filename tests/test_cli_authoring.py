@@ -107,6 +107,9 @@ def test_schema_for_editors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "source" not in schema["$defs"]["Form"]["properties"]
     assert schema["$defs"]["ChoiceRule"]["required"] == ["if", "then"]
     assert schema["$defs"]["TaskStep"]["properties"]["share"]["description"]
+    application = schema["properties"]["application"]
+    assert application["additionalProperties"] == {"$ref": "#/$defs/FormField"}
+    assert "application" not in schema["required"]
     out = tmp_path / "procedure.schema.json"
     assert main(["schema", "--out", str(out)]) == 0
     assert json.loads(out.read_text("utf-8")) == schema

@@ -8,9 +8,9 @@ leaves no event in history (so the worker logs it: see `workflows.dossier`).
 from __future__ import annotations
 
 import hmac
-from datetime import date
 from typing import Any
 
+from procedures import fields
 from procedures.models import FieldType, FormField, Procedure, TaskStep
 from workflows.api import (
     Actor,
@@ -88,14 +88,14 @@ def check_complete(procedure: Procedure, state: Runtime, req: CompleteTask) -> N
 
 def check_fields(declared: dict[str, FormField], given: dict[str, Any]) -> None:
     """Every given field is declared and well typed; every required one is there."""
-    problems = [f"unknown field {name!r}" for name in given if name not in declared]
-    for name, spec in declared.items():
-        value = given.get(name)
-        if value is None or value == "":
-            if spec.required:
-                problems.append(f"field {name!r} is required")
-            continue
-        if not _typed(spec, value):
+    problems = []
+    for name, fault in fields.faults(declared, given):
+        if fault is fields.Fault.UNKNOWN:
+            problems.append(f"unknown field {name!r}")
+        elif fault is fields.Fault.REQUIRED:
+            problems.append(f"field {name!r} is required")
+        else:
+            spec = declared[name]
             expected = spec.type.value
             if spec.type is FieldType.CHOICE:
                 expected = "one of " + ", ".join(spec.choices)
@@ -103,27 +103,6 @@ def check_fields(declared: dict[str, FormField], given: dict[str, Any]) -> None:
             problems.append(f"field {name!r} must be {expected}")
     if problems:
         raise Rejected("; ".join(problems))
-
-
-def _typed(spec: FormField, value: Any) -> bool:
-    match spec.type:
-        case FieldType.STRING:
-            return isinstance(value, str)
-        case FieldType.INTEGER:
-            return isinstance(value, int) and not isinstance(value, bool)
-        case FieldType.NUMBER:
-            return isinstance(value, int | float) and not isinstance(value, bool)
-        case FieldType.BOOLEAN:
-            return isinstance(value, bool)
-        case FieldType.DATE:
-            try:
-                date.fromisoformat(str(value))
-            except ValueError:
-                return False
-            return True
-        case FieldType.CHOICE:
-            return value in spec.choices
-    return False
 
 
 def check_reassign(procedure: Procedure, state: Runtime, req: ReassignTask) -> None:

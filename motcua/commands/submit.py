@@ -51,12 +51,16 @@ async def run(args: argparse.Namespace) -> int:
     if not isinstance(form, dict):
         raise UserError(f"form file {args.form}: expected a JSON object")
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]
+    channel = CHANNELS[args.channel]
+    # A submission the procedure refuses is refused here, before connecting to Temporal.
+    frozen = client.load_frozen(args.procedure)
+    client.check_submission(frozen.procedure, channel, form, documents)
     async with client.session(args.address) as temporal:
         done = await client.submit(
             temporal,
-            args.procedure,
+            frozen,
             applicant,
-            CHANNELS[args.channel],
+            channel,
             form,
             documents,
             args.request_id,

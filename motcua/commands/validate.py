@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from motcua.errors import UserError
@@ -50,7 +51,7 @@ def validate(args: argparse.Namespace) -> int:
                 load_procedure(path)
         except ProcedureError as err:
             problems += err.problems
-    problems = list(dict.fromkeys(_shown(problem) for problem in problems))
+    problems = located(problems)
     for problem in problems:
         print(problem)
     faulty = len({problem.file for problem in problems})
@@ -62,6 +63,11 @@ def validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{files} procedure file(s) valid", file=sys.stderr)
     return 0
+
+
+def located(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems as they are printed: each once, files relative to the current folder."""
+    return list(dict.fromkeys(_shown(problem) for problem in problems))
 
 
 def _shown(problem: Problem) -> Problem:

@@ -1,0 +1,186 @@
+"""`motcua dryrun`: one dossier of a procedure file, run for real on the time-skipping server.
+
+The library runs share one server (the module's `server`); the command-line run starts its own,
+as an author's would. Every expectation below is something the author reads in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from motcua.cli import main
+from motcua.demo import DossierFailed
+from motcua.dryrun import DossierRun, dry_run, plan_for, time_skipping_server
+from procedures.loader import load_procedure
+from workflows.forms import VIETNAM
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOG = REPO / "procedures" / "catalog"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server() -> AsyncIterator[WorkflowEnvironment]:
+    async with time_skipping_server() as env:
+        yield env
+
+
+async def run(
+    server: WorkflowEnvironment,
+    tmp_path: Path,
+    file: str,
+    decide: tuple[str, ...] = (),
+    late: tuple[str, ...] = (),
+    no_event: bool = False,
+) -> DossierRun:
+    """The submitted dossier of a dry run of a catalogue file."""
+    frozen = load_procedure(CATALOG / file)
+    plan = plan_for(frozen, decide, late, no_event)
+    return (await dry_run(server, frozen, tmp_path, plan)).dossiers[0]
+
+
+def kinds(dossier: DossierRun) -> list[tuple[str, str | None]]:
+    return [(entry.kind, entry.step) for entry in dossier.timeline]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "motcua", "dryrun", *args],
+        cwd=cwd,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_runs_a_catalogue_procedure_to_approval_and_keeps_its_forms(
+    tmp_path: Path,
+) -> None:
+    today = datetime.now(VIETNAM).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    received = datetime.combine(monday, time(9), VIETNAM)
+    out = tmp_path / "out"
+    done = cli(
+        str(CATALOG / "birth-residence-insurance.yaml"),
+        *("--received", received.strftime("%Y-%m-%dT%H:%M"), "--out", str(out), "--json"),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    dossier = report["dossiers"][0]
+    assert dossier["result"] == "approved"
+    assert dossier["on_time"] in ("early", "on_time")
+    assert timedelta(0) <= datetime.fromisoformat(dossier["received_at"]) - received
+    assert datetime.fromisoformat(dossier["received_at"]) - received < timedelta(minutes=1)
+    assert [step["step"] for step in dossier["path"]][:2] == ["receive", "register_birth"]
+    assert dossier["path"][0]["by"] == "commune/one_stop"
+    assert dossier["portal_statuses"][-2:] == [9, 10]
+    assert {doc["kind"] for doc in dossier["documents"]} == {"receipt", "result", "control_slip"}
+    assert report["data_dir"] == str(out.resolve())
+    for doc in dossier["documents"]:
+        assert (out / doc["path"]).is_file()
+    assert (out / "outbox" / "notifications.jsonl").is_file()
+
+
+async def test_a_decision_chosen_by_the_author_refuses_the_dossier(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    dossier = await run(server, tmp_path, "household-business.yaml", decide=("review=refuse",))
+    assert dossier.result == "refused"
+    review = next(step for step in dossier.path if step.step == "review")
+    assert (review.outcome, review.by) == ("refuse", "business_office/registrar")
+    assert "refusal" in {doc.kind for doc in dossier.documents}
+    assert (tmp_path / next(d.path for d in dossier.documents if d.kind == "refusal")).is_file()
+
+
+async def test_late_officers_are_reminded_escalated_and_make_the_dossier_late(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    every_task = ("receive", "review", "approve", "return_result")
+    dossier = await run(server, tmp_path, "household-business.yaml", late=every_task)
+    assert dossier.result == "approved"
+    assert dossier.on_time == "late"
+    seen = kinds(dossier)
+    assert ("reminded", "review") in seen and ("escalated", "review") in seen
+    assert ("apology_requested", None) in seen and ("dossier_overdue", None) in seen
+    decided = {step.step: step for step in dossier.path if step.kind == "decided"}
+    assert all(step.on_time == "late" for step in decided.values())
+    assert decided["review"].by == "business_office/head"  # escalated to the head
+    assert dossier.working_days_used >= 3
+
+
+async def test_an_event_that_never_comes_ends_the_dossier_at_the_waits_timeout(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    dossier = await run(server, tmp_path, "land-first-certificate.yaml", no_event=True)
+    assert dossier.result == "stopped"
+    assert ("timed_out", "wait_payment") in kinds(dossier)
+    assert dossier.path[-2].outcome == "timed out waiting for payment_received"
+    assert "stop_notice" in {doc.kind for doc in dossier.documents}
+    assert dossier.finished_at is not None
+    assert dossier.finished_at - dossier.received_at > timedelta(days=89)
+
+
+def copy(tmp_path: Path, file: str, replace: str = "", by: str = "") -> Path:
+    """A catalogue file copied with its forms folder, `replace` replaced `by`."""
+    shutil.copytree(REPO / "procedures" / "forms", tmp_path / "forms")
+    (tmp_path / "catalog").mkdir()
+    copied = tmp_path / "catalog" / file
+    text = (CATALOG / file).read_text(encoding="utf-8")
+    copied.write_text(text.replace(replace, by), encoding="utf-8")
+    return copied
+
+
+async def test_a_form_that_cannot_be_rendered_ends_the_run_with_the_templates_error(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    copied = copy(tmp_path, "household-business.yaml")
+    with (tmp_path / "forms" / "result.html.j2").open("a", encoding="utf-8") as template:
+        template.write("{{ details.nope.x }}\n")  # compiles, but fails when rendered
+    frozen = load_procedure(copied)
+    with pytest.raises(DossierFailed) as failed:
+        await dry_run(server, frozen, tmp_path / "data", plan_for(frozen, (), (), False))
+    assert "failed: TemplateError: form KQ (result, template ../forms/result.html.j2)" in str(
+        failed.value
+    )
+    assert "has no attribute 'nope'" in str(failed.value)
+
+
+def test_a_broken_file_is_reported_where_it_is_broken_and_nothing_runs(tmp_path: Path) -> None:
+    broken = copy(tmp_path, "household-business.yaml", "role: registrar\n", "role: registrr\n")
+    line = broken.read_text(encoding="utf-8").splitlines().index("    role: registrr") + 1
+    done = cli(str(broken), cwd=tmp_path)
+    assert done.returncode == 1
+    assert re.search(rf"business\.yaml:{line}:\d+: steps\.review\.role: `registrr`", done.stderr)
+    assert "nothing was run" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--decide", "reviw=refuse"], "--decide reviw=refuse: no step `reviw`; did you mean"),
+        (["--decide", "review=approve"], "step `review` offers propose_registration, refuse"),
+        (["--late", "issue_certificate"], "`issue_certificate` is not a task"),
+    ],
+)
+def test_an_option_naming_what_the_procedure_lacks_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    status = main(["dryrun", str(CATALOG / "household-business.yaml"), *option])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("motcua: ") and message in err and err.count("\n") == 1
