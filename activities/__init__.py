@@ -28,6 +28,7 @@ def all_activities(data_dir: Path) -> list[Callable[..., Any]]:
     return [
         documents.render_form,
         outbox.notify_applicant,
+        outbox.notify_officers,
         outbox.sync_portal,
         register.issue_result,
     ]

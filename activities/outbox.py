@@ -1,4 +1,4 @@
-"""The outbox: messages to applicants and records for the National Public Service Portal.
+"""The outbox: messages to applicants and officers, records for the National Public Service Portal.
 
 Each is one JSON line appended to a file under `<data>/outbox/`; a sender process (or the
 portal connector) reads them later. Temporal retries an activity whenever it cannot tell that
@@ -12,7 +12,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from temporalio import activity
 
-from activities.payloads import Notification, PortalRecord
+from activities.payloads import Notification, OfficerNotices, PortalRecord
 
 log = structlog.get_logger(__name__)
 
@@ -99,11 +99,12 @@ class JsonlLog:
 
 
 class Outbox:
-    """The notification and portal outboxes of one data directory, as Temporal activities."""
+    """The applicant's, officers' and portal outboxes of one data directory, as activities."""
 
     def __init__(self, data_dir: Path) -> None:
         folder = data_dir / "outbox"
         self.notifications = JsonlLog(folder / "notifications.jsonl", "notification_id")
+        self.officers = JsonlLog(folder / "officers.jsonl", "notice_id")
         self.portal = JsonlLog(folder / "portal.jsonl", "record_id")
 
     @activity.defn(name="notify_applicant")
@@ -119,6 +120,21 @@ class Outbox:
             channel=message.channel,
         )
 
+    @activity.defn(name="notify_officers")
+    def notify_officers(self, batch: OfficerNotices) -> None:
+        """Queue reminders, overdue and escalation notices for the roles holding a task."""
+        records = [(n.notice_id, n.model_dump(mode="json")) for n in batch.notices]
+        written = _append_new(self.officers, records)
+        for notice in batch.notices:
+            fresh = notice.notice_id in written
+            log.info(
+                "officer notice queued" if fresh else "officer notice already queued",
+                notice_id=notice.notice_id,
+                dossier_code=notice.dossier_code,
+                kind=notice.kind.value,
+                role=f"{notice.agency}/{notice.role}",
+            )
+
     @activity.defn(name="sync_portal")
     def sync_portal(self, record: PortalRecord) -> None:
         """Queue one status change or progress step for the National Public Service Portal."""
@@ -133,8 +149,15 @@ class Outbox:
 
 def _append_once(outbox: JsonlLog, key: str, record: dict[str, Any]) -> bool:
     """Append `record` unless its key was written before; True if it was written now."""
+    return bool(_append_new(outbox, [(key, record)]))
+
+
+def _append_new(outbox: JsonlLog, records: Sequence[tuple[str, dict[str, Any]]]) -> set[str]:
+    """Append each (key, record) whose key was never written, under one lock; the keys written."""
+    written: set[str] = set()
     with outbox.locked() as append:
-        if key in outbox.seen:
-            return False
-        append(record)
-        return True
+        for key, record in records:
+            if key not in outbox.seen:
+                append(record)
+                written.add(key)
+    return written

@@ -8,6 +8,7 @@ writes nothing twice.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +63,40 @@ class PortalRecord(_Payload):
     content: str = ""
     start: datetime | None = None
     due: datetime | None = None
+
+
+class OfficerNoticeKind(StrEnum):
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"
+
+
+class OfficerNotice(_Payload):
+    """One message to the officers of a role about a task, appended once to their outbox.
+
+    Codes, roles and instants only: officers look the dossier up by its code, so nothing of
+    the applicant (name, identity number, form values) is copied into the officers' outbox.
+    """
+
+    notice_id: str
+    dossier_code: str
+    procedure_code: str
+    step: str
+    agency: str = Field(description="National agency code of the task.")
+    role: str = Field(description="The role addressed.")
+    kind: OfficerNoticeKind
+    share: float | None = Field(None, description="Share of the step's time used (reminders).")
+    escalated_from: str | None = Field(
+        None, description="The role whose time ran out (escalations)."
+    )
+    due: datetime = Field(description="The task's due instant.")
+    at: datetime
+
+
+class OfficerNotices(_Payload):
+    """The notices of one moment (an escalation tells two roles), written in one activity."""
+
+    notices: tuple[OfficerNotice, ...] = Field(min_length=1)
 
 
 class AutoStepInput(_Payload):

@@ -4,7 +4,9 @@
 
 Starts an in-memory dev server and a worker for every catalogue queue, runs one dossier per
 case below to its end through the same client operations officers use (claim, complete,
-reassign, request a supplement, supplement, withdraw, deliver an event), and writes each run's
+reassign, request a supplement, supplement, withdraw, deliver an event); then, on Temporal's
+time-skipping server, the late cases as `motcua dryrun --late STEP` plays them (reminders,
+the step's deadline, its escalation, reached by moving the server's clock). It writes each run's
 history as `temporal workflow show --output json` would: `<case>.json`, then
 `<case>.run<N>.json` for later runs and `<case>.<child step>.json` for sub-procedures; with
 `--suffix S`, `<case>S.json` and so on, so that histories of a new interpreter version are
@@ -31,8 +33,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
 from motcua.audit.history import fetch_runs
-from motcua.demo import awaited
+from motcua.demo import Plan, awaited
 from motcua.devserver import find_binary
+from motcua.dryrun import dry_run, time_skipping_server
 from procedures.loader import load_catalog
 from procedures.models import (
     Channel,
@@ -69,6 +72,20 @@ class Case:
     form: dict[str, Any] = field(default_factory=dict)
     channel: Channel = Channel.ONLINE
     withdraw_at: str | None = None
+
+
+@dataclass(frozen=True)
+class LateCase:
+    """A golden dossier whose officers act on the `late` steps only once they are overdue."""
+
+    name: str
+    procedure: str
+    late: frozenset[str]
+
+
+LATE_CASES: tuple[LateCase, ...] = (
+    LateCase("1.001193-late-escalated", "1.001193", frozenset({"register_residence"})),
+)
 
 
 def officer(task: TaskView) -> Actor:
@@ -215,12 +232,29 @@ async def record(client: Client, case: Case, out: Path, suffix: str = "") -> lis
     async with asyncio.timeout(60):
         children = await play(client, submitted.code, frozen, case)
         await client.get_workflow_handle(submitted.code).result()
+    return await write_histories(client, submitted.code, children, out, case.name + suffix)
+
+
+async def record_late(
+    env: WorkflowEnvironment, case: LateCase, out: Path, suffix: str
+) -> list[Path]:
+    """Run one late case to its end on the time-skipping server and write its histories."""
+    frozen = load_catalog()[case.procedure]
+    with tempfile.TemporaryDirectory() as data:
+        run = await dry_run(env, frozen, Path(data), Plan(late=case.late), keep=False)
+    code, *children = [d.code for d in run.dossiers]
+    return await write_histories(env.client, code, children, out, case.name + suffix)
+
+
+async def write_histories(
+    client: Client, code: str, children: list[str], out: Path, stem: str
+) -> list[Path]:
+    """Write the runs of a dossier and of its sub-procedure dossiers as history files."""
     written = []
-    stem = case.name + suffix
-    for code, name in [(submitted.code, stem)] + [
+    for dossier, name in [(code, stem)] + [
         (child, f"{stem}.{child.rsplit('.', 1)[1]}") for child in children
     ]:
-        for n, run in enumerate(await fetch_runs(client, code), start=1):
+        for n, run in enumerate(await fetch_runs(client, dossier), start=1):
             path = out / (f"{name}.json" if n == 1 else f"{name}.run{n}.json")
             path.write_text(run.history.to_json() + "\n", encoding="utf-8")
             written.append(path)
@@ -245,6 +279,10 @@ async def main_async(out: Path, suffix: str = "") -> None:
     finally:
         await env.shutdown()
         await asyncio.sleep(0.5)
+    async with time_skipping_server() as skipping:
+        for late in LATE_CASES:
+            for path in await record_late(skipping, late, out, suffix):
+                print(f"wrote {path}")
 
 
 def main() -> int:

@@ -17,7 +17,15 @@ from temporalio.testing import ActivityEnvironment
 from activities import all_activities
 from activities.documents import Documents
 from activities.outbox import Outbox
-from activities.payloads import AutoStepInput, Notification, PortalRecord, RenderForm
+from activities.payloads import (
+    AutoStepInput,
+    Notification,
+    OfficerNotice,
+    OfficerNoticeKind,
+    OfficerNotices,
+    PortalRecord,
+    RenderForm,
+)
 from activities.results import Register
 from procedures.models import ACTIVITY_NAMES, Form, FormKind
 
@@ -50,9 +58,9 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_activity_names_are_the_language_s_plus_sync_portal(data_dir: Path) -> None:
+def test_activity_names_are_the_language_s_plus_the_interpreter_s(data_dir: Path) -> None:
     names = {activity._Definition.must_from_callable(fn).name for fn in all_activities(data_dir)}
-    assert names == ACTIVITY_NAMES | {"sync_portal"}
+    assert names == ACTIVITY_NAMES | {"sync_portal", "notify_officers"}
 
 
 # ------------------------------------------------------------------------------ render_form
@@ -138,6 +146,44 @@ def test_notify_and_sync_append_once_per_id(data_dir: Path) -> None:
     assert sent[0]["body"] == "Kính gửi ông Nguyễn Văn A"
     portal = lines(data_dir / "outbox" / "portal.jsonl")
     assert [(r["record_id"], r["status"]) for r in portal] == [("p-1", 2), ("p-2", 4)]
+
+
+def officer_notices(seq: int, *kinds: OfficerNoticeKind) -> OfficerNotices:
+    code = "000.00.19.H26-260302-0001"
+    return OfficerNotices(
+        notices=tuple(
+            OfficerNotice(
+                notice_id=f"{code}:o{seq}:{kind.value}",
+                dossier_code=code,
+                procedure_code="1.001193",
+                step="process",
+                agency="000.00.19.H26",
+                role="head" if kind is OfficerNoticeKind.ESCALATED else "specialist",
+                kind=kind,
+                share=0.5 if kind is OfficerNoticeKind.REMINDER else None,
+                escalated_from="specialist" if kind is OfficerNoticeKind.ESCALATED else None,
+                due=NOW,
+                at=NOW,
+            )
+            for kind in kinds
+        )
+    )
+
+
+def test_notify_officers_appends_once_per_notice(data_dir: Path) -> None:
+    """A retried activity, in this worker or a restarted one, writes no notice twice."""
+    env = ActivityEnvironment()
+    overdue = officer_notices(2, OfficerNoticeKind.OVERDUE, OfficerNoticeKind.ESCALATED)
+    for _ in range(2):
+        env.run(Outbox(data_dir).notify_officers, officer_notices(1, OfficerNoticeKind.REMINDER))
+        env.run(Outbox(data_dir).notify_officers, overdue)
+    written = lines(data_dir / "outbox" / "officers.jsonl")
+    assert [(n["notice_id"].split(":", 1)[1], n["role"]) for n in written] == [
+        ("o1:reminder", "specialist"),
+        ("o2:overdue", "specialist"),
+        ("o2:escalated", "head"),
+    ]
+    assert written[0]["share"] == 0.5 and written[2]["escalated_from"] == "specialist"
 
 
 def test_threads_never_duplicate(data_dir: Path) -> None:

@@ -164,14 +164,15 @@ def test_the_catalogue_declares_what_its_conditions_read() -> None:
 
 
 def test_recorded_inputs_decode_and_keep_their_content_hash() -> None:
-    """Inputs recorded before `application` existed decode to an empty one, and an empty one
-    stays out of the hash: their recorded hash is still the hash of their procedure."""
+    """Inputs recorded before `application` existed (versions 1 and 2) decode to an empty one,
+    and an empty one stays out of the hash: every recorded hash is still its procedure's."""
     converter = pydantic_data_converter.payload_converter
     for path in sorted(HISTORIES.glob("*.json")):
         started = read_file(path).history.events[0].workflow_execution_started_event_attributes
         [inp] = converter.from_payloads([started.input.payloads[0]], [DossierInput])
         frozen = inp.procedure
-        assert frozen.procedure.application == {}, path.name
+        if ".v3." not in path.name:
+            assert frozen.procedure.application == {}, path.name
         assert content_hash(frozen.procedure, frozen.subprocedures) == frozen.content_hash
 
 

@@ -17,7 +17,7 @@ from timeskip import outcome as dossier_outcome
 from motcua import client as ops
 from motcua import logs
 from motcua.audit.export import MANIFEST, export, verify
-from motcua.audit.history import fetch_runs
+from motcua.audit.history import fetch_runs, read_file
 from motcua.audit.render import render
 from motcua.audit.trail import Trail, build_trail
 from motcua.cli import main
@@ -373,7 +373,7 @@ async def test_trail_shows_reminders_escalation_and_extension(
     assert ("dossier_overdue", None) in kinds, kinds
     assert ("time_up", "process") in kinds
     escalated = next(e for e in trail.entries if e.kind == "escalated")
-    assert escalated.detail == f"{COMMUNE}/specialist → {COMMUNE}/head"
+    assert escalated.detail == f"{COMMUNE}/specialist → {COMMUNE}/head; told {COMMUNE}/head"
     assert any(e.kind == "apology_requested" for e in trail.entries)
     extended = next(e for e in trail.entries if e.kind == "extended")
     assert extended.actor == str(head) and "Chờ xác minh" in extended.detail
@@ -381,3 +381,30 @@ async def test_trail_shows_reminders_escalation_and_extension(
     process = next(t for t in trail.tasks if t.step == "process")
     assert (process.reminders, process.on_time, process.decided_by) == (2, "late", str(head))
     assert trail.outcome is not None and trail.outcome.on_time == outcome.on_time
+
+
+GOLDEN = Path(__file__).with_name("histories")
+
+
+@pytest.mark.parametrize(
+    ("name", "told"),
+    [("1.001193-late-escalated.v3.json", True), ("1.001193-parallel-supplement.v2.json", False)],
+)
+def test_trail_says_which_officers_were_told(name: str, told: bool) -> None:
+    """Interpreter 3's notices to officers read as lines; an older dossier told nobody."""
+    trail = build_trail([read_file(GOLDEN / name).history])
+    lines = [(e.kind, e.step, e.detail) for e in trail.entries if "notice_id" in e.data]
+    if not told:
+        assert lines == []
+        return
+    police, late = "000.00.09.H26", "register_residence"
+    assert lines == [
+        ("reminder", late, f"reminded {police}/residence_officer at 50%"),
+        ("reminder", late, f"reminded {police}/residence_officer at 75%"),
+        ("time_up", late, f"told {police}/residence_officer of overdue (due 30/11/2026 17:00)"),
+        ("escalated", late, f"{police}/residence_officer → {police}/head; told {police}/head"),
+    ]
+    assert ("deadline", None) not in [(e.kind, e.step) for e in trail.entries]
+    task = next(t for t in trail.tasks if t.step == late)
+    assert (task.reminders, task.escalated_to, task.on_time) == (2, "head", "late")
+    assert "residence_officer at 50%" in render(trail, "md")

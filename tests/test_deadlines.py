@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -37,6 +38,7 @@ from workflows.api import (
     APPROVE_APOLOGY,
     COMPLETE,
     DELIVER_EVENT,
+    INTERPRETER,
     REQUEST_SUPPLEMENT,
     STATE,
     SUPPLEMENT,
@@ -159,7 +161,7 @@ async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:
 
 
 async def start(
-    env: WorkflowEnvironment, procedure: FrozenProcedure
+    env: WorkflowEnvironment, procedure: FrozenProcedure, interpreter: int = INTERPRETER
 ) -> tuple[Weeks, WorkflowHandle[Any, DossierOutcome]]:
     """A dossier received on Thursday of W0 at 20:00 under the made-up Tết calendar."""
     weeks = Weeks(await env.get_current_time())
@@ -174,6 +176,7 @@ async def start(
         applicant=Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
         documents=("application",),
         request_id=code,
+        interpreter=interpreter,
     )
     handle = await env.client.start_workflow(
         DossierWorkflow.run, inp, id=code, task_queue=QUEUE, result_type=DossierOutcome
@@ -328,6 +331,46 @@ async def test_escalation_reassigns_to_head_when_the_share_runs_out(
     await complete(handle, "process", HEAD, "approve")
     await eventually(handle, lambda s: bool(events(s, "task_opened", "return_result")), "next")
     await stop(handle)
+
+
+@pytest.mark.parametrize("interpreter", [2, INTERPRETER])
+async def test_officers_are_told_of_reminders_overdue_and_escalation(
+    env: WorkflowEnvironment, procedure: FrozenProcedure, data_dir: Path, interpreter: int
+) -> None:
+    """Interpreter 3 writes each notice once to the officers' outbox: the specialist reminded at
+    50% (Friday W0 17:00) and 75% (Monday W2 11:30), told at 17:00 the task is overdue, the head
+    told it is now theirs; codes, roles and instants only. Interpreter 2 tells nobody."""
+    weeks, handle = await start(env, procedure, interpreter)
+    await complete(handle, "receive", DESK, "accept")
+    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+    await sleep_until(env, weeks.at(2, 0, "18:00"))
+    await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    await complete(handle, "process", HEAD, "approve")
+    await complete(handle, "return_result", DESK, "returned")
+    assert (await outcome(handle)).result is ResultType.APPROVED
+
+    outbox = data_dir / "outbox" / "officers.jsonl"
+    if interpreter < 3:
+        assert not outbox.exists()
+        return
+    text = outbox.read_text(encoding="utf-8")
+    assert "Trần Thị Mai" not in text and APPLICANT_ID not in text and "applicant" not in text
+    notices = [json.loads(line) for line in text.splitlines()]
+    assert len({n["notice_id"] for n in notices}) == len(notices) == 4
+    due = weeks.at(2, 0, "17:00")
+    expected = [
+        ("reminder", "specialist", 0.5, None, weeks.at(0, 4, "17:00")),
+        ("reminder", "specialist", 0.75, None, weeks.at(2, 0, "11:30")),
+        ("overdue", "specialist", None, None, due),
+        ("escalated", "head", None, "specialist", due),
+    ]
+    for notice, (kind, role, share, escalated_from, at) in zip(notices, expected, strict=True):
+        assert (notice["kind"], notice["role"], notice["share"]) == (kind, role, share)
+        assert notice["escalated_from"] == escalated_from
+        assert (notice["dossier_code"], notice["procedure_code"]) == (handle.id, "9.000001")
+        assert (notice["agency"], notice["step"]) == (AGENCY, "process")
+        assert datetime.fromisoformat(notice["due"]) == due
+        assert_at(datetime.fromisoformat(notice["at"]), at)
 
 
 async def test_supplement_pauses_and_shifts_the_due_instant(

@@ -148,11 +148,11 @@ async def complete(
     )
 
 
-@pytest.mark.parametrize("interpreter", [1, INTERPRETER])
+@pytest.mark.parametrize("interpreter", [1, 2, INTERPRETER])
 async def test_every_step_kind_end_to_end(
     workers: Client, data_dir: Path, interpreter: int
 ) -> None:
-    """Version 1 still runs for dossiers started before version 2 (with its patch markers)."""
+    """Versions 1 (with its patch markers) and 2 still run for dossiers started under them."""
     handle = await start(workers, frozen("every-step.yaml"), interpreter=interpreter)
     await wait_open(handle, "receive")
     await handle.execute_update(CLAIM, ClaimTask(step="receive", actor=DESK))

@@ -15,6 +15,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
+from activities.payloads import OfficerNotices
 from motcua import logs
 from motcua.audit import replayer
 from motcua.audit.history import HistoryError, Source, read_file
@@ -47,12 +48,29 @@ def _interpreter(path: Path) -> int:
     ].interpreter_version()
 
 
-def test_golden_histories_cover_both_interpreter_versions() -> None:
-    """Inputs recorded before `interpreter` existed run version 1; new ones the current one."""
+def test_golden_histories_cover_every_interpreter_version() -> None:
+    """Inputs recorded before `interpreter` existed run version 1; later ones the version their
+    file name says, the newest being the current one."""
     versions = {path.name: _interpreter(path) for path in GOLDEN}
     assert versions["1.001193-parallel-supplement.json"] == 1
-    assert versions["1.001193-parallel-supplement.v2.json"] == INTERPRETER == 2
-    assert {v for n, v in versions.items() if ".v2." not in n} == {1}, versions
+    assert versions["1.001193-parallel-supplement.v2.json"] == 2
+    assert versions["1.001193-parallel-supplement.v3.json"] == INTERPRETER == 3
+    for name, version in versions.items():
+        suffix = next((f".v{v}." for v in (2, 3) if f".v{v}." in name), None)
+        assert version == (int(suffix[2]) if suffix else 1), (name, version)
+
+
+def test_a_v3_golden_history_tells_officers_of_reminders_and_an_escalation() -> None:
+    """Interpreter 3's new commands (`notify_officers`) are covered by a recorded history."""
+    kinds: list[str] = []
+    for event in read_file(HISTORIES / "1.001193-late-escalated.v3.json").history.events:
+        attrs = event.activity_task_scheduled_event_attributes
+        if attrs.activity_type.name == "notify_officers":
+            [batch] = pydantic_data_converter.payload_converter.from_payloads(
+                list(attrs.input.payloads), [OfficerNotices]
+            )
+            kinds += [n.kind.value for n in batch.notices]
+    assert kinds == ["reminder", "reminder", "overdue", "escalated"], kinds
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:

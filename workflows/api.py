@@ -41,7 +41,7 @@ DOSSIER_DUE = "dossier due"
 APOLOGY_DUE = "apology due"
 """Interpreter 2 names its apology timer too: the head's role may already be pending (an
 escalation), and then nothing else in the history would show the request."""
-INTERPRETER = 2
+INTERPRETER = 3
 """The interpreter behaviour new dossiers run under; see `DossierInput.interpreter`."""
 
 

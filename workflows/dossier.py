@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         AutoStepInput,
         AutoStepResult,
         Notification,
+        OfficerNotices,
         PortalRecord,
         RenderedDocument,
         RenderForm,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         TaskStep,
         WaitStep,
     )
+    from workflows import officers
     from workflows.api import (
         APOLOGY_DUE,
         DOSSIER_DUE,
@@ -110,8 +112,10 @@ class DossierWorkflow(DossierHandlers):
         self._epoch = 0
         self._waiting: set[str] = set()
         self._published: tuple[Any, ...] | None = None
-        # Interpreter 2 (docs/auditing.md): one dossier timer, coalesced upserts, no patches.
+        # Interpreter 2 on (docs/auditing.md): one dossier timer, coalesced upserts, no patches.
         self._lean = inp.interpreter_version() >= 2
+        # Interpreter 3: officers are told of reminders, overdue tasks and escalations.
+        self._tells_officers = inp.interpreter_version() >= 3
         self._flush_queued = False
         self._dues: dict[int, tuple[DossierClock, WorkCalendar, datetime]] = {}
         # The waits holding the clock (a payment in one branch, a supplement in another); it
@@ -561,6 +565,7 @@ class DossierWorkflow(DossierHandlers):
                 task.reminders_sent = i + 1
                 used = f"{round(share * 100)}%"
                 self._event("reminded", task.step, detail=f"{used} of the time used")
+                due_at = task.clock.due(self._cal, workflow.now())
                 log(
                     "task_reminded",
                     dossier=self._inp.code,
@@ -568,8 +573,13 @@ class DossierWorkflow(DossierHandlers):
                     agency=task.agency,
                     role=task.role,
                     used=used,
-                    due=task.clock.due(self._cal, workflow.now()).isoformat(),
+                    due=due_at.isoformat(),
                 )
+                if self._tells_officers:
+                    seq = self._rt.next_seq()
+                    await self._notify_officers(
+                        officers.reminder(self._inp, seq, task, share, due_at, workflow.now())
+                    )
         await self._until(lambda: False, due)
         task.overdue = True
         self._event("overdue", task.step, detail=f"{task.agency}/{task.role}")
@@ -586,6 +596,12 @@ class DossierWorkflow(DossierHandlers):
             escalated_to=task.role if task.role != overdue_role else None,
         )
         self._publish()
+        if self._tells_officers:
+            seq, now = self._rt.next_seq(), workflow.now()
+            due_at = task.clock.due(self._cal, now)
+            await self._notify_officers(
+                officers.overdue(self._inp, seq, task, overdue_role, due_at, now)
+            )
 
     async def _watch_overdue(self) -> None:
         """Nothing else wakes a dossier at its legal due instant: flag it overdue for inboxes.
@@ -738,6 +754,16 @@ class DossierWorkflow(DossierHandlers):
                 at=workflow.now(),
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+
+    async def _notify_officers(self, notices: OfficerNotices) -> None:
+        """Queue notices to officers. Abandoned, not cancelled, if the task is decided or the
+        dossier ends meanwhile: a notice sent stays sent, and cancelling would cost an event."""
+        await workflow.execute_activity(
+            "notify_officers",
+            notices,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            cancellation_type=workflow.ActivityCancellationType.ABANDON,
         )
 
     async def _set_status(self, status: PortalStatus, content: str) -> None:

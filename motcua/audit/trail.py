@@ -29,6 +29,8 @@ from temporalio.converter import decode_typed_search_attributes
 from activities.payloads import (
     AutoStepInput,
     Notification,
+    OfficerNoticeKind,
+    OfficerNotices,
     PortalRecord,
     RenderedDocument,
     RenderForm,
@@ -257,6 +259,7 @@ class _Builder:
         self.spans: list[tuple[str, datetime, datetime, datetime]] = []
         self.timed_out: set[tuple[str, datetime, datetime, datetime]] = set()
         self.explained: set[int | None] = set()
+        self.told: set[int] = set()
         self.timer_summaries: dict[str, str] = {}
         self.handlers: dict[int, Callable[[HistoryEvent], None]] = {
             E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: self._started,
@@ -499,6 +502,7 @@ class _Builder:
         kinds: dict[str, type[BaseModel]] = {
             "render_form": RenderForm,
             "notify_applicant": Notification,
+            "notify_officers": OfficerNotices,
             "sync_portal": PortalRecord,
         }
         payload = decode(attrs.input, kinds.get(name, AutoStepInput))
@@ -516,6 +520,8 @@ class _Builder:
                     "documents": list(payload.documents),
                 },
             )
+        elif name == "notify_officers":
+            self._officers_told(event, payload)
         elif name not in kinds:
             self._add(
                 event,
@@ -523,6 +529,34 @@ class _Builder:
                 step=payload.step,
                 detail=name,
                 data={"args": self.mask.fields(payload.args)},
+            )
+
+    def _officers_told(self, event: HistoryEvent, batch: OfficerNotices) -> None:
+        """Interpreter 3's notices to officers: what the timer before them meant, in words."""
+        for notice in batch.notices:
+            who = f"{notice.agency}/{notice.role}"
+            due = f"due {notice.due.astimezone(VIETNAM):%d/%m/%Y %H:%M}"
+            task = self._task(notice.step)
+            if notice.kind is OfficerNoticeKind.REMINDER:
+                task.reminders += 1
+                kind, detail = "reminder", f"reminded {who} at {round((notice.share or 0) * 100)}%"
+            elif notice.kind is OfficerNoticeKind.OVERDUE:
+                at = notice.at
+                self.timed_out.update(
+                    s for s in self.spans if s[0] == notice.step and s[1] <= at < s[2]
+                )
+                kind, detail = "time_up", f"told {who} of overdue ({due})"
+            else:
+                task.escalated_to = notice.role
+                source = f"{notice.agency}/{notice.escalated_from}"
+                kind, detail = "escalated", f"{source} → {who}; told {who}"
+            self._add(
+                event,
+                kind,
+                at=notice.at,
+                step=notice.step,
+                detail=detail,
+                data={"notice_id": notice.notice_id, "due": notice.due.isoformat()},
             )
 
     def _portal(self, event: HistoryEvent, record: PortalRecord) -> None:
@@ -646,6 +680,9 @@ class _Builder:
             return
         followups = self._followups()
         batch = followups[0].event_id if followups else None
+        if batch is not None and (batch in self.told or any(map(_tells_officers, followups))):
+            self.told.add(batch)  # interpreter 3: the notices that follow say what it meant
+            return
         shared = batch is not None and batch in self.explained
         self.explained.add(batch)
         if shared:
@@ -794,6 +831,14 @@ class _Builder:
             "subprocedure_ended",
             detail=f"{attrs.workflow_execution.workflow_id}: {kind.lower()}",
         )
+
+
+def _tells_officers(event: HistoryEvent) -> bool:
+    """Whether a command is interpreter 3's `notify_officers` activity."""
+    return (
+        event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "notify_officers"
+    )
 
 
 def _attributes(event: HistoryEvent) -> Any:
