@@ -26,7 +26,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 import worker
-from activities.payloads import Notification, PortalRecord
+from activities.payloads import Notification, OfficerNotice, PortalRecord
 from motcua import client as ops
 from motcua.demo import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
 from motcua.devserver import find_binary, register_search_attributes
@@ -60,7 +60,7 @@ PATIENCE = 15.0
 steps take milliseconds, and the server's clock is skipped to every deadline it waits for."""
 APPLICANT = Applicant(full_name="Nguyễn Văn Thử", id_number="001099000000", phone="0900000000")
 """A made-up applicant: a dry run never carries a real citizen's data."""
-R = TypeVar("R", Notification, PortalRecord)
+R = TypeVar("R", Notification, OfficerNotice, PortalRecord)
 OUTCOMES = {
     "decided": "{}",
     "automatic": "{}",
@@ -230,6 +230,7 @@ class DossierRun(_View):
     timeline: tuple[TimelineEntry, ...]
     documents: tuple[DocumentView, ...]
     notifications: tuple[Notification, ...]
+    officer_notices: tuple[OfficerNotice, ...]
 
 
 class DryRun(_View):
@@ -344,6 +345,7 @@ def _run(
     unit = limit.unit.value.replace("_", " ").removesuffix("s" if limit.amount == 1 else "")
     portal = _outbox(data / "outbox" / "portal.jsonl", PortalRecord, state.code)
     notices = _outbox(data / "outbox" / "notifications.jsonl", Notification, state.code)
+    told = _outbox(data / "outbox" / "officers.jsonl", OfficerNotice, state.code)
     return DossierRun(
         code=state.code,
         procedure_code=state.procedure_code,
@@ -366,6 +368,7 @@ def _run(
             n.model_copy(update={"documents": tuple(_relative(p, data) for p in n.documents)})
             for n in notices
         ),
+        officer_notices=tuple(told),
     )
 
 

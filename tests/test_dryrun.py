@@ -119,6 +119,9 @@ async def test_late_officers_are_reminded_escalated_and_make_the_dossier_late(
     decided = {step.step: step for step in dossier.path if step.kind == "decided"}
     assert all(step.on_time == "late" for step in decided.values())
     assert decided["review"].by == "business_office/head"  # escalated to the head
+    told = {(n.kind.value, n.step, n.role) for n in dossier.officer_notices}
+    assert ("escalated", "review", "head") in told and ("overdue", "review", "registrar") in told
+    assert len(dossier.officer_notices) == len({n.notice_id for n in dossier.officer_notices})
     assert dossier.working_days_used >= 3
 
 

@@ -235,4 +235,10 @@ def _dossier(run: DossierRun, data_dir: str | None) -> str:
         + (f" ({len(n.documents)} attached)" if n.documents else "")
         for n in run.notifications
     ]
+    lines.append("  officers told:")
+    lines += [
+        f"    {local(n.at)}  {n.kind.value} [{n.step}] to {n.agency}/{n.role}"
+        + (f" at {n.share:.0%}" if n.share is not None else "")
+        for n in run.officer_notices
+    ]
     return "\n".join(lines)
