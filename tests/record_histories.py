@@ -33,9 +33,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
 from motcua.audit.history import fetch_runs
-from motcua.demo import Plan, awaited
 from motcua.devserver import find_binary
 from motcua.dryrun import dry_run, time_skipping_server
+from motcua.play import Plan, awaited
 from procedures.loader import load_catalog
 from procedures.models import (
     Channel,

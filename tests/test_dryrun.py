@@ -21,8 +21,8 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from motcua.cli import main
-from motcua.demo import DossierFailed
 from motcua.dryrun import DossierRun, dry_run, plan_for, time_skipping_server
+from motcua.play import DossierFailed
 from procedures.loader import load_procedure
 from workflows.forms import VIETNAM
 
