@@ -1,6 +1,11 @@
 """Time an officer's inbox against a running server, e.g. while bench/scale.py opens dossiers.
 
     python bench/inbox.py ADDRESS [--agency 000.00.19.H26] [--role one_stop] [--tries 3]
+    python bench/inbox.py --dir /var/tmp/motcua-scale [--settle 45]   # after bench/scale.py
+
+With `--dir`, the server is started here on the SQLite file a `bench/scale.py --dir` run left
+(`<dir>/server`), with one `worker.py` on its data folder for `--details`, which is given
+`--settle` seconds to start first; both are stopped at the end.
 
 Prints the number of dossiers, then the seconds `motcua.client.inbox` takes for the first page
 (with its counts), the first page with `--details`, and the next page.
@@ -17,8 +22,12 @@ from pathlib import Path
 from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare import spawn_worker
 
 from motcua import client as ops
+from motcua.devserver import DevServer
 from workflows.api import DOSSIER_WORKFLOW
 
 T = TypeVar("T")
@@ -32,8 +41,25 @@ async def timed(call: Awaitable[T]) -> tuple[float, T]:
 
 
 async def run(args: argparse.Namespace) -> None:
+    """Time the inbox on the server at `args.address`, or on one started on `args.dir`."""
+    if args.dir is None:
+        await measure(args.address, args)
+        return
+    async with DevServer(args.dir / "server", port=args.port, ui_port=args.port + 1) as server:
+        worker = spawn_worker(
+            server.address, args.dir / "data", ["--max-cached-workflows", "500"], "worker.py"
+        )
+        try:
+            await asyncio.sleep(args.settle)
+            await measure(server.address, args)
+        finally:
+            worker.terminate()
+            worker.wait()
+
+
+async def measure(address: str, args: argparse.Namespace) -> None:
     """Count the dossiers, then time the inbox pages."""
-    client = await ops.connect(args.address)
+    client = await ops.connect(address)
     total = (await client.count_workflows(f"WorkflowType = '{DOSSIER_WORKFLOW}'")).count
     print(f"dossiers: {total:,}")
     for label, details in (("first page", False), ("first page --details", True)):
@@ -48,11 +74,17 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("address")
+    parser.add_argument("address", nargs="?", help="a running server (or use --dir)")
+    parser.add_argument("--dir", type=Path, help="a bench/scale.py --dir folder to serve")
+    parser.add_argument("--port", type=int, default=27233, help="gRPC port with --dir")
+    parser.add_argument("--settle", type=float, default=45.0, help="seconds before timing")
     parser.add_argument("--agency", default="000.00.19.H26")
     parser.add_argument("--role", default="one_stop")
     parser.add_argument("--tries", type=int, default=3)
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if (args.address is None) == (args.dir is None):
+        parser.error("give a server ADDRESS or --dir, not both")
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 import worker
 from activities.payloads import Notification, OfficerNotice, PortalRecord
 from motcua import client as ops
-from motcua.devserver import find_binary, register_search_attributes
+from motcua.devserver import find_binary, register_search_attributes, shut_down
 from motcua.errors import UserError
 from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
 from procedures.calendar import WorkCalendar, load_calendar
@@ -46,10 +46,6 @@ from workflows.api import (
 from workflows.forms import local
 from workflows.search_attributes import ALL
 
-SHUTDOWN_GRACE = 0.5
-"""Seconds to let temporalio's native threads finish after the server stops: exiting while
-the Rust core still shuts the test server down can abort the interpreter ("PyGILState_Release",
-see SHUTDOWN_GRACE in tests/conftest.py)."""
 NO_CACHE = 0
 """The worker's sticky cache size: none, so every workflow task replays the history so far
 (a dry run also shows that it replays), and a stopped worker leaves no task on its sticky
@@ -93,18 +89,13 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     try:
         env = await asyncio.shield(starting)
     except asyncio.CancelledError:
-        await _stop(await starting)
+        await shut_down(await starting)
         raise
     try:
         await register_search_attributes(env.client, ALL)
         yield env
     finally:
-        await _stop(env)
-
-
-async def _stop(env: WorkflowEnvironment) -> None:
-    await env.shutdown()
-    await asyncio.sleep(SHUTDOWN_GRACE)
+        await shut_down(env)
 
 
 @functools.cache
@@ -339,7 +330,7 @@ def _run(
     """One dossier's report from its final state and the outboxes of the data folder."""
     proc = frozen.procedure
     receiving = proc.agencies[proc.receiving_agency]
-    day = (receiving.hours or calendar.hours_for(receiving.code)).day_minutes
+    day = receiving.office_hours(calendar).day_minutes
     ended = [e.at for e in state.timeline if e.kind == "ended"]
     limit = proc.time_limit
     unit = limit.unit.value.replace("_", " ").removesuffix("s" if limit.amount == 1 else "")

@@ -227,7 +227,7 @@ def _wake_at(dossiers: Dossiers, plan: Plan, calendar: WorkCalendar) -> datetime
             step = proc.steps[waiting.step]
             assert isinstance(step, WaitStep)
             receiving = proc.agencies[proc.receiving_agency]
-            hours = receiving.hours or calendar.hours_for(receiving.code)
+            hours = receiving.office_hours(calendar)
             instants.append(deadline(calendar, waiting.at, step.timeout, hours) + PAST)
     return min(instants, default=None)
 

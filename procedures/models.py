@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from procedures.calendar import OfficeHours, TimeLimit
+from procedures.calendar import OfficeHours, TimeLimit, WorkCalendar
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A name the file refers to elsewhere: lower case, digits and underscores."""
@@ -77,6 +77,10 @@ class Agency(_Model):
         min_length=1, description="Roles of its officers: one_stop, specialist, head..."
     )
     hours: OfficeHours | None = Field(None, description="Office hours if not the default.")
+
+    def office_hours(self, calendar: WorkCalendar) -> OfficeHours:
+        """Its own hours if the procedure sets them, else the calendar's for its code."""
+        return self.hours or calendar.hours_for(self.code)
 
 
 class Document(_Model):

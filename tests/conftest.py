@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,22 +32,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from motcua.devserver import find_binary, register_search_attributes
+from motcua.devserver import find_binary, register_search_attributes, shut_down
 from workflows.search_attributes import ALL
-
-SHUTDOWN_GRACE = 0.5
-"""Seconds to let temporalio's native threads finish after a server stops.
-
-A bare script that starts and stops a `WorkflowEnvironment` and exits aborts in 7 runs out of
-10 with "Fatal Python error: PyGILState_Release": the Rust core still finishes the ephemeral
-server's shutdown on its own thread while the interpreter finalises. A short pause (or dropping
-the environment before exit) made it 0 out of 10; pytest's own teardown has not shown it, the
-pause is insurance that `make test` never fails after all tests passed."""
-
-
-async def _close(env: WorkflowEnvironment) -> None:
-    await env.shutdown()
-    await asyncio.sleep(SHUTDOWN_GRACE)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -63,7 +48,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     try:
         yield env
     finally:
-        await _close(env)
+        await shut_down(env)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -77,7 +62,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         await register_search_attributes(env.client, ALL)
         yield env
     finally:
-        await _close(env)
+        await shut_down(env)
 
 
 @pytest.fixture

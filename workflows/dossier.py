@@ -96,7 +96,7 @@ class DossierWorkflow(DossierHandlers):
         self._proc = inp.procedure.procedure
         self._cal: WorkCalendar = inp.calendar
         receiving = self._proc.agencies[self._proc.receiving_agency]
-        self._hours = receiving.hours or self._cal.hours_for(receiving.code)
+        self._hours = receiving.office_hours(self._cal)
         if inp.carried is not None:
             self._rt = Runtime.model_validate(inp.carried)
         else:
@@ -257,7 +257,7 @@ class DossierWorkflow(DossierHandlers):
         agency = self._proc.agencies[step.agency]
         now = workflow.now()
         share = TimeLimit(amount=step.share, unit=self._proc.time_limit.unit)
-        hours = agency.hours or self._cal.hours_for(agency.code)
+        hours = agency.office_hours(self._cal)
         clock = DossierClock(budget=share, max_extensions=0, hours=hours).start(now)
         if self._holds:
             clock = clock.suspend(now, self._holds[-1])
