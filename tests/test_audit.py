@@ -48,6 +48,8 @@ APPLICANT = Applicant(
     address="<b>Thôn Đông</b>",
 )
 BIRTH_NUMBER = "KS-2026-000777"
+PERSONAL = ("079190099999", "Phạm Thị Thu Trang", "0987654321", "trang@example.vn", "Thôn Đông")
+"""The applicant's values, which no default export may hold in readable form."""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -267,7 +269,7 @@ def test_default_export_is_signed_and_keeps_personal_data_out(
     written = export(dossier.runs, out, key)
     assert {p.name for p in written} == {"trail.md", "trail.json", MANIFEST, SIGNATURE}
     for name, data in _files(out).items():
-        for secret in (APPLICANT.id_number, APPLICANT.full_name, APPLICANT.phone, BIRTH_NUMBER):
+        for secret in (*PERSONAL, BIRTH_NUMBER):
             assert secret.encode() not in data, f"{secret} readable in {name}"
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o600}
