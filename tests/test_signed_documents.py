@@ -215,3 +215,29 @@ def test_cli_verify_document(
     monkeypatch.setattr("activities.DATA_DIR", tmp_path / "empty")
     assert main(["verify-document", str(issued.result)]) == 2
     assert "give the trust root with --trust" in capsys.readouterr().err
+
+
+def test_a_template_cannot_pull_local_files_into_a_pdf(data_dir: Path, tmp_path: Path) -> None:
+    """Templates come from procedure authors: the PDF printer loads only `data:` URLs."""
+    from temporalio.testing import ActivityEnvironment
+    from test_activities import render_request
+
+    from activities.documents import Documents
+
+    css = tmp_path / "leak.css"
+    css.write_text('body::after { content: "LEAKED FROM DISK"; }')
+    source = f'<link rel="stylesheet" href="file://{css}"><p>{{{{ dossier.code }}}}</p>'
+    rendered = ActivityEnvironment().run(Documents(data_dir).render_form, render_request(source))
+    assert rendered.pdf is not None
+    text = _text(Path(rendered.pdf))
+    assert "000.00.19.H26-260302-0001" in text and "LEAKED" not in text
+
+
+def test_concurrent_first_signatures_make_one_certificate(data_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ca = LocalCA(data_dir)
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: ca.agency(POLICE, POLICE_NAME), range(8)))
+    assert len({c.certificate.serial_number for c in made}) == 1
+    assert len({c.chain[0].serial_number for c in made}) == 1
