@@ -220,14 +220,22 @@ def test_cli_verify_document(
 def test_a_template_cannot_pull_local_files_into_a_pdf(data_dir: Path, tmp_path: Path) -> None:
     """Templates come from procedure authors: the PDF printer loads only `data:` URLs."""
     from temporalio.testing import ActivityEnvironment
-    from test_activities import render_request
 
     from activities.documents import Documents
+    from activities.payloads import RenderForm
+    from procedures.models import Form, FormKind
 
     css = tmp_path / "leak.css"
     css.write_text('body::after { content: "LEAKED FROM DISK"; }')
-    source = f'<link rel="stylesheet" href="file://{css}"><p>{{{{ dossier.code }}}}</p>'
-    rendered = ActivityEnvironment().run(Documents(data_dir).render_form, render_request(source))
+    source = f'<link rel="stylesheet" href="file://{css}"><p>{{{{ dossier_code }}}}</p>'
+    request = RenderForm(
+        doc_id="01",
+        dossier_code="000.00.19.H26-260302-0001",
+        kind=FormKind.RECEIPT,
+        form=Form(number="01", title="Giấy tiếp nhận", template="receipt.html.j2", source=source),
+        context={},
+    )
+    rendered = ActivityEnvironment().run(Documents(data_dir).render_form, request)
     assert rendered.pdf is not None
     text = _text(Path(rendered.pdf))
     assert "000.00.19.H26-260302-0001" in text and "LEAKED" not in text
