@@ -570,3 +570,29 @@ def _check(clock: DossierClock, entries: tuple[_Entry, ...]) -> None:
                 )
         elif isinstance(entry, FinishEntry):
             finished = True
+
+
+class DueCache:
+    """`clock.due(calendar, now)` memoised while the clock runs (then `now` plays no part).
+
+    A dossier asks for its due instants on every search-attribute sync and view. Clocks and
+    calendars are immutable and replaced on every change, so the objects themselves are the
+    key; a few dozen per dossier at most.
+    """
+
+    _LIMIT = 64
+
+    def __init__(self) -> None:
+        self._dues: dict[int, tuple[DossierClock, WorkCalendar, datetime]] = {}
+
+    def due(self, clock: DossierClock, cal: WorkCalendar, now: datetime) -> datetime:
+        if clock.suspended:
+            return clock.due(cal, now)
+        hit = self._dues.get(id(clock))
+        if hit is not None and hit[0] is clock and hit[1] is cal:
+            return hit[2]
+        if len(self._dues) >= self._LIMIT:
+            self._dues.clear()
+        due = clock.due(cal, now)
+        self._dues[id(clock)] = (clock, cal, due)
+        return due
