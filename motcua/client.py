@@ -469,6 +469,8 @@ async def submit(
                     SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
                     SearchAttributePair(sa.PORTAL_STATUS, PortalStatus.RECEIVED.value),
                     SearchAttributePair(sa.OVERDUE, False),
+                    # Given at the start, not upserted: old histories' commands stay unchanged.
+                    SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
                 ]
             ),
         )
