@@ -49,7 +49,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes  # noqa
 
 from motcua.client import connect, load_frozen  # noqa: E402
 from motcua.devserver import DevServer  # noqa: E402
-from procedures.calendar import WorkCalendar, load_calendar  # noqa: E402
+from procedures.legaltime.calendar import WorkCalendar, load_calendar  # noqa: E402
 from procedures.models import Channel, FormKind, FrozenProcedure  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
 from workflows.api import (  # noqa: E402

@@ -44,8 +44,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from motcua.errors import UserError
 from procedures import fields
-from procedures.calendar import WorkCalendar, load_calendar
 from procedures.errors import ProcedureError
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure, ResultType
 from workflows import search_attributes as sa

@@ -22,7 +22,7 @@ from motcua.audit.records import Trail
 from motcua.audit.render import render
 from motcua.audit.trail import build_trail
 from motcua.cli import main
-from procedures.calendar import load_calendar
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel
 from workflows.api import (

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
 from workflows import behaviours
 

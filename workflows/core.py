@@ -16,12 +16,12 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from procedures.calendar import WorkCalendar
+    from procedures.legaltime.calendar import WorkCalendar
+    from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
     from workflows import behaviours, legacy_v1, rules
     from workflows import search_attributes as sa
     from workflows.api import DossierInput, TimelineEntry
-    from workflows.clock import DossierClock, DueCache, SuspendReason
     from workflows.logs import log
     from workflows.state import Runtime, Task
 

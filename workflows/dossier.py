@@ -1,8 +1,8 @@
 """The dossier workflow: one generic interpreter that runs every procedure of the catalogue.
 
 It walks the frozen procedure's graph from `start` to an end step; the legal clock
-(`workflows.clock`) runs over the whole dossier and over each task's share, and the deadlines
-it derives wake the dossier for reminders, escalations and the apology letter
+(`procedures.legaltime.clock`) runs over the whole dossier and over each task's share, and the
+deadlines it derives wake the dossier for reminders, escalations and the apology letter
 (`workflows.watchers`). Everything with a side effect (forms, notifications, the portal feed)
 is an activity (`workflows.effects`). How officers and citizens act on it (updates, queries,
 the calendar signal) is in `workflows.handlers`; the state all of them share is
@@ -23,8 +23,9 @@ from workflows.watchers import DossierWatchers
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import AutoStepInput, AutoStepResult
-    from procedures.calendar import TimeLimit
     from procedures.expressions import evaluate
+    from procedures.legaltime.calendar import TimeLimit
+    from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
     from procedures.models import (
         AutoStep,
         ChoiceStep,
@@ -44,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         PortalStatus,
         TaskStatus,
     )
-    from workflows.clock import DossierClock, SuspendReason, deadline
     from workflows.core import Halt
     from workflows.effects import ACTIVITY_TIMEOUT
     from workflows.forms import handovers, local

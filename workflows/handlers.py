@@ -13,7 +13,8 @@ from temporalio import workflow
 from workflows.core import DossierCore, Halt
 
 with workflow.unsafe.imports_passed_through():
-    from procedures.calendar import WorkCalendar
+    from procedures.legaltime.calendar import WorkCalendar
+    from procedures.legaltime.clock import deadline
     from procedures.models import ResultType
     from workflows import rules, views
     from workflows.api import (
@@ -43,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         WithdrawDossier,
     )
-    from workflows.clock import deadline
     from workflows.forms import local
     from workflows.logs import log
     from workflows.state import Supplement

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
+from procedures.legaltime.clock import DossierClock
 from procedures.models import Procedure
-from workflows.clock import DossierClock
 from workflows.state import Runtime
 
 PROCEDURE_CODE = SearchAttributeKey.for_keyword("ProcedureCode")

@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from procedures.legaltime.clock import DossierClock
 from procedures.models import ResultType
 from workflows.api import DocumentView, PortalStatus, TaskStatus, TimelineEntry
-from workflows.clock import DossierClock
 
 
 class Task(BaseModel):

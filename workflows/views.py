@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Agency, FormKind, Procedure, TaskStep
 from workflows.api import APOLOGY_STEP, TaskStatus, TaskView
 from workflows.state import Runtime, Task

@@ -15,11 +15,11 @@ from temporalio import workflow
 from workflows.effects import DossierEffects
 
 with workflow.unsafe.imports_passed_through():
+    from procedures.legaltime.clock import SuspendReason
+    from procedures.legaltime.deadlines import instant_before_due, share_instant
     from procedures.models import FormKind, TaskStep
     from workflows import officers
     from workflows.api import APOLOGY_DUE, DOSSIER_DUE, PortalStatus, TaskStatus
-    from workflows.clock import SuspendReason
-    from workflows.deadlines import instant_before_due, share_instant
     from workflows.forms import local
     from workflows.logs import log
     from workflows.state import Apology, Task

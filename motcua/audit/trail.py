@@ -48,7 +48,7 @@ from motcua.audit.records import (
 )
 from motcua.audit.rejections import read_rejections
 from motcua.audit.trail_legacy import LegacyTimers
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Procedure, TaskStep
 from workflows import api
 from workflows import search_attributes as sa

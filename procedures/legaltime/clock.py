@@ -1,7 +1,7 @@
 """Working-time clock: legal deadlines counted in Vietnamese working time.
 
-Pure and deterministic (stdlib, pydantic and `procedures.calendar` only; no I/O, no wall clock),
-so workflow code can import it through Temporal's sandbox passthrough.
+Pure and deterministic (stdlib, pydantic and `procedures.legaltime.calendar` only; no I/O, no
+wall clock), so workflow code can import it through Temporal's sandbox passthrough.
 
 Working time is measured on a single axis: `W(t)`, the working microseconds elapsed between the
 start of the calendar's first year and the instant `t`. It grows by one working day per working
@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from procedures.calendar import OfficeHours, TimeLimit, TimeUnit, WorkCalendar
+from procedures.legaltime.calendar import OfficeHours, TimeLimit, TimeUnit, WorkCalendar
 
 _US_PER_MIN = 60_000_000
 _US_PER_S = 1_000_000
