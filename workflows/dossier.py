@@ -23,7 +23,6 @@ from workflows.watchers import DossierWatchers
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import AutoStepInput, AutoStepResult
-    from procedures.expressions import evaluate
     from procedures.legaltime.calendar import TimeLimit
     from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
     from procedures.models import (
@@ -37,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         TaskStep,
         WaitStep,
     )
+    from procedures.templates import evaluate
     from workflows import legacy_v1
     from workflows.api import (
         DOSSIER_WORKFLOW,
