@@ -214,7 +214,9 @@ class TaskStatus(StrEnum):
 
 
 class TaskView(_Msg):
-    """A human task as officers see it."""
+    """A human task as officers see it, drawn from the interpreter's `workflows.state.Task` at
+    query time: immutable, with the instants the clock gives now (due, remaining) instead of the
+    clock itself, and the decisions the step allows. The apology letter is one too."""
 
     step: str
     title: str

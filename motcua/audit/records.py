@@ -33,7 +33,12 @@ class Entry(_Record):
 
 
 class TaskRecord(_Record):
-    """One visit of a human task: who claimed it, who decided what, and whether in time."""
+    """One visit of a human task: who claimed it, who decided what, and whether in time.
+
+    Built from history events alone, never from the workflow's state: every field is optional
+    until an event shows it (a claim, a decision, a progress record), and it carries what only
+    the history tells (the department of the progress record, reminders counted from timers).
+    """
 
     step: str
     title: str
