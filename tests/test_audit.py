@@ -15,7 +15,6 @@ from temporalio.client import Client, WorkflowHistory
 from timeskip import outcome as dossier_outcome
 
 from motcua import client as ops
-from motcua import logs
 from motcua.audit.export import MANIFEST, export, verify
 from motcua.audit.history import fetch_runs, read_file
 from motcua.audit.render import render
@@ -24,6 +23,7 @@ from motcua.cli import main
 from procedures.calendar import load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel
+from runtime import logs
 from workflows.api import (
     APPROVE_APOLOGY,
     DOSSIER_WORKFLOW,

@@ -22,7 +22,7 @@ from test_client import APPLICANT, Setup, eventually, serving, settled
 from motcua import cli, identity
 from motcua.client import Acted, InboxPage, Submitted
 from motcua.commands.task import field
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows.api import Actor, DossierState, PortalStatus
 
 ROOT = Path(__file__).resolve().parents[1]

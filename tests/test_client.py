@@ -23,10 +23,10 @@ import pytest
 from temporalio.client import Client
 
 from motcua import client as ops
-from motcua import logs
 from procedures.calendar import OfficeHours, WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
+from runtime import logs
 from workflows.api import (
     COMPLETE,
     Actor,
@@ -188,7 +188,7 @@ async def serving(client: Client, folder: Path) -> AsyncIterator[Setup]:
     Module scope (hence `WorkerGroup` itself rather than the function-scoped `run_worker`):
     one worker serves the module's dossiers, and the slow overdue dossier can start first.
     """
-    from worker import WorkerGroup
+    from runtime.workers import WorkerGroup
 
     # Bind structlog's output now, to the session's stream: configured first inside a test's
     # capsys (by `motcua.cli.main`), it would keep writing to that test's closed buffer, and

@@ -27,7 +27,8 @@ from activities import all_activities
 from activities.payloads import Notification
 from motcua import client as ops
 from motcua.audit.replay import new_replayer
-from worker import SANDBOX_RESTRICTIONS, WORKFLOWS, WorkerGroup
+from runtime.sandbox import SANDBOX_RESTRICTIONS
+from runtime.workers import WORKFLOWS, WorkerGroup
 
 SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 COMPLETED = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():  # this module is re-imported in 
     from temporalio.worker import Worker
 
     from motcua.devserver import DevServer, find_binary
-    from motcua.errors import UserError
+    from runtime.errors import UserError
     from workflows.search_attributes import ALL, OVERDUE, PROCEDURE_CODE
 
 REPO = Path(__file__).parent.parent

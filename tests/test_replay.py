@@ -16,12 +16,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
 from activities.payloads import OfficerNotices
-from motcua import logs
-from motcua.audit import replayer
 from motcua.audit.history import HistoryError, Source, read_file
 from motcua.audit.replay import replay
 from motcua.cli import main
-from worker import SANDBOX_RESTRICTIONS, workflow_runner
+from runtime import logs, replayer
+from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
 from workflows.api import INTERPRETER, DossierInput
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -243,7 +242,7 @@ CRASHES = sorted((HISTORIES / "crash").glob("*.json"))
     reason="interpreter-1 dossiers cannot be mended: after a worker kill -9, an officer's update "
     "that reached a cold worker with the activity result opening its task was recorded after the "
     "walk's commands, while a cached worker records updates first; no replay order fits both. "
-    "Interpreter 2 takes updates last everywhere (motcua.ordering, tests/test_cold_update.py)",
+    "Interpreter 2 takes updates last everywhere (runtime.ordering, tests/test_cold_update.py)",
 )
 async def test_histories_from_worker_crashes_replay() -> None:
     """Histories saved by `make chaos` where a worker was killed mid-task."""

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
+from runtime.connection import DATA_CONVERTER
+from runtime.errors import UserError
 from workflows.api import DossierInput
 
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
@@ -76,9 +76,9 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     if attrs.workflow_type.name != "Dossier" or not attrs.input.payloads:
         return None
     try:
-        inp = pydantic_data_converter.payload_converter.from_payloads(
-            attrs.input.payloads, [DossierInput]
-        )[0]
+        inp = DATA_CONVERTER.payload_converter.from_payloads(attrs.input.payloads, [DossierInput])[
+            0
+        ]
     except Exception:  # an unreadable input leaves the caller's fallback name
         return None
     return str(inp.code)
