@@ -26,7 +26,7 @@ from test_client import make_setup, submit
 from activities import all_activities
 from activities.payloads import Notification
 from motcua import client as ops
-from motcua.audit.replay import new_replayer
+from runtime.replayer import new_replayer
 from runtime.sandbox import SANDBOX_RESTRICTIONS
 from runtime.workers import WORKFLOWS, WorkerGroup
 

@@ -16,10 +16,10 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from motcua.audit.replay import new_replayer
 from procedures.calendar import load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
+from runtime.replayer import new_replayer
 from workflows.api import (
     CLAIM,
     COMPLETE,
