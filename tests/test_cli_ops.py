@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_client import APPLICANT, Setup, eventually, serving, settled
+from helpers import APPLICANT, Setup, eventually, serving, settled
 
 from motcua import cli, identity
 from motcua.client import Acted, InboxPage, Submitted

@@ -15,13 +15,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from helpers import make_setup, submit
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
-from test_client import make_setup, submit
 
 from activities import all_activities
 from activities.payloads import Notification

@@ -178,9 +178,7 @@ async def start(
         request_id=code,
         interpreter=interpreter,
     )
-    handle = await env.client.start_workflow(
-        DossierWorkflow.run, inp, id=code, task_queue=QUEUE, result_type=DossierOutcome
-    )
+    handle = await env.client.start_workflow(DossierWorkflow.run, inp, id=code, task_queue=QUEUE)
     await eventually(handle, lambda s: any(t.step == "receive" for t in s.tasks), "receive open")
     return weeks, handle
 
@@ -703,9 +701,7 @@ async def test_calendar_publish_moves_running_dossiers(
                 request_id=code,
             )
             handles.append(
-                await temporal.start_workflow(
-                    DossierWorkflow.run, inp, id=code, task_queue=QUEUE, result_type=DossierOutcome
-                )
+                await temporal.start_workflow(DossierWorkflow.run, inp, id=code, task_queue=QUEUE)
             )
         before = [await eventually(h, lambda s: bool(s.tasks), "task open") for h in handles]
         due = before[0].clock.due_at

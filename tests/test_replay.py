@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
 from activities.payloads import OfficerNotices
@@ -204,7 +206,7 @@ async def test_the_sandbox_shortcut_answers_what_the_sdk_answers(
     calls = 0
 
     class Checked(replayer._ReplayInstance):
-        def get_serialization_context(self, command_info):  # type: ignore[no-untyped-def]
+        def get_serialization_context(self, command_info: CommandInfo | None) -> Any:
             nonlocal calls
             calls += 1
             assert self._inner() is not None
@@ -212,7 +214,7 @@ async def test_the_sandbox_shortcut_answers_what_the_sdk_answers(
             assert fast == _Instance.get_serialization_context(self, command_info)
             return fast
 
-        def get_external_store_context(self, command_info):  # type: ignore[no-untyped-def]
+        def get_external_store_context(self, command_info: CommandInfo | None) -> Any:
             fast = super().get_external_store_context(command_info)
             assert fast == _Instance.get_external_store_context(self, command_info)
             return fast
