@@ -20,7 +20,7 @@ from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from motcua import client as ops
 from procedures.calendar import OfficeHours, WorkCalendar, load_calendar
@@ -233,9 +233,15 @@ async def submit(s: Setup, procedure: FrozenProcedure | None = None, **kw: Any) 
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 15, what: str = "condition"
+    check: Callable[[], Awaitable[T | None]],
+    timeout: float = 15,
+    what: str = "condition",
+    every: float = 0.25,
 ) -> T:
-    """Poll `check` until it returns something truthy: visibility lags behind the workflow."""
+    """Poll `check` until it returns something truthy, for at most `timeout` seconds.
+
+    Only for what no SDK call can wait on: visibility (eventually consistent), a workflow's
+    state seen through its query, files written by activities."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = await check()
@@ -243,7 +249,7 @@ async def eventually(
             return result
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(every)
 
 
 async def open_task(s: Setup, code: str, step: str) -> DossierState:
@@ -255,17 +261,18 @@ async def open_task(s: Setup, code: str, step: str) -> DossierState:
         return state if opened else None
 
     state = await eventually(ready, what=f"task {step} of {code}")
-    await settled(s, code)
+    await settled(s.client.get_workflow_handle(code))
     return state
 
 
-async def settled(s: Setup, code: str) -> int:
-    """The history length once the workflow has stopped adding events (activities done)."""
-    handle = s.client.get_workflow_handle(code)
-    previous = -1
-    while True:
-        length = len((await handle.fetch_history()).events)
-        if length == previous:
-            return length
-        previous = length
-        await asyncio.sleep(0.5)
+async def settled(handle: WorkflowHandle[Any, Any], every: float = 0.5, timeout: float = 15) -> int:
+    """The history length once the workflow has stopped adding events (activities done): the
+    same length twice, `every` seconds apart."""
+    lengths = [-1]
+
+    async def still() -> bool:
+        lengths.append(len((await handle.fetch_history()).events))
+        return lengths[-1] == lengths[-2]
+
+    await eventually(still, timeout=timeout, what="a settled history", every=every)
+    return lengths[-1]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from helpers import eventually
 from temporalio.client import Client, WorkflowHistory
 from timeskip import outcome as dossier_outcome
 
@@ -69,14 +70,11 @@ async def _decide(
 
 
 async def _when_open(client: Client, code: str, step: str) -> None:
-    import asyncio
-
-    for _ in range(100):
+    async def opened() -> bool:
         state = await ops.show(client, code)
-        if any(t.step == step and t.status.value in ("open", "claimed") for t in state.tasks):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{step} never opened")
+        return any(t.step == step and t.status.value in ("open", "claimed") for t in state.tasks)
+
+    await eventually(opened, timeout=5, what=f"{step} open", every=0.05)
 
 
 _RECORDED: list[Dossier] = []

@@ -236,7 +236,9 @@ async def test_citizen_commands(motcua: Any, setup: Setup, tmp_path: Path) -> No
     me = ("--id-number", "079200000004")
     status, _, err = await motcua("citizen", "supplement", done.code, "--documents", "drawing", *me)
     assert status == 1 and "no supplement was requested" in one_line(err)
-    await settled(setup, done.code)  # see test_client: withdrawal racing an activity
+    await settled(
+        setup.client.get_workflow_handle(done.code)
+    )  # see test_client: withdrawal racing an activity
     status, _, err = await motcua("citizen", "withdraw", done.code, "--id-number", "1")
     assert status == 1 and "not this dossier's applicant" in one_line(err)
     status, out, _ = await motcua(

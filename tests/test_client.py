@@ -208,12 +208,12 @@ async def test_a_rejected_action_names_the_reason_and_leaves_no_history(
     actor, step, decision, fields, reason = REJECTIONS[case]
     done = await submit(setup)
     await open_task(setup, done.code, "receive")
-    before = await settled(setup, done.code)
+    before = await settled(setup.client.get_workflow_handle(done.code))
     with pytest.raises(ops.UpdateRejected) as caught:
         await ops.complete(setup.client, done.code, step, actor(setup), decision, fields)
     assert reason in caught.value.reason
     assert "\n" not in str(caught.value)
-    assert await settled(setup, done.code) == before
+    assert await settled(setup.client.get_workflow_handle(done.code)) == before
 
 
 async def test_missing_field_and_second_completion_are_rejected(setup: Setup) -> None:
@@ -221,7 +221,7 @@ async def test_missing_field_and_second_completion_are_rejected(setup: Setup) ->
     await open_task(setup, done.code, "receive")
     await ops.complete(setup.client, done.code, "receive", setup.desk_officer(), "accept")
     await open_task(setup, done.code, "review")
-    before = await settled(setup, done.code)
+    before = await settled(setup.client.get_workflow_handle(done.code))
     with pytest.raises(ops.UpdateRejected, match="field 'floors' is required"):
         await ops.complete(setup.client, done.code, "review", setup.specialist(), "approve")
     with pytest.raises(ops.UpdateRejected, match="field 'floors' must be integer"):
@@ -230,7 +230,7 @@ async def test_missing_field_and_second_completion_are_rejected(setup: Setup) ->
         )
     with pytest.raises(ops.UpdateRejected, match="'receive' is not open: it was done by"):
         await ops.complete(setup.client, done.code, "receive", setup.desk_officer(), "accept")
-    assert await settled(setup, done.code) == before
+    assert await settled(setup.client.get_workflow_handle(done.code)) == before
 
 
 async def test_reassign_needs_a_head(setup: Setup) -> None:

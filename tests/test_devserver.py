@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -15,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from helpers import eventually
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():  # this module is re-imported in the sandbox
@@ -191,12 +191,12 @@ async def test_dev_env_has_search_attributes_and_visibility(
     client, workflow_id = dev_env.client, f"sleeper-{uuid.uuid4()}"
     async with run_worker(client, "fixture-dev", data_dir, workflows=[Sleeper], activities=[]):
         await client.start_workflow(Sleeper.run, id=workflow_id, task_queue="fixture-dev")
-        for _ in range(50):
+
+        async def listed() -> bool:  # visibility is eventually consistent
             found = [w.id async for w in client.list_workflows("ProcedureCode = '1.001193'")]
-            if workflow_id in found:
-                break
-            await asyncio.sleep(0.1)
-        assert workflow_id in found
+            return workflow_id in found
+
+        await eventually(listed, timeout=5, what="the workflow listed by its search attribute")
         await client.get_workflow_handle(workflow_id).terminate("test over")
 
 

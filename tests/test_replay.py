@@ -2,7 +2,8 @@
 
 Every file in `tests/histories/` is a real dossier recorded by `tests/record_histories.py`. If
 an interpreter change makes one of them fail here, running dossiers would break in production:
-guard the change with `workflow.patched` (docs/auditing.md) instead of re-recording.
+never re-record them; a change of behaviour is a new interpreter version, with new golden
+histories recorded next to the old ones (docs/auditing.md, "Making a change").
 """
 
 from __future__ import annotations
