@@ -122,7 +122,7 @@ def load_average() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-CODE = ("procedures", "workflows", "activities", "motcua", "bench", "worker.py")
+CODE = ("procedures", "workflows", "activities", "runtime", "motcua", "bench", "worker.py")
 
 
 def snapshot(dest: Path) -> Path:

@@ -11,7 +11,9 @@ complete another agency's task, whatever client it uses. A rejection reaches the
 Its modules read like its operations: `submit`, `inbox`, `citizen` (status, supplement,
 withdraw), `officers` (claim, complete, reassign, request_supplement, approve_apology), with
 `views` (what they answer), `errors` (what can go wrong) and `dossier` (the state query and the
-update every action runs); `connect` and `session` come from `runtime.connection`.
+update every action runs); `connect` and `session` come from `runtime.connection`. On the
+package, `submit` and `inbox` are the operations, not their modules: reach a module's other
+names with `from motcua.client.inbox import ...`.
 """
 
 from motcua.client.citizen import status, supplement, withdraw
