@@ -14,11 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from helpers import eventually
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():  # this module is re-imported in the sandbox
     import pytest
+    from helpers import eventually
     from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
     from temporalio.client import Client, WorkflowExecutionStatus
     from temporalio.common import SearchAttributeIndexedValueType, SearchAttributePair

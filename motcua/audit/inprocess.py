@@ -219,6 +219,7 @@ def _read(path: Path) -> Source | HistoryError:
 
 
 async def as_async(items: AsyncIterator[Item] | Iterable[Item]) -> AsyncIterator[Item]:
+    """The items as an async iterator, whichever kind they came as."""
     if isinstance(items, AsyncIterator):
         async for item in items:
             yield item
