@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import stat
 from collections.abc import Callable
@@ -13,17 +12,18 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from helpers import eventually
 from pypdf import PdfReader
 from temporalio.client import Client
 
 from activities.pdf import status_url
 from activities.pki import LocalCA, load_certificate
 from motcua import client as ops
-from motcua import logs
 from motcua.cli import main
 from motcua.verify_document import check
 from procedures.loader import load_catalog
 from procedures.models import Channel
+from runtime import logs
 from workflows.api import Actor, Applicant
 
 POLICE = "000.09.20.H26"
@@ -98,12 +98,11 @@ async def _run(
 
 
 async def _when_open(client: Client, code: str, step: str) -> None:
-    for _ in range(200):
+    async def opened() -> bool:
         state = await ops.show(client, code)
-        if any(t.step == step and t.status.value in ("open", "claimed") for t in state.tasks):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{step} never opened")
+        return any(t.step == step and t.status.value in ("open", "claimed") for t in state.tasks)
+
+    await eventually(opened, timeout=10, what=f"{step} open", every=0.05)
 
 
 def _text(pdf: Path) -> str:
