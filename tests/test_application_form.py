@@ -291,7 +291,7 @@ def write_procedure(folder: Path) -> tuple[Path, str, str]:
     desk, queue = f"F{run}.01.H26", f"form-{run}"
     code = f"8.{int(run, 16) % 10**6:06d}2"
     path = folder / "with-application.yaml"
-    text = PROCEDURE.format(code=code, desk=desk, queue=queue, forms=forms_yaml())
+    text = PROCEDURE.format(code=code, desk=desk, queue=queue, forms=forms_yaml(folder))
     path.write_text(text, encoding="utf-8")
     return path, desk, queue
 

@@ -1,0 +1,172 @@
+"""Hostile procedure files: templates that reach out of the catalogue, expressions that reach
+for Python's internals or for a gigabyte, loops nothing can stop (issue 15, items 4-6).
+
+Validation refuses each with a location; what validation cannot see, the run time refuses
+promptly (`procedures.templates` budgets, the interpreter's step-visit budget).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from helpers import FIXTURES, FULL, at, edit
+
+from procedures import templates
+from procedures.errors import ProcedureError
+from procedures.loader import load_procedure
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    """A copy of the fixture catalogue (`full.yaml`, `sub.yaml`) with its form templates."""
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "catalog"
+
+
+def problems(path: Path) -> list[tuple[str, int, int, str]]:
+    with pytest.raises(ProcedureError) as caught:
+        load_procedure(path)
+    return [(p.file, p.line, p.column, p.message) for p in caught.value.problems]
+
+
+RECEIPT = "../forms/receipt.html.j2"
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../../../../../../../../etc/passwd", "leads out of the catalogue"),
+        ("/proc/self/environ", "is an absolute path"),
+        ("/etc/passwd", "is an absolute path"),
+        ("../../../", "leads out of the catalogue"),
+    ],
+)
+def test_a_template_outside_the_catalogue_is_refused_where_it_is_named(
+    catalog: Path, name: str, why: str
+) -> None:
+    path = catalog / "full.yaml"
+    text = edit(FULL, (RECEIPT, name))
+    path.write_text(text, "utf-8")
+    found = problems(path)
+    assert found == [
+        (str(path), *at(text, name), f"forms.receipt.template: `{name}` {why}"),
+    ]
+
+
+def test_a_symbolic_link_out_of_the_catalogue_is_refused(catalog: Path) -> None:
+    os.symlink("/etc/passwd", catalog.parent / "forms" / "passwd.html.j2")
+    path = catalog / "full.yaml"
+    text = edit(FULL, (RECEIPT, "../forms/passwd.html.j2"))
+    path.write_text(text, "utf-8")
+    [(_, line, column, message)] = problems(path)
+    assert (line, column) == at(text, "../forms/passwd.html.j2")
+    assert message.endswith("is a symbolic link leading out of the catalogue")
+
+
+def test_templates_beside_the_file_or_in_the_forms_folder_still_load(catalog: Path) -> None:
+    shutil.copy(catalog.parent / "forms" / "receipt.html.j2", catalog / "receipt.html.j2")
+    path = catalog / "full.yaml"
+    path.write_text(edit(FULL, (RECEIPT, "receipt.html.j2")), "utf-8")
+    assert load_procedure(path).procedure.forms["receipt"].source
+
+
+@pytest.mark.parametrize(
+    ("tag", "word"),
+    [
+        ("{% include '/etc/passwd' %}", "include"),
+        ("{% import 'x.html' as x %}", "import"),
+        ("{% from 'x.html' import y %}", "from"),
+        ("{% extends '/etc/passwd' %}", "extends"),
+    ],
+)
+def test_a_form_loading_another_template_is_refused_at_its_line_and_column(
+    catalog: Path, tag: str, word: str
+) -> None:
+    form = catalog.parent / "forms" / "receipt.html.j2"
+    form.write_text(f"<p>Giấy tiếp nhận</p>\n<p>\n  {tag}\n</p>\n", "utf-8")
+    [found] = problems(catalog / "full.yaml")
+    assert found[:3] == (str(form), 3, 3)
+    assert found[3] == f"`{{% {word} %}}` is not allowed: a template stands alone"
+
+
+def test_loading_a_template_is_refused_at_run_time_too() -> None:
+    """Defence in depth: a procedure that never met validation cannot read a file either."""
+    for source in ("{% include '/etc/passwd' %}", "{% extends '/etc/passwd' %}"):
+        with pytest.raises(Exception, match="may not load other templates"):
+            templates.render_form(source, {})
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("''.__class__.__mro__", "attribute `__mro__` is not allowed"),
+        ("cycler.__init__.__globals__", "attribute `__globals__` is not allowed"),
+        ("lipsum.__globals__", "attribute `__globals__` is not allowed"),
+        ("form['_private'] == 1", "attribute `_private` is not allowed"),
+        ("joiner() == 1", "expression reads unknown name `joiner`"),
+        ("'A' * 100000000 == form.name", "`*` makes a value over the budget"),
+        ("range(100000)|length > 1", "range() over 10000 items"),
+        ("9 ** 999999 > form.age", "`**` makes a value over the budget"),
+    ],
+)
+def test_unsafe_or_expensive_expressions_fail_validation_where_they_are(
+    catalog: Path, expression: str, message: str
+) -> None:
+    path = catalog / "full.yaml"
+    text = edit(FULL, ('if: "form.age < 6"', f'if: "{expression}"'))
+    path.write_text(text, "utf-8")
+    [(_, line, column, found)] = problems(path)
+    assert (line, column) == at(text, f'"{expression}"')
+    assert found.startswith("steps.route.when[0].if: ")
+    assert message in found
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "{% for i in range(9) %}{% for j in range(9) %}{% for k in range(9) %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            "nested more than 2 deep",
+        ),
+        ("{{ 'x'|center(1000000000) }}", "`center` size 1000000000"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "no recursion"),
+        ("{{ lipsum(100000) }}", "`lipsum` is not available"),
+        ("{{ ''.__class__ }}", "attribute `__class__` is not allowed"),
+    ],
+)
+def test_unsafe_or_expensive_forms_fail_validation(
+    catalog: Path, source: str, message: str
+) -> None:
+    form = catalog.parent / "forms" / "result.html.j2"
+    form.write_text(f"<p>\n{source}\n</p>\n", "utf-8")
+    [found] = problems(catalog / "full.yaml")
+    assert found[:3] == (str(form), 2, 1)
+    assert message in found[3]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for i in range(n) %}{% for j in range(n) %}{% for k in range(n) %}x"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        "{{ 'A' * n }}",
+        "{{ 'x'|center(n) }}",
+        "{{ ('{:>' ~ n ~ '}').format(1) }}",
+        "{{ '%' ~ n ~ 'd' }}",
+        "{% for i in range(9999) %}{{ 'A' * 1000 }}{% endfor %}",
+    ],
+)
+def test_what_validation_cannot_see_fails_promptly_at_run_time(source: str) -> None:
+    """Sizes that come from data: refused in well under a second, never a hang or 1 GB."""
+    started = time.monotonic()
+    try:
+        rendered = templates.render_string(source, n=100_000_000)
+    except templates.Refused:
+        rendered = None
+    assert time.monotonic() - started < 1
+    assert rendered is None or len(rendered) <= templates.MAX_OUTPUT
