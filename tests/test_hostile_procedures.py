@@ -18,6 +18,7 @@ from helpers import FIXTURES, FULL, at, edit
 from procedures import templates
 from procedures.errors import ProcedureError
 from procedures.loader import load_procedure
+from procedures.models import FormKind
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_templates_beside_the_file_or_in_the_forms_folder_still_load(catalog: Pa
     shutil.copy(catalog.parent / "forms" / "receipt.html.j2", catalog / "receipt.html.j2")
     path = catalog / "full.yaml"
     path.write_text(edit(FULL, (RECEIPT, "receipt.html.j2")), "utf-8")
-    assert load_procedure(path).procedure.forms["receipt"].source
+    assert load_procedure(path).procedure.forms[FormKind.RECEIPT].source
 
 
 @pytest.mark.parametrize(
