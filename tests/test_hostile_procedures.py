@@ -7,18 +7,25 @@ promptly (`procedures.templates` budgets, the interpreter's step-visit budget).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import FIXTURES, FULL, at, edit
+from helpers import FIXTURES, FULL, Setup, at, edit, serving, submit
+from pydantic import TypeAdapter
 
+from motcua import client as ops
+from motcua.audit.history import fetch_runs
+from motcua.audit.replay import replay
 from procedures import templates
 from procedures.errors import ProcedureError
 from procedures.loader import load_procedure
-from procedures.models import FormKind
+from procedures.models import FormKind, FrozenProcedure, ResultType, Step
+from workflows.dossier import UNATTENDED_VISITS
 
 
 @pytest.fixture
@@ -171,3 +178,93 @@ def test_what_validation_cannot_see_fails_promptly_at_run_time(source: str) -> N
         rendered = None
     assert time.monotonic() - started < 1
     assert rendered is None or len(rendered) <= templates.MAX_OUTPUT
+
+
+def test_a_loop_nothing_can_stop_fails_validation_where_it_starts(catalog: Path) -> None:
+    path = catalog / "full.yaml"
+    tell = "  tell: {kind: auto, activity: notify_applicant, args: {subject: s}, next: route}\n"
+    text = edit(
+        FULL,
+        ('if: "form.age < 6"', 'if: "false"'),
+        ("    otherwise: review\n", "    otherwise: tell\n" + tell),
+    )
+    path.write_text(text, "utf-8")
+    [(_, line, column, message)] = problems(path)
+    assert (line, column) == at(text, "route:\n")
+    assert message == (
+        "steps.route: loop nothing can stop: route → tell → route has no human task, wait or "
+        "sub-procedure, so a dossier would go round it without end"
+    )
+
+
+def hostile(s: Setup, start: str, steps: dict[str, Any]) -> FrozenProcedure:
+    """A procedure that skipped validation (as a raw `temporal workflow start` may send one)."""
+    procedure = s.normal.procedure.model_copy(
+        update={
+            "start": start,
+            "steps": {
+                **s.normal.procedure.steps,
+                **TypeAdapter(dict[str, Step]).validate_python(steps),
+            },
+        }
+    )
+    return FrozenProcedure.model_construct(
+        procedure=procedure, content_hash="f" * 64, source="hostile.yaml", subprocedures={}
+    )
+
+
+async def test_a_runaway_dossier_ends_stopped_with_where_it_looped(
+    dev_env: Any, tmp_path: Path
+) -> None:
+    async with serving(dev_env.client, tmp_path) as s:
+        loop = hostile(
+            s,
+            "route",
+            {
+                "route": {
+                    "kind": "choice",
+                    "when": [{"if": "false", "then": "refused"}],
+                    "otherwise": "tell",
+                },
+                "tell": {
+                    "kind": "auto",
+                    "activity": "notify_applicant",
+                    "args": {"subject": "s", "body": "b"},
+                    "next": "route",
+                },
+            },
+        )
+        greedy = hostile(
+            s,
+            "route",
+            {
+                "route": {
+                    "kind": "choice",
+                    "when": [{"if": "form.x * 100000000 == 'A'", "then": "refused"}],
+                    "otherwise": "receive",
+                },
+            },
+        )
+        started = time.monotonic()
+        looping = await submit(s, loop)
+        expensive = await submit(s, greedy, form={"x": "A"})
+        outcomes = [
+            await asyncio.wait_for(s.client.get_workflow_handle(d.code).result(), 60)
+            for d in (looping, expensive)
+        ]
+        assert time.monotonic() - started < 60
+        assert [o["result"] for o in outcomes] == [ResultType.STOPPED, ResultType.STOPPED]
+        ends = [
+            next(e.detail for e in (await ops.show(s.client, d.code)).timeline if e.kind == "ended")
+            for d in (looping, expensive)
+        ]
+        budget = UNATTENDED_VISITS + 2 * len(loop.procedure.steps)
+        assert ends[0] == (
+            f"stopped: steps.route: {budget} steps in a row with no human task or wait; "
+            "the procedure loops without end"
+        )
+        assert ends[1].startswith("stopped: steps.route.when[0].if: repetition of 100000000")
+        notices = (await ops.show(s.client, looping.code)).timeline
+        assert sum(1 for e in notices if e.kind == "automatic") <= budget // 2 + 1
+        runs = [run for d in (looping, expensive) for run in await fetch_runs(s.client, d.code)]
+        assert [o.line() for o in await replay(runs) if not o.ok] == []

@@ -56,6 +56,7 @@ class DossierCore:
         self._halt_ends_walk = False
         self._ended = False
         self._epoch = 0
+        self._unattended = 0  # steps visited since the last human task or wait (stops_runaway)
         self._waiting: set[str] = set()
         self._published: sa.Values | None = None
         self._flush_queued = False
