@@ -249,6 +249,11 @@ class _Checker:
                     f"only a `choice` field has `choices`; this one is `{spec.type}`",
                     "write `type: choice`, or remove `choices`",
                 )
+            if spec.max_length is not None and spec.type is not FieldType.STRING:
+                self.report(
+                    (*path, "max_length"),
+                    f"only a `string` field has `max_length`; this one is `{spec.type}`",
+                )
 
     # -- the step graph -------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from procedures import checks, templates
 from procedures.errors import Problem, ProcedureError
 from procedures.messages import problems_of
 from procedures.models import FrozenProcedure, Procedure, SubprocedureStep
+from procedures.text import MAX_PROCEDURE_FILE
 from procedures.yamlnodes import Locator, compose, position, to_data
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog"
@@ -72,8 +73,13 @@ def _without_gc() -> Iterator[None]:
 
 
 def read_text(path: Path) -> str:
-    """A file's UTF-8 text; unreadable or non-UTF-8 files become located problems."""
+    """A file's UTF-8 text; unreadable, too large (`MAX_PROCEDURE_FILE`, checked before
+    reading) or non-UTF-8 files become located problems."""
     try:
+        size = path.stat().st_size
+        if size > MAX_PROCEDURE_FILE:
+            message = f"file of {size} bytes, more than the {MAX_PROCEDURE_FILE} allowed"
+            raise ProcedureError([Problem(str(path), 1, 1, message)])
         data = path.read_bytes()
     except OSError as err:
         raise ProcedureError([Problem(str(path), 1, 1, f"cannot read: {err.strerror}")]) from None
