@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from motcua import client as ops
+from motcua.client.views import InboxItem
+from motcua.commands import inbox, show
+from motcua.commands.output import emit
 from procedures.text import MAX_LINE, MAX_TEXT, RECORDED, escape
 from runtime.errors import UserError
 from workflows.api import (
@@ -30,8 +34,13 @@ from workflows.api import (
     WITHDRAW,
     Actor,
     Applicant,
+    ClockView,
     CompleteTask,
+    DossierState,
+    PortalStatus,
     SupplementDossier,
+    TaskStatus,
+    TimelineEntry,
 )
 
 DESK = Actor(user="lan", agency="000.00.19.H26", role="one_stop")
@@ -132,3 +141,51 @@ async def test_an_oversized_submission_is_one_line_error(served: Setup) -> None:
     assert "65536 bytes" in str(refused.value)
     with pytest.raises(ValidationError):
         Applicant(full_name=uuid.uuid4().hex * 100, id_number="1")
+
+
+def test_show_and_inbox_print_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What a raw client or an old history holds is printed escaped by `show` and
+    `inbox --details`: no ESC, NUL or bidi override reaches the terminal."""
+    at = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+    hostile = "mal\x1b[2Jlory\x00\u202eevil\nfake line"
+    state = DossierState(
+        code="X-1",
+        procedure_code="1.1",
+        procedure_name=hostile,
+        content_hash="0" * 64,
+        status=PortalStatus.PROCESSING,
+        timeline=(
+            TimelineEntry(at=at, kind="claimed", step="receive", actor=hostile, detail=hostile),
+        ),
+        clock=ClockView(
+            received_at=at,
+            due_at=at,
+            used_minutes=0,
+            remaining_minutes=0,
+            suspended=False,
+            extensions=0,
+            status="on_time",
+        ),
+        calendar_version="v",
+    )
+    item = InboxItem(
+        dossier="X-1",
+        procedure_code="1.1",
+        procedure_name=hostile,
+        step="receive",
+        title=hostile,
+        agency="A",
+        role="one_stop",
+        status=TaskStatus.CLAIMED,
+        assignee=hostile,
+        due_at=at,
+        hours_left=1,
+        overdue=False,
+    )
+    emit(state, False, lambda: show.render(state) + "\n" + inbox._task(item))
+    printed = capsys.readouterr().out
+    for bad in ("\x1b", "\x00", "\u202e", "\nfake line"):
+        assert bad not in printed
+    assert "mal\\x1b[2Jlory\\x00\\u202eevil\\nfake line" in printed
