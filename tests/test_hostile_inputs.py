@@ -7,6 +7,7 @@ values), nothing reaches the history, and the dossier goes on working.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -22,10 +23,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from motcua import cli
 from motcua import client as ops
 from motcua.client.views import InboxItem
 from motcua.commands import inbox, show
 from motcua.commands.output import emit
+from procedures.fields import application_problems
+from procedures.models import FieldType, FormField
+from procedures.schema import procedure_schema
 from procedures.text import MAX_LINE, MAX_TEXT, RECORDED, escape
 from runtime.errors import UserError
 from workflows.api import (
@@ -189,3 +194,40 @@ def test_show_and_inbox_print_control_characters_escaped(
     for bad in ("\x1b", "\x00", "\u202e", "\nfake line"):
         assert bad not in printed
     assert "mal\\x1b[2Jlory\\x00\\u202eevil\\nfake line" in printed
+
+
+def test_cli_submit_of_a_huge_procedure_or_applicant_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 3 MB procedure name, a 300 KB applicant name, a 100 KB form: each a one-line error
+    before anything is sent (no `RPCError: Blob data size exceeds limit` traceback)."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing may be sent anyway
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(f'code: "1.1"\nname: "{"A" * 3_000_000}"\n', "utf-8")
+    applicant = tmp_path / "applicant.json"
+    applicant.write_text(json.dumps({"full_name": "Trần Văn An", "id_number": "001090000123"}))
+    assert cli.main(["submit", str(huge), "--applicant", str(applicant)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"motcua: cannot load procedure {huge}: ")
+    assert "more than the 1048576 allowed" in err[-1]
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"full_name": "A" * 300_000, "id_number": "001090000123"}))
+    assert cli.main(["submit", str(huge), "--applicant", str(big)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "at most 200 characters" in err[0]
+    assert all("Traceback" not in line and "RPCError" not in line for line in err)
+
+
+def test_a_declared_field_has_its_own_max_length_in_yaml_and_schema() -> None:
+    declared = {
+        "owner": FormField(type=FieldType.STRING, max_length=10),
+        "note": FormField(type=FieldType.STRING),
+    }
+    assert application_problems(declared, {"owner": "A" * 11, "note": "B" * MAX_TEXT}) == [
+        "owner: at most 10 characters"
+    ]
+    assert application_problems(declared, {"note": "B" * (MAX_TEXT + 1)}) == [
+        f"note: at most {MAX_TEXT} characters"
+    ]
+    field = procedure_schema()["$defs"]["FormField"]["properties"]["max_length"]
+    assert "default 2000" in field["description"]

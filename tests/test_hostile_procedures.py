@@ -268,3 +268,13 @@ async def test_a_runaway_dossier_ends_stopped_with_where_it_looped(
         assert sum(1 for e in notices if e.kind == "automatic") <= budget // 2 + 1
         runs = [run for d in (looping, expensive) for run in await fetch_runs(s.client, d.code)]
         assert [o.line() for o in await replay(runs) if not o.ok] == []
+
+
+def test_max_length_is_only_for_string_fields(catalog: Path) -> None:
+    path = catalog / "full.yaml"
+    text = edit(FULL, ("steps:\n", "application:\n  age: {type: integer, max_length: 3}\nsteps:\n"))
+    path.write_text(text, "utf-8")
+    found = [p for p in problems(path) if "max_length" in p[3]]
+    assert [p[3] for p in found] == [
+        "application.age.max_length: only a `string` field has `max_length`; this one is `integer`"
+    ]
