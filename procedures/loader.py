@@ -175,6 +175,8 @@ def _outside(folder: str, name: str) -> str | None:
     climbs out, or a symbolic link pointing elsewhere would let a procedure file publish any
     file the worker can read (`/etc/passwd`, `/proc/self/environ`) in a citizen's document.
     """
+    if "\0" in name:
+        return "is not a file name (it holds a NUL character)"
     if os.path.isabs(name) or name.startswith("~"):
         return "is an absolute path"
     real = os.path.realpath(os.path.join(folder, name))

@@ -65,6 +65,13 @@ def test_a_template_outside_the_catalogue_is_refused_where_it_is_named(
     ]
 
 
+def test_a_template_name_with_a_nul_is_refused_not_a_traceback(catalog: Path) -> None:
+    path = catalog / "full.yaml"
+    path.write_text(edit(FULL, (RECEIPT, '"receipt\\0.html.j2"')), "utf-8")
+    [(_, _, _, message)] = problems(path)
+    assert message.endswith("is not a file name (it holds a NUL character)")
+
+
 def test_a_symbolic_link_out_of_the_catalogue_is_refused(catalog: Path) -> None:
     os.symlink("/etc/passwd", catalog.parent / "forms" / "passwd.html.j2")
     path = catalog / "full.yaml"
