@@ -7,7 +7,10 @@ values), nothing reaches the history, and the dossier goes on working.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -231,3 +234,36 @@ def test_a_declared_field_has_its_own_max_length_in_yaml_and_schema() -> None:
     ]
     field = procedure_schema()["$defs"]["FormField"]["properties"]["max_length"]
     assert "default 2000" in field["description"]
+
+
+async def test_temporal_cli_with_a_3_mb_note_or_an_extra_key_is_refused_and_logged(
+    served: Setup, tmp_path: Path
+) -> None:
+    """The attack as the probe ran it: Temporal's own CLI, no motcua client in the way."""
+    s = served
+    dossier = await submit(s)
+    await open_task(s, dossier.code, "receive")
+    handle = s.client.get_workflow_handle(dossier.code)
+    before = len((await handle.fetch_history()).events)
+    note = tmp_path / "note.json"
+    note.write_text(json.dumps({"reason": "C" * 3_000_000}))
+    extra = {"step": "receive", "actor": s.desk_officer().model_dump(), "admin": True}
+    temporal = Path(sys.executable).with_name("temporal")
+    common = [str(temporal), "workflow", "update", "execute", "--address", s.address]
+    commands = [
+        [*common, "--workflow-id", dossier.code, "--name", WITHDRAW, "--input-file", str(note)],
+        [*common, "--workflow-id", dossier.code, "--name", CLAIM, "--input", json.dumps(extra)],
+    ]
+    with capture_logs() as logs:
+        for command in commands:
+            result = await asyncio.to_thread(
+                subprocess.run, command, capture_output=True, text=True
+            )
+            assert result.returncode != 0
+    whys = [line["why"] for line in logs if line["event"] == "update_rejected"]
+    assert any(f"at most {MAX_TEXT} characters (3000000 given)" in why for why in whys), whys
+    assert any("admin: Extra inputs are not permitted" in why for why in whys), whys
+    events = (await handle.fetch_history()).events
+    assert len(events) == before
+    acted = await ops.claim(s.client, dossier.code, "receive", s.desk_officer())
+    assert "claimed" in str(acted)
