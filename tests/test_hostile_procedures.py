@@ -252,18 +252,32 @@ async def test_a_runaway_dossier_ends_stopped_with_where_it_looped(
                 },
             },
         )
+        wordy = hostile(
+            s,
+            "tell",
+            {
+                "tell": {
+                    "kind": "auto",
+                    "activity": "notify_applicant",
+                    "args": {"subject": "s", "body": "{{ form.x * 100000000 }}"},
+                    "next": "receive",
+                },
+            },
+        )
         started = time.monotonic()
         looping = await submit(s, loop)
         expensive = await submit(s, greedy, form={"x": "A"})
+        writing = await submit(s, wordy, form={"x": "A"})
+        dossiers = (looping, expensive, writing)
         outcomes = [
             await asyncio.wait_for(s.client.get_workflow_handle(d.code).result(), 60)
-            for d in (looping, expensive)
+            for d in dossiers
         ]
         assert time.monotonic() - started < 60
-        assert [o["result"] for o in outcomes] == [ResultType.STOPPED, ResultType.STOPPED]
+        assert [o["result"] for o in outcomes] == [ResultType.STOPPED] * 3
         ends = [
             next(e.detail for e in (await ops.show(s.client, d.code)).timeline if e.kind == "ended")
-            for d in (looping, expensive)
+            for d in dossiers
         ]
         budget = UNATTENDED_VISITS + 2 * len(loop.procedure.steps)
         assert ends[0] == (
@@ -271,9 +285,10 @@ async def test_a_runaway_dossier_ends_stopped_with_where_it_looped(
             "the procedure loops without end"
         )
         assert ends[1].startswith("stopped: steps.route.when[0].if: repetition of 100000000")
+        assert ends[2].startswith("stopped: steps.tell.args.body: repetition of 100000000")
         notices = (await ops.show(s.client, looping.code)).timeline
         assert sum(1 for e in notices if e.kind == "automatic") <= budget // 2 + 1
-        runs = [run for d in (looping, expensive) for run in await fetch_runs(s.client, d.code)]
+        runs = [run for d in dossiers for run in await fetch_runs(s.client, d.code)]
         assert [o.line() for o in await replay(runs) if not o.ok] == []
 
 
