@@ -69,7 +69,7 @@ class _Budgeted(ImmutableSandboxedEnvironment):
     values larger than `MAX_OUTPUT`, `range` shares `MAX_RANGE` items per rendering, and the
     globals are only `range` and `dict` (no `lipsum`, `cycler`, `joiner`, `namespace`)."""
 
-    intercepted_binops = frozenset({"*", "**", "+"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(loader=_NoTemplates(), **options)
@@ -83,6 +83,8 @@ class _Budgeted(ImmutableSandboxedEnvironment):
                     _check_size(len(one) * max(other, 0), "repetition")
         elif operator == "**" and _too_powerful(left, right):
             raise Refused(f"`**` result larger than {MAX_POWER:.0e}")
+        elif operator == "%" and isinstance(left, str) and _WIDTH.search(left):
+            raise Refused(f"format width over {MAX_OUTPUT} characters")
         return _checked(super().call_binop(context, operator, left, right))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -91,9 +93,6 @@ class _Budgeted(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, str) and _WIDTH.search(value):
-                raise Refused(f"format width over {MAX_OUTPUT} characters")
         return _checked(super().call(__context, __obj, *args, **kwargs))
 
 
@@ -129,11 +128,12 @@ def _bounded(name: str, function: Any) -> Any:
 
     @functools.wraps(function)  # keeps jinja2's pass_context/pass_environment marks
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        for value in (*args, *kwargs.values()):
-            if sizes and isinstance(value, int) and value > MAX_OUTPUT:
-                raise Refused(f"`{name}` size {value} over {MAX_OUTPUT}")
-            if isinstance(value, str) and _WIDTH.search(value):
-                raise Refused(f"format width over {MAX_OUTPUT} characters")
+        if sizes:
+            for value in (*args, *kwargs.values()):
+                if isinstance(value, int) and value > MAX_OUTPUT:
+                    raise Refused(f"`{name}` size {value} over {MAX_OUTPUT}")
+        if name == "format" and any(isinstance(a, str) and _WIDTH.search(a) for a in args[:1]):
+            raise Refused(f"format width over {MAX_OUTPUT} characters")
         return _checked(function(*args, **kwargs))
 
     return bounded

@@ -172,10 +172,18 @@ def test_unsafe_or_expensive_forms_fail_validation(
         "{{ 'A' * n }}",
         "{{ 'x'|center(n) }}",
         "{{ ('{:>' ~ n ~ '}').format(1) }}",
-        "{{ '%' ~ n ~ 'd' }}",
+        "{{ ('%' ~ n ~ 'd') % 1 }}",
+        "{{ ('%' ~ n ~ 'd')|format(1) }}",
         "{% for i in range(9999) %}{{ 'A' * 1000 }}{% endfor %}",
     ],
 )
+def test_data_that_looks_like_a_format_is_only_data() -> None:
+    text = "Giảm 50% {1234567} còn lại"
+    assert templates.render_string("{{ x|replace('a', 'b') }} {{ '%s' % x }}", x=text) == (
+        f"{text.replace('a', 'b')} {text}"
+    )
+
+
 def test_what_validation_cannot_see_fails_promptly_at_run_time(source: str) -> None:
     """Sizes that come from data: refused in well under a second, never a hang or 1 GB."""
     started = time.monotonic()
