@@ -267,3 +267,9 @@ async def test_temporal_cli_with_a_3_mb_note_or_an_extra_key_is_refused_and_logg
     assert len(events) == before
     acted = await ops.claim(s.client, dossier.code, "receive", s.desk_officer())
     assert "claimed" in str(acted)
+
+
+async def test_a_hostile_request_id_is_refused_before_a_code_is_taken(served: Setup) -> None:
+    for request_id in ("x" * (MAX_LINE + 1), "id\x1b[2J"):
+        with pytest.raises(UserError, match="request id: at most 200 characters"):
+            await submit(served, request_id=request_id)

@@ -299,7 +299,7 @@ class DossierOutcome(_Msg):
 class Allocate(_Msg):
     """Ask an agency's counter for a dossier code; the counter's clock fixes the receipt day."""
 
-    request_id: Line = Field(min_length=1)
+    request_id: str = Field(min_length=1)
 
 
 class Allocation(_Msg):

@@ -30,7 +30,7 @@ from procedures.errors import ProcedureError
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure
-from procedures.text import payload_problem
+from procedures.text import MAX_LINE, control_problem, payload_problem
 from runtime.errors import UserError
 from workflows import search_attributes as sa
 from workflows.api import (
@@ -175,6 +175,8 @@ async def submit(
     documents = tuple(documents)
     check_submission(proc, channel, form, documents)
     request_id = request_id or default_request_id(proc.code, applicant, form)
+    if len(request_id) > MAX_LINE or control_problem(request_id) is not None:
+        raise InvalidRequest(f"request id: at most {MAX_LINE} characters, no control characters")
     agency = proc.agencies[proc.receiving_agency]
     allocation = await _allocate(client, agency.code, agency.task_queue, request_id)
     code = allocation.code
