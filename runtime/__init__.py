@@ -1,0 +1,1 @@
+"""The worker runtime: connection, data converter, payload codec and keys."""
