@@ -37,7 +37,6 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -48,6 +47,8 @@ from procedures.calendar import WorkCalendar, load_calendar
 from procedures.errors import ProcedureError
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure, ResultType
+from runtime.codec import default_converter
+from runtime.keyring import KeysUnavailable
 from workflows import search_attributes as sa
 from workflows.api import (
     ALLOCATE,
@@ -267,13 +268,17 @@ async def connect(address: str | None = None) -> Client:
     config = ClientConfig.load_client_connect_config()
     target = address or config.get("target_host") or DEFAULT_ADDRESS
     try:
+        converter = default_converter()
+    except KeysUnavailable as err:
+        raise UserError(f"payload keys: {err}") from None
+    try:
         return await Client.connect(
             target,
             namespace=config.get("namespace", "default"),
             api_key=config.get("api_key"),
             tls=config.get("tls"),
             rpc_metadata=config.get("rpc_metadata", {}),
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
         )
     except RuntimeError as err:
         await asyncio.sleep(EXIT_GRACE)  # callers usually exit next: see EXIT_GRACE

@@ -20,6 +20,7 @@ each ciphertext is its key id: a payload moved to another dossier's history does
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -34,6 +35,7 @@ from temporalio.converter import (
     WithSerializationContext,
 )
 
+from activities import DATA_DIR
 from runtime.keyring import DOSSIER_RE, KeySource, KeysUnavailable, load_keys, seal, unseal
 
 ENCODING = b"binary/encrypted"
@@ -131,6 +133,13 @@ def encrypted_converter(keys: KeySource) -> DataConverter:
 def data_converter(data_dir: Path) -> DataConverter:
     """The converter for this deployment: keys from `MOTCUA_KEYS`, else under `data_dir`."""
     return encrypted_converter(load_keys(data_dir))
+
+
+@functools.cache
+def default_converter() -> DataConverter:
+    """The process's converter, keys under `$MOTCUA_DATA` (or `.data`) unless `MOTCUA_KEYS`
+    names a KMS hook: what `connect()`, the replayer and the command line use."""
+    return data_converter(DATA_DIR)
 
 
 async def decode_message(message: Message, codec: PayloadCodec) -> None:

@@ -1,8 +1,8 @@
 """Shared fixtures: real Temporal servers from the pip-installed binaries, data folders, workers.
 
 - `dev_env`: one `temporal server start-dev` (in memory) for the whole session, with motcua's
-  custom search attributes registered and the pydantic data converter. Supports everything:
-  search attribute upserts, list/count queries (visibility), updates.
+  custom search attributes registered and motcua's data converter (pydantic, encrypted).
+  Supports everything: search attribute upserts, list/count queries (visibility), updates.
 - `ts_env`: one time-skipping Java test server for the session, for long waits (timers of days
   skip instantly while a test awaits a workflow result).
 
@@ -22,6 +22,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Payloads are encrypted in tests as in production. Every client, worker and replayer of the
+# session (and every `motcua` subprocess a test runs) finds its keys under $MOTCUA_DATA: one
+# fresh folder, set before motcua's modules read it.
+os.environ["MOTCUA_DATA"] = tempfile.mkdtemp(prefix="motcua-test-data-")
+
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,10 +37,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from motcua.devserver import find_binary, register_search_attributes, shut_down
+from runtime.codec import default_converter
 from workflows.search_attributes import ALL
 
 
@@ -42,7 +50,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
         search_attributes=ALL,
-        data_converter=pydantic_data_converter,
+        data_converter=default_converter(),
         dev_server_log_level="error",
     )
     try:
@@ -56,7 +64,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, with the custom search attributes added (see above)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(find_binary("temporal-test-server")),
-        data_converter=pydantic_data_converter,
+        data_converter=default_converter(),
     )
     try:
         await register_search_attributes(env.client, ALL)

@@ -18,7 +18,6 @@ from typing import Any
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from test_client import make_setup, submit
@@ -100,7 +99,7 @@ async def test_claim_taken_by_a_cold_worker_with_the_event_that_opened_it_replay
     assert replayed.replay_failure is None
     plain = Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
+        data_converter=client.data_converter,
         workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
     )
     failed = (await plain.replay_workflow(history, raise_on_replay_failure=False)).replay_failure

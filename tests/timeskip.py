@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from runtime.codec import default_converter
 from workflows.api import DossierOutcome
 
 
@@ -27,6 +27,6 @@ async def outcome(handle: WorkflowHandle[Any, DossierOutcome]) -> DossierOutcome
     last = history.events[-1]
     assert last.HasField("workflow_execution_completed_event_attributes"), last
     payloads = last.workflow_execution_completed_event_attributes.result.payloads
-    (result,) = await pydantic_data_converter.decode(payloads, [DossierOutcome])
+    (result,) = await default_converter().decode(payloads, [DossierOutcome])
     assert isinstance(result, DossierOutcome)
     return result

@@ -6,13 +6,13 @@ import argparse
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 import worker
 from activities import DATA_DIR
 from motcua.demo import report, run_cases
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
+from runtime.codec import data_converter
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +37,7 @@ async def run(args: argparse.Namespace) -> int:
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=pydantic_data_converter
+            server.address, namespace=server.namespace, data_converter=data_converter(data)
         )
         print(f"Temporal server {server.address}, data in {data}", flush=True)
         async with worker.WorkerGroup(client, queues, data):

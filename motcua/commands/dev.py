@@ -11,12 +11,22 @@ import argparse
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 import worker
 from activities import DATA_DIR
+from motcua.codec_server import (
+    DEFAULT_PORT,
+    DEV_TOKEN_FILE,
+    CodecServer,
+    create_app,
+    dev_token,
+    load_verifier,
+)
 from motcua.devserver import DevServer
+from motcua.errors import UserError
 from procedures.loader import DEFAULT_CATALOG
+from runtime.codec import EncryptionCodec, encrypted_converter
+from runtime.keyring import KeysUnavailable, load_keys
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder")
     parser.add_argument("--port", type=int, default=7233, help="gRPC port (default 7233)")
     parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (default 8233)")
+    parser.add_argument(
+        "--codec-port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"codec server port, for the Web UI and CLI (default {DEFAULT_PORT})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,13 +58,25 @@ async def run(args: argparse.Namespace) -> int:
     queues = worker.catalogue_task_queues(worker.load_catalogue(args.catalog))
     stop = worker.stop_on_signals()
     data = args.data.resolve()
-    async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
+    try:
+        converter = encrypted_converter(load_keys(data))
+    except KeysUnavailable as err:
+        raise UserError(f"payload keys: {err}") from None
+    assert isinstance(converter.payload_codec, EncryptionCodec)
+    dev_token(data)
+    origins = [f"http://{host}:{args.ui_port}" for host in ("localhost", "127.0.0.1")]
+    app = create_app(converter.payload_codec, load_verifier(data), ui_origins=origins)
+    async with (
+        CodecServer(app, port=args.codec_port) as codec,
+        DevServer(data, port=args.port, ui_port=args.ui_port, codec_endpoint=codec.url) as server,
+    ):
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=pydantic_data_converter
+            server.address, namespace=server.namespace, data_converter=converter
         )
         origin = "already running, reused" if server.reused else f"data in {server.db_file}"
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
+        print(f"Codec server:    {codec.url} (Bearer token in {data / DEV_TOKEN_FILE})", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await worker.run_worker(client, queues, data, stop=stop)
