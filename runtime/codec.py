@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -142,13 +142,14 @@ def default_converter() -> DataConverter:
     return data_converter(DATA_DIR)
 
 
-async def decode_message(message: Message, codec: PayloadCodec) -> None:
-    """Decode, in place, every payload anywhere inside a proto message (a fetched history).
+async def decode_messages(messages: Iterable[Message], codec: PayloadCodec) -> None:
+    """Decode, in place, every payload anywhere inside proto messages (a history's events).
 
     The audit tools read payloads out of histories directly; this gives them the plain ones.
     Search attributes are never encrypted and pass through untouched."""
     found: list[Payload] = []
-    _collect(message, found)
+    for message in messages:
+        _collect(message, found)
     if found:
         for payload, plain in zip(found, await codec.decode(found), strict=True):
             if plain is not payload:

@@ -19,6 +19,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from motcua.errors import UserError
+from runtime.codec import decode_messages
+from runtime.keyring import KeysUnavailable
 from workflows.api import DossierInput
 
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
@@ -84,6 +86,18 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     return str(inp.code)
 
 
+async def decrypt(client: Client, history: WorkflowHistory, label: str) -> None:
+    """Decrypt the history's payloads in place with the client's codec (runtime/codec.py), so
+    that trail and export read them; an erased dossier's cannot be (`HistoryError`)."""
+    codec = client.data_converter.payload_codec
+    if codec is None:
+        return
+    try:
+        await decode_messages(history.events, codec)
+    except KeysUnavailable as err:
+        raise HistoryError(label, str(err)) from None
+
+
 async def fetch_runs(client: Client, code: str) -> list[Source]:
     """Every run of dossier `code`, first to last, following continue-as-new back."""
     runs: list[Source] = []
@@ -99,8 +113,13 @@ async def fetch_runs(client: Client, code: str) -> list[Source]:
                     f"{client.service_client.config.target_host}"
                 ) from err
             raise UserError(f"cannot fetch the history of {code}: {err.message}") from err
+        label = f"{code} run {history.run_id}"
+        try:
+            await decrypt(client, history, label)
+        except HistoryError as err:
+            raise UserError(str(err)) from None
         check(history, code)
-        runs.append(Source(f"{code} run {history.run_id}", history))
+        runs.append(Source(label, history))
         previous = history.events[0].workflow_execution_started_event_attributes
         run_id = previous.continued_execution_run_id or None
         if run_id is None:
@@ -114,9 +133,13 @@ async def query_runs(client: Client, query: str) -> AsyncIterator[Source | Histo
             label = f"{execution.id} run {execution.run_id}"
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             try:
-                yield Source(label, await handle.fetch_history())
+                history = await handle.fetch_history()
+                await decrypt(client, history, label)
+                yield Source(label, history)
             except RPCError as err:
                 yield HistoryError(label, f"cannot fetch: {err.message}")
+            except HistoryError as err:
+                yield err
     except RPCError as err:
         raise UserError(f"query {query!r} failed: {err.message}") from err
 
