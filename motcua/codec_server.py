@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from google.protobuf.json_format import MessageToJson, Parse, ParseError
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import WorkflowSerializationContext
 
 from activities.private import open_private, private_dir, write_private
 from motcua.errors import UserError
@@ -47,6 +48,8 @@ MAX_BODY = 8 << 20
 MAX_PAYLOADS = 10_000
 READER_ROLES = frozenset({"auditor"})
 """Roles that may read personal data through the codec server by default."""
+DOSSIER_HEADER = "x-motcua-dossier"
+"""Optional header of an `/encode` request: the dossier whose key seals the payloads."""
 VERIFIER_ENV = "MOTCUA_CODEC_VERIFIER"
 """`module:function` returning a `TokenVerifier` (the front door's identity); unset: dev tokens."""
 TOKENS_FILE = Path("keys") / "codec-tokens.json"
@@ -147,21 +150,36 @@ def create_app(
         CORSMiddleware,
         allow_origins=list(ui_origins),
         allow_methods=["POST"],
-        allow_headers=["authorization", "content-type", "x-namespace"],
+        allow_headers=["authorization", "content-type", "x-namespace", DOSSIER_HEADER],
         allow_credentials=True,
     )
 
     async def handle(request: Request, namespace: str | None, action: str) -> Response:
         namespace = namespace or request.headers.get("x-namespace", "default")
-        reader = _authorise(request, verify, reader_roles, action, namespace)
+        roles = reader_roles if action == "decode" else None
+        reader = _authorise(request, verify, roles, action, namespace)
         if isinstance(reader, Response):
             return reader
         payloads = await _read_payloads(request)
         if isinstance(payloads, Response):
             return payloads
         if action == "encode":
-            out = await codec.encode(payloads)
-            log.info("codec.encode", reader=reader.user, role=reader.role, payloads=len(out))
+            # The CLI can say which dossier its input is for (`--codec-header
+            # X-Motcua-Dossier=CODE`): sealed with that dossier's key, erased with it.
+            dossier = request.headers.get(DOSSIER_HEADER, "")[:128]
+            sealer = codec.with_context(WorkflowSerializationContext(namespace, dossier))
+            try:
+                out = await sealer.encode(payloads)
+            except KeysUnavailable as err:
+                return Response(json.dumps({"error": str(err)}), 409, media_type="application/json")
+            log.info(
+                "codec.encode",
+                reader=reader.user,
+                role=reader.role,
+                namespace=namespace,
+                dossier=sealer.family,
+                payloads=len(out),
+            )
         else:
             out = _decode(codec, payloads, reader, namespace)
         body = MessageToJson(Payloads(payloads=out), preserving_proto_field_name=False)
@@ -189,11 +207,12 @@ def create_app(
 def _authorise(
     request: Request,
     verify: TokenVerifier,
-    reader_roles: frozenset[str],
+    reader_roles: frozenset[str] | None,
     action: str,
     namespace: str,
 ) -> Reader | Response:
-    """The verified reader, or the 401/403 response (each refusal is logged too)."""
+    """The verified reader, or the 401/403 response (each refusal is logged too). Encoding
+    needs a valid token only (it reveals nothing); decoding needs a role in `reader_roles`."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     client = request.client.host if request.client else ""
     if scheme.lower() != "bearer" or not token.strip():
@@ -212,7 +231,7 @@ def _authorise(
             "codec.refused", action=action, namespace=namespace, why=str(err), client=client
         )
         return _refuse(401, "the token is not valid")
-    if reader.role not in reader_roles:
+    if reader_roles is not None and reader.role not in reader_roles:
         log.warning(
             "codec.refused",
             action=action,

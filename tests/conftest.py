@@ -30,7 +30,9 @@ import tempfile
 # fresh folder, set before motcua's modules read it.
 os.environ["MOTCUA_DATA"] = tempfile.mkdtemp(prefix="motcua-test-data-")
 
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,33 @@ def run_worker() -> Callable[..., Any]:
         return WorkerGroup(client, queues, data_dir, **options)
 
     return start
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A running codec server: its URL and bearer tokens of an auditor and of an officer."""
+
+    url: str
+    auditor: str
+    officer: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest_asyncio.fixture
+async def codec_server(tmp_path: Path) -> AsyncIterator[Codec]:
+    """The codec server on a free port, decoding with the session's keys (as workers encode)."""
+    from motcua.codec_server import CodecServer, TokenFile, create_app
+    from runtime.codec import EncryptionCodec
+
+    codec = default_converter().payload_codec
+    assert isinstance(codec, EncryptionCodec)
+    tokens = TokenFile(tmp_path / "codec-tokens.json")
+    auditor = tokens.issue("thanh", "auditor", "000.00.19.H26")
+    officer = tokens.issue("lan", "one_stop", "000.00.19.H26")
+    async with CodecServer(create_app(codec, tokens), port=free_port()) as server:
+        yield Codec(server.url, auditor, officer)
