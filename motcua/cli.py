@@ -30,6 +30,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.show",
     "motcua.commands.audit",
     "motcua.commands.calendar",
+    "motcua.commands.keys",
+    "motcua.commands.erase",
+    "motcua.commands.codec",
 )
 
 
