@@ -227,17 +227,19 @@ class DossierKeyFiles:
         return record
 
     def create(self, dossier: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Written whole to a temporary file, then linked into place: `link` fails if another
+        process made the record first, and no reader ever sees half of one."""
         path = self._path(dossier)
+        tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        write_private(tmp, json.dumps(record).encode())
         try:
-            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            os.link(tmp, path)
         except FileExistsError:
             existing = self.load(dossier)
             assert existing is not None
             return existing
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(json.dumps(record).encode())
-            fh.flush()
-            os.fsync(fh.fileno())
+        finally:
+            tmp.unlink()
         return record
 
     def replace(self, dossier: str, record: dict[str, Any]) -> None:

@@ -228,3 +228,14 @@ async def test_a_real_history_holds_no_personal_data_in_plain_text(
     await decode_messages(history.events, converter.payload_codec)
     assert ID_NUMBER.encode() in b"".join(e.SerializeToString() for e in history.events)
     await handle.terminate()
+
+
+def test_concurrent_first_uses_of_a_dossier_make_one_data_key(data_dir: Path) -> None:
+    """A client and workers may seal a new dossier's first payloads at once: one key wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [local_keys(data_dir) for _ in range(8)]  # as separate processes would
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda s: s.data_key(ROOT, create=True), sources * 4))
+    assert len(set(keys)) == 1
+    assert [p.name for p in (data_dir / "keys" / "dossiers").iterdir()] == [f"{ROOT}.json"]
