@@ -77,6 +77,8 @@ async def run(args: argparse.Namespace) -> int:
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
         print(f"Codec server:    {codec.url} (Bearer token in {data / DEV_TOKEN_FILE})", flush=True)
+        if data != DATA_DIR.resolve():  # other commands find the payload keys through it
+            print(f"Other shells:    export MOTCUA_DATA={data}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await worker.run_worker(client, queues, data, stop=stop)
