@@ -43,8 +43,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from motcua.errors import UserError
 from procedures import fields
-from procedures.calendar import WorkCalendar, load_calendar
 from procedures.errors import ProcedureError
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure, ResultType
 from runtime.codec import default_converter
@@ -474,6 +474,8 @@ async def submit(
                     SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
                     SearchAttributePair(sa.PORTAL_STATUS, PortalStatus.RECEIVED.value),
                     SearchAttributePair(sa.OVERDUE, False),
+                    # Given at the start, not upserted: old histories' commands stay unchanged.
+                    SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
                 ]
             ),
         )
