@@ -13,9 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from motcua import logs
-from motcua.errors import UserError
-from runtime.keyring import KeysUnavailable
+from runtime import logs
+from runtime.errors import UserError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.validate",
@@ -61,9 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(f"motcua: {err}", file=sys.stderr)
         return err.exit_code
-    except KeysUnavailable as err:  # a payload this process has no key for (docs/security.md)
-        print(f"motcua: payload keys: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
 

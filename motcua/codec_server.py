@@ -35,7 +35,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import WorkflowSerializationContext
 
 from activities.private import open_private, private_dir, write_private
-from motcua.errors import UserError
+from runtime.errors import UserError
 from runtime.codec import DOSSIER_PREFIX, EncryptionCodec, key_id_of
 from runtime.keyring import KeysUnavailable
 

@@ -37,7 +37,7 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.private import open_private, private_dir
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows.search_attributes import ALL
 
 if TYPE_CHECKING:  # the testing module is only needed by those who pass an environment

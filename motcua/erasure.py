@@ -31,7 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.private import private_dir, write_private
 from motcua.audit.history import HistoryError, fetch_runs
 from motcua.audit.trail import build_trail
-from motcua.errors import UserError
+from runtime.errors import UserError
 from runtime.codec import EncryptionCodec, dossier_family
 
 ERASED = "(erased)"

@@ -20,9 +20,7 @@ each ciphertext is its key id: a payload moved to another dossier's history does
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, Self
 
 from google.protobuf.message import DecodeError, Message
@@ -35,8 +33,7 @@ from temporalio.converter import (
     WithSerializationContext,
 )
 
-from activities import DATA_DIR
-from runtime.keyring import DOSSIER_RE, KeySource, KeysUnavailable, load_keys, seal, unseal
+from runtime.keyring import DOSSIER_RE, KeySource, KeysUnavailable, seal, unseal
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -128,18 +125,6 @@ def key_id_of(payload: Payload) -> str | None:
 def encrypted_converter(keys: KeySource) -> DataConverter:
     """`pydantic_data_converter` with the encryption codec: what every client and worker uses."""
     return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keys))
-
-
-def data_converter(data_dir: Path) -> DataConverter:
-    """The converter for this deployment: keys from `MOTCUA_KEYS`, else under `data_dir`."""
-    return encrypted_converter(load_keys(data_dir))
-
-
-@functools.cache
-def default_converter() -> DataConverter:
-    """The process's converter, keys under `$MOTCUA_DATA` (or `.data`) unless `MOTCUA_KEYS`
-    names a KMS hook: what `connect()`, the replayer and the command line use."""
-    return data_converter(DATA_DIR)
 
 
 async def decode_messages(messages: Iterable[Message], codec: PayloadCodec) -> None:

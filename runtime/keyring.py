@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from activities.private import open_private, private_dir, write_private
+from runtime.errors import UserError
 
 HOOK_ENV = "MOTCUA_KEYS"
 """`module:function` returning a `KeySource` (a deployment's KMS); unset: the local files."""
@@ -44,7 +45,7 @@ MAX_KEY_FILE = 1 << 20
 DOSSIER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,127}")
 
 
-class KeysUnavailable(Exception):
+class KeysUnavailable(UserError):
     """A key needed to read or write personal data is missing, unreadable or malformed."""
 
 

@@ -14,7 +14,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import WorkflowSerializationContext
 
-from motcua import logs
+from runtime import logs
 from motcua.codec_server import payload_json
 from runtime.codec import EncryptionCodec, default_converter, key_id_of
 

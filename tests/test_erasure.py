@@ -19,7 +19,7 @@ from motcua.audit.history import fetch_runs
 from motcua.audit.replay import new_replayer
 from motcua.dryrun import APPLICANT, dry_run, plan_for
 from motcua.erasure import erase
-from motcua.errors import UserError
+from runtime.errors import UserError
 from procedures.loader import load_procedure
 from runtime.codec import key_id_of
 from workflows import search_attributes as sa

@@ -16,16 +16,16 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
 from runtime.codec import decode_messages
+from runtime.connection import PAYLOAD_CONVERTER
+from runtime.errors import UserError
 from runtime.keyring import KeysUnavailable
 from workflows.api import DossierInput
 
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-_CONVERT = pydantic_data_converter.payload_converter
+_CONVERT = PAYLOAD_CONVERTER
 
 
 def decode(payloads: Any, kind: type[Any]) -> Any:
@@ -85,9 +85,9 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     if attrs.workflow_type.name != "Dossier" or not attrs.input.payloads:
         return None
     try:
-        inp = pydantic_data_converter.payload_converter.from_payloads(
-            attrs.input.payloads, [DossierInput]
-        )[0]
+        inp = PAYLOAD_CONVERTER.from_payloads(attrs.input.payloads, [DossierInput])[
+            0
+        ]
     except Exception:  # an unreadable input leaves the caller's fallback name
         return None
     return str(inp.code)

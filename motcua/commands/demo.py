@@ -7,12 +7,14 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-import worker
 from activities import DATA_DIR
 from motcua.demo import report, run_cases
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
-from runtime.codec import data_converter
+from runtime.catalogue import catalogue_task_queues, load_catalogue
+from runtime.codec import encrypted_converter
+from runtime.keyring import load_keys
+from runtime.workers import WorkerGroup
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,14 +35,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Everything the demo starts, it stops, also when interrupted."""
-    queues = worker.catalogue_task_queues(worker.load_catalogue(DEFAULT_CATALOG))
+    queues = catalogue_task_queues(load_catalogue(DEFAULT_CATALOG))
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=data_converter(data)
+            server.address,
+            namespace=server.namespace,
+            data_converter=encrypted_converter(load_keys(data)),
         )
         print(f"Temporal server {server.address}, data in {data}", flush=True)
-        async with worker.WorkerGroup(client, queues, data):
+        async with WorkerGroup(client, queues, data):
             states = await run_cases(client)
         for state in states:
             print()

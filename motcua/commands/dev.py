@@ -12,7 +12,6 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-import worker
 from activities import DATA_DIR
 from motcua.codec_server import (
     DEFAULT_PORT,
@@ -23,10 +22,11 @@ from motcua.codec_server import (
     load_verifier,
 )
 from motcua.devserver import DevServer
-from motcua.errors import UserError
 from procedures.loader import DEFAULT_CATALOG
+from runtime.catalogue import catalogue_task_queues, load_catalogue
 from runtime.codec import EncryptionCodec, encrypted_converter
-from runtime.keyring import KeysUnavailable, load_keys
+from runtime.keyring import load_keys
+from runtime.workers import run_worker, stop_on_signals
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,13 +55,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; a broken catalogue fails before anything starts."""
-    queues = worker.catalogue_task_queues(worker.load_catalogue(args.catalog))
-    stop = worker.stop_on_signals()
+    queues = catalogue_task_queues(load_catalogue(args.catalog))
+    stop = stop_on_signals()
     data = args.data.resolve()
-    try:
-        converter = encrypted_converter(load_keys(data))
-    except KeysUnavailable as err:
-        raise UserError(f"payload keys: {err}") from None
+    converter = encrypted_converter(load_keys(data))
     assert isinstance(converter.payload_codec, EncryptionCodec)
     dev_token(data)
     origins = [f"http://{host}:{args.ui_port}" for host in ("localhost", "127.0.0.1")]
@@ -81,6 +78,6 @@ async def run(args: argparse.Namespace) -> int:
             print(f"Other shells:    export MOTCUA_DATA={data}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
-        await worker.run_worker(client, queues, data, stop=stop)
+        await run_worker(client, queues, data, stop=stop)
     print("Stopped.", flush=True)
     return 0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from activities import DATA_DIR
-from motcua.errors import UserError
+from runtime.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Erase one dossier and say where its non-personal trail is."""
-    from motcua.client import session
+    from runtime.connection import session
     from motcua.erasure import erase
 
     if not 0 <= args.retention_days <= 365 * 100:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from activities import DATA_DIR
-from motcua.errors import UserError
+from runtime.errors import UserError
 from runtime.keyring import Keyring, KeysUnavailable, local_keys
 
 

@@ -1,8 +1,8 @@
 """The replayer behind `motcua audit replay`: the worker's workflows, sandbox and data converter.
 
 A replay must run the workflow code exactly as the worker does, so the sandbox restrictions are
-the worker's own (`worker.SANDBOX_RESTRICTIONS`: workflow modules re-imported for every run,
-clocks, I/O and randomness forbidden). Three costs of temporalio's sandboxed runner are SDK
+the worker's own (`runtime.sandbox.SANDBOX_RESTRICTIONS`: workflow modules re-imported for every
+run, clocks, I/O and randomness forbidden). Three costs of temporalio's sandboxed runner are SDK
 bookkeeping rather than workflow code, and are cut here without running any workflow code
 differently:
 
@@ -44,8 +44,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 from temporalio.workflow import _Definition
 
-from runtime.codec import default_converter
-from worker import SANDBOX_RESTRICTIONS, WORKFLOWS, workflow_runner
+from runtime.connection import data_converter
+from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
+from runtime.workers import WORKFLOWS
 
 
 class SharedPydanticPayloadConverter(PydanticPayloadConverter):
@@ -110,8 +111,8 @@ class _ReplayInstance(_Instance):
 
 def new_replayer(codec: PayloadCodec | None = None) -> Replayer:
     """A replayer configured as the worker is: same workflows, runner, sandbox and conversion,
-    decrypting with `codec` (default: the process's, runtime.codec.default_converter)."""
-    codec = codec or default_converter().payload_codec
+    decrypting with `codec` (default: the process's, `runtime.connection.data_converter`)."""
+    codec = codec or data_converter().payload_codec
     return Replayer(
         workflows=list(WORKFLOWS),
         data_converter=dataclasses.replace(REPLAY_DATA_CONVERTER, payload_codec=codec),
