@@ -35,8 +35,8 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import WorkflowSerializationContext
 
 from activities.private import open_private, private_dir, write_private
-from runtime.errors import UserError
 from runtime.codec import DOSSIER_PREFIX, EncryptionCodec, key_id_of
+from runtime.errors import UserError
 from runtime.keyring import KeysUnavailable
 
 log = structlog.get_logger(__name__)

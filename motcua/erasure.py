@@ -31,8 +31,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.private import private_dir, write_private
 from motcua.audit.history import HistoryError, fetch_runs
 from motcua.audit.trail import build_trail
-from runtime.errors import UserError
 from runtime.codec import EncryptionCodec, dossier_family
+from runtime.errors import UserError
 
 ERASED = "(erased)"
 

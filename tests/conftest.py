@@ -43,7 +43,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from motcua.devserver import find_binary, register_search_attributes, shut_down
-from runtime.codec import default_converter
+from runtime.connection import data_converter
 from workflows.search_attributes import ALL
 
 
@@ -53,7 +53,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
         search_attributes=ALL,
-        data_converter=default_converter(),
+        data_converter=data_converter(),
         dev_server_log_level="error",
     )
     try:
@@ -67,7 +67,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, with the custom search attributes added (see above)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(find_binary("temporal-test-server")),
-        data_converter=default_converter(),
+        data_converter=data_converter(),
     )
     try:
         await register_search_attributes(env.client, ALL)
@@ -119,7 +119,7 @@ async def codec_server(tmp_path: Path) -> AsyncIterator[Codec]:
     from motcua.codec_server import CodecServer, TokenFile, create_app
     from runtime.codec import EncryptionCodec
 
-    codec = default_converter().payload_codec
+    codec = data_converter().payload_codec
     assert isinstance(codec, EncryptionCodec)
     tokens = TokenFile(tmp_path / "codec-tokens.json")
     auditor = tokens.issue("thanh", "auditor", "000.00.19.H26")

@@ -11,6 +11,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
+from temporalio.testing import WorkflowEnvironment
 
 from runtime.codec import (
     EncryptionCodec,
@@ -206,16 +207,18 @@ async def test_a_deployment_hook_supplies_the_keys(
 
 
 async def test_a_real_history_holds_no_personal_data_in_plain_text(
-    dev_env: object, data_dir: Path
+    dev_env: WorkflowEnvironment, data_dir: Path
 ) -> None:
     """Start a workflow with the applicant as input on the real server: the stored history
     (as `temporal workflow show` would fetch it) has no trace of the id number; decoding it
     with the keys gives it back."""
     from temporalio.client import Client
 
-    env_client: Client = dev_env.client  # type: ignore[attr-defined]
+    env_client: Client = dev_env.client
     converter = encrypted_converter(local_keys(data_dir))
-    client = Client(**{**env_client.config(), "data_converter": converter})
+    config = env_client.config()
+    config["data_converter"] = converter
+    client = Client(**config)
     handle = await client.start_workflow(
         "NoSuchWorkflowType", APPLICANT, id=f"{ROOT}-codec-test", task_queue="codec-no-worker"
     )

@@ -14,9 +14,10 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import WorkflowSerializationContext
 
-from runtime import logs
 from motcua.codec_server import payload_json
-from runtime.codec import EncryptionCodec, default_converter, key_id_of
+from runtime import logs
+from runtime.codec import EncryptionCodec, key_id_of
+from runtime.connection import data_converter
 
 DOSSIER = "000.00.19.H26-261130-0901"
 
@@ -68,7 +69,7 @@ async def test_an_erased_dossiers_payloads_stay_encrypted_and_the_read_is_logged
     codec_server: Codec, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logs.configure()
-    codec = default_converter().payload_codec
+    codec = data_converter().payload_codec
     assert isinstance(codec, EncryptionCodec)
     erased = "000.00.19.H26-261130-0902"
     [gone] = await codec.with_context(WorkflowSerializationContext("default", erased)).encode(

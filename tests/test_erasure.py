@@ -9,33 +9,42 @@ attributes still show the non-personal facts, and the kept trail has them withou
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from motcua.audit.history import fetch_runs
-from motcua.audit.replay import new_replayer
-from motcua.dryrun import APPLICANT, dry_run, plan_for
+from motcua.dryrun import APPLICANT, dry_run, plan_for, time_skipping_server
 from motcua.erasure import erase
-from runtime.errors import UserError
 from procedures.loader import load_procedure
 from runtime.codec import key_id_of
+from runtime.errors import UserError
+from runtime.replayer import new_replayer
 from workflows import search_attributes as sa
 
 CATALOG = Path(__file__).resolve().parents[1] / "procedures" / "catalog"
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def server() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server: the session's `ts_env` may have skipped past the calendar."""
+    async with time_skipping_server() as env:
+        yield env
+
+
 async def test_an_erased_dossier_keeps_its_facts_and_loses_its_personal_data(
-    ts_env: WorkflowEnvironment, data_dir: Path
+    server: WorkflowEnvironment, data_dir: Path
 ) -> None:
     frozen = load_procedure(CATALOG / "death-residence.yaml")
     plan = plan_for(frozen, (), (), False)
-    ran = await dry_run(ts_env, frozen, data_dir, plan)
+    ran = await dry_run(server, frozen, data_dir, plan)
     root, *children = [d.code for d in ran.dossiers]
     assert children and all(c.startswith(f"{root}.") for c in children)
-    client = ts_env.client
+    client = server.client
     handle = client.get_workflow_handle(root)
     closed = (await handle.describe()).close_time
     assert closed is not None

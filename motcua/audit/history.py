@@ -85,9 +85,7 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     if attrs.workflow_type.name != "Dossier" or not attrs.input.payloads:
         return None
     try:
-        inp = PAYLOAD_CONVERTER.from_payloads(attrs.input.payloads, [DossierInput])[
-            0
-        ]
+        inp = PAYLOAD_CONVERTER.from_payloads(attrs.input.payloads, [DossierInput])[0]
     except Exception:  # an unreadable input leaves the caller's fallback name
         return None
     return str(inp.code)

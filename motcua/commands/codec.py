@@ -8,8 +8,8 @@ from pathlib import Path
 
 from activities import DATA_DIR
 from motcua.codec_server import DEFAULT_PORT, READER_ROLES, CodecServer, create_app, load_verifier
-from runtime.errors import UserError
 from runtime.codec import EncryptionCodec, encrypted_converter
+from runtime.errors import UserError
 from runtime.keyring import KeysUnavailable, load_keys
 
 

@@ -38,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Erase one dossier and say where its non-personal trail is."""
-    from runtime.connection import session
     from motcua.erasure import erase
+    from runtime.connection import session
 
     if not 0 <= args.retention_days <= 365 * 100:
         raise UserError("--retention-days must be between 0 and 36500", 2)
