@@ -36,11 +36,14 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Replace `path` atomically by `data`, 0600: readers see the old or the new bytes."""
+def write_private(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """Replace `path` atomically by `data`, 0600 (or `mode`, e.g. 0644 for a public
+    certificate) in a 0700 folder: readers see the old or the new bytes."""
     tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
+        if mode != FILE_MODE:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

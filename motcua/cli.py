@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.keys",
     "motcua.commands.erase",
     "motcua.commands.codec",
+    "motcua.commands.verify_document",
 )
 
 
