@@ -3,9 +3,10 @@
 A dossier with a distinctive id number is submitted and withdrawn by its applicant (both put
 the id number into history). Afterwards the id number is nowhere in plain text, nor base64:
 not in `temporal workflow show --output json` without the codec, not in the server's SQLite
-file and WAL, not in any log or outbox; the codec endpoint the Web UI is wired to decodes it
-for an auditor and refuses a caller without a token (401) or whose role may not read (403).
-Everything motcua wrote is 0600 in 0700 folders.
+file and WAL, not in any log or outbox, not in a default `motcua audit export`; the codec
+endpoint the Web UI is wired to decodes it for an auditor and refuses a caller without a token
+(401) or whose role may not read (403). Everything motcua wrote is 0600 in 0700 folders
+(public certificates and keys excepted).
 """
 
 from __future__ import annotations
@@ -199,6 +200,16 @@ def test_the_codec_endpoint_refuses_the_unauthorised(dev: Dev, code: str) -> Non
     assert {x.get("why") for x in refusals} >= {"no bearer token", "role may not read"}
 
 
+def test_the_default_audit_export_holds_no_id_number(dev: Dev, code: str) -> None:
+    """The export decrypts with the auditor's keys and masks personal data by default."""
+    out = dev.data.parent / "export"
+    dev.motcua("audit", "export", code, "--out", str(out))
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "trail.json" for p in files)
+    assert {str(p): leaks(p.read_bytes()) for p in files if leaks(p.read_bytes())} == {}
+    assert NAME not in "".join(p.read_text(encoding="utf-8", errors="replace") for p in files)
+
+
 def test_the_embedded_web_ui_is_wired_to_the_codec_endpoint(dev: Dev) -> None:
     settings = httpx.get(f"http://127.0.0.1:{dev.ui_port}/api/v1/settings", timeout=10).json()
     assert settings["Codec"]["Endpoint"] == dev.codec_url, settings.get("Codec")
@@ -225,12 +236,16 @@ def test_nothing_stored_or_logged_holds_the_id_number(dev: Dev, code: str) -> No
 
 def test_everything_written_is_private(dev: Dev, code: str) -> None:
     """The data folder and every file in it (documents, outboxes, registers, keys, tokens,
-    the server's database and log) are the owner's alone."""
+    the server's database and log) are the owner's alone; only public certificates and keys
+    are 0644, inside 0700 folders."""
     receipt = next((dev.data / "results" / code).glob("*receipt*"))
     assert ID_NUMBER in receipt.read_text(encoding="utf-8")  # the citizen's document: private
     wrong = {}
     for path in [dev.data, *dev.data.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
+        head = path.read_bytes()[:64] if path.is_file() else b""
+        if head.startswith((b"-----BEGIN CERTIFICATE-----", b"-----BEGIN PUBLIC KEY-----")):
+            continue  # public certificates and keys (docs/documents.md); their folder is 0700
         if mode != (0o700 if path.is_dir() else 0o600):
             wrong[str(path.relative_to(dev.data))] = oct(mode)
     assert wrong == {}
