@@ -269,7 +269,9 @@ class KeySource:
         record = self.store.load(dossier)
         if record is None:
             if not create:
-                raise KeysUnavailable(f"dossier {dossier}: no data key")
+                raise KeysUnavailable(
+                    f"dossier {dossier}: no data key in these keys (another data folder?)"
+                )
             kek = self.master.current
             wrapped = self.master.encrypt(kek, AESGCM.generate_key(bit_length=256), _aad(dossier))
             record = self.store.create(

@@ -210,6 +210,24 @@ def test_the_default_audit_export_holds_no_id_number(dev: Dev, code: str) -> Non
     assert NAME not in "".join(p.read_text(encoding="utf-8", errors="replace") for p in files)
 
 
+def test_an_auditor_reads_a_saved_encrypted_history_with_the_keys_only(dev: Dev, code: str) -> None:
+    saved = dev.data.parent / "history.json"
+    saved.write_text(dev.temporal("workflow", "show", "-w", code, "--output", "json"))
+    trail = json.loads(dev.motcua("audit", "trail", "--file", str(saved), "--format", "json"))
+    assert trail["code"] == code and trail["applicant"]  # masked, but read
+    keyless = subprocess.run(
+        [sys.executable, "-m", "motcua", "audit", "trail", "--file", str(saved)],
+        cwd=REPO,
+        env=dev.env | {"MOTCUA_DATA": str(dev.data.parent / "elsewhere")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert keyless.returncode == 1
+    assert keyless.stderr.startswith("motcua: ") and "no data key in these keys" in keyless.stderr
+    assert len(keyless.stderr.strip().splitlines()) == 1
+
+
 def test_the_embedded_web_ui_is_wired_to_the_codec_endpoint(dev: Dev) -> None:
     settings = httpx.get(f"http://127.0.0.1:{dev.ui_port}/api/v1/settings", timeout=10).json()
     assert settings["Codec"]["Endpoint"] == dev.codec_url, settings.get("Codec")

@@ -16,6 +16,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.codec import decode_messages
@@ -91,10 +92,9 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     return str(inp.code)
 
 
-async def decrypt(client: Client, history: WorkflowHistory, label: str) -> None:
-    """Decrypt the history's payloads in place with the client's codec (runtime/codec.py), so
-    that trail and export read them; an erased dossier's cannot be (`HistoryError`)."""
-    codec = client.data_converter.payload_codec
+async def decrypt(codec: PayloadCodec | None, history: WorkflowHistory, label: str) -> None:
+    """Decrypt the history's payloads in place (runtime/codec.py), so that trail and export
+    read them; an erased dossier's, or one sealed with keys we lack, cannot be (`HistoryError`)."""
     if codec is None:
         return
     try:
@@ -120,7 +120,7 @@ async def fetch_runs(client: Client, code: str) -> list[Source]:
             raise UserError(f"cannot fetch the history of {code}: {err.message}") from err
         label = f"{code} run {history.run_id}"
         try:
-            await decrypt(client, history, label)
+            await decrypt(client.data_converter.payload_codec, history, label)
         except HistoryError as err:
             raise UserError(str(err)) from None
         check(history, code)
@@ -139,7 +139,7 @@ async def query_runs(client: Client, query: str) -> AsyncIterator[Source | Histo
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             try:
                 history = await handle.fetch_history()
-                await decrypt(client, history, label)
+                await decrypt(client.data_converter.payload_codec, history, label)
                 yield Source(label, history)
             except RPCError as err:
                 yield HistoryError(label, f"cannot fetch: {err.message}")
