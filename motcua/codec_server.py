@@ -251,7 +251,7 @@ def _refuse(status: int, message: str) -> Response:
 
 
 async def _read_payloads(request: Request) -> list[Payload] | Response:
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
