@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
+from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -34,6 +37,7 @@ from temporalio.converter import (
     EncodingPayloadConverter,
     PayloadCodec,
     SerializationContext,
+    WithSerializationContext,
 )
 from temporalio.converter._extstore import StorageDriverStoreContext
 from temporalio.runtime import Runtime, TelemetryConfig
@@ -109,10 +113,34 @@ class _ReplayInstance(_Instance):
         return getattr(in_sandbox, "instance", None)
 
 
+class _DecodeOnly(PayloadCodec, WithSerializationContext):
+    """Decrypts what a history holds; leaves what replay produces as it is.
+
+    Replay compares commands, never the payloads it encodes for them, so encrypting them would
+    only need keys for nothing: a dossier's key (or an erased one) must not decide whether code
+    that re-derives its commands can run.
+    """
+
+    def __init__(self, inner: PayloadCodec) -> None:
+        self.inner = inner
+
+    def with_context(self, context: SerializationContext) -> Self:
+        if not isinstance(self.inner, WithSerializationContext):
+            return self
+        return type(self)(self.inner.with_context(context))
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self.inner.decode(payloads)
+
+
 def new_replayer(codec: PayloadCodec | None = None) -> Replayer:
     """A replayer configured as the worker is: same workflows, runner, sandbox and conversion,
     decrypting with `codec` (default: the process's, `runtime.connection.data_converter`)."""
-    codec = codec or data_converter().payload_codec
+    inner = codec or data_converter().payload_codec
+    codec = _DecodeOnly(inner) if inner is not None else None
     return Replayer(
         workflows=list(WORKFLOWS),
         data_converter=dataclasses.replace(REPLAY_DATA_CONVERTER, payload_codec=codec),

@@ -21,8 +21,9 @@ from motcua.audit.history import fetch_runs
 from motcua.dryrun import APPLICANT, dry_run, plan_for, time_skipping_server
 from motcua.erasure import erase
 from procedures.loader import load_procedure
-from runtime.codec import key_id_of
+from runtime.codec import encrypted_converter, key_id_of
 from runtime.errors import UserError
+from runtime.keyring import local_keys
 from runtime.replayer import new_replayer
 from workflows import search_attributes as sa
 
@@ -30,9 +31,14 @@ CATALOG = Path(__file__).resolve().parents[1] / "procedures" / "catalog"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def server() -> AsyncIterator[WorkflowEnvironment]:
-    """A fresh time-skipping server: the session's `ts_env` may have skipped past the calendar."""
-    async with time_skipping_server() as env:
+async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server: the session's `ts_env` may have skipped past the calendar.
+
+    With keys of its own: codes restart on every server, and erasing this dossier's key must not
+    erase that of another test's dossier (or golden history) that happens to share its code.
+    """
+    keys = local_keys(tmp_path_factory.mktemp("erasure-keys"))
+    async with time_skipping_server(encrypted_converter(keys)) as env:
         yield env
 
 
@@ -57,7 +63,7 @@ async def test_an_erased_dossier_keeps_its_facts_and_loses_its_personal_data(
     encrypted = await handle.fetch_history()  # as stored: what a replay gets
     first = encrypted.events[0].workflow_execution_started_event_attributes.input.payloads[0]
     assert key_id_of(first) == f"dossier:{root}"
-    replayer = new_replayer()
+    replayer = new_replayer(client.data_converter.payload_codec)
     assert (
         await replayer.replay_workflow(encrypted, raise_on_replay_failure=False)
     ).replay_failure is None
