@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
-import random
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -34,7 +32,6 @@ from temporalio.client import (
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -42,6 +39,7 @@ from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from motcua import allocator
 from motcua.errors import UserError
 from procedures import fields
 from procedures.calendar import WorkCalendar, load_calendar
@@ -50,11 +48,9 @@ from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure, ResultType
 from workflows import search_attributes as sa
 from workflows.api import (
-    ALLOCATE,
     APPROVE_APOLOGY,
     CLAIM,
     COMPLETE,
-    COUNTER_WORKFLOW,
     DOSSIER_WORKFLOW,
     REASSIGN,
     REQUEST_SUPPLEMENT,
@@ -62,13 +58,10 @@ from workflows.api import (
     SUPPLEMENT,
     WITHDRAW,
     Actor,
-    Allocate,
-    Allocation,
     Applicant,
     ApproveApology,
     ClaimTask,
     CompleteTask,
-    CounterInput,
     DossierInput,
     DossierState,
     PortalStatus,
@@ -78,14 +71,15 @@ from workflows.api import (
     TaskStatus,
     WithdrawDossier,
 )
+from workflows.clock import DossierClock
+from workflows.counter import key_of, ticket
 
 DEFAULT_ADDRESS = "localhost:7233"
 CALL_TIMEOUT = timedelta(seconds=20)
 """How long a query or update waits for a worker before the caller is told none answers."""
 QUERY_CONCURRENCY = 16
-BUSY_RETRIES = 10
-BUSY_BACKOFF = 0.05
-"""Seconds before the first retry of a refused counter call; doubled each time, up to 2 s."""
+REQUEST_MEMO = "request"
+"""Memo key of a dossier: its request's key (`workflows.counter.key_of`), never personal."""
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 """Visibility's own limit on one list call's page."""
@@ -98,6 +92,7 @@ thread state must be current", temporalio/sdk-python#300), about one exit in ten
 A client offers no close() to wait for instead."""
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 # ------------------------------------------------------------------------------ errors
@@ -323,55 +318,6 @@ async def _guard(client: Client, code: str, action: str, call: Awaitable[T]) -> 
 # ------------------------------------------------------------------------------ submission
 
 
-class _Busy(Exception):
-    """The counter call did not happen (load, or an aborted update): asking again is safe."""
-
-
-async def _unless_busy(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except RPCError as err:
-        # Update-with-start reports a refused update as the whole operation failing, and an
-        # update the counter dropped (its worker died, or it continued as new) as aborted.
-        if err.status is RPCStatusCode.RESOURCE_EXHAUSTED or err.message.startswith(
-            ("Update-with-Start could not be executed", "workflow update was aborted")
-        ):
-            raise _Busy from err
-        raise
-
-
-async def _allocate(client: Client, agency: str, task_queue: str, request_id: str) -> Allocation:
-    """A dossier code from the agency's counter, waiting out a burst of submissions.
-
-    The server holds at most a few updates in flight per workflow (10 by default) and refuses
-    more (RESOURCE_EXHAUSTED, or the whole update-with-start aborted); the counter answers in
-    milliseconds, so the submission waits and asks again (the request id makes a repeat
-    harmless) instead of failing.
-    """
-    for attempt in range(BUSY_RETRIES + 1):
-        counter: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
-            COUNTER_WORKFLOW,
-            CounterInput(agency_code=agency),
-            id=f"counter-{agency}",
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        call = client.execute_update_with_start_workflow(
-            ALLOCATE,
-            Allocate(request_id=request_id),
-            start_workflow_operation=counter,
-            result_type=Allocation,
-            rpc_timeout=CALL_TIMEOUT,
-        )
-        try:
-            return await _guard(client, f"counter-{agency}", "allocate", _unless_busy(call))
-        except _Busy:
-            with contextlib.suppress(Exception):  # the failed start's own copy of the error
-                await counter.workflow_handle()
-        await asyncio.sleep(min(BUSY_BACKOFF * 2**attempt, 2.0) * random.uniform(0.5, 1.5))
-    raise UserError(f"the counter of agency {agency} is too busy; submit again in a moment")
-
-
 def load_frozen(procedure: str) -> FrozenProcedure:
     """A procedure by catalogue code, or from a YAML file when given a path."""
     try:
@@ -391,13 +337,32 @@ def load_frozen(procedure: str) -> FrozenProcedure:
 
 def default_request_id(procedure_code: str, applicant: Applicant, form: Mapping[str, Any]) -> str:
     """The same application, sent again, gets the same request id and so the same dossier."""
-    blob = json.dumps(
-        [procedure_code, applicant.model_dump(mode="json"), dict(form)],
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
-    )
+    return _digest([procedure_code, applicant.model_dump(mode="json"), dict(form)])
+
+
+def _digest(parts: list[Any]) -> str:
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+MAX_REQUEST_ID = 200
+
+
+def _ticket(
+    request_id: str,
+    procedure_code: str,
+    applicant: Applicant,
+    channel: Channel,
+    form: Mapping[str, Any],
+    documents: tuple[str, ...],
+) -> str:
+    """The counter's memory of this request: its id, and what was submitted under it."""
+    if not 1 <= len(request_id) <= MAX_REQUEST_ID or not request_id.isprintable():
+        raise InvalidRequest(f"a request id must be 1 to {MAX_REQUEST_ID} printable characters")
+    content = _digest(
+        [procedure_code, applicant.model_dump(mode="json"), channel, dict(form), documents]
+    )
+    return ticket(request_id, content)
 
 
 def check_submission(
@@ -433,8 +398,10 @@ async def submit(
 ) -> Submitted:
     """Receive a dossier: a code from the agency's counter, then the dossier workflow.
 
-    The counter remembers request ids, and a dossier code is never reused (REJECT_DUPLICATE),
-    so repeating a submission returns the dossier it created first (`existing=True`).
+    The counter remembers request ids (`workflows.counter`), and a dossier code is never reused
+    (REJECT_DUPLICATE), so repeating a submission returns the dossier it created first
+    (`existing=True`); the same request id with different content is refused. A new dossier's
+    appointment date is computed here as the workflow does, without waiting for its worker.
     """
     frozen = procedure if isinstance(procedure, FrozenProcedure) else load_frozen(procedure)
     proc = frozen.procedure
@@ -442,21 +409,26 @@ async def submit(
     documents = tuple(documents)
     check_submission(proc, channel, form, documents)
     request_id = request_id or default_request_id(proc.code, applicant, form)
+    ticket_ = _ticket(request_id, proc.code, applicant, channel, form, documents)
     agency = proc.agencies[proc.receiving_agency]
-    allocation = await _allocate(client, agency.code, agency.task_queue, request_id)
-    code = allocation.code
+    number = await allocator.number(client, agency.code, agency.task_queue, ticket_)
+    code = number.code
+    if not code:
+        raise InvalidRequest(
+            "this request id was already used for a different submission; send it with a new one"
+        )
     inp = DossierInput(
         code=code,
         procedure=frozen,
         calendar=calendar or load_calendar(),
-        received_at=allocation.received_at,
+        received_at=number.received_at,
         channel=channel,
         applicant=applicant,
         form=form,
         documents=documents,
         request_id=request_id,
     )
-    existing = False
+    existing = number.existing
     try:
         await client.start_workflow(
             DOSSIER_WORKFLOW,
@@ -464,6 +436,7 @@ async def submit(
             id=code,
             task_queue=agency.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={REQUEST_MEMO: key_of(ticket_)},
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
@@ -473,14 +446,37 @@ async def submit(
             ),
         )
     except WorkflowAlreadyStartedError:
-        if not allocation.existing:
+        if not existing and not await _started_for(client, code, key_of(ticket_)):
             raise UserError(
                 f"dossier code {code} is already taken although the counter of "
                 f"{agency.code} just issued it: check the counter workflow"
             ) from None
         existing = True
-    state = await show(client, code)
-    return Submitted(code=code, due_at=state.clock.due_at, existing=existing)
+    except Exception as err:
+        # The number stays unused (a gap in the day's codes) unless the request is sent again.
+        log.warning("dossier code issued but not started", code=code, error=type(err).__name__)
+        raise
+    if existing:
+        state = await show(client, code)
+        return Submitted(code=code, due_at=state.clock.due_at, existing=True)
+    return Submitted(code=code, due_at=_due(inp), existing=False)
+
+
+def _due(inp: DossierInput) -> datetime:
+    """The appointment date of a dossier just received, as its workflow computes it first."""
+    proc = inp.procedure.procedure
+    hours = proc.agencies[proc.receiving_agency].office_hours(inp.calendar)
+    clock = DossierClock(
+        budget=proc.time_limit, max_extensions=proc.max_extensions, hours=hours
+    ).start(inp.received_at)
+    return clock.due(inp.calendar)
+
+
+async def _started_for(client: Client, code: str, key: str) -> bool:
+    """Whether the running dossier `code` was started for the request with this key (a
+    concurrent repeat of the same request got there first)."""
+    description = await client.get_workflow_handle(code).describe()
+    return bool(await description.memo_value(REQUEST_MEMO, None) == key)
 
 
 # ------------------------------------------------------------------------------ reading
