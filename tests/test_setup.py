@@ -1,0 +1,81 @@
+"""`motcua setup` registers motcua's search attributes on a namespace that lacks them, through
+the operator service of a real dev server started without them (as a cluster is)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.testing import WorkflowEnvironment
+
+from motcua.cli import main
+from motcua.devserver import find_binary, shut_down
+from workflows.search_attributes import ALL
+
+
+@pytest.fixture(scope="module")
+async def bare() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server with none of motcua's search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_binary("temporal")), dev_server_log_level="error"
+    )
+    try:
+        yield env
+    finally:
+        await shut_down(env)
+
+
+async def custom(env: WorkflowEnvironment) -> dict[str, int]:
+    listed = await env.client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=env.client.namespace)
+    )
+    return dict(listed.custom_attributes)
+
+
+async def test_setup_adds_the_attributes_once(
+    bare: WorkflowEnvironment, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    address = bare.client.service_client.config.target_host
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    assert main(["setup", "--address", address]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "added NextDueAt, Overdue" in out
+    found = await custom(bare)
+    for key in ALL:
+        assert found[key.name] == int(key.indexed_value_type)
+    assert main(["setup", "--address", address]) == 0
+    assert "added nothing" in capsys.readouterr().out
+
+
+async def test_a_clashing_attribute_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_binary("temporal")), dev_server_log_level="error"
+    )
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={"Overdue": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+            )
+        )
+        monkeypatch.setenv("TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
+        assert main(["setup"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Overdue exists on the server as Keyword" in err
+    finally:
+        await shut_down(env)
+
+
+def test_cloud_prints_tcld_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["setup", "--cloud", "motcua.a1b2c"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(ALL)
+    assert "--namespace motcua.a1b2c --search-attribute 'PendingRoles=KeywordList'" in lines[3]
