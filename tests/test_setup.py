@@ -3,8 +3,10 @@ the operator service of a real dev server started without them (as a cluster is)
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
@@ -38,24 +40,27 @@ async def custom(env: WorkflowEnvironment) -> dict[str, int]:
     return dict(listed.custom_attributes)
 
 
-async def test_setup_adds_the_attributes_once(
-    bare: WorkflowEnvironment, capsys: pytest.CaptureFixture[str], monkeypatch: Any
-) -> None:
+def motcua(*args: str, address: str) -> subprocess.CompletedProcess[str]:
+    """The real command, in its own process (it runs its own event loop)."""
+    env = {**os.environ, "TEMPORAL_ADDRESS": address}
+    return subprocess.run(
+        [sys.executable, "-m", "motcua", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_setup_adds_the_attributes_once(bare: WorkflowEnvironment) -> None:
     address = bare.client.service_client.config.target_host
-    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
-    assert main(["setup", "--address", address]) == 0
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "added NextDueAt, Overdue" in out
+    done = motcua("setup", address=address)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1 and "added NextDueAt, Overdue" in done.stdout
     found = await custom(bare)
     for key in ALL:
         assert found[key.name] == int(key.indexed_value_type)
-    assert main(["setup", "--address", address]) == 0
-    assert "added nothing" in capsys.readouterr().out
+    again = motcua("setup", "--json", address=address)
+    assert again.returncode == 0 and '"added": []' in again.stdout
 
 
-async def test_a_clashing_attribute_is_one_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: Any
-) -> None:
+async def test_a_clashing_attribute_is_one_line() -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")), dev_server_log_level="error"
     )
@@ -66,10 +71,10 @@ async def test_a_clashing_attribute_is_one_line(
                 search_attributes={"Overdue": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
             )
         )
-        monkeypatch.setenv("TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
-        assert main(["setup"]) == 1
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Overdue exists on the server as Keyword" in err
+        done = motcua("setup", address=env.client.service_client.config.target_host)
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1
+        assert "Overdue exists on the server as Keyword, motcua needs Bool" in done.stderr
     finally:
         await shut_down(env)
 
