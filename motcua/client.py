@@ -408,6 +408,7 @@ async def submit(
     form = dict(form or {})
     documents = tuple(documents)
     check_submission(proc, channel, form, documents)
+    given = request_id is not None
     request_id = request_id or default_request_id(proc.code, applicant, form)
     ticket_ = _ticket(request_id, proc.code, applicant, channel, form, documents)
     agency = proc.agencies[proc.receiving_agency]
@@ -416,6 +417,9 @@ async def submit(
     if not code:
         raise InvalidRequest(
             "this request id was already used for a different submission; send it with a new one"
+            if given
+            else f"this applicant's application for {proc.code} was already submitted with other"
+            " documents or channel; give a new request id to submit it again"
         )
     inp = DossierInput(
         code=code,

@@ -78,6 +78,11 @@ async def test_a_request_id_names_one_submission(setup: Setup) -> None:
     assert first.code not in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ops.InvalidRequest, match="already used"):
         await submit(setup, applicant=APPLICANT, request_id=request, documents=())
+    # Without a request id, the default one is a hash of procedure, applicant and form.
+    me = APPLICANT.model_copy(update={"id_number": uuid.uuid4().hex[:12]})
+    await submit(setup, applicant=me)
+    with pytest.raises(ops.InvalidRequest, match="already submitted with other documents"):
+        await submit(setup, applicant=me, documents=("application", "drawing"))
 
 
 async def test_concurrent_repeats_of_a_new_request_start_one_dossier(setup: Setup) -> None:
