@@ -27,7 +27,7 @@ from compare import Inputs, record  # noqa: E402
 from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 
-from procedures.calendar import load_calendar  # noqa: E402
+from procedures.legaltime.calendar import load_calendar  # noqa: E402
 from procedures.loader import load_catalog  # noqa: E402
 from procedures.models import Channel  # noqa: E402
 from workflows.api import Applicant, DossierInput  # noqa: E402

@@ -27,7 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from motcua.errors import UserError
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
 from workflows.api import DOSSIER_WORKFLOW, UPDATE_CALENDAR
 
 RUNNING_DOSSIERS = f'WorkflowType="{DOSSIER_WORKFLOW}" AND ExecutionStatus="Running"'

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.show",
     "motcua.commands.audit",
     "motcua.commands.calendar",
+    "motcua.commands.interpreters",
     "motcua.commands.setup",
 )
 

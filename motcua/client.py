@@ -42,8 +42,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from motcua import allocator
 from motcua.errors import UserError
 from procedures import fields
-from procedures.calendar import WorkCalendar, load_calendar
 from procedures.errors import ProcedureError
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure, ResultType
 from workflows import search_attributes as sa
@@ -71,7 +72,6 @@ from workflows.api import (
     TaskStatus,
     WithdrawDossier,
 )
-from workflows.clock import DossierClock
 from workflows.counter import key_of, ticket
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -446,6 +446,8 @@ async def submit(
                     SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
                     SearchAttributePair(sa.PORTAL_STATUS, PortalStatus.RECEIVED.value),
                     SearchAttributePair(sa.OVERDUE, False),
+                    # Given at the start, not upserted: old histories' commands stay unchanged.
+                    SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
                 ]
             ),
         )

@@ -31,7 +31,7 @@ from motcua import client as ops
 from motcua.devserver import find_binary, register_search_attributes, shut_down
 from motcua.errors import UserError
 from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
-from procedures.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.messages import close_match
 from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskStep
 from workflows.api import (

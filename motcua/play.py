@@ -21,7 +21,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from motcua import client as ops
 from motcua.errors import UserError
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.clock import deadline
 from procedures.models import (
     EndStep,
     FieldType,
@@ -39,7 +40,6 @@ from workflows.api import (
     TaskStatus,
     TimelineEntry,
 )
-from workflows.clock import deadline
 
 POLL_SECONDS = 0.2
 APPROVE = "approve"

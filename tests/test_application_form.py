@@ -25,8 +25,8 @@ from motcua import cli
 from motcua import client as ops
 from motcua.audit.history import read_file
 from procedures import fields
-from procedures.calendar import load_calendar
 from procedures.errors import Problem, ProcedureError
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import content_hash, load_catalog, load_procedure
 from procedures.models import Channel, FieldType, FormField
 from workflows import rules

@@ -18,10 +18,11 @@ from motcua import client as ops
 from motcua import logs
 from motcua.audit.export import MANIFEST, export, verify
 from motcua.audit.history import fetch_runs, read_file
+from motcua.audit.records import Trail
 from motcua.audit.render import render
-from motcua.audit.trail import Trail, build_trail
+from motcua.audit.trail import build_trail
 from motcua.cli import main
-from procedures.calendar import load_calendar
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel
 from workflows.api import (

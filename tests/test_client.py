@@ -24,7 +24,7 @@ from temporalio.client import Client
 
 from motcua import client as ops
 from motcua import logs
-from procedures.calendar import OfficeHours, WorkCalendar, load_calendar
+from procedures.legaltime.calendar import OfficeHours, WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
 from workflows.api import (

@@ -30,7 +30,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from timeskip import outcome
 
-from procedures.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
 from workflows import search_attributes
@@ -683,8 +683,8 @@ async def test_calendar_publish_moves_running_dossiers(
     working day, same time. Batch operations need the real dev server (visibility)."""
     from motcua.calendar_broadcast import RUNNING_DOSSIERS
     from motcua.cli import build_parser
-    from procedures.calendar import DEFAULT_OVERRIDES
-    from workflows.clock import is_working_day
+    from procedures.legaltime.calendar import DEFAULT_OVERRIDES
+    from procedures.legaltime.clock import is_working_day
 
     temporal = dev_env.client
     calendar = load_calendar()

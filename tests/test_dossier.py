@@ -17,7 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from motcua.audit.replay import new_replayer
-from procedures.calendar import load_calendar
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
 from workflows.api import (

@@ -53,7 +53,7 @@ def test_inputs_keep_their_procedure_and_shrink(path: Path) -> None:
 def test_every_catalogue_procedure_round_trips() -> None:
     from datetime import UTC, datetime
 
-    from procedures.calendar import load_calendar
+    from procedures.legaltime.calendar import load_calendar
     from procedures.models import Channel
     from workflows.api import Applicant
 

@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from test_client import APPLICANT, always_open, forms_yaml
 
 from motcua import client as ops
-from procedures.calendar import load_calendar
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
 from workflows.api import Actor, DossierOutcome, ResultType, TaskStatus

@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
@@ -23,6 +24,12 @@ from motcua.errors import UserError
 from workflows.api import DossierInput
 
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+_CONVERT = pydantic_data_converter.payload_converter
+
+
+def decode(payloads: Any, kind: type[Any]) -> Any:
+    """One payload decoded into `kind` with the worker's pydantic data converter."""
+    return _CONVERT.from_payloads(list(payloads.payloads), [kind])[0]
 
 
 class HistoryError(Exception):
