@@ -11,11 +11,19 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
-from workflows import behaviours
+from workflows import behaviours, packing
 
 DOSSIER_WORKFLOW = "Dossier"
 COUNTER_WORKFLOW = "AgencyCounter"
@@ -143,6 +151,19 @@ class DossierInput(_Msg):
         (docs/auditing.md).
         """
         return self.interpreter if "interpreter" in self.model_fields_set else 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpack_forms(cls, data: Any) -> Any:
+        return packing.unpack(data)
+
+    @model_serializer(mode="wrap")
+    def _pack_forms(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """In JSON (histories), the form templates travel compressed (`workflows.packing`)."""
+        data: dict[str, Any] = handler(self)
+        return packing.pack(data) if info.mode_is_json() else data
 
 
 class ClaimTask(_Msg):
