@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from motcua import allocator
 from motcua.audit.history import shard_of
 from motcua.cli import main
+from motcua.client import allocation as allocator
 from workflows.counter import ticket
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import APPLICANT, Setup, serving, submit
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from test_client import APPLICANT, Setup, number, serving, submit
+from test_client import number
 
-from motcua import allocator
 from motcua import client as ops
-from motcua.errors import UserError
+from motcua.client import allocation as allocator
+from runtime.errors import UserError
 from workflows.api import COUNTER_WORKFLOW, Allocation, CounterInput
 from workflows.counter import (
     MAX_CARRIED,

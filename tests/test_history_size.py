@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Setup, serving, submit
 from pydantic import ValidationError
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from test_client import Setup, serving, submit
 
 from motcua.audit.history import Source
 from motcua.audit.replay import replay

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import APPLICANT, always_open, forms_yaml
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
-from test_client import APPLICANT, always_open, forms_yaml
 
 from motcua import client as ops
 from procedures.legaltime.calendar import load_calendar

@@ -8,7 +8,7 @@ Built for the server's limits (docs/deployment.md, "Submission bursts"):
 
 - **Batches.** Clients send `allocate_many` with up to `MAX_BATCH` tickets; a client process
   queues its concurrent submissions to an agency and sends them as one update while the
-  previous one is in flight (`motcua.allocator`). A burst of 1,000 submissions is a handful
+  previous one is in flight (`motcua.client.allocation`). A burst of 1,000 submissions is a handful
   of updates, far from the server's 10 updates in flight per workflow
   (`history.maxInFlightUpdates`), and a workflow task answers them all at once.
 - **Short runs.** The workflow continues as new at each new day, when the server suggests it,

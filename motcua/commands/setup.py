@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from motcua.commands.output import add_common
 from motcua.devserver import CLI_TYPE_NAMES, register_search_attributes
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows.search_attributes import ALL
 
 

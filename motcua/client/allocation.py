@@ -29,7 +29,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows.api import ALLOCATE_MANY, COUNTER_WORKFLOW, Allocated, AllocateMany, CounterInput
 from workflows.counter import MAX_BATCH
 
