@@ -22,6 +22,8 @@ from temporalio.client import Client
 from test_client import number
 
 from motcua import client as ops
+from motcua.audit.history import read_file
+from motcua.audit.replay import replay
 from motcua.client import allocation as allocator
 from runtime.errors import UserError
 from workflows.api import COUNTER_WORKFLOW, Allocation, CounterInput
@@ -176,3 +178,18 @@ async def test_a_continued_counter_remembers_its_requests(
         assert (await allocator.number(client, legacy, queue, ticket("x", "c"))).code.endswith(
             "-0008"
         )
+
+
+async def test_the_first_counters_history_replays() -> None:
+    """A counter run by the first release (one `allocate` update per submission, a repeat
+    among them), recorded with that code: the current counter replays it."""
+    path = Path(__file__).parent / "histories" / "counter" / "first-release.json"
+    source = read_file(path)
+    updates = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in source.history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    assert updates == ["allocate"] * 4
+    outcomes = await replay([source], concurrency=1)
+    assert outcomes[0].ok, outcomes[0].line()
