@@ -26,7 +26,7 @@ from motcua.audit.history import read_file
 from motcua.audit.replay import replay
 from motcua.client import allocation as allocator
 from runtime.errors import UserError
-from workflows.api import COUNTER_WORKFLOW, Allocation, CounterInput
+from workflows.api import ALLOCATE, COUNTER_WORKFLOW, Allocate, Allocation, CounterInput
 from workflows.counter import (
     MAX_CARRIED,
     MAX_PER_DAY,
@@ -175,8 +175,18 @@ async def test_a_continued_counter_remembers_its_requests(
         )
         again = await allocator.number(client, legacy, queue, ticket("old-request", "any"))
         assert again.existing and again.code == old.code
+        # A client of the first release still gets its numbers (one `allocate` each).
+        handle = client.get_workflow_handle(f"counter-{legacy}")
+        first = await handle.execute_update(
+            ALLOCATE, Allocate(request_id="old-request"), result_type=Allocation
+        )
+        assert first.existing and first.code == old.code
+        fresh_old = await handle.execute_update(
+            ALLOCATE, Allocate(request_id="old-client-new"), result_type=Allocation
+        )
+        assert fresh_old.code.endswith("-0008") and not fresh_old.existing
         assert (await allocator.number(client, legacy, queue, ticket("x", "c"))).code.endswith(
-            "-0008"
+            "-0009"
         )
 
 

@@ -156,10 +156,7 @@ class AgencyCounterWorkflow:
 
     @allocate_many.validator
     def _check_many(self, req: AllocateMany) -> None:
-        fresh = {t[:KEY_LEN] for t in req.tickets} - self._known.keys()
-        used = self._last if today() == self._day else 0
-        if used + len(fresh) > MAX_PER_DAY:
-            raise ValueError(f"agency {self._agency} has numbered {MAX_PER_DAY} dossiers today")
+        self._check_room(req.tickets)
 
     @workflow.update(name=ALLOCATE)
     def allocate(self, req: Allocate) -> Allocation:
@@ -169,7 +166,14 @@ class AgencyCounterWorkflow:
 
     @allocate.validator
     def _check(self, req: Allocate) -> None:
-        self._check_many(AllocateMany(tickets=[ticket(req.request_id)]))
+        self._check_room([ticket(req.request_id)])
+
+    def _check_room(self, tickets: list[str]) -> None:
+        """Refuse a batch whose new requests would pass the day's last number."""
+        fresh = {t[:KEY_LEN] for t in tickets} - self._known.keys()
+        used = self._last if today() == self._day else 0
+        if used + len(fresh) > MAX_PER_DAY:
+            raise ValueError(f"agency {self._agency} has numbered {MAX_PER_DAY} dossiers today")
 
     def _number(self, ticket_: str) -> tuple[str, bool]:
         """The ticket's code and whether it was issued before; `""` for a reused request id."""

@@ -18,24 +18,20 @@ import random
 import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-)
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from motcua.client.errors import CALL_TIMEOUT, guard
 from runtime.errors import UserError
 from workflows.api import ALLOCATE_MANY, COUNTER_WORKFLOW, Allocated, AllocateMany, CounterInput
 from workflows.counter import MAX_BATCH
 
 PATIENCE = 120.0
 """Seconds a batch keeps asking a busy counter before its callers are told to submit again."""
-CALL_TIMEOUT = timedelta(seconds=20)
 BACKOFF = 0.05
 """Seconds before the first retry of a refused batch; doubled each time, up to 2 s."""
 
@@ -120,17 +116,15 @@ async def _call(queue: _Queue, tickets: list[str]) -> Allocated:
         task_queue=queue.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
+    call = queue.client.execute_update_with_start_workflow(
+        ALLOCATE_MANY,
+        AllocateMany(tickets=tickets),
+        start_workflow_operation=counter,
+        result_type=Allocated,
+        rpc_timeout=CALL_TIMEOUT,
+    )
     try:
-        return await queue.client.execute_update_with_start_workflow(
-            ALLOCATE_MANY,
-            AllocateMany(tickets=tickets),
-            start_workflow_operation=counter,
-            result_type=Allocated,
-            rpc_timeout=CALL_TIMEOUT,
-        )
-    except WorkflowUpdateFailedError as err:
-        reason = getattr(err.cause, "message", None) or str(err.cause or err)
-        raise UserError(f"the counter of agency {queue.agency} refused: {reason}") from None
+        return await guard(queue.client, f"counter-{queue.agency}", "allocate", call)
     except RPCError as err:
         # Update-with-start reports a refused update as the whole operation failing, and an
         # update the counter dropped (its worker died, or it continued as new) as aborted.
@@ -140,12 +134,4 @@ async def _call(queue: _Queue, tickets: list[str]) -> Allocated:
             with contextlib.suppress(Exception):  # the failed start's own copy of the error
                 await counter.workflow_handle()
             raise _Busy from err
-        if err.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise UserError(
-                f"no worker answered for the counter of agency {queue.agency} within"
-                f" {int(CALL_TIMEOUT.total_seconds())}s (is `motcua dev` or worker.py running?)"
-            ) from None
-        if err.status is RPCStatusCode.UNAVAILABLE:
-            target = queue.client.service_client.config.target_host
-            raise UserError(f"cannot reach the Temporal server at {target}") from None
         raise
