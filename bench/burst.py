@@ -135,7 +135,9 @@ async def run(args: argparse.Namespace) -> tuple[bool, list[str]]:
         await wait_for_pollers(client, agency.task_queue)
         # A worker in service has its workflow code loaded: warm it with another agency's
         # counter, so the burst does not time the sandbox's first imports.
-        await allocation.number(client, "000.00.00.H00", agency.task_queue, ticket("warm-up"))
+        await allocation.number(
+            client, "000.00.00.H00", agency.task_queue, ticket("warm-up", "warm-up")
+        )
         load_before = load_average()
         cpu0 = [cpu_seconds(server_pid), *(cpu_seconds(w.pid) for w in workers)]
         t0 = time.perf_counter()
