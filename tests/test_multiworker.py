@@ -172,7 +172,7 @@ def agencies(dev_env: Any, tmp_path: Path) -> Iterator[Agencies]:
             registry=registry,
             queue_a=queues["a"],
             queue_b=queues["b"],
-            forms=forms_yaml(),
+            forms=forms_yaml(catalog),
         ),
         encoding="utf-8",
     )

@@ -27,12 +27,12 @@ from procedures.legaltime.calendar import DEFAULT_OVERRIDES, WorkCalendar, load_
 from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure
+from procedures.text import MAX_LINE, control_problem, payload_problem
 from runtime.errors import UserError
 from workflows import search_attributes as sa
 from workflows.api import DOSSIER_WORKFLOW, Applicant, DossierInput, PortalStatus
 from workflows.counter import key_of, ticket
 
-MAX_REQUEST_ID = 200
 REQUEST_MEMO = "request"
 """Memo key of a dossier: its request's key (`workflows.counter.key_of`), never personal."""
 
@@ -75,8 +75,6 @@ def _ticket(
     documents: tuple[str, ...],
 ) -> str:
     """The counter's memory of this request: its id, and what was submitted under it."""
-    if not 1 <= len(request_id) <= MAX_REQUEST_ID or not request_id.isprintable():
-        raise InvalidRequest(f"a request id must be 1 to {MAX_REQUEST_ID} printable characters")
     content = _digest(
         [procedure_code, applicant.model_dump(mode="json"), channel, dict(form), documents]
     )
@@ -87,8 +85,9 @@ def check_submission(
     procedure: Procedure, channel: Channel, form: Mapping[str, Any], documents: Iterable[str]
 ) -> None:
     """Refuse, before anything reaches Temporal, a submission the procedure does not accept:
-    a channel it does not offer, an undeclared document, or (when it declares its
-    `application`) form data with unknown, missing or mistyped fields, all named at once."""
+    a channel it does not offer, an undeclared document, form data too large or holding
+    control characters, or (when it declares its `application`) form data with unknown,
+    missing, mistyped or too long fields, all named at once."""
     if channel not in procedure.channels:
         accepted = ", ".join(c.value for c in procedure.channels)
         raise InvalidRequest(
@@ -98,6 +97,9 @@ def check_submission(
     if unknown:
         known = ", ".join(d.id for d in procedure.documents)
         raise InvalidRequest(f"unknown document(s) {', '.join(unknown)} (known: {known})")
+    too_much = payload_problem(dict(form))
+    if too_much is not None:
+        raise InvalidRequest(f"form: {too_much}")
     if procedure.application:
         problems = fields.application_problems(procedure.application, form)
         if problems:
@@ -128,6 +130,8 @@ async def submit(
     check_submission(proc, channel, form, documents)
     given = request_id is not None
     request_id = request_id or default_request_id(proc.code, applicant, form)
+    if len(request_id) > MAX_LINE or control_problem(request_id) is not None:
+        raise InvalidRequest(f"request id: at most {MAX_LINE} characters, no control characters")
     ticket_ = _ticket(request_id, proc.code, applicant, channel, form, documents)
     agency = proc.agencies[proc.receiving_agency]
     number = await allocation.number(client, agency.code, agency.task_queue, ticket_)
