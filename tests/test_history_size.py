@@ -92,7 +92,10 @@ async def test_a_packed_dossier_runs_and_replays(setup: Setup) -> None:
     done = await submit(setup)
     handle = setup.client.get_workflow_handle(done.code)
     history = await handle.fetch_history()
-    started = history.events[0].workflow_execution_started_event_attributes
-    assert FIELD.encode() in started.input.payloads[0].data
+    packed = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    codec = setup.client.data_converter.payload_codec
+    assert codec is not None  # compressed first, then encrypted (runtime/codec.py)
+    [plain] = await codec.decode([packed])
+    assert FIELD.encode() in plain.data
     outcomes = await replay([Source(done.code, history)], concurrency=1)
     assert [o.ok for o in outcomes] == [True], outcomes[0].line()
