@@ -424,19 +424,25 @@ async def run_batch(
     )
 
 
-async def history_counts(client: Client, codes: Sequence[str]) -> collections.Counter[str]:
-    """Events of every type over the histories of `codes`."""
+async def history_counts(
+    client: Client, codes: Sequence[str]
+) -> tuple[collections.Counter[str], collections.Counter[str]]:
+    """Events, and their bytes (protobuf size, as the server stores them), of every type over
+    the histories of `codes`."""
     counts: collections.Counter[str] = collections.Counter()
+    sizes: collections.Counter[str] = collections.Counter()
     gate = asyncio.Semaphore(16)
 
     async def one(code: str) -> None:
         async with gate:
             history = await client.get_workflow_handle(code).fetch_history()
         for event in history.events:
-            counts[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
+            name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+            counts[name] += 1
+            sizes[name] += event.ByteSize()
 
     await asyncio.gather(*(one(c) for c in codes))
-    return counts
+    return counts, sizes
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -448,7 +454,11 @@ def percentile(values: Sequence[float], share: float) -> float:
 # ------------------------------------------------------------------------------ report
 
 
-def summarise(batches: list[Batch], events: dict[str, collections.Counter[str]]) -> list[str]:
+def summarise(
+    batches: list[Batch],
+    events: dict[str, collections.Counter[str]],
+    sizes: dict[str, collections.Counter[str]],
+) -> list[str]:
     """The table (markdown), one column per kind, plus the event breakdown."""
     rows: dict[str, dict[str, str]] = {}
     raw: dict[str, dict[str, float]] = {}
@@ -461,6 +471,8 @@ def summarise(batches: list[Batch], events: dict[str, collections.Counter[str]])
             "tput": statistics.median(per_batch),
             "cpu": sum(b.worker_cpu for b in mine) / n,
             "events": sum(events[kind].values()) / n,
+            "bytes": sum(sizes[kind].values()) / n,
+            "input": sizes[kind]["WORKFLOW_EXECUTION_STARTED"] / n,
         }
         rows[kind] = {
             "dossiers measured": f"{n}",
@@ -469,6 +481,8 @@ def summarise(batches: list[Batch], events: dict[str, collections.Counter[str]])
             "worker CPU s/dossier": f"{raw[kind]['cpu'] * 1000:.0f} ms",
             "server CPU s/dossier": f"{sum(b.server_cpu for b in mine) / n * 1000:.0f} ms",
             "history events/dossier": f"{raw[kind]['events']:.1f}",
+            "history bytes/dossier": f"{raw[kind]['bytes']:,.0f}",
+            "of which the start event (input)": f"{raw[kind]['input']:,.0f}",
             "update p50": f"{percentile(lat, 0.5) * 1000:.0f} ms",
             "update p99": f"{percentile(lat, 0.99) * 1000:.0f} ms",
             "rejected updates/dossier": f"{sum(b.rejected for b in mine) / n:.2f}",
@@ -479,6 +493,8 @@ def summarise(batches: list[Batch], events: dict[str, collections.Counter[str]])
         "dossiers/s (median of batches)": interp["tput"] / hand["tput"],
         "worker CPU s/dossier": interp["cpu"] / hand["cpu"],
         "history events/dossier": interp["events"] / hand["events"],
+        "history bytes/dossier": interp["bytes"] / hand["bytes"],
+        "of which the start event (input)": interp["input"] / hand["input"],
     }
     for name in rows["interpreter"]:
         ratio = f"{ratios[name]:.2f}" if name in ratios else ""
@@ -552,13 +568,15 @@ async def bench(args: argparse.Namespace) -> list[str]:
                     f"load {loads[-1]}",
                     flush=True,
                 )
-        events = {
+        counted = {
             kind: await history_counts(
                 client, [c for b in batches if b.kind == kind for c in b.codes]
             )
             for kind in KINDS
         }
-        lines = summarise(batches, events)
+        lines = summarise(
+            batches, {k: c[0] for k, c in counted.items()}, {k: c[1] for k, c in counted.items()}
+        )
         lines += [
             "",
             f"Forms memoised in the worker (`--cache-templates`): {args.cache_templates}. "

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.erase",
     "motcua.commands.codec",
     "motcua.commands.verify_document",
+    "motcua.commands.setup",
 )
 
 

@@ -93,8 +93,9 @@ async def shut_down(env: WorkflowEnvironment) -> None:
 
 async def register_search_attributes(
     client: Client, keys: Sequence[SearchAttributeKey] = ALL
-) -> None:
-    """Add the custom search attributes the server lacks; a clash of types is an error.
+) -> list[str]:
+    """Add the custom search attributes the server lacks (their names are returned); a clash
+    of types is an error.
 
     Servers that cannot list them (the Java time-skipping test server) get all of them added.
     """
@@ -126,6 +127,7 @@ async def register_search_attributes(
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
+    return sorted(missing)
 
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
 from procedures.text import Line, Lines, Payload, Text
-from workflows import behaviours
+from workflows import behaviours, packing
 
 DOSSIER_WORKFLOW = "Dossier"
 COUNTER_WORKFLOW = "AgencyCounter"
@@ -31,6 +39,7 @@ WITHDRAW = "withdraw"
 DELIVER_EVENT = "deliver_event"
 APPROVE_APOLOGY = "approve_apology"
 ALLOCATE = "allocate"
+ALLOCATE_MANY = "allocate_many"
 # Signal and query names.
 UPDATE_CALENDAR = "update_calendar"
 STATE = "state"
@@ -143,6 +152,19 @@ class DossierInput(_Msg):
         (docs/auditing.md).
         """
         return self.interpreter if "interpreter" in self.model_fields_set else 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpack_forms(cls, data: Any) -> Any:
+        return packing.unpack(data)
+
+    @model_serializer(mode="wrap")
+    def _pack_forms(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """In JSON (histories), the form templates travel compressed (`workflows.packing`)."""
+        data: dict[str, Any] = handler(self)
+        return packing.pack(data) if info.mode_is_json() else data
 
 
 class ClaimTask(_Msg):
@@ -310,8 +332,33 @@ class Allocation(_Msg):
     existing: bool = False
 
 
+class AllocateMany(_Msg):
+    """Numbers for many submissions in one update: one ticket each (`workflows.counter.ticket`).
+
+    A ticket is 16 characters (a request id's key and its content's fingerprint), so a batch of
+    the most the counter takes is about 20 KB of history."""
+
+    tickets: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16}$")]] = Field(
+        min_length=1, max_length=1000
+    )
+
+
+class Allocated(_Msg):
+    """One answer per ticket, in order: its code, `""` when its request id was used before for a
+    different submission (refused), and whether the code was issued before (a repeat)."""
+
+    received_at: datetime
+    codes: list[str]
+    existing: list[bool]
+
+
 class CounterInput(_Msg):
     agency_code: str
     day: str = Field("", description="YYMMDD of the day being numbered; empty before the first.")
     last_number: int = 0
-    recent: dict[str, Allocation] = Field({}, description="Request id -> allocation, 7 days.")
+    recent: dict[str, Allocation] = Field(
+        {}, description="Request id -> allocation: the first counter's state, read on upgrade."
+    )
+    issued: dict[str, str] = Field(
+        {}, description="YYMMDD -> the day's tickets concatenated, number n at [16(n-1), 16n)."
+    )

@@ -8,6 +8,7 @@ failure an auditor can fix (a typo in a code, a server that is down, a damaged f
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -131,10 +132,23 @@ async def fetch_runs(client: Client, code: str) -> list[Source]:
             return runs[::-1]
 
 
-async def query_runs(client: Client, query: str) -> AsyncIterator[Source | HistoryError]:
-    """Every run a visibility query selects (e.g. `ProcedureCode="1.001193"`), or why not."""
+def shard_of(workflow_id: str, shards: int) -> int:
+    """The shard (1..`shards`) a workflow belongs to: a hash of its id, so every machine that
+    lists the same query agrees on the partition, and all runs of a dossier go together."""
+    digest = hashlib.sha256(workflow_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shards + 1
+
+
+async def query_runs(
+    client: Client, query: str, shard: tuple[int, int] = (1, 1)
+) -> AsyncIterator[Source | HistoryError]:
+    """Every run a visibility query selects (e.g. `ProcedureCode="1.001193"`), or why not;
+    with `shard=(i, n)` only those of the i-th of n shards (`shard_of`)."""
+    index, shards = shard
     try:
         async for execution in client.list_workflows(query):
+            if shards > 1 and shard_of(execution.id, shards) != index:
+                continue
             label = f"{execution.id} run {execution.run_id}"
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             try:

@@ -1,104 +1,42 @@
-"""Receiving a dossier: checks before Temporal, a code from the agency's counter (retried while
-the counter is busy), then the dossier workflow."""
+"""Receiving a dossier: checks before Temporal, a code from the agency's counter (shared with
+the process's other submissions to the agency: `motcua.client.allocation`), then the dossier
+workflow."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import hashlib
 import json
-import random
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+import structlog
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
+from motcua.client import allocation
 from motcua.client.dossier import show
-from motcua.client.errors import CALL_TIMEOUT, InvalidRequest, guard
+from motcua.client.errors import InvalidRequest
 from motcua.client.views import Submitted
 from procedures import fields
 from procedures.errors import ProcedureError
-from procedures.legaltime.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.calendar import DEFAULT_OVERRIDES, WorkCalendar, load_calendar
+from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure
 from procedures.text import MAX_LINE, control_problem, payload_problem
 from runtime.errors import UserError
 from workflows import search_attributes as sa
-from workflows.api import (
-    ALLOCATE,
-    COUNTER_WORKFLOW,
-    DOSSIER_WORKFLOW,
-    Allocate,
-    Allocation,
-    Applicant,
-    CounterInput,
-    DossierInput,
-    PortalStatus,
-)
+from workflows.api import DOSSIER_WORKFLOW, Applicant, DossierInput, PortalStatus
+from workflows.counter import key_of, ticket
 
-BUSY_RETRIES = 10
-BUSY_BACKOFF = 0.05
-"""Seconds before the first retry of a refused counter call; doubled each time, up to 2 s."""
+REQUEST_MEMO = "request"
+"""Memo key of a dossier: its request's key (`workflows.counter.key_of`), never personal."""
 
-T = TypeVar("T")
-
-
-class _Busy(Exception):
-    """The counter call did not happen (load, or an aborted update): asking again is safe."""
-
-
-async def _unless_busy(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except RPCError as err:
-        # Update-with-start reports a refused update as the whole operation failing, and an
-        # update the counter dropped (its worker died, or it continued as new) as aborted.
-        if err.status is RPCStatusCode.RESOURCE_EXHAUSTED or err.message.startswith(
-            ("Update-with-Start could not be executed", "workflow update was aborted")
-        ):
-            raise _Busy from err
-        raise
-
-
-async def _allocate(client: Client, agency: str, task_queue: str, request_id: str) -> Allocation:
-    """A dossier code from the agency's counter, waiting out a burst of submissions.
-
-    The server holds at most a few updates in flight per workflow (10 by default) and refuses
-    more (RESOURCE_EXHAUSTED, or the whole update-with-start aborted); the counter answers in
-    milliseconds, so the submission waits and asks again (the request id makes a repeat
-    harmless) instead of failing.
-    """
-    for attempt in range(BUSY_RETRIES + 1):
-        counter: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
-            COUNTER_WORKFLOW,
-            CounterInput(agency_code=agency),
-            id=f"counter-{agency}",
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        call = client.execute_update_with_start_workflow(
-            ALLOCATE,
-            Allocate(request_id=request_id),
-            start_workflow_operation=counter,
-            result_type=Allocation,
-            rpc_timeout=CALL_TIMEOUT,
-        )
-        try:
-            return await guard(client, f"counter-{agency}", "allocate", _unless_busy(call))
-        except _Busy:
-            with contextlib.suppress(Exception):  # the failed start's own copy of the error
-                await counter.workflow_handle()
-        await asyncio.sleep(min(BUSY_BACKOFF * 2**attempt, 2.0) * random.uniform(0.5, 1.5))
-    raise UserError(f"the counter of agency {agency} is too busy; submit again in a moment")
+log = structlog.get_logger(__name__)
 
 
 def load_frozen(procedure: str) -> FrozenProcedure:
@@ -120,13 +58,27 @@ def load_frozen(procedure: str) -> FrozenProcedure:
 
 def default_request_id(procedure_code: str, applicant: Applicant, form: Mapping[str, Any]) -> str:
     """The same application, sent again, gets the same request id and so the same dossier."""
-    blob = json.dumps(
-        [procedure_code, applicant.model_dump(mode="json"), dict(form)],
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
-    )
+    return _digest([procedure_code, applicant.model_dump(mode="json"), dict(form)])
+
+
+def _digest(parts: list[Any]) -> str:
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _ticket(
+    request_id: str,
+    procedure_code: str,
+    applicant: Applicant,
+    channel: Channel,
+    form: Mapping[str, Any],
+    documents: tuple[str, ...],
+) -> str:
+    """The counter's memory of this request: its id, and what was submitted under it."""
+    content = _digest(
+        [procedure_code, applicant.model_dump(mode="json"), channel, dict(form), documents]
+    )
+    return ticket(request_id, content)
 
 
 def check_submission(
@@ -166,32 +118,43 @@ async def submit(
 ) -> Submitted:
     """Receive a dossier: a code from the agency's counter, then the dossier workflow.
 
-    The counter remembers request ids, and a dossier code is never reused (REJECT_DUPLICATE),
-    so repeating a submission returns the dossier it created first (`existing=True`).
+    The counter remembers request ids (`workflows.counter`), and a dossier code is never reused
+    (REJECT_DUPLICATE), so repeating a submission returns the dossier it created first
+    (`existing=True`); the same request id with different content is refused. A new dossier's
+    appointment date is computed here as the workflow does, without waiting for its worker.
     """
     frozen = procedure if isinstance(procedure, FrozenProcedure) else load_frozen(procedure)
     proc = frozen.procedure
     form = dict(form or {})
     documents = tuple(documents)
     check_submission(proc, channel, form, documents)
+    given = request_id is not None
     request_id = request_id or default_request_id(proc.code, applicant, form)
     if len(request_id) > MAX_LINE or control_problem(request_id) is not None:
         raise InvalidRequest(f"request id: at most {MAX_LINE} characters, no control characters")
+    ticket_ = _ticket(request_id, proc.code, applicant, channel, form, documents)
     agency = proc.agencies[proc.receiving_agency]
-    allocation = await _allocate(client, agency.code, agency.task_queue, request_id)
-    code = allocation.code
+    number = await allocation.number(client, agency.code, agency.task_queue, ticket_)
+    code = number.code
+    if not code:
+        raise InvalidRequest(
+            "this request id was already used for a different submission; send it with a new one"
+            if given
+            else f"this applicant's application for {proc.code} was already submitted with other"
+            " documents or channel; give a new request id to submit it again"
+        )
     inp = DossierInput(
         code=code,
         procedure=frozen,
-        calendar=calendar or load_calendar(),
-        received_at=allocation.received_at,
+        calendar=calendar or default_calendar(),
+        received_at=number.received_at,
         channel=channel,
         applicant=applicant,
         form=form,
         documents=documents,
         request_id=request_id,
     )
-    existing = False
+    existing = number.existing
     try:
         await client.start_workflow(
             DOSSIER_WORKFLOW,
@@ -199,6 +162,7 @@ async def submit(
             id=code,
             task_queue=agency.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={REQUEST_MEMO: key_of(ticket_)},
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
@@ -210,11 +174,45 @@ async def submit(
             ),
         )
     except WorkflowAlreadyStartedError:
-        if not allocation.existing:
+        if not existing and not await _started_for(client, code, key_of(ticket_)):
             raise UserError(
                 f"dossier code {code} is already taken although the counter of "
                 f"{agency.code} just issued it: check the counter workflow"
             ) from None
         existing = True
-    state = await show(client, code)
-    return Submitted(code=code, due_at=state.clock.due_at, existing=existing)
+    except Exception as err:
+        # The number stays unused (a gap in the day's codes) unless the request is sent again.
+        log.warning("dossier code issued but not started", code=code, error=type(err).__name__)
+        raise
+    if existing:
+        state = await show(client, code)
+        return Submitted(code=code, due_at=state.clock.due_at, existing=True)
+    return Submitted(code=code, due_at=_due(inp), existing=False)
+
+
+def default_calendar() -> WorkCalendar:
+    """The shipped calendar, built again only when its override file changes or the year turns:
+    a burst of 1,000 submissions would otherwise build it 1,000 times (10-20 ms each)."""
+    return _calendar((DEFAULT_OVERRIDES.stat().st_mtime_ns, date.today().year))
+
+
+@functools.lru_cache(maxsize=1)
+def _calendar(_key: tuple[int, int]) -> WorkCalendar:
+    return load_calendar()
+
+
+def _due(inp: DossierInput) -> datetime:
+    """The appointment date of a dossier just received, as its workflow computes it first."""
+    proc = inp.procedure.procedure
+    hours = proc.agencies[proc.receiving_agency].office_hours(inp.calendar)
+    clock = DossierClock(
+        budget=proc.time_limit, max_extensions=proc.max_extensions, hours=hours
+    ).start(inp.received_at)
+    return clock.due(inp.calendar)
+
+
+async def _started_for(client: Client, code: str, key: str) -> bool:
+    """Whether the running dossier `code` was started for the request with this key (a
+    concurrent repeat of the same request got there first)."""
+    description = await client.get_workflow_handle(code).describe()
+    return bool(await description.memo_value(REQUEST_MEMO, None) == key)

@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     replay.add_argument(
         "--concurrency", type=int, default=2, help="replays at once in each process (2)"
     )
+    replay.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="with --query: only the I-th of N shards (by a hash of the workflow id), so N "
+        "machines can share the histories",
+    )
     replay.set_defaults(handler=_replay)
 
     trail = sub.add_parser("trail", help="a dossier's audit trail, from its history alone")
@@ -98,21 +104,28 @@ async def _replay(args: argparse.Namespace) -> int:
         raise UserError("give dossier codes, or --query, or --file (exactly one of them)", 2)
     if args.concurrency < 1 or (args.jobs is not None and args.jobs < 1):
         raise UserError("--jobs and --concurrency must be at least 1", 2)
+    shard = _shard(args.shard) if args.shard else (1, 1)
+    if args.shard and args.query is None:
+        raise UserError("--shard splits a --query; give one", 2)
+    jobs_hint: int | None = None
     total: int | None
     items: AsyncIterator[Item] | list[Item]
     if args.file:
         items, total = list(args.file), len(args.file)  # each read where it is replayed
+        jobs_hint = total
     else:
         from runtime.connection import connect
 
         client = await connect()
         if args.query is not None:
-            total = await histories.count(client, args.query)
-            items = histories.query_runs(client, args.query)
+            listed = await histories.count(client, args.query)
+            items = histories.query_runs(client, args.query, shard)
+            total = listed if shard[1] == 1 else None  # a shard's size is known once listed
+            jobs_hint = listed // shard[1]
         else:
             total = None
             items = _dossiers(client, args.dossiers)
-    jobs = _processes(args.jobs, total if total is not None else len(args.dossiers))
+    jobs = _processes(args.jobs, jobs_hint if jobs_hint is not None else len(args.dossiers))
     outcomes = await replay(
         items, concurrency=args.concurrency, jobs=jobs, progress=Progress(total)
     )
@@ -121,6 +134,14 @@ async def _replay(args: argparse.Namespace) -> int:
     failed = sum(not o.ok for o in outcomes)
     print(f"{len(outcomes) - failed} replayed cleanly, {failed} failed")
     return 1 if failed else 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """`I/N` with 1 <= I <= N, or a one-line error."""
+    index, _, shards = text.partition("/")
+    if not (index.isdigit() and shards.isdigit() and 1 <= int(index) <= int(shards) <= 10_000):
+        raise UserError(f"--shard {text!r}: expected I/N with 1 <= I <= N <= 10000, e.g. 2/8", 2)
+    return int(index), int(shards)
 
 
 PER_PROCESS = 16
