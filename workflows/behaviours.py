@@ -18,6 +18,7 @@ Behaviour = Literal[
     "halt_ends_walk",
     "updates_last",
     "tells_officers",
+    "indicator_attributes",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -31,6 +32,9 @@ Behaviour = Literal[
   (`workflows.api.updates_last`, the runtime's ordering runner).
 - `tells_officers`: officers are told of reminders, overdue tasks and escalations
   (`workflows.officers`, outbox/officers.jsonl).
+- `indicator_attributes`: every upsert carries the indicator attributes too (supplements,
+  apologies, online payment, participants; at the end result, timeliness and processing days:
+  `workflows.search_attributes.indicators`, docs/indicators.md).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -41,6 +45,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
+    4: _V2 | {"tells_officers", "indicator_attributes"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

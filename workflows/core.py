@@ -57,7 +57,7 @@ class DossierCore:
         self._ended = False
         self._epoch = 0
         self._waiting: set[str] = set()
-        self._published: sa.Values | None = None
+        self._published: tuple[sa.Values, sa.Indicators | None] | None = None
         self._flush_queued = False
         self._dues = DueCache()
         # The waits holding the clock (a payment in one branch, a supplement in another); it
@@ -120,13 +120,19 @@ class DossierCore:
 
     def _sync_attributes(self) -> None:
         """Upsert the search attributes now if they differ from the last upsert."""
-        values = sa.values(
-            self._rt, self._proc, self._receiving().code, self._ended, workflow.now(), self._due_of
+        now = workflow.now()
+        agency = self._receiving().code
+        values = sa.values(self._rt, self._proc, agency, self._ended, now, self._due_of)
+        extra = (
+            sa.indicators(self._rt, self._cal, now) if self._has("indicator_attributes") else None
         )
-        if values == self._published:
+        if (values, extra) == self._published:
             return
-        self._published = values
-        workflow.upsert_search_attributes(sa.updates(self._proc.code, values))
+        self._published = (values, extra)
+        updates = sa.updates(self._proc.code, values)
+        if extra is not None:
+            updates += sa.indicator_updates(extra)
+        workflow.upsert_search_attributes(updates)
 
     def _due(self) -> datetime:
         return self._due_of(self._rt.clock)
