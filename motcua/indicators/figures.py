@@ -223,6 +223,7 @@ async def table(
         and (scope.agency in (None, p.agencies[p.receiving_agency].code))
     ]
     fees = [p.code for p in procs if p.fees]
+    scope = replace(scope, catalogue=tuple(sorted(p.code for p in procs)))
     groups: list[tuple[q.Scope, str, str | None]]
     if by == "procedure":
         groups = [(replace(scope, procedure=p.code), f"{p.code} {p.name}", None) for p in procs]

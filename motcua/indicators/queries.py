@@ -40,9 +40,14 @@ class Scope:
     agency: str | None = None
     procedure: str | None = None
     sector: str | None = None
+    catalogue: tuple[str, ...] = ()
+    """Without `procedure`, only these procedures (the catalogue's), if given."""
 
     def filters(self) -> list[str]:
         out = []
+        if self.catalogue and not self.procedure:
+            codes = ", ".join(map(literal, self.catalogue))
+            out.append(f"{sa.PROCEDURE_CODE.name} IN ({codes})")
         if self.agency:
             out.append(f"{sa.RECEIVING_AGENCY.name} = {literal(self.agency)}")
         if self.procedure:
@@ -106,6 +111,5 @@ def participated(scope: Scope, agency: str, late: bool = False) -> str:
         ended(scope),
         f"{sa.PARTICIPANTS.name} = {literal(value)}",
     ]
-    if scope.procedure:
-        parts.append(f"{sa.PROCEDURE_CODE.name} = {literal(scope.procedure)}")
+    parts += [f for f in scope.filters() if not f.startswith(sa.RECEIVING_AGENCY.name)]
     return " AND ".join(parts)

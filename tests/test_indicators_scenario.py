@@ -1,0 +1,321 @@
+"""200 dossiers with outcomes chosen in advance give exactly the planned indicators.
+
+Real dev server (visibility counts need it), real worker, real updates. Lateness without
+waiting: some dossiers are received 30 days ago with a 2-working-day limit, started as the
+client starts them (same start attributes). The test calendar makes the days around today
+non-working, so the working time a dossier used does not grow while the test runs, and every
+dossier received today and finished today is early (its clock starts on the next working day).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from motcua import client as ops
+from motcua.indicators import figures
+from motcua.indicators.queries import Scope
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.clock import DossierClock
+from procedures.loader import load_procedure
+from procedures.models import Channel, FrozenProcedure
+from workflows import search_attributes as sa
+from workflows.api import (
+    DELIVER_EVENT,
+    DOSSIER_WORKFLOW,
+    Actor,
+    Applicant,
+    DeliverEvent,
+    DossierInput,
+    PortalStatus,
+    TaskStatus,
+)
+from workflows.forms import VIETNAM
+
+FIXTURES = Path(__file__).with_name("fixtures") / "indicators"
+DESK, SECOND = "T76.00.01.H26", "T76.00.02.H26"
+MAIN, OTHER = "9.000766", "9.000767"
+N = 200
+POLL = 0.2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One dossier's fate, decided before it starts."""
+
+    i: int
+    procedure: str
+    channel: Channel
+    backdated: bool
+    outcome: str  # approve / refuse / withdraw / handover / open / supplement
+    pays: str | None  # None, "online" or "cash"
+    apology: bool
+    documents: tuple[str, ...]
+
+    @property
+    def agency(self) -> str:
+        return DESK if self.procedure == MAIN else SECOND
+
+    @property
+    def officer(self) -> str:
+        return f"officer{self.i % 3}@{self.agency}"
+
+    @property
+    def result(self) -> str | None:
+        return {
+            "approve": "approved",
+            "supplement": "approved",
+            "handover": "approved",
+            "refuse": "refused",
+            "withdraw": "withdrawn",
+        }.get(self.outcome)
+
+
+def plans() -> list[Plan]:
+    out = []
+    for i in range(N):
+        main = i % 5 != 4
+        outcome = ["approve"] * 4 + ["refuse", "withdraw", "handover", "open", "supplement", "open"]
+        fate = outcome[i % 10]
+        backdated = i % 7 == 0
+        if (fate == "handover" and not main) or (fate == "supplement" and (backdated or not main)):
+            fate = "approve"
+        channel = [Channel.ONLINE, Channel.POST, Channel.IN_PERSON][i % 3]
+        if not main and channel is Channel.POST:
+            channel = Channel.IN_PERSON
+        pays = ("online" if i % 8 == 1 else "cash") if main and i % 4 == 1 else None
+        documents = ("application", "deed") if main and i % 6 == 0 else ("application",)
+        apology = main and backdated and fate == "approve" and i % 2 == 0
+        out.append(
+            Plan(i, MAIN if main else OTHER, channel, backdated, fate, pays, apology, documents)
+        )
+    return out
+
+
+def calendar() -> WorkCalendar:
+    """The national calendar with the days around today off: used time stands still."""
+    today = datetime.now(VIETNAM).date()
+    off = {today + timedelta(days=d) for d in range(-1, 3)}
+    cal = load_calendar()
+    return cal.model_copy(
+        update={
+            "non_working": tuple(sorted(set(cal.non_working) | off)),
+            "working": tuple(d for d in cal.working if d not in off),
+        }
+    )
+
+
+def ago(days: int) -> datetime:
+    """10:00 local time `days` days ago, in UTC."""
+    day = datetime.now(VIETNAM).date() - timedelta(days=days)
+    return datetime.combine(day, time(10), VIETNAM).astimezone(UTC)
+
+
+async def _open(temporal: Client, code: str, step: str) -> None:
+    for _ in range(300):
+        try:
+            state = await ops.show(temporal, code)
+        except ops.DossierNotFound:  # a sub-procedure the parent has not started yet
+            await asyncio.sleep(POLL)
+            continue
+        if any(t.step == step and t.status is TaskStatus.OPEN for t in state.tasks):
+            return
+        await asyncio.sleep(POLL)
+    raise AssertionError(f"{code}: {step} never opened")
+
+
+async def _apology_open(temporal: Client, code: str) -> None:
+    for _ in range(300):
+        if (await ops.show(temporal, code)).apology is not None:
+            return
+        await asyncio.sleep(POLL)
+    raise AssertionError(f"{code}: no apology task")
+
+
+async def play(temporal: Client, p: Plan, frozen: FrozenProcedure, cal: WorkCalendar) -> str:
+    """Start the dossier as planned and drive it to its planned end; its code."""
+    applicant = Applicant(full_name="Người thử", id_number=uuid.uuid4().hex[:12])
+    form: dict[str, Any] = {"pays": p.pays is not None}
+    queue = frozen.procedure.agencies[frozen.procedure.receiving_agency].task_queue
+    if p.backdated:
+        code = f"{p.agency}-IND-{uuid.uuid4().hex[:8]}"
+        inp = DossierInput(
+            code=code,
+            procedure=frozen,
+            calendar=cal,
+            received_at=ago(30),
+            channel=p.channel,
+            applicant=applicant,
+            form=form,
+            documents=p.documents,
+            request_id=code,
+        )
+        await temporal.start_workflow(
+            DOSSIER_WORKFLOW,
+            inp,
+            id=code,
+            task_queue=queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PROCEDURE_CODE, p.procedure),
+                    SearchAttributePair(sa.PORTAL_STATUS, PortalStatus.RECEIVED.value),
+                    SearchAttributePair(sa.OVERDUE, False),
+                    SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
+                    *sa.at_start(frozen.procedure, p.channel, inp.received_at, p.documents),
+                ]
+            ),
+        )
+    else:
+        submitted = await ops.submit(
+            temporal, frozen, applicant, p.channel, form, p.documents, calendar=cal
+        )
+        code = submitted.code
+    step = "decide" if p.procedure == MAIN else "check"
+    me = Actor.parse(f"{p.officer}/one_stop" if p.procedure == MAIN else f"{p.officer}/officer")
+    if p.pays:
+        payment = DeliverEvent(
+            event="payment_received",
+            actor=Actor.parse(f"bank@{p.agency}/one_stop"),
+            data={"method": p.pays},
+        )
+        handle = temporal.get_workflow_handle(code)
+        for _ in range(300):
+            try:
+                await handle.execute_update(DELIVER_EVENT, payment, result_type=str)
+                break
+            except WorkflowUpdateFailedError:  # not waiting for it yet
+                await asyncio.sleep(POLL)
+    await _open(temporal, code, step)
+    if p.apology:
+        await _apology_open(temporal, code)
+        head = Actor.parse(f"head1@{DESK}/head")
+        await ops.approve_apology(temporal, code, head, "quá tải (thử)")
+    if p.outcome == "open":
+        return code
+    if p.outcome == "withdraw":
+        await ops.withdraw(temporal, code, applicant_id=applicant.id_number)
+    elif p.outcome == "supplement":
+        await ops.request_supplement(temporal, code, step, me, ["deed"])
+        await ops.supplement(temporal, code, ["deed"], applicant_id=applicant.id_number)
+        await _open(temporal, code, step)
+        await ops.complete(temporal, code, step, me, "approve")
+    else:
+        decision = {"approve": "approve", "refuse": "refuse", "handover": "handover"}[p.outcome]
+        if p.procedure == OTHER:
+            decision = {"approve": "confirm", "refuse": "deny"}[decision]
+        await ops.complete(temporal, code, step, me, decision)
+        if p.outcome == "handover":
+            child = f"{code}.second"
+            await _open(temporal, child, "check")
+            other = Actor.parse(f"officer{p.i % 3}@{SECOND}/officer")
+            await ops.complete(temporal, child, "check", other, "confirm")
+    await temporal.get_workflow_handle(code).result()
+    return code
+
+
+def used_days(frozen: FrozenProcedure, cal: WorkCalendar, received: datetime) -> float:
+    """What a dossier received at `received` and ended today counted, by the clock's rules."""
+    proc = frozen.procedure
+    hours = proc.agencies[proc.receiving_agency].office_hours(cal)
+    clock = DossierClock(budget=proc.time_limit, max_extensions=1, hours=hours).start(received)
+    now = datetime.now(UTC)
+    return round(clock.finish(now).used(cal, now) / hours.day_minutes, 2)
+
+
+def expected(
+    ps: list[Plan], agency: str, procs: dict[str, FrozenProcedure], cal: WorkCalendar
+) -> dict[str, Any]:
+    """The row of `agency`, worked out from the plan alone."""
+    mine = [p for p in ps if p.agency == agency]
+    fresh = [p for p in mine if not p.backdated]
+    ended = [p for p in mine if p.result]
+    approved = [p for p in ended if p.result == "approved"]
+    decided = [p for p in ended if p.result in ("approved", "refused")]
+    days = [used_days(procs[p.procedure], cal, ago(30)) if p.backdated else 0.0 for p in decided]
+    open_ = [p for p in mine if not p.result]
+    children = [p for p in ps if p.outcome == "handover"] if agency == SECOND else []
+    return {
+        "carried_over": sum(p.backdated for p in mine),
+        "received": len(fresh),
+        "received_by_channel": {c.value: sum(p.channel is c for p in fresh) for c in Channel},
+        "finished_early": sum(not p.backdated for p in approved),
+        "finished_on_time": 0,
+        "finished_late": sum(p.backdated for p in approved),
+        "refused": sum(p.result == "refused" for p in ended),
+        "withdrawn": sum(p.result == "withdrawn" for p in ended),
+        "stopped": 0,
+        "in_progress_on_time": sum(not p.backdated for p in open_),
+        "in_progress_overdue": sum(p.backdated for p in open_),
+        "supplement_requested": sum(p.outcome == "supplement" for p in fresh),
+        "apologies": 0,  # the apologies went to dossiers received before the period
+        "digitised": sum(p.documents == ("application",) for p in fresh),
+        "paid_online": sum(p.pays == "online" for p in fresh),
+        "with_fees": sum(p.procedure == MAIN for p in fresh),
+        "ratings": dict.fromkeys(range(1, 6), 0),
+        "processing_days_total": round(sum(days), 2),
+        "processing_days_count": len(days),
+        "handled": len(ended) + len(children),
+        "handled_late": 0,
+    }
+
+
+@pytest.mark.timeout(600)
+async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
+    dev_env: Any, run_worker: Any, data_dir: Path
+) -> None:
+    temporal = dev_env.client
+    procs = {
+        MAIN: load_procedure(FIXTURES / "one-desk.yaml"),
+        OTHER: load_procedure(FIXTURES / "second.yaml"),
+    }
+    cal = calendar()
+    ps = plans()
+    gate = asyncio.Semaphore(16)
+
+    async def one(p: Plan) -> str:
+        async with gate:
+            return await play(temporal, p, procs[p.procedure], cal)
+
+    async with run_worker(temporal, ["ind-desk", "ind-second"], data_dir):
+        await asyncio.gather(*map(one, ps))
+        scope = Scope(start=ago(10), end=datetime.now(UTC) + timedelta(hours=1))
+        catalogue = [f.procedure for f in procs.values()]
+        want = {a: expected(ps, a, procs, cal) for a in (DESK, SECOND)}
+        rows: list[figures.Row] = []
+        for _ in range(100):  # visibility catches up within a few seconds
+            rows = await figures.table(temporal, scope, catalogue, by="agency")
+            got = {r.agency: r.model_dump(include=set(want[DESK])) for r in rows[:2]}
+            if got == want:
+                break
+            await asyncio.sleep(0.5)
+        assert got == want
+        total = rows[-1]
+        assert total.received == want[DESK]["received"] + want[SECOND]["received"]
+        assert total.finished_late == want[DESK]["finished_late"] + want[SECOND]["finished_late"]
+
+        desk = rows[0].rates()
+        fresh_desk = [p for p in ps if p.agency == DESK and not p.backdated]
+        assert desk["online_rate"] == round(
+            sum(p.channel is Channel.ONLINE for p in fresh_desk) / len(fresh_desk), 4
+        )
+        people = await figures.officers(temporal, scope, DESK)
+        decided_by = Counter(
+            p.officer for p in ps if p.agency == DESK and p.result in ("approved", "refused")
+        )
+        late_by = Counter(
+            p.officer
+            for p in ps
+            if p.agency == DESK and p.result in ("approved", "refused") and p.backdated
+        )
+        assert {o.officer: (o.decided, o.ended_late) for o in people} == {
+            who: (n, late_by[who]) for who, n in decided_by.items()
+        }
