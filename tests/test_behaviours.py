@@ -16,11 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_new_dossiers_run_the_newest_version_of_the_table() -> None:
     assert max(behaviours.BEHAVIOURS) == INTERPRETER
     assert behaviours.has(INTERPRETER, "tells_officers")
+    assert behaviours.has(INTERPRETER, "indicator_attributes")
+    assert not behaviours.has(3, "indicator_attributes")
     assert not behaviours.has(1, "one_dossier_timer")
 
 
 def test_an_unknown_version_is_named_in_the_error() -> None:
-    with pytest.raises(ValueError, match="no interpreter version 99: known \\[1, 2, 3\\]"):
+    with pytest.raises(ValueError, match="no interpreter version 99: known \\[1, 2, 3, 4\\]"):
         behaviours.has(99, "updates_last")
 
 

@@ -85,7 +85,7 @@ def plans() -> list[Plan]:
     for i in range(N):
         main = i % 5 != 4
         outcome = ["approve"] * 4 + ["refuse", "withdraw", "handover", "open", "supplement", "open"]
-        fate = outcome[i % 10]
+        fate = outcome[(i // 5) % 10]
         backdated = i % 7 == 0
         if (fate == "handover" and not main) or (fate == "supplement" and (backdated or not main)):
             fate = "approve"
@@ -256,7 +256,7 @@ def expected(
         "in_progress_on_time": sum(not p.backdated for p in open_),
         "in_progress_overdue": sum(p.backdated for p in open_),
         "supplement_requested": sum(p.outcome == "supplement" for p in fresh),
-        "apologies": 0,  # the apologies went to dossiers received before the period
+        "apologies": sum(p.apology for p in ended),
         "digitised": sum(p.documents == ("application",) for p in fresh),
         "paid_online": sum(p.pays == "online" for p in fresh),
         "with_fees": sum(p.procedure == MAIN for p in fresh),

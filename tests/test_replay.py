@@ -54,9 +54,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     versions = {path.name: _interpreter(path) for path in GOLDEN}
     assert versions["1.001193-parallel-supplement.json"] == 1
     assert versions["1.001193-parallel-supplement.v2.json"] == 2
-    assert versions["1.001193-parallel-supplement.v3.json"] == INTERPRETER == 3
+    assert versions["1.001193-parallel-supplement.v3.json"] == 3
+    assert versions["1.001193-parallel-supplement.v4.json"] == INTERPRETER == 4
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 
@@ -71,6 +72,18 @@ def test_a_v3_golden_history_tells_officers_of_reminders_and_an_escalation() -> 
             )
             kinds += [n.kind.value for n in batch.notices]
     assert kinds == ["reminder", "reminder", "overdue", "escalated"], kinds
+
+
+def test_a_v4_golden_history_upserts_the_indicator_attributes() -> None:
+    """Interpreter 4's upserts carry the indicators; its last one the result and timeliness."""
+    upserted: list[set[str]] = []
+    for event in read_file(HISTORIES / "2.000720-refused.v4.json").history.events:
+        attrs = event.upsert_workflow_search_attributes_event_attributes
+        if attrs.search_attributes.indexed_fields:
+            upserted.append(set(attrs.search_attributes.indexed_fields))
+    assert upserted and all({"Participants", "Supplements"} <= names for names in upserted)
+    assert {"Result", "Timeliness", "ProcessingDays"} <= upserted[-1]
+    assert not any("Result" in names for names in upserted[:-1])
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:

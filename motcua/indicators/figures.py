@@ -50,7 +50,7 @@ class Row(BaseModel):
     in_progress_on_time: int
     in_progress_overdue: int
     supplement_requested: int = Field(description="Received in the period, asked to supplement.")
-    apologies: int = Field(description="Received in the period, with an apology letter.")
+    apologies: int = Field(description="Ended in the period, with an apology letter.")
     digitised: int
     paid_online: int
     with_fees: int = Field(description="Received in the period for a procedure with fees.")
@@ -156,7 +156,7 @@ async def row(
         "open": q.dossiers(scope, q.open_at(scope.end)),
         "open_late": q.dossiers(scope, q.open_at(scope.end), q.late_at(scope.end)),
         "supplement": q.dossiers(scope, got, f"{sa.SUPPLEMENTS.name} >= 1"),
-        "apology": q.dossiers(scope, got, f"{sa.APOLOGIES.name} >= 1"),
+        "apology": q.dossiers(scope, end, f"{sa.APOLOGIES.name} >= 1"),
         "digitised": q.dossiers(scope, got, f"{sa.DIGITISED.name} = true"),
         **{f"rating:{k}": q.dossiers(scope, end, f"{sa.RATING.name} = {k}") for k in RATINGS},
     }
