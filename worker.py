@@ -27,7 +27,8 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkflowRunner
+from temporalio.runtime import Runtime
+from temporalio.worker import Interceptor, PollerBehaviorAutoscaling, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import DATA_DIR, all_activities
@@ -38,6 +39,7 @@ from motcua.ordering import UpdatesLastRunner
 from procedures.errors import ProcedureError
 from procedures.loader import DEFAULT_CATALOG, load_catalog
 from procedures.models import FrozenProcedure
+from runtime.metrics import ActivityLatency, telemetry_runtime, tracing_interceptors
 from workflows.api import updates_last
 from workflows.counter import AgencyCounterWorkflow
 from workflows.dossier import DossierWorkflow
@@ -100,6 +102,7 @@ class WorkerGroup:
         activities: Sequence[Callable[..., Any]] | None = None,
         max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
         max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if not task_queues:
             raise UserError("no task queue to serve")
@@ -122,6 +125,7 @@ class WorkerGroup:
                 workflow_task_poller_behavior=POLLERS,
                 activity_task_poller_behavior=POLLERS,
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                interceptors=[ActivityLatency(), *interceptors],
             )
             for queue in self.task_queues
         ]
@@ -167,6 +171,7 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
     max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+    interceptors: Sequence[Interceptor] = (),
 ) -> None:
     """Serve the task queues until `stop` is set (or for ever), then shut down gracefully."""
     async with WorkerGroup(
@@ -175,6 +180,7 @@ async def run_worker(
         data_dir,
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
+        interceptors=interceptors,
     ) as group:
         log.info("worker serving", task_queues=list(group.task_queues), data=str(data_dir))
         await group.wait(stop or asyncio.Event())
@@ -249,12 +255,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-concurrent-activities", type=int, default=DEFAULT_MAX_CONCURRENT_ACTIVITIES
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics (temporal_… and motcua_…) on 127.0.0.1:PORT/metrics",
+    )
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> None:
     queues = select_task_queues(load_catalogue(args.catalog), args.task_queue)
     stop = stop_on_signals()
+    if args.metrics_port is not None:
+        if not 0 < args.metrics_port < 65536:
+            raise UserError(f"--metrics-port {args.metrics_port}: not a port number")
+        Runtime.set_default(telemetry_runtime(args.metrics_port))
+    try:
+        interceptors = tracing_interceptors()
+    except ValueError as err:
+        raise UserError(str(err)) from None
     client = await connect()
     await run_worker(
         client,
@@ -263,6 +283,7 @@ async def _serve(args: argparse.Namespace) -> None:
         stop=stop,
         max_cached_workflows=args.max_cached_workflows,
         max_concurrent_activities=args.max_concurrent_activities,
+        interceptors=interceptors,
     )
 
 

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.legaltime.calendar import WorkCalendar
     from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
-    from workflows import behaviours, legacy_v1, rules
+    from workflows import behaviours, legacy_v1, metrics, rules
     from workflows import search_attributes as sa
     from workflows.api import DossierInput, TimelineEntry
     from workflows.logs import log
@@ -151,6 +151,7 @@ class DossierCore:
             check()
         except rules.Rejected as err:
             log("update_rejected", dossier=self._inp.code, who=actor, what=what, why=str(err))
+            metrics.update_rejected(what.split()[0], str(err))
             raise
 
     async def _opened(self, step: str) -> Task:
