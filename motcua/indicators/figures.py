@@ -95,7 +95,8 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-async def _counts(client: Client, queries: Sequence[str]) -> list[int]:
+async def count_all(client: Client, queries: Sequence[str]) -> list[int]:
+    """Each query's count, `CONCURRENCY` at a time."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(query: str) -> int:
@@ -170,7 +171,7 @@ async def row(
         queries["handled_late"] = q.participated(scope, participant, late=True)
     decided = f"{sa.RESULT.name} IN ('approved', 'refused')"
     counted, (days_total, days_count) = await asyncio.gather(
-        _counts(client, list(queries.values())),
+        count_all(client, list(queries.values())),
         _visibility(client, _processing_days(client, q.dossiers(scope, end, decided))),
     )
     n = dict(zip(queries, counted, strict=True))
