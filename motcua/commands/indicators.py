@@ -7,6 +7,7 @@ as agencies file it, `--officers` adds per-officer figures of one agency for its
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from motcua.commands.output import add_common
 from motcua.errors import UserError
 from motcua.indicators import export, figures
 from motcua.indicators.queries import Scope
-from procedures.loader import load_catalog
+from motcua.indicators.scoring import score
+from procedures.errors import ProcedureError
+from procedures.loader import DEFAULT_CATALOG, load_catalog
 from workflows.forms import VIETNAM
 
 MAX_PERIOD = timedelta(days=3660)
@@ -34,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--procedure", help="procedure code")
     parser.add_argument("--sector", help="sector (lĩnh vực), as the procedures name it")
     parser.add_argument("--by", choices=("agency", "procedure"), default="agency")
+    parser.add_argument(
+        "--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder (the groups)"
+    )
     parser.add_argument("--csv", action="store_true", help="print CSV")
     parser.add_argument("--xlsx", type=Path, metavar="FILE", help="write the report as Excel")
     parser.add_argument(
@@ -64,7 +70,11 @@ async def run(args: argparse.Namespace) -> int:
     scope = scope_of(args, datetime.now(UTC))
     if args.officers and not args.agency:
         raise UserError("--officers needs --agency")
-    procedures = [f.procedure for f in load_catalog().values()]
+    try:
+        procedures = [f.procedure for f in load_catalog(args.catalog).values()]
+    except ProcedureError as err:
+        first = str(err).splitlines()[0] if str(err) else "unreadable"
+        raise UserError(f"cannot load the catalogue {args.catalog}: {first}") from None
     async with client.session(args.address) as temporal:
         if args.officers:
             people = await figures.officers(temporal, scope, args.agency)
@@ -77,7 +87,10 @@ async def run(args: argparse.Namespace) -> int:
             return 0
         rows = await figures.table(temporal, scope, procedures, by=args.by)
     if args.xlsx:
-        export.workbook(rows, args.xlsx)
+        try:
+            export.workbook(rows, args.xlsx)
+        except OSError as err:
+            raise UserError(f"cannot write {args.xlsx}: {err.strerror}") from None
     if args.json:
         print("[" + ",".join(_json(r) for r in rows) + "]")
     elif args.csv:
@@ -88,10 +101,6 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def _json(row: figures.Row) -> str:
-    import json
-
-    from motcua.indicators.scoring import score
-
     data = row.model_dump(mode="json")
     data["rates"] = row.rates()
     data["score"] = [s.model_dump() for s in score(row)]

@@ -182,8 +182,6 @@ def scope_of(start: str | None, end: str | None, agency: str | None, now: dateti
     begin = local_day_start(first)
     if not begin < stop or stop - begin > timedelta(days=3660):
         raise UserError("the period must end after it starts, within ten years")
-    if agency:
-        q.literal(agency)
     return q.Scope(begin, stop, agency=agency or None)
 
 

@@ -16,14 +16,15 @@ from motcua.errors import UserError
 from workflows import search_attributes as sa
 from workflows.api import DOSSIER_WORKFLOW
 
-_CODE = re.compile(r"^[A-Za-z0-9._:@/-]{1,64}$")
-"""Agency, procedure and sector codes as they may appear in a query: no quote can slip in."""
+_KEYWORD = re.compile(r"^[^'\"\\\x00-\x1f]{1,100}$")
+"""Codes and sector names as they may appear in a query: no quote or backslash slips in."""
 
 
 def literal(value: str) -> str:
-    """A keyword as a quoted query literal; anything that is not a plain code is refused."""
-    if not _CODE.match(value):
-        raise UserError(f"invalid code {value!r}: letters, digits and . _ : @ / - only")
+    """A keyword as a quoted query literal; quotes, backslashes and control characters are
+    refused, and so is anything longer than 100 characters."""
+    if not _KEYWORD.match(value):
+        raise UserError(f"invalid code {value[:100]!r}: no quotes, backslashes, 1-100 characters")
     return f"'{value}'"
 
 
@@ -42,6 +43,11 @@ class Scope:
     sector: str | None = None
     catalogue: tuple[str, ...] = ()
     """Without `procedure`, only these procedures (the catalogue's), if given."""
+
+    def __post_init__(self) -> None:
+        for value in (self.agency, self.procedure, self.sector, *self.catalogue):
+            if value is not None:
+                literal(value)
 
     def filters(self) -> list[str]:
         out = []
