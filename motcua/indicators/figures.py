@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from motcua.errors import UserError
@@ -118,14 +119,24 @@ async def _visibility(client: Client, call: Awaitable[T]) -> T:
         raise
 
 
-async def _processing_days(client: Client, query: str) -> tuple[float, int]:
-    total, count = 0.0, 0
+DECIDED = f"{sa.RESULT.name} IN ('approved', 'refused')"
+"""Dossiers whose processing time counts: decided, not withdrawn or stopped."""
+
+
+async def processing_days(
+    client: Client, query: str, key: SearchAttributeKey[str] = sa.RECEIVING_AGENCY
+) -> dict[str, tuple[float, int]]:
+    """Working days used and dossiers, per value of `key`, over the listed dossiers: the one
+    figure visibility cannot count (it has no SUM), listed once for a whole table."""
+    sums: dict[str, list[float]] = {}
     async for wf in client.list_workflows(query, page_size=1000):
-        days = wf.typed_search_attributes.get(sa.PROCESSING_DAYS)
+        found = wf.typed_search_attributes
+        days = found.get(sa.PROCESSING_DAYS)
         if days is not None:
-            total += days
-            count += 1
-    return round(total, 2), count
+            cell = sums.setdefault(found.get(key) or "", [0.0, 0])
+            cell[0] += days
+            cell[1] += 1
+    return {k: (round(total, 2), int(n)) for k, (total, n) in sums.items()}
 
 
 async def row(
@@ -134,8 +145,10 @@ async def row(
     label: str,
     fee_procedures: Iterable[str],
     participant: str | None = None,
+    days: tuple[float, int] = (0.0, 0),
 ) -> Row:
-    """Count every figure of `scope`; `participant` adds an agency's own steps."""
+    """Count every figure of `scope`; `participant` adds an agency's own steps; `days` is the
+    processing time listed by `processing_days` (total working days, dossiers)."""
     got = q.received(scope)
     end = q.ended(scope)
     queries = {
@@ -169,11 +182,7 @@ async def row(
     if participant:
         queries["handled"] = q.participated(scope, participant)
         queries["handled_late"] = q.participated(scope, participant, late=True)
-    decided = f"{sa.RESULT.name} IN ('approved', 'refused')"
-    counted, (days_total, days_count) = await asyncio.gather(
-        count_all(client, list(queries.values())),
-        _visibility(client, _processing_days(client, q.dossiers(scope, end, decided))),
-    )
+    counted = await count_all(client, list(queries.values()))
     n = dict(zip(queries, counted, strict=True))
     by_channel = {c.value: n[f"channel:{c.value}"] for c in Channel}
     return Row(
@@ -199,8 +208,8 @@ async def row(
         paid_online=n.get("paid_online", 0),
         with_fees=n.get("with_fees", 0),
         ratings={k: n[f"rating:{k}"] for k in RATINGS},
-        processing_days_total=days_total,
-        processing_days_count=days_count,
+        processing_days_total=days[0],
+        processing_days_count=days[1],
         handled=n.get("handled"),
         handled_late=n.get("handled_late"),
     )
@@ -227,8 +236,10 @@ async def table(
     scope = replace(scope, catalogue=tuple(sorted(p.code for p in procs)))
     groups: list[tuple[q.Scope, str, str | None]]
     if by == "procedure":
+        key = sa.PROCEDURE_CODE
         groups = [(replace(scope, procedure=p.code), f"{p.code} {p.name}", None) for p in procs]
     elif by == "agency":
+        key = sa.RECEIVING_AGENCY
         names: dict[str, str] = {}
         for p in procs:
             a = p.agencies[p.receiving_agency]
@@ -240,9 +251,16 @@ async def table(
     else:
         raise UserError(f"cannot group by {by!r}: agency or procedure")
     total_label = scope.agency or scope.procedure or scope.sector or "Toàn tỉnh (province)"
+    decided = q.dossiers(scope, q.ended(scope), DECIDED)
+    days = await _visibility(client, processing_days(client, decided, key))
+    every = (round(sum(t for t, _ in days.values()), 2), sum(n for _, n in days.values()))
+
+    def days_of(s: q.Scope) -> tuple[float, int]:
+        return days.get((s.procedure if by == "procedure" else s.agency) or "", (0.0, 0))
+
     rows = await asyncio.gather(
-        *(row(client, s, label, fees, participant) for s, label, participant in groups),
-        row(client, scope, str(total_label), fees),
+        *(row(client, s, label, fees, participant, days_of(s)) for s, label, participant in groups),
+        row(client, scope, str(total_label), fees, days=every),
     )
     return list(rows)
 
