@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import urllib.request
 import uuid
@@ -103,3 +104,16 @@ async def test_a_worker_exports_motcua_series_next_to_temporal_s(
     )
     assert any(tags.get("activity") for tags, _ in found["motcua_activity_latency_count"])
     assert any(name.startswith("temporal_") for name in found)
+
+
+def test_the_grafana_dashboard_names_only_series_the_code_defines() -> None:
+    root = Path(__file__).resolve().parents[1]
+    panels = (root / "docs" / "grafana-dashboard.json").read_text(encoding="utf-8")
+    named = set(re.findall(r"motcua_[a-z_]+", panels))
+    sources = "".join(
+        (root / f).read_text(encoding="utf-8")
+        for f in ("workflows/metrics.py", "runtime/metrics.py", "motcua/metrics.py")
+    )
+    bases = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in named}
+    assert len(bases) >= 8
+    assert {b for b in bases if f'"{b}"' not in sources} == set()

@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--officers", action="store_true", help="per-officer figures of --agency (for its head)"
     )
+    parser.add_argument(
+        "--no-average",
+        action="store_true",
+        help="skip the average processing time (the one figure that lists dossiers)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -85,7 +90,9 @@ async def run(args: argparse.Namespace) -> int:
                 for p in people:
                     print(f"{p.officer:<40} {p.decided:>8} {p.ended_late:>10}")
             return 0
-        rows = await figures.table(temporal, scope, procedures, by=args.by)
+        rows = await figures.table(
+            temporal, scope, procedures, by=args.by, average=not args.no_average
+        )
     if args.xlsx:
         try:
             export.workbook(rows, args.xlsx)

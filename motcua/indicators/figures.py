@@ -220,10 +220,13 @@ async def table(
     scope: q.Scope,
     procedures: Iterable[Procedure],
     by: str = "agency",
+    average: bool = True,
 ) -> list[Row]:
     """Rows per agency or per procedure of the catalogue (narrowed by `scope`), then the total.
 
-    The groups come from the catalogue, not from listing dossiers: a count per cell.
+    The groups come from the catalogue, not from listing dossiers: a count per cell. The
+    average processing time is the one listing (about 1 ms a dossier on SQLite visibility,
+    BENCHMARKS.md); `average=False` leaves it out (0 dossiers counted).
     """
     procs = [
         p
@@ -252,7 +255,7 @@ async def table(
         raise UserError(f"cannot group by {by!r}: agency or procedure")
     total_label = scope.agency or scope.procedure or scope.sector or "Toàn tỉnh (province)"
     decided = q.dossiers(scope, q.ended(scope), DECIDED)
-    days = await _visibility(client, processing_days(client, decided, key))
+    days = await _visibility(client, processing_days(client, decided, key)) if average else {}
     every = (round(sum(t for t, _ in days.values()), 2), sum(n for _, n in days.values()))
 
     def days_of(s: q.Scope) -> tuple[float, int]:
