@@ -13,8 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from motcua import logs
-from motcua.errors import UserError
+from runtime import logs
+from runtime.errors import UserError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.validate",
@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.calendar",
     "motcua.commands.interpreters",
     "motcua.commands.indicators",
+    "motcua.commands.verify_document",
 )
 
 

@@ -20,7 +20,6 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from motcua import client as ops
-from motcua.errors import UserError
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.legaltime.clock import deadline
 from procedures.models import (
@@ -31,6 +30,7 @@ from procedures.models import (
     TaskStep,
     WaitStep,
 )
+from runtime.errors import UserError
 from workflows.api import (
     APOLOGY_STEP,
     DELIVER_EVENT,

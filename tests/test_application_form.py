@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import APPLICANT, FIXTURES, FULL, always_open, at, edit, eventually, forms_yaml, seen
 from temporalio.contrib.pydantic import pydantic_data_converter
-from test_checks import FIXTURES, FULL, at, edit, seen
-from test_client import APPLICANT, always_open, eventually, forms_yaml
 
 from motcua import cli
 from motcua import client as ops

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_client import APPLICANT, Setup, eventually, serving, settled
+from helpers import APPLICANT, Setup, eventually, serving, settled
 
 from motcua import cli, identity
 from motcua.client import Acted, InboxPage, Submitted
 from motcua.commands.task import field
-from motcua.errors import UserError
-from workflows.api import INTERPRETER, Actor, DossierState, PortalStatus
-from workflows.search_attributes import INTERPRETER_VERSION
+from runtime.errors import UserError
+from workflows.api import Actor, DossierState, PortalStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,7 +236,9 @@ async def test_citizen_commands(motcua: Any, setup: Setup, tmp_path: Path) -> No
     me = ("--id-number", "079200000004")
     status, _, err = await motcua("citizen", "supplement", done.code, "--documents", "drawing", *me)
     assert status == 1 and "no supplement was requested" in one_line(err)
-    await settled(setup, done.code)  # see test_client: withdrawal racing an activity
+    await settled(
+        setup.client.get_workflow_handle(done.code)
+    )  # see test_client: withdrawal racing an activity
     status, _, err = await motcua("citizen", "withdraw", done.code, "--id-number", "1")
     assert status == 1 and "not this dossier's applicant" in one_line(err)
     status, out, _ = await motcua(
@@ -278,7 +279,6 @@ async def test_unknown_dossier_is_one_line(motcua: Any, argv: list[str]) -> None
         ["inbox", "--agency", "X"],
         ["task", "claim", "X-000000-0001", "receive", "--as", "lan@X/one_stop"],
         ["citizen", "status", "X-000000-0001", "--json"],
-        ["interpreters"],
     ],
 )
 def test_unreachable_server_is_one_line_naming_the_address(argv: list[str]) -> None:
@@ -329,28 +329,3 @@ async def test_a_plugged_in_identity_resolver_maps_the_caller(
     monkeypatch.setenv(identity.ENV_VAR, "no colon")
     status, _, err = await motcua("task", "claim", done.code, "receive", "--as", "lan")
     assert status == 2 and "module:function" in one_line(err)
-
-
-# ------------------------------------------------------------------------------ interpreters
-
-
-async def test_interpreters_counts_open_dossiers_per_version(
-    motcua: Any, setup: Setup, tmp_path: Path
-) -> None:
-    """A new dossier carries its interpreter version from the start, and is counted under it."""
-    code = (await submitted(motcua, setup, tmp_path, "001190000777")).code
-    described = await setup.client.get_workflow_handle(code).describe()
-    assert described.typed_search_attributes.get(INTERPRETER_VERSION) == INTERPRETER
-
-    async def counted() -> dict[int | None, int] | None:
-        status, out, err = await motcua("interpreters", "--json")
-        assert status == 0, err
-        counts = {c["version"]: c["open"] for c in json.loads(out)}
-        return counts if counts[INTERPRETER] >= 1 else None
-
-    counts = await eventually(counted, what="the new dossier in the interpreter counts")
-    assert set(counts) == {1, 2, 3, None}
-    status, out, _ = await motcua("interpreters")
-    assert status == 0
-    row = next(line for line in out.splitlines() if line.startswith(f"{INTERPRETER} (new)"))
-    assert "tells_officers" in row

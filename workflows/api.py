@@ -48,7 +48,7 @@ INTERPRETER = max(behaviours.BEHAVIOURS)
 
 
 def updates_last(workflow_type: str, argument: Any) -> bool:
-    """Whether a run takes its updates after the other jobs of an activation (`motcua.ordering`).
+    """Whether a run takes its updates after the other jobs of an activation (`runtime.ordering`).
 
     Dossiers whose interpreter has the `updates_last` behaviour, read from the raw input their
     history starts with (an input recorded before the `interpreter` field existed is version 1).

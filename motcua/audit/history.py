@@ -16,14 +16,14 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
+from runtime.connection import DATA_CONVERTER
+from runtime.errors import UserError
 from workflows.api import DossierInput
 
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-_CONVERT = pydantic_data_converter.payload_converter
+_CONVERT = DATA_CONVERTER.payload_converter
 
 
 def decode(payloads: Any, kind: type[Any]) -> Any:
@@ -83,9 +83,9 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     if attrs.workflow_type.name != "Dossier" or not attrs.input.payloads:
         return None
     try:
-        inp = pydantic_data_converter.payload_converter.from_payloads(
-            attrs.input.payloads, [DossierInput]
-        )[0]
+        inp = DATA_CONVERTER.payload_converter.from_payloads(attrs.input.payloads, [DossierInput])[
+            0
+        ]
     except Exception:  # an unreadable input leaves the caller's fallback name
         return None
     return str(inp.code)

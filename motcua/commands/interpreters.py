@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from motcua import client
 from motcua.commands.output import add_common, emit
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows import search_attributes as sa
 from workflows.api import DOSSIER_WORKFLOW, INTERPRETER
 from workflows.behaviours import BEHAVIOURS
