@@ -15,10 +15,9 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import async_playwright
 from temporalio.client import Client
-from test_indicators_scenario import FIXTURES, Plan, calendar, plans, play
+from test_indicators_scenario import Plan, calendar, fresh, plans, play
 
 from motcua.indicators import dashboard
-from procedures.loader import load_procedure
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -46,15 +45,9 @@ async def test_the_dashboard_shows_charts_and_links_overdue_dossiers(
     dev_env: Any, run_worker: Any, data_dir: Path, tmp_path: Path
 ) -> None:
     temporal = dev_env.client
-    procs = {
-        p.procedure.code: p
-        for p in (
-            load_procedure(FIXTURES / "one-desk.yaml"),
-            load_procedure(FIXTURES / "second.yaml"),
-        )
-    }
+    codes, procs = fresh(tmp_path)
     cal = calendar()
-    chosen: list[Plan] = plans()[:60]
+    chosen: list[Plan] = plans(codes)[:60]
     gate = asyncio.Semaphore(16)
 
     async def one(p: Plan) -> str:
@@ -62,8 +55,8 @@ async def test_the_dashboard_shows_charts_and_links_overdue_dossiers(
             return await play(temporal, p, procs[p.procedure], cal)
 
     async with run_worker(temporal, ["ind-desk", "ind-second"], data_dir):
-        codes = await asyncio.gather(*map(one, chosen))
-        overdue = {c for c, p in zip(codes, chosen, strict=True) if p.backdated and not p.result}
+        started = await asyncio.gather(*map(one, chosen))
+        overdue = {c for c, p in zip(started, chosen, strict=True) if p.backdated and not p.result}
 
         async def get_client() -> Client:
             return temporal

@@ -42,9 +42,42 @@ from workflows.api import (
 from workflows.forms import VIETNAM
 
 FIXTURES = Path(__file__).with_name("fixtures") / "indicators"
-DESK, SECOND = "T76.00.01.H26", "T76.00.02.H26"
-MAIN, OTHER = "9.000766", "9.000767"
+FORMS = Path(__file__).resolve().parents[1] / "procedures" / "forms"
+TEMPLATE_CODES = ("T76.00.01.H26", "T76.00.02.H26", "9.000766", "9.000767")
+"""The fixtures' agency and procedure codes, replaced by fresh ones in each test (`fresh`)."""
 N = 200
+
+
+@dataclass(frozen=True)
+class Codes:
+    """One test's own agencies and procedures, so tests sharing a server never count each
+    other's dossiers."""
+
+    desk: str
+    second: str
+    main: str
+    other: str
+
+
+def fresh(folder: Path) -> tuple[Codes, dict[str, FrozenProcedure]]:
+    """The fixture procedures under new agency and procedure codes, written to `folder`."""
+    n = uuid.uuid4().int % 90000 + 10000
+    codes = Codes(f"T{n}.00.01.H26", f"T{n}.00.02.H26", f"8.{n}766", f"8.{n}767")
+    for name in ("one-desk.yaml", "second.yaml"):
+        text = (FIXTURES / name).read_text(encoding="utf-8")
+        for old, new in zip(
+            TEMPLATE_CODES, (codes.desk, codes.second, codes.main, codes.other), strict=True
+        ):
+            text = text.replace(old, new)
+        text = text.replace("../../../procedures/forms/", f"{FORMS}/")
+        (folder / name).write_text(text, encoding="utf-8")
+    procs = {
+        codes.main: load_procedure(folder / "one-desk.yaml"),
+        codes.other: load_procedure(folder / "second.yaml"),
+    }
+    return codes, procs
+
+
 POLL = 0.2
 
 
@@ -52,6 +85,7 @@ POLL = 0.2
 class Plan:
     """One dossier's fate, decided before it starts."""
 
+    codes: Codes
     i: int
     procedure: str
     channel: Channel
@@ -63,7 +97,7 @@ class Plan:
 
     @property
     def agency(self) -> str:
-        return DESK if self.procedure == MAIN else SECOND
+        return self.codes.desk if self.procedure == self.codes.main else self.codes.second
 
     @property
     def officer(self) -> str:
@@ -80,7 +114,7 @@ class Plan:
         }.get(self.outcome)
 
 
-def plans() -> list[Plan]:
+def plans(codes: Codes) -> list[Plan]:
     out = []
     for i in range(N):
         main = i % 5 != 4
@@ -96,7 +130,17 @@ def plans() -> list[Plan]:
         documents = ("application", "deed") if main and i % 6 == 0 else ("application",)
         apology = main and backdated and fate == "approve" and i % 2 == 0
         out.append(
-            Plan(i, MAIN if main else OTHER, channel, backdated, fate, pays, apology, documents)
+            Plan(
+                codes,
+                i,
+                codes.main if main else codes.other,
+                channel,
+                backdated,
+                fate,
+                pays,
+                apology,
+                documents,
+            )
         )
     return out
 
@@ -179,8 +223,9 @@ async def play(temporal: Client, p: Plan, frozen: FrozenProcedure, cal: WorkCale
             temporal, frozen, applicant, p.channel, form, p.documents, calendar=cal
         )
         code = submitted.code
-    step = "decide" if p.procedure == MAIN else "check"
-    me = Actor.parse(f"{p.officer}/one_stop" if p.procedure == MAIN else f"{p.officer}/officer")
+    c = p.codes
+    step = "decide" if p.procedure == c.main else "check"
+    me = Actor.parse(f"{p.officer}/one_stop" if p.procedure == c.main else f"{p.officer}/officer")
     if p.pays:
         payment = DeliverEvent(
             event="payment_received",
@@ -197,7 +242,7 @@ async def play(temporal: Client, p: Plan, frozen: FrozenProcedure, cal: WorkCale
     await _open(temporal, code, step)
     if p.apology:
         await _apology_open(temporal, code)
-        head = Actor.parse(f"head1@{DESK}/head")
+        head = Actor.parse(f"head1@{c.desk}/head")
         await ops.approve_apology(temporal, code, head, "quá tải (thử)")
     if p.outcome == "open":
         return code
@@ -210,13 +255,13 @@ async def play(temporal: Client, p: Plan, frozen: FrozenProcedure, cal: WorkCale
         await ops.complete(temporal, code, step, me, "approve")
     else:
         decision = {"approve": "approve", "refuse": "refuse", "handover": "handover"}[p.outcome]
-        if p.procedure == OTHER:
+        if p.procedure == c.other:
             decision = {"approve": "confirm", "refuse": "deny"}[decision]
         await ops.complete(temporal, code, step, me, decision)
         if p.outcome == "handover":
             child = f"{code}.second"
             await _open(temporal, child, "check")
-            other = Actor.parse(f"officer{p.i % 3}@{SECOND}/officer")
+            other = Actor.parse(f"officer{p.i % 3}@{c.second}/officer")
             await ops.complete(temporal, child, "check", other, "confirm")
     await temporal.get_workflow_handle(code).result()
     return code
@@ -236,17 +281,18 @@ def expected(
 ) -> dict[str, Any]:
     """The row of `agency`, worked out from the plan alone."""
     mine = [p for p in ps if p.agency == agency]
-    fresh = [p for p in mine if not p.backdated]
+    today = [p for p in mine if not p.backdated]
     ended = [p for p in mine if p.result]
     approved = [p for p in ended if p.result == "approved"]
     decided = [p for p in ended if p.result in ("approved", "refused")]
     days = [used_days(procs[p.procedure], cal, ago(30)) if p.backdated else 0.0 for p in decided]
     open_ = [p for p in mine if not p.result]
-    children = [p for p in ps if p.outcome == "handover"] if agency == SECOND else []
+    c = ps[0].codes
+    children = [p for p in ps if p.outcome == "handover"] if agency == c.second else []
     return {
         "carried_over": sum(p.backdated for p in mine),
-        "received": len(fresh),
-        "received_by_channel": {c.value: sum(p.channel is c for p in fresh) for c in Channel},
+        "received": len(today),
+        "received_by_channel": {ch.value: sum(p.channel is ch for p in today) for ch in Channel},
         "finished_early": sum(not p.backdated for p in approved),
         "finished_on_time": 0,
         "finished_late": sum(p.backdated for p in approved),
@@ -255,11 +301,11 @@ def expected(
         "stopped": 0,
         "in_progress_on_time": sum(not p.backdated for p in open_),
         "in_progress_overdue": sum(p.backdated for p in open_),
-        "supplement_requested": sum(p.outcome == "supplement" for p in fresh),
+        "supplement_requested": sum(p.outcome == "supplement" for p in today),
         "apologies": sum(p.apology for p in ended),
-        "digitised": sum(p.documents == ("application",) for p in fresh),
-        "paid_online": sum(p.pays == "online" for p in fresh),
-        "with_fees": sum(p.procedure == MAIN for p in fresh),
+        "digitised": sum(p.documents == ("application",) for p in today),
+        "paid_online": sum(p.pays == "online" for p in today),
+        "with_fees": sum(p.procedure == c.main for p in today),
         "ratings": dict.fromkeys(range(1, 6), 0),
         "processing_days_total": round(sum(days), 2),
         "processing_days_count": len(days),
@@ -270,15 +316,12 @@ def expected(
 
 @pytest.mark.timeout(600)
 async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
-    dev_env: Any, run_worker: Any, data_dir: Path
+    dev_env: Any, run_worker: Any, data_dir: Path, tmp_path: Path
 ) -> None:
     temporal = dev_env.client
-    procs = {
-        MAIN: load_procedure(FIXTURES / "one-desk.yaml"),
-        OTHER: load_procedure(FIXTURES / "second.yaml"),
-    }
+    c, procs = fresh(tmp_path)
     cal = calendar()
-    ps = plans()
+    ps = plans(c)
     gate = asyncio.Semaphore(16)
 
     async def one(p: Plan) -> str:
@@ -289,32 +332,34 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         await asyncio.gather(*map(one, ps))
         scope = Scope(start=ago(10), end=datetime.now(UTC) + timedelta(hours=1))
         catalogue = [f.procedure for f in procs.values()]
-        want = {a: expected(ps, a, procs, cal) for a in (DESK, SECOND)}
+        want = {a: expected(ps, a, procs, cal) for a in (c.desk, c.second)}
         rows: list[figures.Row] = []
         for _ in range(100):  # visibility catches up within a few seconds
             rows = await figures.table(temporal, scope, catalogue, by="agency")
-            got = {r.agency: r.model_dump(include=set(want[DESK])) for r in rows[:2]}
+            got = {r.agency: r.model_dump(include=set(want[c.desk])) for r in rows[:2]}
             if got == want:
                 break
             await asyncio.sleep(0.5)
         assert got == want
         total = rows[-1]
-        assert total.received == want[DESK]["received"] + want[SECOND]["received"]
-        assert total.finished_late == want[DESK]["finished_late"] + want[SECOND]["finished_late"]
+        assert total.received == want[c.desk]["received"] + want[c.second]["received"]
+        assert (
+            total.finished_late == want[c.desk]["finished_late"] + want[c.second]["finished_late"]
+        )
 
         desk = rows[0].rates()
-        fresh_desk = [p for p in ps if p.agency == DESK and not p.backdated]
+        today_desk = [p for p in ps if p.agency == c.desk and not p.backdated]
         assert desk["online_rate"] == round(
-            sum(p.channel is Channel.ONLINE for p in fresh_desk) / len(fresh_desk), 4
+            sum(p.channel is Channel.ONLINE for p in today_desk) / len(today_desk), 4
         )
-        people = await figures.officers(temporal, scope, DESK)
+        people = await figures.officers(temporal, scope, c.desk)
         decided_by = Counter(
-            p.officer for p in ps if p.agency == DESK and p.result in ("approved", "refused")
+            p.officer for p in ps if p.agency == c.desk and p.result in ("approved", "refused")
         )
         late_by = Counter(
             p.officer
             for p in ps
-            if p.agency == DESK and p.result in ("approved", "refused") and p.backdated
+            if p.agency == c.desk and p.result in ("approved", "refused") and p.backdated
         )
         assert {o.officer: (o.decided, o.ended_late) for o in people} == {
             who: (n, late_by[who]) for who, n in decided_by.items()

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from motcua import client
 from motcua.commands.output import add_common
-from motcua.errors import UserError
 from motcua.indicators import export, figures
 from motcua.indicators.queries import Scope
 from motcua.indicators.scoring import score
 from procedures.errors import ProcedureError
 from procedures.loader import DEFAULT_CATALOG, load_catalog
+from runtime.errors import UserError
 from workflows.forms import VIETNAM
 
 MAX_PERIOD = timedelta(days=3660)

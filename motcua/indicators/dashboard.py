@@ -20,12 +20,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from temporalio.client import Client
 
-from motcua.errors import UserError
 from motcua.indicators import charts, figures
 from motcua.indicators import queries as q
 from motcua.indicators.scoring import Score, components, score
 from procedures.loader import load_catalog
 from procedures.models import Procedure
+from runtime.errors import UserError
 from workflows import search_attributes as sa
 from workflows.forms import VIETNAM
 

@@ -18,9 +18,9 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
 from motcua.indicators import queries as q
 from procedures.models import Channel, Procedure, ResultType
+from runtime.errors import UserError
 from workflows import search_attributes as sa
 
 CONCURRENCY = 16

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows import search_attributes as sa
 from workflows.api import DOSSIER_WORKFLOW
 
