@@ -23,7 +23,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from motcua import client as ops
 from motcua.indicators import figures
-from motcua.indicators.queries import Scope
+from motcua.indicators.queries import RATING_WORKFLOW, Scope
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
@@ -102,6 +102,11 @@ class Plan:
     @property
     def officer(self) -> str:
         return f"officer{self.i % 3}@{self.agency}"
+
+    @property
+    def stars(self) -> int | None:
+        """The applicant's rating of an approved dossier, for one in three."""
+        return 1 + (self.i // 3) % 5 if self.result == "approved" and self.i % 3 == 0 else None
 
     @property
     def result(self) -> str | None:
@@ -264,7 +269,26 @@ async def play(temporal: Client, p: Plan, frozen: FrozenProcedure, cal: WorkCale
             other = Actor.parse(f"officer{p.i % 3}@{c.second}/officer")
             await ops.complete(temporal, child, "check", other, "confirm")
     await temporal.get_workflow_handle(code).result()
+    if p.stars is not None:
+        await rate(temporal, code, p.procedure, p.stars)
     return code
+
+
+async def rate(temporal: Client, code: str, procedure: str, stars: int) -> None:
+    """Rate a dossier as the web app does (issue 17): a `Rating` workflow started with the
+    procedure code and the score, here on a queue no worker serves (its start is the record)."""
+    await temporal.start_workflow(
+        RATING_WORKFLOW,
+        {"dossier_code": code, "procedure_code": procedure, "score": stars},
+        id=f"rating-{code}",
+        task_queue="ind-ratings",
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.PROCEDURE_CODE, procedure),
+                SearchAttributePair(sa.RATING, stars),
+            ]
+        ),
+    )
 
 
 def used_days(frozen: FrozenProcedure, cal: WorkCalendar, received: datetime) -> float:
@@ -306,7 +330,7 @@ def expected(
         "digitised": sum(p.documents == ("application",) for p in today),
         "paid_online": sum(p.pays == "online" for p in today),
         "with_fees": sum(p.procedure == c.main for p in today),
-        "ratings": dict.fromkeys(range(1, 6), 0),
+        "ratings": {k: sum(p.stars == k for p in mine) for k in range(1, 6)},
         "processing_days_total": round(sum(days), 2),
         "processing_days_count": len(days),
         "handled": len(ended) + len(children),

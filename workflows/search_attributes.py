@@ -57,7 +57,8 @@ PARTICIPANTS = SearchAttributeKey.for_keyword_list("Participants")
 `AGENCY` for every agency with a task, `AGENCY:late` for one with a late task, and
 `user@AGENCY` for every officer who decided a task (officers' ids, never names)."""
 RATING = SearchAttributeKey.for_int("Rating")
-"""The applicant's satisfaction, 1-5, set by the web app's rating update (issue 17)."""
+"""The applicant's satisfaction, 1-5, on the dossier's rating workflow (issue 17), not on the
+dossier: a finished dossier takes no update."""
 
 INDICATORS: tuple[SearchAttributeKey, ...] = (
     RECEIVING_AGENCY,

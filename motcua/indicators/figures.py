@@ -55,7 +55,7 @@ class Row(BaseModel):
     digitised: int
     paid_online: int
     with_fees: int = Field(description="Received in the period for a procedure with fees.")
-    ratings: dict[int, int] = Field(description="Stars -> dossiers ended in the period.")
+    ratings: dict[int, int] = Field(description="Stars -> ratings given in the period.")
     processing_days_total: float
     processing_days_count: int
     handled: int | None = Field(None, description="Agency rows: ended dossiers it had a step of.")
@@ -146,9 +146,11 @@ async def row(
     fee_procedures: Iterable[str],
     participant: str | None = None,
     days: tuple[float, int] = (0.0, 0),
+    procedures: Sequence[str] = (),
 ) -> Row:
     """Count every figure of `scope`; `participant` adds an agency's own steps; `days` is the
-    processing time listed by `processing_days` (total working days, dossiers)."""
+    processing time listed by `processing_days` (total working days, dossiers); `procedures`,
+    the codes the row covers, select its ratings (rating workflows carry no agency)."""
     got = q.received(scope)
     end = q.ended(scope)
     queries = {
@@ -172,8 +174,10 @@ async def row(
         "supplement": q.dossiers(scope, got, f"{sa.SUPPLEMENTS.name} >= 1"),
         "apology": q.dossiers(scope, end, f"{sa.APOLOGIES.name} >= 1"),
         "digitised": q.dossiers(scope, got, f"{sa.DIGITISED.name} = true"),
-        **{f"rating:{k}": q.dossiers(scope, end, f"{sa.RATING.name} = {k}") for k in RATINGS},
     }
+    covered = [scope.procedure] if scope.procedure else list(procedures)
+    if covered:
+        queries.update({f"rating:{k}": q.rated(scope, covered, k) for k in RATINGS})
     fees = sorted(fee_procedures)
     if fees:
         in_fees = f"{sa.PROCEDURE_CODE.name} IN ({', '.join(map(q.literal, fees))})"
@@ -207,7 +211,7 @@ async def row(
         digitised=n["digitised"],
         paid_online=n.get("paid_online", 0),
         with_fees=n.get("with_fees", 0),
-        ratings={k: n[f"rating:{k}"] for k in RATINGS},
+        ratings={k: n.get(f"rating:{k}", 0) for k in RATINGS},
         processing_days_total=days[0],
         processing_days_count=days[1],
         handled=n.get("handled"),
@@ -237,18 +241,22 @@ async def table(
     ]
     fees = [p.code for p in procs if p.fees]
     scope = replace(scope, catalogue=tuple(sorted(p.code for p in procs)))
-    groups: list[tuple[q.Scope, str, str | None]]
+    groups: list[tuple[q.Scope, str, str | None, list[str]]]
     if by == "procedure":
         key = sa.PROCEDURE_CODE
-        groups = [(replace(scope, procedure=p.code), f"{p.code} {p.name}", None) for p in procs]
+        groups = [
+            (replace(scope, procedure=p.code), f"{p.code} {p.name}", None, [p.code]) for p in procs
+        ]
     elif by == "agency":
         key = sa.RECEIVING_AGENCY
         names: dict[str, str] = {}
+        codes: dict[str, list[str]] = {}
         for p in procs:
             a = p.agencies[p.receiving_agency]
             names.setdefault(a.code, a.name)
+            codes.setdefault(a.code, []).append(p.code)
         groups = [
-            (replace(scope, agency=code), f"{code} {name}", code)
+            (replace(scope, agency=code), f"{code} {name}", code, codes[code])
             for code, name in sorted(names.items())
         ]
     else:
@@ -262,8 +270,11 @@ async def table(
         return days.get((s.procedure if by == "procedure" else s.agency) or "", (0.0, 0))
 
     rows = await asyncio.gather(
-        *(row(client, s, label, fees, participant, days_of(s)) for s, label, participant in groups),
-        row(client, scope, str(total_label), fees, days=every),
+        *(
+            row(client, s, label, fees, participant, days_of(s), covered)
+            for s, label, participant, covered in groups
+        ),
+        row(client, scope, str(total_label), fees, days=every, procedures=scope.catalogue),
     )
     return list(rows)
 

@@ -9,6 +9,7 @@ A run that continued as new is left out: its successor carries the same attribut
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,6 +106,21 @@ def late_at(at: datetime) -> str:
     return (
         f"(({RUNNING} AND {sa.OVERDUE.name} = true) OR "
         f"(CloseTime >= {instant(at)} AND {sa.TIMELINESS.name} = 'late'))"
+    )
+
+
+RATING_WORKFLOW = "Rating"
+"""The applicant's rating is its own workflow (issue 17, `workflows.rating`): one per dossier,
+started with `ProcedureCode` and `Rating`, since a finished dossier takes no update."""
+
+
+def rated(scope: Scope, procedures: Sequence[str], stars: int) -> str:
+    """Ratings of `stars` given in the period to dossiers of `procedures`."""
+    codes = ", ".join(map(literal, procedures))
+    return (
+        f"WorkflowType = '{RATING_WORKFLOW}' AND StartTime >= {instant(scope.start)} "
+        f"AND StartTime < {instant(scope.end)} AND {sa.PROCEDURE_CODE.name} IN ({codes}) "
+        f"AND {sa.RATING.name} = {stars}"
     )
 
 
