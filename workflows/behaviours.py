@@ -18,6 +18,7 @@ Behaviour = Literal[
     "halt_ends_walk",
     "updates_last",
     "tells_officers",
+    "stops_runaway",
     "indicator_attributes",
 ]
 """
@@ -32,6 +33,10 @@ Behaviour = Literal[
   (`workflows.api.updates_last`, the runtime's ordering runner).
 - `tells_officers`: officers are told of reminders, overdue tasks and escalations
   (`workflows.officers`, outbox/officers.jsonl).
+- `stops_runaway`: a dossier that visits more steps in a row than its budget with no human
+  task, wait or sub-procedure between them (a loop nothing stops), or whose expression or
+  argument template is refused by the budgets of `procedures.templates`, ends as stopped with
+  the step's location as its reason, instead of looping or failing its workflow tasks.
 - `indicator_attributes`: every upsert carries the indicator attributes too (supplements,
   apologies, online payment, participants; at the end result, timeliness and processing days:
   `workflows.search_attributes.indicators`, docs/indicators.md).
@@ -45,7 +50,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
-    4: _V2 | {"tells_officers", "indicator_attributes"},
+    4: _V2 | {"tells_officers", "stops_runaway", "indicator_attributes"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""
