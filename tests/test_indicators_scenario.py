@@ -10,6 +10,7 @@ dossier received today and finished today is early (its clock starts on the next
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -63,13 +64,14 @@ def fresh(folder: Path) -> tuple[Codes, dict[str, FrozenProcedure]]:
     """The fixture procedures under new agency and procedure codes, written to `folder`."""
     n = uuid.uuid4().int % 90000 + 10000
     codes = Codes(f"T{n}.00.01.H26", f"T{n}.00.02.H26", f"8.{n}766", f"8.{n}767")
+    shutil.copytree(FORMS, folder / "forms")  # templates must sit in the catalogue
     for name in ("one-desk.yaml", "second.yaml"):
         text = (FIXTURES / name).read_text(encoding="utf-8")
         for old, new in zip(
             TEMPLATE_CODES, (codes.desk, codes.second, codes.main, codes.other), strict=True
         ):
             text = text.replace(old, new)
-        text = text.replace("../../../procedures/forms/", f"{FORMS}/")
+        text = text.replace("../../../procedures/forms/", "forms/")
         (folder / name).write_text(text, encoding="utf-8")
     procs = {
         codes.main: load_procedure(folder / "one-desk.yaml"),
