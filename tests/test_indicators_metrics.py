@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -22,7 +26,7 @@ from motcua import client as ops
 from motcua import metrics
 from procedures.loader import load_procedure
 from procedures.models import Channel
-from runtime.metrics import telemetry_runtime
+from runtime.metrics import TRACING_ENV, telemetry_runtime, tracing_interceptors
 from workflows.api import Actor, Applicant
 
 FIXTURES = Path(__file__).with_name("fixtures") / "indicators"
@@ -117,3 +121,42 @@ def test_the_grafana_dashboard_names_only_series_the_code_defines() -> None:
     bases = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in named}
     assert len(bases) >= 8
     assert {b for b in bases if f'"{b}"' not in sources} == set()
+
+
+async def test_tracing_to_the_console_shows_the_dossier_s_workflow_runs(
+    dev_env: Any,
+    run_worker: Any,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TRACING_ENV, "console")
+    interceptors = tracing_interceptors()
+    assert [type(i).__name__ for i in interceptors] == ["TracingInterceptor"]
+    provider: Any = trace.get_tracer_provider()
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    temporal = dev_env.client
+    frozen = load_procedure(FIXTURES / "second.yaml")
+    applicant = Applicant(full_name="Người thử", id_number=uuid.uuid4().hex[:12])
+    async with run_worker(temporal, ["ind-second"], data_dir, interceptors=interceptors):
+        done = await ops.submit(
+            temporal, frozen, applicant, Channel.IN_PERSON, {}, ("application",)
+        )
+        for _ in range(100):
+            if (await ops.show(temporal, done.code)).tasks:
+                break
+            await asyncio.sleep(0.1)
+        officer = Actor.parse("officer9@T76.00.02.H26/officer")
+        await ops.complete(temporal, done.code, "check", officer, "deny")
+        await temporal.get_workflow_handle(done.code).result()
+    provider.force_flush()
+    names = {s.name for s in spans.get_finished_spans()}
+    assert names & {"RunWorkflow:Dossier", "RunActivity:render_form", "RunActivity:sync_portal"}
+    recorded = repr([(s.name, dict(s.attributes or {})) for s in spans.get_finished_spans()])
+    assert applicant.full_name not in recorded and applicant.id_number not in recorded
+
+
+def test_an_unknown_tracing_exporter_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TRACING_ENV, "zipkin")
+    with pytest.raises(ValueError, match="MOTCUA_TRACING='zipkin': expected console or otlp"):
+        tracing_interceptors()
