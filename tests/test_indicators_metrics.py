@@ -20,12 +20,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from motcua import client as ops
 from motcua import metrics
 from procedures.loader import load_procedure
 from procedures.models import Channel
+from runtime.connection import data_converter
 from runtime.metrics import TRACING_ENV, telemetry_runtime, tracing_interceptors
 from workflows.api import Actor, Applicant
 
@@ -75,7 +75,7 @@ async def test_a_worker_exports_motcua_series_next_to_temporal_s(
     temporal = await Client.connect(
         dev_env.client.service_client.config.target_host,
         runtime=telemetry_runtime(port),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
     )
     frozen = load_procedure(FIXTURES / "second.yaml")
     applicant = Applicant(full_name="Người thử", id_number=uuid.uuid4().hex[:12])
