@@ -6,7 +6,7 @@ connects through temporalio's environment configuration (TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, TLS, API key; default localhost:7233), so the same worker joins the
 embedded dev server or a production cluster unchanged.
 
-    python worker.py [--task-queue Q ...] [--data DIR] [--catalog DIR]
+    python worker.py [--task-queue Q ...] [--data DIR] [--catalog DIR] [--metrics-port PORT]
 
 A broken catalogue or an unreachable server ends it at once with a one-line reason; SIGINT or
 SIGTERM stops polling, lets running activities finish, and exits 0.
@@ -20,12 +20,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from temporalio.runtime import Runtime
+
 from activities import DATA_DIR
 from procedures.loader import DEFAULT_CATALOG
 from runtime import logs
 from runtime.catalogue import load_catalogue, select_task_queues
 from runtime.connection import connect
 from runtime.errors import UserError
+from runtime.metrics import telemetry_runtime, tracing_interceptors
 from runtime.workers import (
     DEFAULT_MAX_CACHED_WORKFLOWS,
     DEFAULT_MAX_CONCURRENT_ACTIVITIES,
@@ -57,12 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-concurrent-activities", type=int, default=DEFAULT_MAX_CONCURRENT_ACTIVITIES
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics (temporal_… and motcua_…) on 127.0.0.1:PORT/metrics",
+    )
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> None:
     queues = select_task_queues(load_catalogue(args.catalog), args.task_queue)
     stop = stop_on_signals()
+    if args.metrics_port is not None:
+        if not 0 < args.metrics_port < 65536:
+            raise UserError(f"--metrics-port {args.metrics_port}: not a port number")
+        Runtime.set_default(telemetry_runtime(args.metrics_port))
+    try:
+        interceptors = tracing_interceptors()
+    except ValueError as err:
+        raise UserError(str(err)) from None
     client = await connect()
     await run_worker(
         client,
@@ -71,6 +88,7 @@ async def _serve(args: argparse.Namespace) -> None:
         stop=stop,
         max_cached_workflows=args.max_cached_workflows,
         max_concurrent_activities=args.max_concurrent_activities,
+        interceptors=interceptors,
     )
 
 

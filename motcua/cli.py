@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.audit",
     "motcua.commands.calendar",
     "motcua.commands.interpreters",
+    "motcua.commands.indicators",
     "motcua.commands.keys",
     "motcua.commands.erase",
     "motcua.commands.codec",

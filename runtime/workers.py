@@ -17,10 +17,11 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker import Interceptor, PollerBehaviorAutoscaling, Worker
 
 from activities import all_activities
 from runtime.errors import UserError
+from runtime.metrics import ActivityLatency
 from runtime.sandbox import workflow_runner
 from workflows.counter import AgencyCounterWorkflow
 from workflows.dossier import DossierWorkflow
@@ -57,6 +58,7 @@ class WorkerGroup:
         activities: Sequence[Callable[..., Any]] | None = None,
         max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
         max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if not task_queues:
             raise UserError("no task queue to serve")
@@ -79,6 +81,7 @@ class WorkerGroup:
                 workflow_task_poller_behavior=POLLERS,
                 activity_task_poller_behavior=POLLERS,
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                interceptors=[ActivityLatency(), *interceptors],
                 # A rejected update's answer carries the request back; the worker's own size
                 # check would fail the workflow task on a 3 MB note the validator refused (and
                 # wedge the dossier's next update). The server keeps its limits on what is
@@ -129,6 +132,7 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
     max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+    interceptors: Sequence[Interceptor] = (),
 ) -> None:
     """Serve the task queues until `stop` is set (or for ever), then shut down gracefully."""
     async with WorkerGroup(
@@ -137,6 +141,7 @@ async def run_worker(
         data_dir,
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
+        interceptors=interceptors,
     ) as group:
         log.info("worker serving", task_queues=list(group.task_queues), data=str(data_dir))
         await group.wait(stop or asyncio.Event())

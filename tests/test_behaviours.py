@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_new_dossiers_run_the_newest_version_of_the_table() -> None:
     assert max(behaviours.BEHAVIOURS) == INTERPRETER
     assert behaviours.has(INTERPRETER, "tells_officers")
+    assert behaviours.has(INTERPRETER, "indicator_attributes")
+    assert not behaviours.has(3, "indicator_attributes")
     assert not behaviours.has(1, "one_dossier_timer")
 
 

@@ -76,6 +76,18 @@ def test_a_v3_golden_history_tells_officers_of_reminders_and_an_escalation() -> 
     assert kinds == ["reminder", "reminder", "overdue", "escalated"], kinds
 
 
+def test_a_v4_golden_history_upserts_the_indicator_attributes() -> None:
+    """Interpreter 4's upserts carry the indicators; its last one the result and timeliness."""
+    upserted: list[set[str]] = []
+    for event in read_file(HISTORIES / "2.000720-refused.v4.json").history.events:
+        attrs = event.upsert_workflow_search_attributes_event_attributes
+        if attrs.search_attributes.indexed_fields:
+            upserted.append(set(attrs.search_attributes.indexed_fields))
+    assert upserted and all({"Participants", "Supplements"} <= names for names in upserted)
+    assert {"Result", "Timeliness", "ProcessingDays"} <= upserted[-1]
+    assert not any("Result" in names for names in upserted[:-1])
+
+
 async def test_every_golden_history_replays_with_the_current_code() -> None:
     outcomes = await replay([read_file(p) for p in GOLDEN], concurrency=4)
     failed = [o.line() for o in outcomes if not o.ok]

@@ -19,6 +19,7 @@ Behaviour = Literal[
     "updates_last",
     "tells_officers",
     "stops_runaway",
+    "indicator_attributes",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -36,6 +37,9 @@ Behaviour = Literal[
   task, wait or sub-procedure between them (a loop nothing stops), or whose expression or
   argument template is refused by the budgets of `procedures.templates`, ends as stopped with
   the step's location as its reason, instead of looping or failing its workflow tasks.
+- `indicator_attributes`: every upsert carries the indicator attributes too (supplements,
+  apologies, online payment, participants; at the end result, timeliness and processing days:
+  `workflows.search_attributes.indicators`, docs/indicators.md).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -46,7 +50,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
-    4: _V2 | {"tells_officers", "stops_runaway"},
+    4: _V2 | {"tells_officers", "stops_runaway", "indicator_attributes"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
     from procedures.text import RECORDED, escape
-    from workflows import behaviours, legacy_v1, rules
+    from workflows import behaviours, legacy_v1, metrics, rules
     from workflows import search_attributes as sa
     from workflows.api import Actor, DossierInput, TimelineEntry
     from workflows.logs import log
@@ -100,7 +100,7 @@ class DossierCore:
         self._epoch = 0
         self._unattended = 0  # steps visited since the last human task or wait (stops_runaway)
         self._waiting: set[str] = set()
-        self._published: sa.Values | None = None
+        self._published: tuple[sa.Values, sa.Indicators | None] | None = None
         self._flush_queued = False
         self._dues = DueCache()
         # The waits holding the clock (a payment in one branch, a supplement in another); it
@@ -163,13 +163,19 @@ class DossierCore:
 
     def _sync_attributes(self) -> None:
         """Upsert the search attributes now if they differ from the last upsert."""
-        values = sa.values(
-            self._rt, self._proc, self._receiving().code, self._ended, workflow.now(), self._due_of
+        now = workflow.now()
+        agency = self._receiving().code
+        values = sa.values(self._rt, self._proc, agency, self._ended, now, self._due_of)
+        extra = (
+            sa.indicators(self._rt, self._cal, now) if self._has("indicator_attributes") else None
         )
-        if values == self._published:
+        if (values, extra) == self._published:
             return
-        self._published = values
-        workflow.upsert_search_attributes(sa.updates(self._proc.code, values))
+        self._published = (values, extra)
+        updates = sa.updates(self._proc.code, values)
+        if extra is not None:
+            updates += sa.indicator_updates(extra)
+        workflow.upsert_search_attributes(updates)
 
     def _due(self) -> datetime:
         return self._due_of(self._rt.clock)
@@ -188,6 +194,7 @@ class DossierCore:
             check()
         except rules.Rejected as err:
             log("update_rejected", dossier=self._inp.code, who=actor, what=what, why=str(err))
+            metrics.update_rejected(what.split()[0], str(err))
             raise
 
     def _take(self, model: type[M], raw: tuple[Any, ...], update: str) -> M:
@@ -204,6 +211,7 @@ class DossierCore:
     def _refuse(self, what: str, who: str, why: str) -> NoReturn:
         """Log a refused update for the auditors (history will not keep it) and refuse it."""
         log("update_rejected", dossier=self._inp.code, who=who, what=escape(what, 64), why=why)
+        metrics.update_rejected(escape(what, 64), why)
         raise rules.Rejected(why)
 
     async def _opened(self, step: str) -> Task:

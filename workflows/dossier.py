@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         WaitStep,
     )
     from procedures.templates import Refused, evaluate
-    from workflows import legacy_v1
+    from workflows import legacy_v1, metrics
     from workflows.api import (
         DOSSIER_WORKFLOW,
         DossierInput,
@@ -199,6 +199,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         if self._inp.channel.value == "online":
             await self._set_status(PortalStatus.REGISTERED, "Hồ sơ đăng ký trực tuyến")
         self._event("received", detail=f"channel {self._inp.channel.value}")
+        metrics.dossier_started(self._proc.code)
         await self._set_status(PortalStatus.RECEIVED, "Tiếp nhận hồ sơ")
         documents = [
             {"name": d.name, "copies": d.copies}
@@ -220,6 +221,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         self._rt.clock = self._rt.clock.finish(now)
         on_time = self._rt.clock.status(self._cal).value
         self._event("ended", detail=f"{result.value}: {reason}", on_time=on_time)
+        metrics.dossier_finished(self._proc.code, result.value, on_time)
         documents = []
         if form is not None and form in self._proc.forms:
             details: dict[str, Any] = {"reason": reason, "result": result.value}
@@ -265,6 +267,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         )
         self._rt.tasks.append(task)
         self._event("task_opened", step_id, detail=f"{agency.code}/{step.role}")
+        metrics.task_opened(agency.code, step.role)
         if step_id != self._proc.start and self._rt.status is PortalStatus.RECEIVED:
             await self._set_status(PortalStatus.PROCESSING, "Đang xử lý")
         self._publish()

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.legaltime.clock import SuspendReason
     from procedures.legaltime.deadlines import instant_before_due, share_instant
     from procedures.models import FormKind, TaskStep
-    from workflows import officers
+    from workflows import metrics, officers
     from workflows.api import APOLOGY_DUE, DOSSIER_DUE, PortalStatus, TaskStatus
     from workflows.forms import local
     from workflows.logs import log
@@ -137,6 +137,7 @@ class DossierWatchers(DossierEffects):
                     )
         await self._until(lambda: False, due)
         task.overdue = True
+        metrics.task_overdue(task.agency, task.role)
         self._event("overdue", task.step, detail=f"{task.agency}/{task.role}")
         overdue_role = task.role
         if escalation is not None and escalation.escalate_to is not None:

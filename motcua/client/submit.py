@@ -170,6 +170,7 @@ async def submit(
                     SearchAttributePair(sa.OVERDUE, False),
                     # Given at the start, not upserted: old histories' commands stay unchanged.
                     SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
+                    *sa.at_start(proc, channel, inp.received_at, documents),
                 ]
             ),
         )

@@ -1,0 +1,163 @@
+"""Time the indicators (motcua/indicators) over N dossiers on the embedded server's visibility.
+
+    python bench/indicators.py [--dossiers 2000] [--tries 3]
+
+Visibility rows are what the indicators read, so the dossiers here are visibility rows made
+quickly: workflows of the dossier type "Dossier" started with the attributes a real dossier
+carries (ProcedureCode, ReceivingAgency, Channel, ReceivedAt, Digitised, Overdue and, for the
+ended ones, Result, Timeliness, ProcessingDays...), of which 70 % are completed at once by a
+stand-in workflow on a bench task queue and 30 % stay running (no worker on their queue).
+Prints the time of one whole indicator table (per agency and the province), of one count
+query, and of the one listing (average processing time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from motcua.devserver import find_binary, shut_down
+from motcua.indicators import figures
+from motcua.indicators import queries as q
+from procedures.loader import load_catalog
+from workflows import search_attributes as sa
+from workflows.api import DOSSIER_WORKFLOW
+
+ENDED_QUEUE, OPEN_QUEUE = "bench-ended", "bench-open"
+
+
+@workflow.defn(name=DOSSIER_WORKFLOW)
+class EndedAtOnce:
+    """Stands in for a dossier that has ended: its attributes were given at the start."""
+
+    @workflow.run
+    async def run(self, _: dict[str, str]) -> str:
+        return "ended"
+
+
+def attributes(i: int, agency: str, procedure: str, now: datetime) -> TypedSearchAttributes:
+    ended = i % 10 < 7
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.PROCEDURE_CODE, procedure),
+        SearchAttributePair(sa.RECEIVING_AGENCY, agency),
+        SearchAttributePair(sa.SECTOR, "bench"),
+        SearchAttributePair(sa.CHANNEL, ("online", "in_person", "post")[i % 3]),
+        SearchAttributePair(sa.RECEIVED_AT, now - timedelta(hours=i % 500)),
+        SearchAttributePair(sa.DIGITISED, i % 5 != 0),
+        SearchAttributePair(sa.OVERDUE, not ended and i % 4 == 0),
+        SearchAttributePair(sa.SUPPLEMENTS, float(i % 6 == 0)),
+        SearchAttributePair(sa.APOLOGIES, float(i % 17 == 0)),
+        SearchAttributePair(sa.PAID_ONLINE, i % 2 == 0),
+    ]
+    if ended:
+        pairs += [
+            SearchAttributePair(sa.RESULT, "approved" if i % 9 else "refused"),
+            SearchAttributePair(sa.TIMELINESS, ("early", "on_time", "late")[i % 3]),
+            SearchAttributePair(sa.PROCESSING_DAYS, round(1 + (i % 40) / 10, 2)),
+            SearchAttributePair(sa.RATING, 1 + i % 5),
+        ]
+    return TypedSearchAttributes(pairs)
+
+
+async def populate(client: Client, n: int, agencies: list[tuple[str, str]]) -> float:
+    """Start n stand-in dossiers; seconds taken."""
+    now = datetime.now(UTC)
+    gate = asyncio.Semaphore(64)
+    t0 = time.perf_counter()
+
+    async def one(i: int) -> None:
+        agency, procedure = agencies[i % len(agencies)]
+        async with gate:
+            await client.start_workflow(
+                DOSSIER_WORKFLOW,
+                {},
+                id=f"bench-{i:06d}",
+                task_queue=ENDED_QUEUE if i % 10 < 7 else OPEN_QUEUE,
+                search_attributes=attributes(i, agency, procedure, now),
+            )
+
+    await asyncio.gather(*map(one, range(n)))
+    return time.perf_counter() - t0
+
+
+async def settle(client: Client, n: int) -> None:
+    """Until visibility shows every ended stand-in as completed."""
+    want = sum(1 for i in range(n) if i % 10 < 7)
+    query = f"WorkflowType = '{DOSSIER_WORKFLOW}' AND ExecutionStatus = 'Completed'"
+    while (await client.count_workflows(query)).count < want:
+        await asyncio.sleep(0.5)
+
+
+async def main(args: argparse.Namespace) -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_binary("temporal")),
+        search_attributes=sa.ALL,
+        dev_server_log_level="error",
+    )
+    try:
+        client = env.client
+        procs = [f.procedure for f in load_catalog().values()]
+        agencies = sorted({(p.agencies[p.receiving_agency].code, p.code) for p in procs})
+        async with Worker(
+            client,
+            task_queue=ENDED_QUEUE,
+            workflows=[EndedAtOnce],
+            workflow_runner=UnsandboxedWorkflowRunner(),  # a stand-in with nothing to guard
+        ):
+            took = await populate(client, args.dossiers, agencies)
+            await settle(client, args.dossiers)
+        print(f"dossiers: {args.dossiers} ({took:.1f} s to start them)")
+        scope = q.Scope(
+            datetime.now(UTC) - timedelta(days=30), datetime.now(UTC) + timedelta(hours=1)
+        )
+        groups = len({a for a, _ in agencies})
+        tables, counts, batches, quick = [], [], [], []
+        for _ in range(args.tries):
+            t0 = time.perf_counter()
+            await figures.table(client, scope, procs, by="agency", average=False)
+            quick.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            rows = await figures.table(client, scope, procs, by="agency")
+            tables.append(time.perf_counter() - t0)
+            one = q.dossiers(scope, q.received(scope))
+            t0 = time.perf_counter()
+            await client.count_workflows(one)
+            counts.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            await figures.count_all(client, [one] * 32)
+            batches.append(time.perf_counter() - t0)
+        total = rows[-1]
+        print(f"received counted: {total.received}, ended: {total.finished + total.returned}")
+        print(f"indicator table ({groups} agencies + province): median {median(tables):.2f} s")
+        print(f"the same without the average time (counts only): median {median(quick):.2f} s")
+        print(f"one count query: median {median(counts) * 1000:.0f} ms")
+        print(f"32 count queries, 16 at a time: median {median(batches):.2f} s")
+        t0 = time.perf_counter()
+        ended = q.dossiers(scope, q.ended(scope), figures.DECIDED)
+        days = await figures.processing_days(client, ended)
+        took = time.perf_counter() - t0
+        listed = sum(n for _, n in days.values())
+        print(f"listing {listed} decided dossiers for the average time: {took:.2f} s")
+    finally:
+        await shut_down(env)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dossiers", type=int, default=2000)
+    parser.add_argument("--tries", type=int, default=3)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,311 @@
+"""One row of indicators per scope, from visibility counts run together.
+
+Counts only, except the average processing time: visibility has no SUM, so that one figure
+lists the ended dossiers' `ProcessingDays` (one page per 1,000 dossiers). Visibility is
+eventually consistent: a dossier that changed a moment ago may still be counted as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import BaseModel, Field
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+from motcua.indicators import queries as q
+from procedures.models import Channel, Procedure, ResultType
+from runtime.errors import UserError
+from workflows import search_attributes as sa
+
+CONCURRENCY = 16
+"""Count queries in flight at once: the server runs them in parallel, SQLite one at a time."""
+RATINGS = range(1, 6)
+SATISFIED = 4
+"""A rating of 4 or 5 stars counts as satisfied."""
+T = TypeVar("T")
+
+
+class Row(BaseModel):
+    """The indicators of one scope (an agency, a procedure, or the whole province)."""
+
+    label: str
+    agency: str | None = None
+    procedure: str | None = None
+    start: datetime
+    end: datetime
+    carried_over: int = Field(description="Received before the period, still open at its start.")
+    received: int
+    received_by_channel: dict[str, int]
+    finished_early: int
+    finished_on_time: int
+    finished_late: int
+    refused: int
+    withdrawn: int
+    stopped: int
+    in_progress_on_time: int
+    in_progress_overdue: int
+    supplement_requested: int = Field(description="Received in the period, asked to supplement.")
+    apologies: int = Field(description="Ended in the period, with an apology letter.")
+    digitised: int
+    paid_online: int
+    with_fees: int = Field(description="Received in the period for a procedure with fees.")
+    ratings: dict[int, int] = Field(description="Stars -> ratings given in the period.")
+    processing_days_total: float
+    processing_days_count: int
+    handled: int | None = Field(None, description="Agency rows: ended dossiers it had a step of.")
+    handled_late: int | None = Field(None, description="... of which one of its steps was late.")
+
+    @property
+    def finished(self) -> int:
+        return self.finished_early + self.finished_on_time + self.finished_late
+
+    @property
+    def returned(self) -> int:
+        """Ended without the result asked for: refused, withdrawn or stopped."""
+        return self.refused + self.withdrawn + self.stopped
+
+    def rates(self) -> dict[str, float | None]:
+        """The rates Decision 766 scores, None when their denominator is zero."""
+        rated = sum(self.ratings.values())
+        return {
+            "on_time_rate": _rate(self.finished_early + self.finished_on_time, self.finished),
+            "online_rate": _rate(self.received_by_channel.get(Channel.ONLINE, 0), self.received),
+            "online_payment_rate": _rate(self.paid_online, self.with_fees),
+            "digitised_rate": _rate(self.digitised, self.received),
+            "satisfaction_rate": _rate(
+                sum(n for stars, n in self.ratings.items() if stars >= SATISFIED), rated
+            ),
+            "average_rating": (
+                round(sum(s * n for s, n in self.ratings.items()) / rated, 2) if rated else None
+            ),
+            "average_processing_days": (
+                round(self.processing_days_total / self.processing_days_count, 2)
+                if self.processing_days_count
+                else None
+            ),
+        }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def count_all(client: Client, queries: Sequence[str]) -> list[int]:
+    """Each query's count, `CONCURRENCY` at a time."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(query: str) -> int:
+        async with gate:
+            return (await client.count_workflows(query)).count
+
+    return list(await _visibility(client, asyncio.gather(*map(one, queries))))
+
+
+async def _visibility(client: Client, call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except RPCError as err:
+        if err.status is RPCStatusCode.UNAVAILABLE:
+            target = client.service_client.config.target_host
+            raise UserError(f"cannot reach the Temporal server at {target}") from None
+        if err.status is RPCStatusCode.INVALID_ARGUMENT:
+            raise UserError(f"the server refused an indicator query: {err.message}") from None
+        raise
+
+
+DECIDED = f"{sa.RESULT.name} IN ('approved', 'refused')"
+"""Dossiers whose processing time counts: decided, not withdrawn or stopped."""
+
+
+async def processing_days(
+    client: Client, query: str, key: SearchAttributeKey[str] = sa.RECEIVING_AGENCY
+) -> dict[str, tuple[float, int]]:
+    """Working days used and dossiers, per value of `key`, over the listed dossiers: the one
+    figure visibility cannot count (it has no SUM), listed once for a whole table."""
+    sums: dict[str, list[float]] = {}
+    async for wf in client.list_workflows(query, page_size=1000):
+        found = wf.typed_search_attributes
+        days = found.get(sa.PROCESSING_DAYS)
+        if days is not None:
+            cell = sums.setdefault(found.get(key) or "", [0.0, 0])
+            cell[0] += days
+            cell[1] += 1
+    return {k: (round(total, 2), int(n)) for k, (total, n) in sums.items()}
+
+
+async def row(
+    client: Client,
+    scope: q.Scope,
+    label: str,
+    fee_procedures: Iterable[str],
+    participant: str | None = None,
+    days: tuple[float, int] = (0.0, 0),
+    procedures: Sequence[str] = (),
+) -> Row:
+    """Count every figure of `scope`; `participant` adds an agency's own steps; `days` is the
+    processing time listed by `processing_days` (total working days, dossiers); `procedures`,
+    the codes the row covers, select its ratings (rating workflows carry no agency)."""
+    got = q.received(scope)
+    end = q.ended(scope)
+    queries = {
+        "carried_over": q.dossiers(scope, q.open_at(scope.start)),
+        **{
+            f"channel:{c.value}": q.dossiers(scope, got, f"{sa.CHANNEL.name} = '{c.value}'")
+            for c in Channel
+        },
+        **{
+            f"finished:{t}": q.dossiers(
+                scope, end, f"{sa.RESULT.name} = 'approved'", f"{sa.TIMELINESS.name} = '{t}'"
+            )
+            for t in ("early", "on_time", "late")
+        },
+        **{
+            f"result:{r.value}": q.dossiers(scope, end, f"{sa.RESULT.name} = '{r.value}'")
+            for r in (ResultType.REFUSED, ResultType.WITHDRAWN, ResultType.STOPPED)
+        },
+        "open": q.dossiers(scope, q.open_at(scope.end)),
+        "open_late": q.dossiers(scope, q.open_at(scope.end), q.late_at(scope.end)),
+        "supplement": q.dossiers(scope, got, f"{sa.SUPPLEMENTS.name} >= 1"),
+        "apology": q.dossiers(scope, end, f"{sa.APOLOGIES.name} >= 1"),
+        "digitised": q.dossiers(scope, got, f"{sa.DIGITISED.name} = true"),
+    }
+    covered = [scope.procedure] if scope.procedure else list(procedures)
+    if covered:
+        queries.update({f"rating:{k}": q.rated(scope, covered, k) for k in RATINGS})
+    fees = sorted(fee_procedures)
+    if fees:
+        in_fees = f"{sa.PROCEDURE_CODE.name} IN ({', '.join(map(q.literal, fees))})"
+        queries["with_fees"] = q.dossiers(scope, got, in_fees)
+        queries["paid_online"] = q.dossiers(scope, got, in_fees, f"{sa.PAID_ONLINE.name} = true")
+    if participant:
+        queries["handled"] = q.participated(scope, participant)
+        queries["handled_late"] = q.participated(scope, participant, late=True)
+    counted = await count_all(client, list(queries.values()))
+    n = dict(zip(queries, counted, strict=True))
+    by_channel = {c.value: n[f"channel:{c.value}"] for c in Channel}
+    return Row(
+        label=label,
+        agency=scope.agency or participant,
+        procedure=scope.procedure,
+        start=scope.start,
+        end=scope.end,
+        carried_over=n["carried_over"],
+        received=sum(by_channel.values()),
+        received_by_channel=by_channel,
+        finished_early=n["finished:early"],
+        finished_on_time=n["finished:on_time"],
+        finished_late=n["finished:late"],
+        refused=n["result:refused"],
+        withdrawn=n["result:withdrawn"],
+        stopped=n["result:stopped"],
+        in_progress_on_time=n["open"] - n["open_late"],
+        in_progress_overdue=n["open_late"],
+        supplement_requested=n["supplement"],
+        apologies=n["apology"],
+        digitised=n["digitised"],
+        paid_online=n.get("paid_online", 0),
+        with_fees=n.get("with_fees", 0),
+        ratings={k: n.get(f"rating:{k}", 0) for k in RATINGS},
+        processing_days_total=days[0],
+        processing_days_count=days[1],
+        handled=n.get("handled"),
+        handled_late=n.get("handled_late"),
+    )
+
+
+async def table(
+    client: Client,
+    scope: q.Scope,
+    procedures: Iterable[Procedure],
+    by: str = "agency",
+    average: bool = True,
+) -> list[Row]:
+    """Rows per agency or per procedure of the catalogue (narrowed by `scope`), then the total.
+
+    The groups come from the catalogue, not from listing dossiers: a count per cell. The
+    average processing time is the one listing (about 1 ms a dossier on SQLite visibility,
+    BENCHMARKS.md); `average=False` leaves it out (0 dossiers counted).
+    """
+    procs = [
+        p
+        for p in procedures
+        if (scope.procedure in (None, p.code))
+        and (scope.sector in (None, p.sector))
+        and (scope.agency in (None, p.agencies[p.receiving_agency].code))
+    ]
+    fees = [p.code for p in procs if p.fees]
+    scope = replace(scope, catalogue=tuple(sorted(p.code for p in procs)))
+    groups: list[tuple[q.Scope, str, str | None, list[str]]]
+    if by == "procedure":
+        key = sa.PROCEDURE_CODE
+        groups = [
+            (replace(scope, procedure=p.code), f"{p.code} {p.name}", None, [p.code]) for p in procs
+        ]
+    elif by == "agency":
+        key = sa.RECEIVING_AGENCY
+        names: dict[str, str] = {}
+        codes: dict[str, list[str]] = {}
+        for p in procs:
+            a = p.agencies[p.receiving_agency]
+            names.setdefault(a.code, a.name)
+            codes.setdefault(a.code, []).append(p.code)
+        groups = [
+            (replace(scope, agency=code), f"{code} {name}", code, codes[code])
+            for code, name in sorted(names.items())
+        ]
+    else:
+        raise UserError(f"cannot group by {by!r}: agency or procedure")
+    total_label = scope.agency or scope.procedure or scope.sector or "Toàn tỉnh (province)"
+    decided = q.dossiers(scope, q.ended(scope), DECIDED)
+    days = await _visibility(client, processing_days(client, decided, key)) if average else {}
+    every = (round(sum(t for t, _ in days.values()), 2), sum(n for _, n in days.values()))
+
+    def days_of(s: q.Scope) -> tuple[float, int]:
+        return days.get((s.procedure if by == "procedure" else s.agency) or "", (0.0, 0))
+
+    rows = await asyncio.gather(
+        *(
+            row(client, s, label, fees, participant, days_of(s), covered)
+            for s, label, participant, covered in groups
+        ),
+        row(client, scope, str(total_label), fees, days=every, procedures=scope.catalogue),
+    )
+    return list(rows)
+
+
+class OfficerFigures(BaseModel):
+    """What a head reads of an officer: dossiers ended in the period that the officer decided a
+    step of, and how many of those ended late. Officers by user id only."""
+
+    officer: str
+    decided: int
+    ended_late: int
+
+
+async def officers(client: Client, scope: q.Scope, agency: str) -> list[OfficerFigures]:
+    """Per officer of `agency`, from the `Participants` of the dossier workflows (children
+    too) that ended in the period: one listing, as officers are not known in advance."""
+    query = q.participated(scope, agency)
+    tally: dict[str, list[int]] = {}
+
+    async def scan() -> None:
+        async for wf in client.list_workflows(query, page_size=1000):
+            found = wf.typed_search_attributes
+            late = found.get(sa.TIMELINESS) == "late"
+            for who in found.get(sa.PARTICIPANTS) or ():
+                if who.endswith(f"@{agency}"):
+                    counts = tally.setdefault(who, [0, 0])
+                    counts[0] += 1
+                    counts[1] += late
+
+    await _visibility(client, scan())
+    return [
+        OfficerFigures(officer=who, decided=n, ended_late=late)
+        for who, (n, late) in sorted(tally.items())
+    ]
