@@ -51,7 +51,7 @@ CASES: tuple[Case, ...] = (
         applicant=Applicant(
             full_name="Phạm Quốc Anh", id_number="019095000789", phone="0912000333"
         ),
-        plan=Plan(decisions={"review": "refuse"}),
+        plan=Plan(decisions={"review": ("refuse",)}),
     ),
 )
 

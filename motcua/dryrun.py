@@ -56,6 +56,9 @@ PATIENCE = 15.0
 steps take milliseconds, and the server's clock is skipped to every deadline it waits for."""
 APPLICANT = Applicant(full_name="Nguyễn Văn Thử", id_number="001099000000", phone="0900000000")
 """A made-up applicant: a dry run never carries a real citizen's data."""
+MAX_VISITS = 20
+"""How often a dry run lets one step be taken before it stops the run as a loop (a rework
+decision taken at every visit goes round for ever)."""
 R = TypeVar("R", Notification, OfficerNotice, PortalRecord)
 OUTCOMES = {
     "decided": "{}",
@@ -110,30 +113,39 @@ def _quiet_runtime() -> Runtime:
 
 
 def plan_for(
-    frozen: FrozenProcedure, decide: Iterable[str], late: Iterable[str], no_event: bool
+    frozen: FrozenProcedure,
+    decide: Iterable[str],
+    late: Iterable[str],
+    no_event: bool,
+    max_visits: int = MAX_VISITS,
 ) -> Plan:
-    """The officers' plan from `--decide STEP=DECISION` and `--late STEP`, checked against the
-    procedure and its sub-procedures, so that a typo is an error, not a silent default."""
+    """The officers' plan from `--decide STEP=DECISION[,DECISION...]` (one decision per visit)
+    and `--late STEP`, checked against the procedure and its sub-procedures, so that a typo is
+    an error, not a silent default. Repeating `--decide` for a step adds later visits."""
     steps = _steps(frozen)
-    decisions: dict[str, str] = {}
+    decisions: dict[str, tuple[str, ...]] = {}
     for pair in decide:
-        step_id, _, decision = pair.partition("=")
+        step_id, _, chosen = pair.partition("=")
         if step_id == APOLOGY_STEP:
             if not _has_apology(frozen):
                 raise UserError(f"--decide {pair}: the procedure has no apology policy", 2)
             offered: tuple[str, ...] = (APPROVE,)
         else:
             offered = _decisions(steps, step_id, "--decide", pair)
-        if decision not in offered:
-            raise UserError(
-                f"--decide {pair}: step `{step_id}` offers {', '.join(offered)}"
-                f"{_did_you_mean(decision, offered)}",
-                2,
-            )
-        decisions[step_id] = decision
+        visits = tuple(d.strip() for d in chosen.split(","))
+        for decision in visits:
+            if decision not in offered:
+                raise UserError(
+                    f"--decide {pair}: step `{step_id}` offers {', '.join(offered)}"
+                    f"{_did_you_mean(decision, offered)}",
+                    2,
+                )
+        decisions[step_id] = decisions.get(step_id, ()) + visits
     for step_id in late:
         _decisions(steps, step_id, "--late", step_id)
-    return Plan(decisions=decisions, late=frozenset(late), no_event=no_event)
+    if max_visits < 1:
+        raise UserError(f"--max-visits {max_visits}: at least 1", 2)
+    return Plan(decisions=decisions, late=frozenset(late), no_event=no_event, max_visits=max_visits)
 
 
 def channel_for(frozen: FrozenProcedure, channel: Channel | None) -> Channel:

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua.cli import main
 from motcua.dryrun import DossierRun, dry_run, plan_for, time_skipping_server
-from motcua.play import DossierFailed
+from motcua.play import DossierFailed, TooManyVisits
 from procedures.loader import load_procedure
 from workflows.forms import VIETNAM
 
@@ -43,10 +43,11 @@ async def run(
     decide: tuple[str, ...] = (),
     late: tuple[str, ...] = (),
     no_event: bool = False,
+    max_visits: int = 20,
 ) -> DossierRun:
     """The submitted dossier of a dry run of a catalogue file."""
     frozen = load_procedure(CATALOG / file)
-    plan = plan_for(frozen, decide, late, no_event)
+    plan = plan_for(frozen, decide, late, no_event, max_visits)
     return (await dry_run(server, frozen, tmp_path, plan)).dossiers[0]
 
 
@@ -187,3 +188,53 @@ def test_an_option_naming_what_the_procedure_lacks_is_a_one_line_error(
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("motcua: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("file", sorted(p.name for p in CATALOG.glob("*.yaml")))
+async def test_the_default_dry_run_of_every_catalogue_procedure_ends_approved(
+    server: WorkflowEnvironment, tmp_path: Path, file: str
+) -> None:
+    dossier = await run(server, tmp_path, file)
+    assert dossier.result == "approved"
+    assert dossier.path[-1].outcome == "approved"
+    waits = [e.step for e in dossier.timeline if e.kind == "waiting"]
+    arrived = [e.step for e in dossier.timeline if e.kind == "arrived"]
+    assert waits == arrived  # every awaited event came, once
+
+
+async def test_decisions_per_visit_send_the_dossier_back_once_then_on(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    decide = ("approve=return_for_rework,approve",)
+    dossier = await run(server, tmp_path, "household-business.yaml", decide=decide)
+    assert dossier.result == "approved"
+    taken = [(step.step, step.outcome) for step in dossier.path if step.step != "receive"]
+    assert taken[:4] == [
+        ("review", "propose_registration"),
+        ("approve", "return_for_rework"),
+        ("review", "propose_registration"),
+        ("approve", "approve"),
+    ]
+
+
+async def test_a_loop_for_ever_is_stopped_by_the_visit_budget(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    decide = ("approve=return_for_rework",)
+    with pytest.raises(TooManyVisits) as stopped:
+        await run(server, tmp_path, "household-business.yaml", decide=decide, max_visits=3)
+    assert "step `review` taken more than 3 times" in str(stopped.value)
+    assert "--decide review=FIRST,SECOND" in str(stopped.value)
+
+
+def test_the_channel_is_spelled_as_in_procedure_files_and_the_old_spelling_works(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    file = str(CATALOG / "household-business.yaml")
+    for spelling in ("in_person", "in-person", "online"):
+        main(["dryrun", file, "--channel", spelling, "--decide", "reviw=x"])
+        assert "no step `reviw`" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["dryrun", file, "--channel", "fax"])
+    assert refused.value.code == 2
+    assert "unknown channel 'fax' (choose from in_person, online, post)" in capsys.readouterr().err

@@ -18,9 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.exceptions import TemporalError
+
 from motcua import logs
+from motcua.commands import options
 from motcua.commands.validate import located
 from motcua.dryrun import (
+    MAX_VISITS,
     DossierRun,
     DryRun,
     channel_for,
@@ -31,7 +35,7 @@ from motcua.dryrun import (
 from motcua.errors import UserError
 from procedures.errors import ProcedureError
 from procedures.loader import load_procedure
-from procedures.models import Channel, FrozenProcedure
+from procedures.models import FrozenProcedure
 from workflows.forms import VIETNAM, local
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -54,15 +58,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         type=_pair,
-        metavar="STEP=DECISION",
-        help="the decision to take at a task step (repeatable); `apology=approve` has the "
-        "head approve the apology letter, which is otherwise left unapproved",
+        metavar="STEP=DECISION[,DECISION...]",
+        help="the decision to take at a task step, one per visit, the last for any later visit "
+        "(e.g. endorse=return_for_rework,sign; repeatable); `apology=approve` has the head "
+        "approve the apology letter, which is otherwise left unapproved",
+    )
+    parser.add_argument(
+        "--max-visits",
+        type=int,
+        default=MAX_VISITS,
+        metavar="N",
+        help=f"stop the run when a step is taken more than N times (default {MAX_VISITS})",
     )
     parser.add_argument("--form", type=Path, metavar="FILE.json", help="form data (JSON object)")
     parser.add_argument(
         "--channel",
-        choices=[c.value for c in Channel],
-        help="submission channel (default: the procedure's first)",
+        type=options.channel,
+        metavar="CHANNEL",
+        help=f"submission channel: {options.CHANNEL_CHOICES} (default: the procedure's first)",
     )
     parser.add_argument(
         "--late",
@@ -107,23 +120,27 @@ def _instant(text: str) -> datetime:
 async def run(args: argparse.Namespace) -> int:
     """Check the file and the options first; only then start a server, and always stop it."""
     frozen = _load(args.path)
-    plan = plan_for(frozen, args.decide, args.late, args.no_event)
+    plan = plan_for(frozen, args.decide, args.late, args.no_event, args.max_visits)
     form = _form(args.form) if args.form else {}
-    channel = channel_for(frozen, Channel(args.channel) if args.channel else None)
+    channel = channel_for(frozen, args.channel)
     out = _out(args.out) if args.out else None
     logs.set_level("ERROR")  # the report says what matters; a failure ends it in one line
     with _interrupted_as_keyboard(), tempfile.TemporaryDirectory(prefix="motcua-") as temporary:
         async with time_skipping_server() as env:
-            result = await dry_run(
-                env,
-                frozen,
-                out or Path(temporary),
-                plan,
-                channel=channel,
-                form=form,
-                received=args.received,
-                keep=out is not None,
-            )
+            try:
+                result = await dry_run(
+                    env,
+                    frozen,
+                    out or Path(temporary),
+                    plan,
+                    channel=channel,
+                    form=form,
+                    received=args.received,
+                    keep=out is not None,
+                )
+            except TemporalError as err:  # whatever the scenario, one line, never a traceback
+                cause = getattr(err, "cause", None)
+                raise UserError(f"the dry run stopped: {cause or err}") from None
     print(result.model_dump_json(indent=2) if args.json else report(result))
     return 0
 
