@@ -336,8 +336,9 @@ class _Checker:
 
     def branches(self, name: str, step: ParallelStep) -> None:
         join = step.next
+        leaving = self.block(name, step)
         for branch, first in step.branches.items():
-            if first not in self.steps:
+            if first not in self.steps or branch in leaving:
                 continue
 
             def within(n: str, join: str = join) -> list[str]:
@@ -356,6 +357,44 @@ class _Checker:
                 )
             else:
                 self.report(path, f"branch `{branch}` can never reach `next` ({join}) nor an end")
+
+    def block(self, name: str, step: ParallelStep) -> set[str]:
+        """Report each path of a branch that leaves its block (its own steps, the join, end
+        steps); return those branches. A path that leaves would run a step after the join (or in
+        a sibling branch, or the fork again) while the other branches still run, and the join
+        would not wait for it."""
+        join = step.next
+        leaving: set[str] = set()
+
+        def inside(n: str) -> list[str]:
+            return [] if n in (join, name) else self.targets(n)
+
+        after = _closure([join], lambda n: [] if n == name else self.targets(n))
+        own = {b: _closure([first], inside) for b, first in step.branches.items()}
+        for branch, steps in own.items():
+            others = {s: b for b, found in own.items() if b != branch for s in found}
+            for n in sorted(steps - after - set(others)):
+                for where, to in self.edges[n]:
+                    target = self.steps.get(to)
+                    if to == join or target is None or isinstance(target, EndStep):
+                        continue
+                    if to == name:
+                        what = f"back to the parallel step `{name}` itself"
+                    elif to in after:
+                        what = f"to `{to}`, a step after the join `{join}`"
+                    elif to in others:
+                        what = f"to `{to}`, a step of branch `{others[to]}`"
+                    else:
+                        continue
+                    leaving.add(branch)
+                    self.report(
+                        ("steps", n, *where),
+                        f"branch `{branch}` of parallel `{name}` leaves its block: `{n}` leads "
+                        + what,
+                        f"a branch leads only to its own steps, to `{join}` (where the branches "
+                        "join) or to an end step",
+                    )
+        return leaving
 
     # -- time -----------------------------------------------------------------------------
 

@@ -343,3 +343,47 @@ def test_forms_the_dossier_issues_on_its_own_must_be_declared(load) -> None:  # 
             column + 2,
         ),
     ]
+
+
+def test_a_branch_that_leads_past_the_join_is_located_where_it_leaves(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(FULL, ("decisions: {ok: review, refuse: refused}", "decisions: {ok: pay}"))
+    assert seen(load(text)) == [
+        (
+            "steps.police_check.decisions.ok: branch `police` of parallel `both` leaves its "
+            "block: `police_check` leads to `pay`, a step after the join `review`",
+            "a branch leads only to its own steps, to `review` (where the branches join) or to "
+            "an end step",
+            *at(text, "pay}"),
+        )
+    ]
+
+
+def test_a_branch_that_leads_into_its_sibling_or_back_to_the_fork_is_refused(load) -> None:  # type: ignore[no-untyped-def]
+    text = edit(
+        FULL,
+        ("decisions: {ok: review, refuse: refused}", "decisions: {ok: check_records, again: both}"),
+    )
+    messages = [message for message, *_ in seen(load(text))]
+    assert messages == [
+        "steps.police_check.decisions.ok: branch `police` of parallel `both` leaves its block: "
+        "`police_check` leads to `check_records`, a step of branch `records`",
+        "steps.police_check.decisions.again: branch `police` of parallel `both` leaves its "
+        "block: `police_check` leads back to the parallel step `both` itself",
+    ]
+
+
+def test_a_branch_may_loop_inside_itself_and_end_the_dossier(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    text = edit(
+        FULL,
+        ("decisions: {ok: review, refuse: refused}", "decisions: {ok: review, redo: recheck}"),
+        (
+            "  check_records:\n",
+            "  recheck: {kind: auto, activity: notify_applicant, next: police_check}\n"
+            "  check_records:\n",
+        ),
+    )
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(text, "utf-8")
+    steps = load_procedure(path).procedure.steps
+    assert steps["police_check"].decisions == {"ok": "review", "redo": "recheck"}  # type: ignore[union-attr]
