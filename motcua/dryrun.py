@@ -262,8 +262,9 @@ async def dry_run(
     """Submit one dossier of `frozen` on `env` and play it to its end under `plan`.
 
     A worker serves the procedure's task queues, writing into `data_dir`; `received` first
-    moves the server's clock there. The applicant is made up; required application fields
-    missing from `form` get sample values.
+    moves the server's clock there. The applicant is made up; without a `form`, the required
+    application fields get sample values, and a `form` given is submitted as it is (a real
+    submission missing a required field is refused, so is this one).
     """
     proc = frozen.procedure
     channel = channel_for(frozen, channel)
@@ -278,7 +279,7 @@ async def dry_run(
             frozen,
             APPLICANT,
             channel,
-            sample_fields(proc.application) | (form or {}),
+            sample_fields(proc.application) if form is None else form,
             documents,
             request_id=f"dryrun-{uuid.uuid4()}",
             calendar=calendar,

@@ -216,6 +216,15 @@ def test_clock_without_events() -> None:
     assert not c.suspended
 
 
+def test_used_and_remaining_make_the_budget_with_seconds_on_the_clock() -> None:
+    received = vn(2026, 3, 2, 9, 25) + timedelta(seconds=33)
+    c = clock(days(10), received)
+    looked = received + timedelta(seconds=20)
+    assert (c.used(CAL, looked), c.remaining(CAL, looked)) == (0, 4800)  # 80h00, not 79h59
+    later = received + timedelta(minutes=90, seconds=10)
+    assert c.used(CAL, later) + c.remaining(CAL, later) == 4800
+
+
 def test_suspension_shifts_due_by_suspended_working_time() -> None:
     c = clock(days(5), MON).suspend(vn(2026, 3, 3, 10), SuspendReason.SUPPLEMENT)
     assert c.suspended

@@ -238,3 +238,32 @@ def test_the_channel_is_spelled_as_in_procedure_files_and_the_old_spelling_works
         main(["dryrun", file, "--channel", "fax"])
     assert refused.value.code == 2
     assert "unknown channel 'fax' (choose from in_person, online, post)" in capsys.readouterr().err
+
+
+def test_a_form_missing_a_required_field_is_refused_not_filled_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    form = tmp_path / "form.json"
+    form.write_text(json.dumps({"floors": 3}), encoding="utf-8")
+    status = main(["dryrun", str(CATALOG / "construction-permit-house.yaml"), "--form", str(form)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"form file {form}: in_heritage_zone: required (a submission would be refused)" in err
+    assert err.count("\n") == 1
+
+
+async def test_the_result_register_is_stamped_with_the_dossiers_clock(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    now = await server.get_current_time()
+    received = datetime(now.year + 1, 3, 2, 9, tzinfo=VIETNAM)  # a Monday next year or later
+    received += timedelta(days=(7 - received.weekday()) % 7)
+    frozen = load_procedure(CATALOG / "household-business.yaml")
+    plan = plan_for(frozen, (), (), False)
+    run = await dry_run(server, frozen, tmp_path, plan, received=received)
+    dossier = run.dossiers[0]
+    (line,) = (tmp_path / "registers" / "results.jsonl").read_text("utf-8").splitlines()
+    record = json.loads(line)
+    issued = datetime.fromisoformat(record["issued_at"])
+    assert dossier.received_at <= issued <= (dossier.finished_at or issued)
+    assert record["number"].endswith(f"/{received.year}/{record['series']}")

@@ -463,12 +463,14 @@ class DossierClock(BaseModel):
 
     def remaining(self, cal: WorkCalendar, now: datetime) -> int:
         """Working minutes left until the due instant at `now` (or the finish); negative when
-        late. Stands still while suspended."""
+        late. Stands still while suspended. A started minute counts as left (rounded up), as
+        `used` counts only whole minutes: together they make the budget, so a dossier with
+        nothing used has all of it left (80h00 of 10 days, not 79h59)."""
         days, hrs = _days(cal), _hours(self.hours)
         start_w = _w(days, hrs, _local(days, self.counting_start(cal)))
         now_w = max(_w(days, hrs, _local(days, self._effective(now))), start_w)
         diff = self._due_w(cal, days, hrs, now) - now_w
-        return diff // _US_PER_MIN if diff >= 0 else -(-diff // _US_PER_MIN)
+        return -(-diff // _US_PER_MIN)
 
     def status(self, cal: WorkCalendar, now: datetime | None = None) -> ClockStatus:
         """EARLY / ON_TIME / LATE of the finish, or of `now` if not finished (see class doc)."""

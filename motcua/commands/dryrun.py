@@ -34,6 +34,7 @@ from motcua.dryrun import (
 )
 from motcua.errors import UserError
 from procedures.errors import ProcedureError
+from procedures.fields import application_problems
 from procedures.loader import load_procedure
 from procedures.models import FrozenProcedure
 from workflows.forms import VIETNAM, local
@@ -121,7 +122,7 @@ async def run(args: argparse.Namespace) -> int:
     """Check the file and the options first; only then start a server, and always stop it."""
     frozen = _load(args.path)
     plan = plan_for(frozen, args.decide, args.late, args.no_event, args.max_visits)
-    form = _form(args.form) if args.form else {}
+    form = _form(args.form, frozen) if args.form else None
     channel = channel_for(frozen, args.channel)
     out = _out(args.out) if args.out else None
     logs.set_level("ERROR")  # the report says what matters; a failure ends it in one line
@@ -188,13 +189,21 @@ def _load(path: Path) -> FrozenProcedure:
         raise UserError(f"{path}: {len(problems)} problem{plural}; nothing was run") from None
 
 
-def _form(path: Path) -> dict[str, Any]:
+def _form(path: Path, frozen: FrozenProcedure) -> dict[str, Any]:
+    """The form data as given, refused as a real submission would refuse it: nothing is
+    invented for a missing required field once the author gives a form."""
     try:
         form = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise UserError(f"form file {path}: {err}") from None
     if not isinstance(form, dict):
         raise UserError(f"form file {path}: expected a JSON object")
+    declared = frozen.procedure.application
+    problems = application_problems(declared, form) if declared else []
+    if problems:
+        raise UserError(
+            f"form file {path}: {'; '.join(problems)} (a submission would be refused)", 2
+        )
     return form
 
 
