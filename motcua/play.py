@@ -307,7 +307,9 @@ async def play(
     `patience`, a dossier that closes without a result (a form that cannot be rendered, an
     unmapped sub-procedure result) is a `DossierFailed`, and so is one where nothing is to be
     done and nothing changes for that many seconds (a failing workflow task or activity holds
-    it); without, the demo and benchmarks spend no extra call per look on watching for it.
+    it), and so is one that takes no officer's action for that long (an update waits for a
+    workflow task that keeps failing, e.g. on a template error in another branch); without,
+    the demo and benchmarks spend no extra call per look on watching for it.
     """
     last_seen: list[int] | None = None
     still_since = monotonic()
@@ -331,7 +333,12 @@ async def play(
         if patience is not None:
             await _check_running(client, codes)
         _check_visits(dossiers, plan.max_visits)
-        if await _act_on_any(client, dossiers, plan, delivered):
+        acting = _act_on_any(client, dossiers, plan, delivered)
+        try:
+            acted = await (asyncio.wait_for(acting, patience) if patience else acting)
+        except TimeoutError:  # an update no workflow task takes: one keeps failing
+            raise DossierFailed(code, "stalled", await _trouble(client, codes)) from None
+        if acted:
             last_seen = None
             continue
         seen: list[int] | None = [len(current.timeline) for _, current in dossiers]

@@ -267,3 +267,29 @@ async def test_the_result_register_is_stamped_with_the_dossiers_clock(
     issued = datetime.fromisoformat(record["issued_at"])
     assert dossier.received_at <= issued <= (dossier.finished_at or issued)
     assert record["number"].endswith(f"/{received.year}/{record['series']}")
+
+
+async def test_a_template_error_in_a_parallel_branch_ends_the_run_promptly(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    copied = copy(
+        tmp_path,
+        "birth-residence-insurance.yaml",
+        "decisions: {issued: return_result,",
+        "decisions: {issued: tell_card,",
+    )
+    text = copied.read_text(encoding="utf-8").replace(
+        "  return_result:\n",
+        "  tell_card:\n    kind: auto\n    activity: notify_applicant\n"
+        "    args: {subject: '{{ nothing.card_number.x }}'}\n    next: return_result\n"
+        "  return_result:\n",
+    )
+    copied.write_text(text, encoding="utf-8")
+    frozen = load_procedure(copied)
+    started = datetime.now()
+    # The card is issued first: its branch fails while the residence task is still open.
+    plan = plan_for(frozen, (), ("register_residence",), False)
+    with pytest.raises(DossierFailed) as failed:
+        await dry_run(server, frozen, tmp_path / "data", plan)
+    assert "UndefinedError" in str(failed.value)
+    assert datetime.now() - started < timedelta(seconds=60)
