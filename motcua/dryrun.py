@@ -32,6 +32,7 @@ from motcua.devserver import find_binary, register_search_attributes, shut_down
 from motcua.errors import UserError
 from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
 from procedures.calendar import WorkCalendar, load_calendar
+from procedures.fields import fits
 from procedures.messages import close_match
 from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskStep
 from workflows.api import (
@@ -118,6 +119,7 @@ def plan_for(
     late: Iterable[str],
     no_event: bool,
     max_visits: int = MAX_VISITS,
+    fields: Iterable[tuple[str, Any]] = (),
 ) -> Plan:
     """The officers' plan from `--decide STEP=DECISION[,DECISION...]` (one decision per visit)
     and `--late STEP`, checked against the procedure and its sub-procedures, so that a typo is
@@ -145,7 +147,40 @@ def plan_for(
         _decisions(steps, step_id, "--late", step_id)
     if max_visits < 1:
         raise UserError(f"--max-visits {max_visits}: at least 1", 2)
-    return Plan(decisions=decisions, late=frozenset(late), no_event=no_event, max_visits=max_visits)
+    entered: dict[str, dict[str, Any]] = {}
+    for name, value in fields:
+        step_id, field_name = _field(steps, name, value)
+        entered.setdefault(step_id, {})[field_name] = value
+    return Plan(
+        decisions=decisions,
+        fields=entered,
+        late=frozenset(late),
+        no_event=no_event,
+        max_visits=max_visits,
+    )
+
+
+def _field(steps: dict[str, list[Step]], name: str, value: Any) -> tuple[str, str]:
+    """`--field STEP.FIELD=VALUE` checked: a field the task declares, a value of its type."""
+    option = f"--field {name}={json.dumps(value, ensure_ascii=False)}"
+    step_id, dot, field_name = name.partition(".")
+    if not dot or not field_name:
+        raise UserError(f"{option}: expected STEP.FIELD=VALUE", 2)
+    _decisions(steps, step_id, "--field", option.removeprefix("--field "))
+    declared = {
+        k: spec for s in steps[step_id] if isinstance(s, TaskStep) for k, spec in s.fields.items()
+    }
+    spec = declared.get(field_name)
+    if spec is None:
+        hint = _did_you_mean(field_name, list(declared))
+        raise UserError(
+            f"{option}: step `{step_id}` declares no field `{field_name}` "
+            f"(declared: {', '.join(declared) or 'none'}){hint}",
+            2,
+        )
+    if not fits(spec, value):
+        raise UserError(f"{option}: `{field_name}` is declared `{spec.type}`", 2)
+    return step_id, field_name
 
 
 def channel_for(frozen: FrozenProcedure, channel: Channel | None) -> Channel:

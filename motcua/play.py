@@ -66,12 +66,15 @@ class Plan:
     second for the second..., the last for every later visit (default: the first that does not
     end the dossier badly); `apology: (approve,)` has the head approve the apology letter, which
     is otherwise left unapproved so that lateness stays visible. Officers act on a `late` step
-    only once its deadline has passed; with `no_event`, awaited events never come. With
+    only once its deadline has passed; with `no_event`, awaited events never come. `fields`
+    are the values officers enter at a step (by step, then field), over sample values for the
+    required ones. With
     `max_visits`, a step taken more often than that ends the play (`TooManyVisits`): decisions
     that send a dossier round a loop for ever would otherwise run for ever.
     """
 
     decisions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     late: frozenset[str] = frozenset()
     no_event: bool = False
     max_visits: int | None = None
@@ -146,7 +149,7 @@ async def _act_on(
         step = frozen.procedure.steps[task.step]
         assert isinstance(step, TaskStep)
         actor = Actor(user=f"demo.{task.role}", agency=task.agency, role=task.role)
-        fields = sample_fields(step.fields)
+        fields = sample_fields(step.fields) | dict(plan.fields.get(task.step, {}))
         if task.status is TaskStatus.OPEN:
             await ops.claim(client, state.code, task.step, actor)
         decision = _decision(frozen, state, task.step, plan)

@@ -179,6 +179,9 @@ def test_a_broken_file_is_reported_where_it_is_broken_and_nothing_runs(tmp_path:
         (["--decide", "reviw=refuse"], "--decide reviw=refuse: no step `reviw`; did you mean"),
         (["--decide", "review=approve"], "step `review` offers propose_registration, refuse"),
         (["--late", "issue_certificate"], "`issue_certificate` is not a task"),
+        (["--field", "review.nope=1"], "step `review` declares no field `nope`"),
+        (["--field", "review.capital_vnd=lots"], "`capital_vnd` is declared `integer`"),
+        (["--field", "reviw.x=1"], "--field reviw.x=1: no step `reviw`; did you mean"),
     ],
 )
 def test_an_option_naming_what_the_procedure_lacks_is_a_one_line_error(

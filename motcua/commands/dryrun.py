@@ -65,6 +65,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "approve the apology letter, which is otherwise left unapproved",
     )
     parser.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        type=_field,
+        metavar="STEP.FIELD=VALUE",
+        dest="fields",
+        help="a value an officer enters at a task (repeatable), e.g. "
+        "review.refusal_reason='Ngành nghề bị cấm'; JSON scalars such as 3 or true are typed",
+    )
+    parser.add_argument(
         "--max-visits",
         type=int,
         default=MAX_VISITS,
@@ -103,6 +113,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+def _field(text: str) -> tuple[str, Any]:
+    """`STEP.FIELD=VALUE`, the value a JSON scalar where it parses (`3`, `true`), else text."""
+    name, sep, raw = text.partition("=")
+    if not (sep and name):
+        raise argparse.ArgumentTypeError(f"expected STEP.FIELD=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return name, raw
+    return name, value if isinstance(value, str | int | float | bool) else raw
+
+
 def _pair(text: str) -> str:
     step, sep, decision = text.partition("=")
     if not (step and sep and decision):
@@ -121,7 +143,7 @@ def _instant(text: str) -> datetime:
 async def run(args: argparse.Namespace) -> int:
     """Check the file and the options first; only then start a server, and always stop it."""
     frozen = _load(args.path)
-    plan = plan_for(frozen, args.decide, args.late, args.no_event, args.max_visits)
+    plan = plan_for(frozen, args.decide, args.late, args.no_event, args.max_visits, args.fields)
     form = _form(args.form, frozen) if args.form else None
     channel = channel_for(frozen, args.channel)
     out = _out(args.out) if args.out else None
