@@ -20,7 +20,6 @@ from typing import Any
 
 from temporalio.exceptions import TemporalError
 
-from motcua import logs
 from motcua.commands import options
 from motcua.commands.validate import located
 from motcua.dryrun import (
@@ -32,11 +31,12 @@ from motcua.dryrun import (
     plan_for,
     time_skipping_server,
 )
-from motcua.errors import UserError
 from procedures.errors import ProcedureError
 from procedures.fields import application_problems
 from procedures.loader import load_procedure
 from procedures.models import FrozenProcedure
+from runtime import logs
+from runtime.errors import UserError
 from workflows.forms import VIETNAM, local
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from motcua import client
 from motcua.commands import options
 from motcua.commands.output import add_common, emit, when
-from motcua.errors import UserError
 from procedures.models import Channel
+from runtime.errors import UserError
 from workflows.api import Applicant
 
 
