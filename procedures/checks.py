@@ -182,15 +182,61 @@ class _Checker:
                     problem = templates.expression_problem(rule.if_)
                     if problem:
                         self.report(where, *problem)
-                    elif checked:
+                        continue
+                    _, refs = templates.names_read(rule.if_, template=False)
+                    self.field_refs(where, refs)
+                    if checked:
                         self.form_uses(where, templates.form_uses(rule.if_, template=False))
-            elif isinstance(step, AutoStep):
-                for path, text in _strings(step.args, ("steps", name, "args")):
+            elif isinstance(step, AutoStep | EndStep):
+                if isinstance(step, AutoStep):
+                    found = _strings(step.args, ("steps", name, "args"))
+                else:
+                    found = _strings(step.reason, ("steps", name, "reason"))
+                for path, text in found:
                     message = templates.template_problem(text)
                     if message:
                         self.report(path, message)
-                    elif checked:
+                        continue
+                    self.template_names(path, text)
+                    if checked:
                         self.form_uses(path, templates.form_uses(text, template=True))
+
+    def template_names(self, path: Sequence[str | int], text: str) -> None:
+        """A template reads only what its context provides, and `fields.STEP.FIELD` names a
+        field a task declares: a misspelt name would fail the dossier at run time."""
+        names, refs = templates.names_read(text, template=True)
+        known = templates.STEP_ARG_NAMES
+        for unknown in (n for n in names if n not in known):
+            self.report(
+                path,
+                f"template reads unknown name `{unknown}`",
+                close_match(unknown, list(known), listing=False)
+                or "templates see " + ", ".join(known),
+            )
+        self.field_refs(path, refs)
+
+    def field_refs(self, path: Sequence[str | int], refs: Sequence[templates.FieldRef]) -> None:
+        """Each `fields.STEP.FIELD` names a task step and a field it declares."""
+        tasks = {n: s for n, s in self.steps.items() if isinstance(s, TaskStep)}
+        for step, field in refs:
+            task = tasks.get(step)
+            if task is None:
+                what = "a step of another kind" if step in self.steps else "no such step"
+                self.report(
+                    path,
+                    f"fields.{step}: `{step}` is not a task step ({what}); officers enter "
+                    "fields only at tasks",
+                    close_match(step, list(tasks), listing=False),
+                )
+            elif field is not None and field not in task.fields:
+                declared = ", ".join(task.fields) or "none"
+                self.report(
+                    path,
+                    f"fields.{step}.{field}: step `{step}` declares no field `{field}` "
+                    f"(declared: {declared})",
+                    close_match(field, list(task.fields), listing=False)
+                    or f"declare it under steps.{step}.fields",
+                )
 
     def form_uses(self, path: Sequence[str | int], uses: templates.FormUses) -> None:
         """`form.*` reads name declared application fields, compared with their own type."""

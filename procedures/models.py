@@ -11,9 +11,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
+from procedures.legaltime.clock import SuspendReason
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A name the file refers to elsewhere: lower case, digits and underscores."""
@@ -252,6 +253,14 @@ class SubprocedureStep(_Step):
     )
 
 
+def _suspension(value: Any) -> Any:
+    """One message for a wrong `suspends_clock`, not one per member of the union."""
+    if isinstance(value, bool) or value in {r.value for r in SuspendReason}:
+        return value
+    reasons = ", ".join(r.value for r in SuspendReason)
+    raise ValueError(f"`{value}` is not true, false or why the clock stops: {reasons}")
+
+
 class WaitStep(_Step):
     """Wait for an external event (payment received, citizen supplement) with a time limit."""
 
@@ -260,9 +269,19 @@ class WaitStep(_Step):
     timeout: TimeLimit
     next: Identifier
     on_timeout: Identifier
-    suspends_clock: bool = Field(
-        False, description="The legal clock stops while waiting (financial obligation)."
+    suspends_clock: Annotated[bool | SuspendReason, BeforeValidator(_suspension)] = Field(
+        False,
+        description="The legal clock stops while waiting, and why: `financial_obligation`, "
+        "`citizen_appointment`, `verification` or `other` (`true`, the older form, means "
+        "`financial_obligation`). The reason sets the portal status and the wording.",
     )
+
+    @property
+    def suspension(self) -> SuspendReason | None:
+        """Why the clock stops while waiting, or None when it runs."""
+        if self.suspends_clock is True:
+            return SuspendReason.FINANCIAL_OBLIGATION
+        return self.suspends_clock or None
 
 
 class EndStep(_Step):
@@ -271,6 +290,15 @@ class EndStep(_Step):
     kind: Literal["end"]
     result: ResultType
     form: FormKind | None = None
+    reason: str | None = Field(
+        None,
+        exclude_if=lambda reason: reason is None,  # files without it keep their content hash
+        max_length=2000,
+        description="Why the dossier ends, for the applicant, the portal and the form "
+        "(`details.reason`): a template over `code`, `form`, `decisions` and `fields`, e.g. "
+        "`{{ fields.review.refusal_reason }}` for the reason the officer entered. Default: "
+        "the step's title.",
+    )
 
 
 Step = Annotated[

@@ -372,3 +372,59 @@ def test_a_branch_may_loop_inside_itself_and_end_the_dossier(tmp_path: Path) -> 
     path.write_text(text, "utf-8")
     steps = load_procedure(path).procedure.steps
     assert steps["police_check"].decisions == {"ok": "review", "redo": "recheck"}  # type: ignore[union-attr]
+
+
+def test_a_template_reads_only_its_context_and_declared_officer_fields(load: Load) -> None:
+    text = edit(
+        FULL,
+        (
+            'args: {register: "{{ form.register }}"}',
+            'args: {a: "{{ fields.police_check.note }}", b: "{{ fieldz.x }}", '
+            'c: "{{ fields.route.x }}"}',
+        ),
+    )
+    assert seen(load(text)) == [
+        (
+            "steps.check_records.args.a: fields.police_check.note: step `police_check` declares "
+            "no field `note` (declared: none)",
+            "declare it under steps.police_check.fields",
+            *at(text, '"{{ fields.police_check'),
+        ),
+        (
+            "steps.check_records.args.b: template reads unknown name `fieldz`",
+            "did you mean `fields`?",
+            *at(text, '"{{ fieldz'),
+        ),
+        (
+            "steps.check_records.args.c: fields.route: `route` is not a task step (a step of "
+            "another kind); officers enter fields only at tasks",
+            None,
+            *at(text, '"{{ fields.route'),
+        ),
+    ]
+
+
+def test_an_end_steps_reason_and_a_choice_are_checked_like_templates(load: Load) -> None:
+    text = edit(
+        FULL,
+        (
+            "refused: {kind: end, result: refused, form: refusal}",
+            "refused: {kind: end, result: refused, form: refusal, "
+            'reason: "{{ fields.reviw.why }}"}',
+        ),
+        ('{if: "form.age < 6", then: both}', '{if: "fields.review.nope", then: both}'),
+    )
+    messages = [message for message, *_ in seen(load(text))]
+    assert messages == [
+        "steps.route.when[0].if: fields.review.nope: step `review` declares no field `nope` "
+        "(declared: none)",
+        "steps.refused.reason: fields.reviw: `reviw` is not a task step (no such step); officers "
+        "enter fields only at tasks",
+    ]
+
+
+def test_a_wait_names_why_it_suspends_the_clock(load: Load) -> None:
+    text = edit(FULL, ("suspends_clock: true", "suspends_clock: payment"))
+    [problem] = load(text)
+    assert problem.message.startswith("steps.pay.suspends_clock")
+    assert "citizen_appointment" in problem.message + (problem.hint or "")

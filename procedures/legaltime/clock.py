@@ -287,7 +287,21 @@ class SuspendReason(StrEnum):
     """Request to supplement the dossier (yêu cầu bổ sung, hoàn thiện hồ sơ)."""
     FINANCIAL_OBLIGATION = "financial_obligation"
     """The citizen is paying a financial obligation (e.g. land tax)."""
+    CITIZEN_APPOINTMENT = "citizen_appointment"
+    """The applicant is to come and act in person (sign the register, receive the result)."""
+    VERIFICATION = "verification"
+    """Another agency verifies or is consulted, for a time the law does not count."""
     OTHER = "other"
+
+
+SUSPENSION_WORDS: dict[SuspendReason, str] = {
+    SuspendReason.SUPPLEMENT: "chờ bổ sung, hoàn thiện hồ sơ",
+    SuspendReason.FINANCIAL_OBLIGATION: "chờ thực hiện nghĩa vụ tài chính",
+    SuspendReason.CITIZEN_APPOINTMENT: "chờ người yêu cầu đến thực hiện",
+    SuspendReason.VERIFICATION: "chờ xác minh, lấy ý kiến cơ quan liên quan",
+    SuspendReason.OTHER: "tạm dừng tính thời hạn",
+}
+"""Why the clock stands, in the applicant's words."""
 
 
 class ClockStatus(StrEnum):
