@@ -10,6 +10,7 @@ come are reached by moving the server's clock, never by waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import uuid
@@ -22,12 +23,22 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payloads import Notification, OfficerNotice, PortalRecord
 from motcua import client as ops
 from motcua.devserver import find_binary, register_search_attributes, shut_down
-from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
+from motcua.play import (
+    APPROVE,
+    DEFAULT_PLAN,
+    Plan,
+    TimeSkip,
+    TooManyVisits,
+    handed_over,
+    play,
+    sample_fields,
+)
 from procedures.fields import fits
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.messages import close_match
@@ -321,7 +332,17 @@ async def dry_run(
             calendar=calendar,
         )
         skip = TimeSkip(calendar=calendar, skip_to=lambda at: _skip_to(env, at))
-        final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
+        try:
+            final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
+        except TooManyVisits:  # a healthy dossier going round: withdrawn, it ends cleanly
+            await ops.withdraw(
+                env.client, submitted.code, "dry run stopped", applicant_id=APPLICANT.id_number
+            )
+            await play(env.client, submitted.code, frozen, DEFAULT_PLAN)
+            raise
+        except UserError:
+            await _stop(env.client, submitted.code)
+            raise
         states = [final, *await _descendants(env.client, final)]
     procedures = _procedures(frozen)
     runs = tuple(_run(s, procedures[s.procedure_code], calendar, data) for s in states)
@@ -355,6 +376,12 @@ async def _skip_to(env: WorkflowEnvironment, instant: datetime) -> None:
     now = await env.get_current_time()
     if instant > now:
         await env.sleep(instant - now)
+
+
+async def _stop(client: Client, code: str) -> None:
+    """Terminate a dossier that failed or stands stuck, and its sub-procedures with it."""
+    with contextlib.suppress(RPCError):  # closed already (failed, or ended meanwhile)
+        await client.get_workflow_handle(code).terminate("the dry run stopped")
 
 
 async def _descendants(client: Client, state: DossierState) -> list[DossierState]:

@@ -46,8 +46,9 @@ STEP_TAKEN = frozenset(("decided", "automatic", "chose", "handed_over", "waiting
 """Timeline entries that each mean one visit of a step (a wait is counted when it starts)."""
 APPROVE = "approve"
 """The one decision on the apology letter (`TaskView.decisions` of step `apology`)."""
-PAST = timedelta(seconds=1)
-"""How far past a deadline time is skipped, so that the dossier's own timer has fired."""
+PAST = timedelta(minutes=1)
+"""How far past a deadline time is skipped, so that the dossier's own timer has fired and an
+action then is late: clocks count whole minutes (interpreter 4's `whole_minute_clock`)."""
 FAILURES = (
     "workflow_execution_failed_event_attributes",
     "workflow_task_failed_event_attributes",

@@ -258,9 +258,9 @@ def test_a_form_missing_a_required_field_is_refused_not_filled_in(
 async def test_the_result_register_is_stamped_with_the_dossiers_clock(
     server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    now = await server.get_current_time()
-    received = datetime(now.year + 1, 3, 2, 9, tzinfo=VIETNAM)  # a Monday next year or later
-    received += timedelta(days=(7 - received.weekday()) % 7)
+    later = (await server.get_current_time()).astimezone(VIETNAM) + timedelta(days=40)
+    received = datetime.combine(later.date(), time(9), VIETNAM)  # weeks after the real today
+    received += timedelta(days=(7 - received.weekday()) % 7)  # a Monday
     frozen = load_procedure(CATALOG / "household-business.yaml")
     plan = plan_for(frozen, (), (), False)
     run = await dry_run(server, frozen, tmp_path, plan, received=received)
@@ -269,7 +269,8 @@ async def test_the_result_register_is_stamped_with_the_dossiers_clock(
     record = json.loads(line)
     issued = datetime.fromisoformat(record["issued_at"])
     assert dossier.received_at <= issued <= (dossier.finished_at or issued)
-    assert record["number"].endswith(f"/{received.year}/{record['series']}")
+    assert record["number"].endswith(f"/{issued.year}/{record['series']}")
+    assert issued - datetime.now(VIETNAM) > timedelta(days=30)  # not this machine's clock
 
 
 async def test_a_template_error_in_a_parallel_branch_ends_the_run_promptly(
@@ -284,7 +285,7 @@ async def test_a_template_error_in_a_parallel_branch_ends_the_run_promptly(
     text = copied.read_text(encoding="utf-8").replace(
         "  return_result:\n",
         "  tell_card:\n    kind: auto\n    activity: notify_applicant\n"
-        "    args: {subject: '{{ nothing.card_number.x }}'}\n    next: return_result\n"
+        "    args: {subject: '{{ form.card_number + 1 }}'}\n    next: return_result\n"
         "  return_result:\n",
     )
     copied.write_text(text, encoding="utf-8")
@@ -294,5 +295,46 @@ async def test_a_template_error_in_a_parallel_branch_ends_the_run_promptly(
     plan = plan_for(frozen, (), ("register_residence",), False)
     with pytest.raises(DossierFailed) as failed:
         await dry_run(server, frozen, tmp_path / "data", plan)
-    assert "UndefinedError" in str(failed.value)
-    assert datetime.now() - started < timedelta(seconds=60)
+    assert "failed: TemplateError: step `tell_card` argument `subject`: UndefinedError" in str(
+        failed.value
+    )
+    assert datetime.now() - started < timedelta(seconds=30)
+
+
+async def test_a_couples_appointment_is_not_a_financial_obligation_nor_a_minute_short(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    dossier = await run(server, tmp_path, "marriage-registration.yaml", no_event=True)
+    assert dossier.result == "stopped"
+    assert ("suspended", "citizen_appointment") in [(e.kind, e.detail) for e in dossier.timeline]
+    assert 6 not in dossier.portal_statuses  # 4: still being processed
+    local_due = dossier.due_at.astimezone(VIETNAM)
+    assert (local_due.hour, local_due.minute, local_due.second) == (17, 0, 0)  # not 16:59:59
+    assert dossier.notifications[-1].subject.endswith(": dừng xử lý")
+
+
+async def test_the_tax_offices_values_reach_the_notice_and_a_refusal_its_reason(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    entered = [("assess_tax.notice_number", "TB-77"), ("assess_tax.registration_fee_vnd", 5000)]
+    plan = plan_for(frozen, (), (), False, fields=entered)
+    paid = (await dry_run(server, frozen, tmp_path / "paid", plan)).dossiers[0]
+    notice = next(n for n in paid.notifications if "nộp thuế" in n.subject)
+    assert "thông báo số TB-77" in notice.body and "lệ phí trước bạ 5000 đồng" in notice.body
+    assert paid.notifications[-1].subject.endswith(": đã giải quyết xong")
+
+    why = "Thửa đất đang có tranh chấp"
+    plan = plan_for(
+        frozen,
+        ("check_transfer=refuse",),
+        (),
+        False,
+        fields=[("check_transfer.refusal_reason", why)],
+    )
+    refused = (await dry_run(server, frozen, tmp_path / "refused", plan)).dossiers[0]
+    assert refused.result == "refused"
+    form_03 = next(d for d in refused.documents if d.kind == "refusal")
+    assert why in (tmp_path / "refused" / form_03.path).read_text(encoding="utf-8")
+    ended = next(e.detail for e in refused.timeline if e.kind == "ended")
+    assert (refused.notifications[-1].body, ended) == (why, f"refused: {why}")
