@@ -17,7 +17,7 @@ from time import monotonic
 from typing import Any
 
 from temporalio.api.failure.v1 import Failure
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from motcua import client as ops
 from procedures.legaltime.calendar import WorkCalendar
@@ -33,9 +33,7 @@ from procedures.models import (
 from runtime.errors import UserError
 from workflows.api import (
     APOLOGY_STEP,
-    DELIVER_EVENT,
     Actor,
-    DeliverEvent,
     DossierState,
     TaskStatus,
     TimelineEntry,
@@ -166,14 +164,7 @@ async def _act_on(
     if waiting and visit not in delivered and not plan.no_event:
         agency = frozen.procedure.agencies[frozen.procedure.receiving_agency]
         actor = Actor(user="demo.cashier", agency=agency.code, role="one_stop")
-        handle = client.get_workflow_handle(state.code)
-        try:
-            await handle.execute_update(
-                DELIVER_EVENT, DeliverEvent(event=waiting.detail, actor=actor)
-            )
-        except WorkflowUpdateFailedError as err:
-            reason = getattr(err.cause, "message", None) or str(err.cause or err)
-            raise DossierFailed(state.code, f"refused event {waiting.detail}", reason) from None
+        await ops.deliver_event(client, state.code, waiting.detail, actor)
         delivered.add(visit)
         return True
     return False

@@ -6,6 +6,7 @@ as an author's would. Every expectation below is something the author reads in t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,10 +21,15 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from motcua import client as ops
 from motcua.cli import main
-from motcua.dryrun import DossierRun, dry_run, plan_for, time_skipping_server
-from motcua.play import DossierFailed, TooManyVisits
+from motcua.dryrun import APPLICANT, DossierRun, dry_run, plan_for, time_skipping_server
+from motcua.play import DossierFailed, Plan, TooManyVisits, awaited, play
 from procedures.loader import load_procedure
+from procedures.models import Channel
+from runtime.catalogue import catalogue_task_queues
+from runtime.workers import WorkerGroup
+from workflows.api import TimelineEntry
 from workflows.forms import VIETNAM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -338,3 +344,37 @@ async def test_the_tax_offices_values_reach_the_notice_and_a_refusal_its_reason(
     assert why in (tmp_path / "refused" / form_03.path).read_text(encoding="utf-8")
     ended = next(e.detail for e in refused.timeline if e.kind == "ended")
     assert (refused.notifications[-1].body, ended) == (why, f"refused: {why}")
+
+
+async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
+    server: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The couple came and signed: delivered with `motcua event`, not raw `temporal` JSON."""
+    frozen = load_procedure(CATALOG / "marriage-registration.yaml")
+    queues = catalogue_task_queues({frozen.procedure.code: frozen})
+    data = tmp_path / "signed.json"
+    data.write_text(json.dumps({"register_page": 12}), encoding="utf-8")
+    address = server.client.service_client.config.target_host
+    async with WorkerGroup(server.client, queues, tmp_path, max_cached_workflows=0):
+        done = await ops.submit(
+            server.client, frozen, APPLICANT, Channel.IN_PERSON, {}, ["declaration"]
+        )
+        officers = asyncio.create_task(play(server.client, done.code, frozen, Plan(no_event=True)))
+        for _ in range(200):
+            if awaited(await ops.show(server.client, done.code)) == "couple_signed":
+                break
+            await asyncio.sleep(0.1)
+        argv = ["event", done.code, "couple_signed", "--data", str(data), "--address", address]
+        assert await asyncio.to_thread(main, argv) == 0
+        assert f"{done.code}: " in capsys.readouterr().out
+        assert await asyncio.to_thread(main, argv) == 1  # once only
+        final = await asyncio.wait_for(officers, 60)
+        assert final.result == "approved"
+        assert ("arrived", "sign_and_receive") in kinds_of(final.timeline)
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert "is not waiting for 'couple_signed' (waiting for: none)" in err[0]
+
+
+def kinds_of(timeline: tuple[TimelineEntry, ...]) -> list[tuple[str, str | None]]:
+    return [(entry.kind, entry.step) for entry in timeline]
