@@ -97,6 +97,9 @@ def test_v4_golden_histories_cover_its_behaviours() -> None:
     assert "thông báo số TB-2026-001" in payment[1].body
     assert "40000000 đồng" in payment[1].body
     assert payment[-1].subject.endswith(": đã giải quyết xong")
+    forms = _inputs("1.004227-fields-payment.v4.json", "render_form", RenderForm)
+    fields = forms[-1].context["dossier"]["fields"]  # forms read the officers' values too
+    assert fields["assess_tax"]["notice_number"] == "TB-2026-001"
     couple = _inputs("1.000894-citizen-appointment.v4.json", "sync_portal", PortalRecord)
     assert 6 not in {record.status for record in couple}
     refused = _inputs("1.000894-refused-reason.v4.json", "render_form", RenderForm)

@@ -41,7 +41,8 @@ Behaviour = Literal[
 - `vietnamese_end_notice`: the applicant's last notice says the result in Vietnamese
   ("Hồ sơ …: đã giải quyết xong", not "…: approved"), and an end step without a title or
   `reason` gives the result's wording as the reason, not the step's id.
-- `templates_read_fields`: automatic steps' argument templates and end steps' `reason` see the
+- `templates_read_fields`: automatic steps' argument templates, end steps' `reason` and forms
+  (`dossier.fields`) see the
   officers' field values as `fields.STEP.FIELD`.
 - `template_errors_end_dossier`: a template that fails at run time (an argument or an end
   step's reason, in any branch) fails the dossier at once with a located one-line message

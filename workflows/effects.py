@@ -41,7 +41,9 @@ class DossierEffects(DossierCore):
         context = {
             "procedure": procedure_context(self._proc),
             "form": {"number": form.number, "title": form.title},
-            "dossier": dossier_context(self._inp, self._rt, self._due()),
+            "dossier": dossier_context(
+                self._inp, self._rt, self._due(), self._has("templates_read_fields")
+            ),
             "issued_at": local(workflow.now()),
             "details": details,
         }
