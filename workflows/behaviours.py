@@ -42,8 +42,7 @@ Behaviour = Literal[
   ("Hồ sơ …: đã giải quyết xong", not "…: approved"), and an end step without a title or
   `reason` gives the result's wording as the reason, not the step's id.
 - `templates_read_fields`: automatic steps' argument templates, end steps' `reason` and forms
-  (`dossier.fields`) see the
-  officers' field values as `fields.STEP.FIELD`.
+  (`dossier.fields`) see the officers' field values as `fields.STEP.FIELD`.
 - `template_errors_end_dossier`: a template that fails at run time (an argument or an end
   step's reason, in any branch) fails the dossier at once with a located one-line message
   (`TemplateError: step … argument …: …`) instead of retrying the workflow task for ever.
