@@ -318,7 +318,8 @@ async def dry_run(
     calendar = load_calendar()
     await _receive_at(env, received, calendar)
     data = data_dir.resolve()
-    documents = tuple(d.id for d in proc.documents if d.required)
+    given = sample_fields(proc.application) if form is None else form
+    documents = tuple(d.id for d in proc.documents if d.needed(given))
     queues = catalogue_task_queues({proc.code: frozen})
     async with WorkerGroup(env.client, queues, data, max_cached_workflows=NO_CACHE):
         submitted = await ops.submit(
@@ -326,7 +327,7 @@ async def dry_run(
             frozen,
             APPLICANT,
             channel,
-            sample_fields(proc.application) if form is None else form,
+            given,
             documents,
             request_id=f"dryrun-{uuid.uuid4()}",
             calendar=calendar,

@@ -68,6 +68,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.required_forms()
     checker.declared_fields()
     checker.expressions()
+    checker.conditional_documents()
     checker.graph()
     checker.time_shares()
     return checker.problems
@@ -200,6 +201,34 @@ class _Checker:
                     self.template_names(path, text)
                     if checked:
                         self.form_uses(path, templates.form_uses(text, template=True))
+
+    def conditional_documents(self) -> None:
+        """A `required_if` is an expression on `form` alone (nothing else exists at
+        submission) over declared application fields."""
+        for i, doc in enumerate(self.procedure.documents):
+            if doc.required_if is None:
+                continue
+            where = ("documents", i, "required_if")
+            problem = templates.expression_problem(doc.required_if)
+            if problem:
+                self.report(where, *problem)
+                continue
+            names, _ = templates.names_read(doc.required_if, template=False)
+            others = [n for n in names if n != "form"]
+            if others:
+                self.report(
+                    where,
+                    f"`required_if` reads `{others[0]}`, which a submission does not have",
+                    "a document's condition reads only `form`, the application",
+                )
+            elif not self.procedure.application:
+                self.report(
+                    where,
+                    "`required_if` reads `form`, but the procedure declares no `application`",
+                    "declare the fields it reads under `application`",
+                )
+            else:
+                self.form_uses(where, templates.form_uses(doc.required_if, template=False))
 
     def template_names(self, path: Sequence[str | int], text: str) -> None:
         """A template reads only what its context provides, and `fields.STEP.FIELD` names a

@@ -7,6 +7,7 @@ the hover docs of the JSON Schema (`motcua schema`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
 from procedures.legaltime.clock import SuspendReason
+from procedures.templates import evaluate
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A name the file refers to elsewhere: lower case, digits and underscores."""
@@ -96,6 +98,21 @@ class Document(_Model):
         False, description="May be reused from the national data base instead of submitted."
     )
     required: bool = True
+    required_if: str | None = Field(
+        None,
+        exclude_if=lambda condition: condition is None,  # files without it keep their hash
+        max_length=500,
+        description="An expression on `form` (the application): the document is required "
+        "exactly when it holds, e.g. `form.claims_exemption`; a submission without it is "
+        "refused. `required` then plays no part.",
+    )
+
+    def needed(self, form: Mapping[str, Any]) -> bool:
+        """Whether a submission with this form data must include the document: `required_if`
+        when given, else `required`."""
+        if self.required_if is None:
+            return self.required
+        return evaluate(self.required_if, {"form": dict(form), "decisions": {}, "fields": {}})
 
 
 class Fee(_Model):

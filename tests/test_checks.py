@@ -428,3 +428,27 @@ def test_a_wait_names_why_it_suspends_the_clock(load: Load) -> None:
     [problem] = load(text)
     assert problem.message.startswith("steps.pay.suspends_clock")
     assert "citizen_appointment" in problem.message + (problem.hint or "")
+
+
+def test_a_conditional_document_reads_only_declared_application_fields(load: Load) -> None:
+    def with_document(condition: str, application: str = "") -> str:
+        return FULL.replace(
+            "forms:\n",
+            f'documents:\n  - {{id: extra, name: "Giấy tờ khác", required_if: "{condition}"}}\n'
+            f"{application}forms:\n",
+            1,
+        )
+
+    age = "application:\n  age: {type: integer}\n  register: {type: string}\n"
+    assert [m for m, *_ in seen(load(with_document("form.agee > 6", age)))] == [
+        "documents[0].required_if: form.agee is not a declared application field "
+        "(declared: age, register)"
+    ]
+    assert [m for m, *_ in seen(load(with_document("decisions.receive", age)))] == [
+        "documents[0].required_if: `required_if` reads `decisions`, which a submission does not "
+        "have"
+    ]
+    assert [m for m, *_ in seen(load(with_document("form.age > 6")))] == [
+        "documents[0].required_if: `required_if` reads `form`, but the procedure declares no "
+        "`application`"
+    ]

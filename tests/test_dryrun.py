@@ -378,3 +378,18 @@ async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
 
 def kinds_of(timeline: tuple[TimelineEntry, ...]) -> list[tuple[str, str | None]]:
     return [(entry.kind, entry.step) for entry in timeline]
+
+
+async def test_a_conditional_document_is_required_when_the_application_says_so(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    claims = {"claims_exemption": True}
+    documents = [d.id for d in frozen.procedure.documents if d.needed({})]  # none claimed
+    with pytest.raises(ops.InvalidRequest, match=r"missing document\(s\) exemption_papers "):
+        await ops.submit(server.client, frozen, APPLICANT, Channel.IN_PERSON, claims, documents)
+    plan = plan_for(frozen, (), (), False)
+    run = await dry_run(server, frozen, tmp_path, plan, form=claims)  # submits what it needs
+    assert run.dossiers[0].result == "approved"
+    receipt = next(d for d in run.dossiers[0].documents if d.kind == "receipt")
+    assert "miễn, giảm nghĩa vụ tài chính" in (tmp_path / receipt.path).read_text("utf-8")

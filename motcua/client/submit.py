@@ -132,8 +132,9 @@ def check_submission(
     procedure: Procedure, channel: Channel, form: Mapping[str, Any], documents: Iterable[str]
 ) -> None:
     """Refuse, before anything reaches Temporal, a submission the procedure does not accept:
-    a channel it does not offer, an undeclared document, or (when it declares its
-    `application`) form data with unknown, missing or mistyped fields, all named at once."""
+    a channel it does not offer, an undeclared document, a document its `required_if` asks
+    for with this form, or (when it declares its `application`) form data with unknown,
+    missing or mistyped fields, all named at once."""
     if channel not in procedure.channels:
         accepted = ", ".join(c.value for c in procedure.channels)
         raise InvalidRequest(
@@ -147,6 +148,14 @@ def check_submission(
         problems = fields.application_problems(procedure.application, form)
         if problems:
             raise InvalidRequest("form: " + "; ".join(problems))
+    given = set(documents)
+    missing = [
+        f"{d.id} (as {d.required_if})"
+        for d in procedure.documents
+        if d.required_if is not None and d.id not in given and d.needed(form)
+    ]
+    if missing:
+        raise InvalidRequest(f"missing document(s) {', '.join(missing)}")
 
 
 async def submit(
