@@ -132,6 +132,7 @@ def plan_for(
     no_event: bool,
     max_visits: int = MAX_VISITS,
     fields: Iterable[tuple[str, Any]] = (),
+    supplement: Iterable[str] = (),
 ) -> Plan:
     """The officers' plan from `--decide STEP=DECISION[,DECISION...]` (one decision per visit)
     and `--late STEP`, checked against the procedure and its sub-procedures, so that a typo is
@@ -163,9 +164,19 @@ def plan_for(
     for name, value in fields:
         step_id, field_name = _field(steps, name, value)
         entered.setdefault(step_id, {})[field_name] = value
+    for step_id in supplement:
+        _decisions(steps, step_id, "--supplement", step_id)
+        if not any(isinstance(s, TaskStep) and s.supplement_allowed for s in steps[step_id]):
+            raise UserError(
+                f"--supplement {step_id}: step `{step_id}` may not request a supplement "
+                "(it has no `supplement_allowed: true`)",
+                2,
+            )
     return Plan(
         decisions=decisions,
         fields=entered,
+        supplement=frozenset(supplement),
+        applicant_id=APPLICANT.id_number,
         late=frozenset(late),
         no_event=no_event,
         max_visits=max_visits,

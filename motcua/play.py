@@ -67,7 +67,8 @@ class Plan:
     is otherwise left unapproved so that lateness stays visible. Officers act on a `late` step
     only once its deadline has passed; with `no_event`, awaited events never come. `fields`
     are the values officers enter at a step (by step, then field), over sample values for the
-    required ones. With
+    required ones. At a `supplement` step the officer first asks for a supplement (once per
+    dossier, as the law allows), and the applicant (`applicant_id`) brings it. With
     `max_visits`, a step taken more often than that ends the play (`TooManyVisits`): decisions
     that send a dossier round a loop for ever would otherwise run for ever.
     """
@@ -77,6 +78,8 @@ class Plan:
     late: frozenset[str] = frozenset()
     no_event: bool = False
     max_visits: int | None = None
+    supplement: frozenset[str] = frozenset()
+    applicant_id: str = ""
 
 
 DEFAULT_PLAN = Plan()
@@ -140,6 +143,11 @@ async def _act_on(
     to: the timeline shows a wait until the dossier has moved on, which takes an activity (the
     portal status), and an event delivered twice is refused.
     """
+    asked = {e.step for e in state.timeline if e.kind == "supplement_requested"}
+    brought = {e.step for e in state.timeline if e.kind == "supplemented"}
+    if asked - brought:  # the applicant brings what was asked for
+        await ops.supplement(client, state.code, ["supplement"], applicant_id=plan.applicant_id)
+        return True
     for task in state.tasks:
         if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
             continue
@@ -151,6 +159,10 @@ async def _act_on(
         fields = sample_fields(step.fields) | dict(plan.fields.get(task.step, {}))
         if task.status is TaskStatus.OPEN:
             await ops.claim(client, state.code, task.step, actor)
+        if task.step in plan.supplement and not asked:
+            missing = ["Giấy tờ còn thiếu (chạy thử)"]
+            await ops.request_supplement(client, state.code, task.step, actor, missing, "chạy thử")
+            return True
         decision = _decision(frozen, state, task.step, plan)
         await ops.complete(client, state.code, task.step, actor, decision, fields)
         return True

@@ -186,6 +186,7 @@ def test_a_broken_file_is_reported_where_it_is_broken_and_nothing_runs(tmp_path:
         (["--decide", "review=approve"], "step `review` offers propose_registration, refuse"),
         (["--late", "issue_certificate"], "`issue_certificate` is not a task"),
         (["--field", "review.nope=1"], "step `review` declares no field `nope`"),
+        (["--supplement", "approve"], "step `approve` may not request a supplement"),
         (["--field", "review.capital_vnd=lots"], "`capital_vnd` is declared `integer`"),
         (["--field", "reviw.x=1"], "--field reviw.x=1: no step `reviw`; did you mean"),
     ],
@@ -393,3 +394,16 @@ async def test_a_conditional_document_is_required_when_the_application_says_so(
     assert run.dossiers[0].result == "approved"
     receipt = next(d for d in run.dossiers[0].documents if d.kind == "receipt")
     assert "miễn, giảm nghĩa vụ tài chính" in (tmp_path / receipt.path).read_text("utf-8")
+
+
+async def test_a_supplement_asked_at_a_step_stops_the_clock_until_it_comes(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    frozen = load_procedure(CATALOG / "household-business.yaml")
+    plan = plan_for(frozen, (), (), False, supplement=("review",))
+    dossier = (await dry_run(server, frozen, tmp_path, plan)).dossiers[0]
+    assert dossier.result == "approved"
+    seen = kinds(dossier)
+    assert seen.index(("supplement_requested", "review")) < seen.index(("supplemented", "review"))
+    assert 5 in dossier.portal_statuses  # supplement requested
+    assert "supplement_request" in {d.kind for d in dossier.documents}

@@ -75,6 +75,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "review.refusal_reason='Ngành nghề bị cấm'; JSON scalars such as 3 or true are typed",
     )
     parser.add_argument(
+        "--supplement",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="the officer at this task asks for a supplement first, and the applicant brings "
+        "it (repeatable; once per dossier, as the law allows): the clock stops meanwhile",
+    )
+    parser.add_argument(
         "--max-visits",
         type=int,
         default=MAX_VISITS,
@@ -143,7 +151,15 @@ def _instant(text: str) -> datetime:
 async def run(args: argparse.Namespace) -> int:
     """Check the file and the options first; only then start a server, and always stop it."""
     frozen = _load(args.path)
-    plan = plan_for(frozen, args.decide, args.late, args.no_event, args.max_visits, args.fields)
+    plan = plan_for(
+        frozen,
+        args.decide,
+        args.late,
+        args.no_event,
+        args.max_visits,
+        args.fields,
+        args.supplement,
+    )
     form = _form(args.form, frozen) if args.form else None
     channel = channel_for(frozen, args.channel)
     out = _out(args.out) if args.out else None
