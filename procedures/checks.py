@@ -427,6 +427,8 @@ class _Checker:
         would not wait for it."""
         join = step.next
         leaving: set[str] = set()
+        if join not in self.steps:  # reported once, as an unknown step
+            return leaving
 
         def inside(n: str) -> list[str]:
             return [] if n in (join, name) else self.targets(n)

@@ -365,6 +365,11 @@ async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
             if awaited(await ops.show(server.client, done.code)) == "couple_signed":
                 break
             await asyncio.sleep(0.1)
+        seen = await ops.status(server.client, done.code)  # what the couple reads meanwhile
+        assert (seen.status, seen.now_vi) == (
+            4,
+            "Tạm dừng tính thời hạn: chờ người yêu cầu đến thực hiện",
+        )
         argv = ["event", done.code, "couple_signed", "--data", str(data), "--address", address]
         assert await asyncio.to_thread(main, argv) == 0
         assert f"{done.code}: " in capsys.readouterr().out

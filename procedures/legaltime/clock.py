@@ -294,14 +294,23 @@ class SuspendReason(StrEnum):
     OTHER = "other"
 
 
-SUSPENSION_WORDS: dict[SuspendReason, str] = {
-    SuspendReason.SUPPLEMENT: "chờ bổ sung, hoàn thiện hồ sơ",
-    SuspendReason.FINANCIAL_OBLIGATION: "chờ thực hiện nghĩa vụ tài chính",
-    SuspendReason.CITIZEN_APPOINTMENT: "chờ người yêu cầu đến thực hiện",
-    SuspendReason.VERIFICATION: "chờ xác minh, lấy ý kiến cơ quan liên quan",
-    SuspendReason.OTHER: "tạm dừng tính thời hạn",
+SUSPENSION_WORDS: dict[SuspendReason, tuple[str, str]] = {
+    SuspendReason.SUPPLEMENT: ("chờ bổ sung, hoàn thiện hồ sơ", "waiting for a supplement"),
+    SuspendReason.FINANCIAL_OBLIGATION: (
+        "chờ thực hiện nghĩa vụ tài chính",
+        "waiting for financial obligations to be paid",
+    ),
+    SuspendReason.CITIZEN_APPOINTMENT: (
+        "chờ người yêu cầu đến thực hiện",
+        "waiting for the applicant to come in person",
+    ),
+    SuspendReason.VERIFICATION: (
+        "chờ xác minh, lấy ý kiến cơ quan liên quan",
+        "waiting for another agency's verification",
+    ),
+    SuspendReason.OTHER: ("tạm dừng tính thời hạn", "the time limit is suspended"),
 }
-"""Why the clock stands, in the applicant's words."""
+"""Why the clock stands, in the applicant's words (Vietnamese, English)."""
 
 
 class ClockStatus(StrEnum):
