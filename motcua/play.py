@@ -46,7 +46,7 @@ APPROVE = "approve"
 """The one decision on the apology letter (`TaskView.decisions` of step `apology`)."""
 PAST = timedelta(minutes=1)
 """How far past a deadline time is skipped, so that the dossier's own timer has fired and an
-action then is late: clocks count whole minutes (interpreter 4's `whole_minute_clock`)."""
+action then is late: clocks count whole minutes (interpreter 5's `whole_minute_clock`)."""
 FAILURES = (
     "workflow_execution_failed_event_attributes",
     "workflow_task_failed_event_attributes",

@@ -70,6 +70,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.expressions()
     checker.conditional_documents()
     checker.graph()
+    checker.unstoppable_loops()
     checker.time_shares()
     return checker.problems
 
@@ -231,17 +232,9 @@ class _Checker:
                 self.form_uses(where, templates.form_uses(doc.required_if, template=False))
 
     def template_names(self, path: Sequence[str | int], text: str) -> None:
-        """A template reads only what its context provides, and `fields.STEP.FIELD` names a
-        field a task declares: a misspelt name would fail the dossier at run time."""
-        names, refs = templates.names_read(text, template=True)
-        known = templates.STEP_ARG_NAMES
-        for unknown in (n for n in names if n not in known):
-            self.report(
-                path,
-                f"template reads unknown name `{unknown}`",
-                close_match(unknown, list(known), listing=False)
-                or "templates see " + ", ".join(known),
-            )
+        """Each `fields.STEP.FIELD` a template reads names a field a task declares (the names
+        it may read at all are `template_problem`'s): a misspelt one would print nothing."""
+        _, refs = templates.names_read(text, template=True)
         self.field_refs(path, refs)
 
     def field_refs(self, path: Sequence[str | int], refs: Sequence[templates.FieldRef]) -> None:
@@ -323,6 +316,11 @@ class _Checker:
                     f"only a `choice` field has `choices`; this one is `{spec.type}`",
                     "write `type: choice`, or remove `choices`",
                 )
+            if spec.max_length is not None and spec.type is not FieldType.STRING:
+                self.report(
+                    (*path, "max_length"),
+                    f"only a `string` field has `max_length`; this one is `{spec.type}`",
+                )
 
     # -- the step graph -------------------------------------------------------------------
 
@@ -395,6 +393,43 @@ class _Checker:
                         "every path must lead to an `end` step",
                         key=True,
                     )
+
+    def unstoppable_loops(self) -> None:
+        """Report each loop on which no human task, wait or sub-procedure stops the walk.
+
+        Choices read only the form, decisions and fields, which nothing changes while the
+        dossier goes round such a loop, so it goes round without end: a choice whose only way
+        out is `if: "false"`, a notify ↔ choice loop sending mail after mail. Loops with no
+        way out at all are `dead_ends`' to report.
+        """
+        start = self.procedure.start
+        if start not in self.steps:
+            return
+        reached, ends = _closure([start], self.targets), self.can_end()
+        stops = TaskStep | WaitStep | SubprocedureStep
+        free = {
+            name
+            for name, step in self.steps.items()
+            if name in reached and name in ends and not isinstance(step, stops)
+        }
+
+        def following(name: str) -> list[str]:
+            return [to for to in self.targets(name) if to in free]
+
+        reported: set[str] = set()
+        for name in self.steps:
+            if name not in free or name in reported:
+                continue
+            cycle = _cycle(name, following)
+            if cycle:
+                reported |= set(cycle)
+                self.report(
+                    ("steps", name),
+                    "loop nothing can stop: " + " → ".join(cycle) + " has no human task, wait "
+                    "or sub-procedure, so a dossier would go round it without end",
+                    "put a task or wait step on the loop, or lead it out for good",
+                    key=True,
+                )
 
     def branches(self, name: str, step: ParallelStep) -> None:
         join = step.next

@@ -58,9 +58,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     assert versions["1.001193-parallel-supplement.json"] == 1
     assert versions["1.001193-parallel-supplement.v2.json"] == 2
     assert versions["1.001193-parallel-supplement.v3.json"] == 3
-    assert versions["1.001193-parallel-supplement.v4.json"] == INTERPRETER == 4
+    assert versions["1.001193-parallel-supplement.v4.json"] == 4
+    assert versions["1.001193-parallel-supplement.v5.json"] == INTERPRETER == 5
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3, 4) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4, 5) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 
@@ -89,23 +90,23 @@ def _inputs(name: str, activity: str, kind: type[T]) -> list[T]:
     return found
 
 
-def test_v4_golden_histories_cover_its_behaviours() -> None:
-    """Interpreter 4: notices in Vietnamese with the officers' values, the couple's appointment
+def test_v5_golden_histories_cover_its_behaviours() -> None:
+    """Interpreter 5: notices in Vietnamese with the officers' values, the couple's appointment
     as a suspension of its own (portal status 4, not 6), the officer's reason on form 03, due
     instants on whole minutes."""
-    payment = _inputs("1.004227-fields-payment.v4.json", "notify_applicant", Notification)
+    payment = _inputs("1.004227-fields-payment.v5.json", "notify_applicant", Notification)
     assert "thông báo số TB-2026-001" in payment[1].body
     assert "40000000 đồng" in payment[1].body
     assert payment[-1].subject.endswith(": đã giải quyết xong")
-    forms = _inputs("1.004227-fields-payment.v4.json", "render_form", RenderForm)
+    forms = _inputs("1.004227-fields-payment.v5.json", "render_form", RenderForm)
     fields = forms[-1].context["dossier"]["fields"]  # forms read the officers' values too
     assert fields["assess_tax"]["notice_number"] == "TB-2026-001"
-    couple = _inputs("1.000894-citizen-appointment.v4.json", "sync_portal", PortalRecord)
+    couple = _inputs("1.000894-citizen-appointment.v5.json", "sync_portal", PortalRecord)
     assert 6 not in {record.status for record in couple}
-    refused = _inputs("1.000894-refused-reason.v4.json", "render_form", RenderForm)
+    refused = _inputs("1.000894-refused-reason.v5.json", "render_form", RenderForm)
     form_03 = next(call for call in refused if call.kind.value == "refusal")
     assert form_03.context["details"]["reason"] == "Bên nam chưa đủ 20 tuổi"
-    ended = _inputs("1.000894-refused-reason.v4.json", "notify_applicant", Notification)[-1]
+    ended = _inputs("1.000894-refused-reason.v5.json", "notify_applicant", Notification)[-1]
     assert (ended.subject.split(": ")[-1], ended.body) == (
         "từ chối giải quyết",
         "Bên nam chưa đủ 20 tuổi",

@@ -18,6 +18,7 @@ Behaviour = Literal[
     "halt_ends_walk",
     "updates_last",
     "tells_officers",
+    "stops_runaway",
     "whole_minute_clock",
     "vietnamese_end_notice",
     "templates_read_fields",
@@ -35,6 +36,10 @@ Behaviour = Literal[
   (`workflows.api.updates_last`, the runtime's ordering runner).
 - `tells_officers`: officers are told of reminders, overdue tasks and escalations
   (`workflows.officers`, outbox/officers.jsonl).
+- `stops_runaway`: a dossier that visits more steps in a row than its budget with no human
+  task, wait or sub-procedure between them (a loop nothing stops), or whose expression or
+  argument template is refused by the budgets of `procedures.templates`, ends as stopped with
+  the step's location as its reason, instead of looping or failing its workflow tasks.
 - `whole_minute_clock`: the dossier's and the tasks' clocks read every instant from the start
   of its minute (`DossierClock.whole_minutes`), so a second used before a suspension no longer
   makes the due instant 16:59:59 (printed 16:59).
@@ -56,9 +61,11 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
-    4: _V2
+    4: _V2 | {"tells_officers", "stops_runaway"},
+    5: _V2
     | {
         "tells_officers",
+        "stops_runaway",
         "whole_minute_clock",
         "vietnamese_end_notice",
         "templates_read_fields",

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         RenderForm,
     )
     from procedures.models import FormKind
-    from procedures.templates import render_string
+    from procedures.templates import Refused, render_string
     from workflows.api import DocumentView, PortalStatus
     from workflows.forms import dossier_context, local, procedure_context
 
@@ -128,6 +128,8 @@ class DossierEffects(DossierCore):
             return render_string(value, lenient, **context)
         try:
             return render_string(value, lenient, **context)
+        except Refused:  # over a budget: `stops_runaway` ends the dossier stopped
+            raise
         except TemplateError as err:
             raise ApplicationError(
                 f"{where}: {type(err).__name__}: {err}", type="TemplateError", non_retryable=True

@@ -48,7 +48,7 @@ def dossier_context(
     inp: DossierInput, state: Runtime, due_at: datetime, with_fields: bool = False
 ) -> dict[str, Any]:
     """What a form knows of the dossier; `with_fields` adds the officers' values by step and
-    field (`dossier.fields.STEP.FIELD`, interpreter 4's `templates_read_fields`)."""
+    field (`dossier.fields.STEP.FIELD`, interpreter 5's `templates_read_fields`)."""
     procedure = inp.procedure.procedure
     agency = procedure.agencies[procedure.receiving_agency]
     context = {
