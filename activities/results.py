@@ -48,17 +48,21 @@ class RegisterLog(JsonlLog):
         self.numbers.clear()
         self.last.clear()
 
-    def issue(self, call_id: str, agency: str, series: str, record: dict[str, Any]) -> str:
-        """The number of `call_id`, allocating the next one of its book on the first call."""
+    def issue(
+        self, call_id: str, agency: str, series: str, at: datetime, record: dict[str, Any]
+    ) -> str:
+        """The number of `call_id`, allocating the next one of its book on the first call; `at`
+        (the issuing instant) picks the year's book and is recorded as `issued_at`."""
         with self.locked() as append:
             if call_id in self.numbers:
                 return self.numbers[call_id]
-            year = datetime.now(LOCAL_TZ).year
+            year = at.astimezone(LOCAL_TZ).year
             sequence = self.last.get((agency, series, year), 0) + 1
             number = f"{sequence:04d}/{year}/{series}"
             append(
                 {
                     **record,
+                    "issued_at": at.astimezone(LOCAL_TZ).isoformat(),
                     "call_id": call_id,
                     "agency": agency,
                     "series": series,
@@ -94,16 +98,19 @@ class Register:
             )
         series = str(call.args.get("series") or document)
         agency = str(call.args.get("agency") or call.dossier_code.rsplit("-", 2)[0])
+        # The dossier's clock, not this machine's: when the workflow scheduled the step (the
+        # first attempt's, so a retry keeps it). A dry run skips time; so does a late worker.
+        at = activity.info().scheduled_time
         number = self.log.issue(
             call.call_id,
             agency,
             series,
+            at,
             {
                 "dossier_code": call.dossier_code,
                 "procedure_code": call.procedure_code,
                 "step": call.step,
                 "document": document,
-                "issued_at": datetime.now(LOCAL_TZ).isoformat(),
             },
         )
         log.info(

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.submit",
     "motcua.commands.inbox",
     "motcua.commands.task",
+    "motcua.commands.event",
     "motcua.commands.citizen",
     "motcua.commands.show",
     "motcua.commands.audit",

@@ -51,7 +51,7 @@ CASES: tuple[Case, ...] = (
         applicant=Applicant(
             full_name="Phạm Quốc Anh", id_number="019095000789", phone="0912000333"
         ),
-        plan=Plan(decisions={"review": "refuse"}),
+        plan=Plan(decisions={"review": ("refuse",)}),
     ),
 )
 
@@ -78,7 +78,7 @@ async def run_cases(client: Client, cases: tuple[Case, ...] = CASES) -> list[Dos
 
     async def one(case: Case) -> DossierState:
         frozen = ops.load_frozen(case.procedure)
-        documents = tuple(d.id for d in frozen.procedure.documents if d.required)
+        documents = tuple(d.id for d in frozen.procedure.documents if d.needed(case.form))
         submitted = await ops.submit(
             client,
             frozen,

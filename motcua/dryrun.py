@@ -10,6 +10,7 @@ come are reached by moving the server's clock, never by waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import uuid
@@ -23,12 +24,23 @@ from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payloads import Notification, OfficerNotice, PortalRecord
 from motcua import client as ops
 from motcua.devserver import find_binary, register_search_attributes, shut_down
-from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
+from motcua.play import (
+    APPROVE,
+    DEFAULT_PLAN,
+    Plan,
+    TimeSkip,
+    TooManyVisits,
+    handed_over,
+    play,
+    sample_fields,
+)
+from procedures.fields import fits
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.messages import close_match
 from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskStep
@@ -58,6 +70,9 @@ PATIENCE = 15.0
 steps take milliseconds, and the server's clock is skipped to every deadline it waits for."""
 APPLICANT = Applicant(full_name="Nguyễn Văn Thử", id_number="001099000000", phone="0900000000")
 """A made-up applicant: a dry run never carries a real citizen's data."""
+MAX_VISITS = 20
+"""How often a dry run lets one step be taken before it stops the run as a loop (a rework
+decision taken at every visit goes round for ever)."""
 R = TypeVar("R", Notification, OfficerNotice, PortalRecord)
 OUTCOMES = {
     "decided": "{}",
@@ -115,30 +130,84 @@ def _quiet_runtime() -> Runtime:
 
 
 def plan_for(
-    frozen: FrozenProcedure, decide: Iterable[str], late: Iterable[str], no_event: bool
+    frozen: FrozenProcedure,
+    decide: Iterable[str],
+    late: Iterable[str],
+    no_event: bool,
+    max_visits: int = MAX_VISITS,
+    fields: Iterable[tuple[str, Any]] = (),
+    supplement: Iterable[str] = (),
 ) -> Plan:
-    """The officers' plan from `--decide STEP=DECISION` and `--late STEP`, checked against the
-    procedure and its sub-procedures, so that a typo is an error, not a silent default."""
+    """The officers' plan from `--decide STEP=DECISION[,DECISION...]` (one decision per visit)
+    and `--late STEP`, checked against the procedure and its sub-procedures, so that a typo is
+    an error, not a silent default. Repeating `--decide` for a step adds later visits."""
     steps = _steps(frozen)
-    decisions: dict[str, str] = {}
+    decisions: dict[str, tuple[str, ...]] = {}
     for pair in decide:
-        step_id, _, decision = pair.partition("=")
+        step_id, _, chosen = pair.partition("=")
         if step_id == APOLOGY_STEP:
             if not _has_apology(frozen):
                 raise UserError(f"--decide {pair}: the procedure has no apology policy", 2)
             offered: tuple[str, ...] = (APPROVE,)
         else:
             offered = _decisions(steps, step_id, "--decide", pair)
-        if decision not in offered:
-            raise UserError(
-                f"--decide {pair}: step `{step_id}` offers {', '.join(offered)}"
-                f"{_did_you_mean(decision, offered)}",
-                2,
-            )
-        decisions[step_id] = decision
+        visits = tuple(d.strip() for d in chosen.split(","))
+        for decision in visits:
+            if decision not in offered:
+                raise UserError(
+                    f"--decide {pair}: step `{step_id}` offers {', '.join(offered)}"
+                    f"{_did_you_mean(decision, offered)}",
+                    2,
+                )
+        decisions[step_id] = decisions.get(step_id, ()) + visits
     for step_id in late:
         _decisions(steps, step_id, "--late", step_id)
-    return Plan(decisions=decisions, late=frozenset(late), no_event=no_event)
+    if max_visits < 1:
+        raise UserError(f"--max-visits {max_visits}: at least 1", 2)
+    entered: dict[str, dict[str, Any]] = {}
+    for name, value in fields:
+        step_id, field_name = _field(steps, name, value)
+        entered.setdefault(step_id, {})[field_name] = value
+    for step_id in supplement:
+        _decisions(steps, step_id, "--supplement", step_id)
+        if not any(isinstance(s, TaskStep) and s.supplement_allowed for s in steps[step_id]):
+            raise UserError(
+                f"--supplement {step_id}: step `{step_id}` may not request a supplement "
+                "(it has no `supplement_allowed: true`)",
+                2,
+            )
+    return Plan(
+        decisions=decisions,
+        fields=entered,
+        supplement=frozenset(supplement),
+        applicant_id=APPLICANT.id_number,
+        late=frozenset(late),
+        no_event=no_event,
+        max_visits=max_visits,
+    )
+
+
+def _field(steps: dict[str, list[Step]], name: str, value: Any) -> tuple[str, str]:
+    """`--field STEP.FIELD=VALUE` checked: a field the task declares, a value of its type."""
+    option = f"--field {name}={json.dumps(value, ensure_ascii=False)}"
+    step_id, dot, field_name = name.partition(".")
+    if not dot or not field_name:
+        raise UserError(f"{option}: expected STEP.FIELD=VALUE", 2)
+    _decisions(steps, step_id, "--field", option.removeprefix("--field "))
+    declared = {
+        k: spec for s in steps[step_id] if isinstance(s, TaskStep) for k, spec in s.fields.items()
+    }
+    spec = declared.get(field_name)
+    if spec is None:
+        hint = _did_you_mean(field_name, list(declared))
+        raise UserError(
+            f"{option}: step `{step_id}` declares no field `{field_name}` "
+            f"(declared: {', '.join(declared) or 'none'}){hint}",
+            2,
+        )
+    if not fits(spec, value):
+        raise UserError(f"{option}: `{field_name}` is declared `{spec.type}`", 2)
+    return step_id, field_name
 
 
 def channel_for(frozen: FrozenProcedure, channel: Channel | None) -> Channel:
@@ -255,15 +324,17 @@ async def dry_run(
     """Submit one dossier of `frozen` on `env` and play it to its end under `plan`.
 
     A worker serves the procedure's task queues, writing into `data_dir`; `received` first
-    moves the server's clock there. The applicant is made up; required application fields
-    missing from `form` get sample values.
+    moves the server's clock there. The applicant is made up; without a `form`, the required
+    application fields get sample values, and a `form` given is submitted as it is (a real
+    submission missing a required field is refused, so is this one).
     """
     proc = frozen.procedure
     channel = channel_for(frozen, channel)
     calendar = load_calendar()
     await _receive_at(env, received, calendar)
     data = data_dir.resolve()
-    documents = tuple(d.id for d in proc.documents if d.required)
+    given = sample_fields(proc.application) if form is None else form
+    documents = tuple(d.id for d in proc.documents if d.needed(given))
     queues = catalogue_task_queues({proc.code: frozen})
     async with WorkerGroup(env.client, queues, data, max_cached_workflows=NO_CACHE):
         submitted = await ops.submit(
@@ -271,13 +342,23 @@ async def dry_run(
             frozen,
             APPLICANT,
             channel,
-            sample_fields(proc.application) | (form or {}),
+            given,
             documents,
             request_id=f"dryrun-{uuid.uuid4()}",
             calendar=calendar,
         )
         skip = TimeSkip(calendar=calendar, skip_to=lambda at: _skip_to(env, at))
-        final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
+        try:
+            final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
+        except TooManyVisits:  # a healthy dossier going round: withdrawn, it ends cleanly
+            await ops.withdraw(
+                env.client, submitted.code, "dry run stopped", applicant_id=APPLICANT.id_number
+            )
+            await play(env.client, submitted.code, frozen, DEFAULT_PLAN)
+            raise
+        except UserError:
+            await _stop(env.client, submitted.code)
+            raise
         states = [final, *await _descendants(env.client, final)]
     procedures = _procedures(frozen)
     runs = tuple(_run(s, procedures[s.procedure_code], calendar, data) for s in states)
@@ -311,6 +392,12 @@ async def _skip_to(env: WorkflowEnvironment, instant: datetime) -> None:
     now = await env.get_current_time()
     if instant > now:
         await env.sleep(instant - now)
+
+
+async def _stop(client: Client, code: str) -> None:
+    """Terminate a dossier that failed or stands stuck, and its sub-procedures with it."""
+    with contextlib.suppress(RPCError):  # closed already (failed, or ended meanwhile)
+        await client.get_workflow_handle(code).terminate("the dry run stopped")
 
 
 async def _descendants(client: Client, state: DossierState) -> list[DossierState]:

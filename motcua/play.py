@@ -33,19 +33,20 @@ from procedures.models import (
 from runtime.errors import UserError
 from workflows.api import (
     APOLOGY_STEP,
-    DELIVER_EVENT,
     Actor,
-    DeliverEvent,
     DossierState,
     TaskStatus,
     TimelineEntry,
 )
 
 POLL_SECONDS = 0.2
+STEP_TAKEN = frozenset(("decided", "automatic", "chose", "handed_over", "waiting"))
+"""Timeline entries that each mean one visit of a step (a wait is counted when it starts)."""
 APPROVE = "approve"
 """The one decision on the apology letter (`TaskView.decisions` of step `apology`)."""
-PAST = timedelta(seconds=1)
-"""How far past a deadline time is skipped, so that the dossier's own timer has fired."""
+PAST = timedelta(minutes=1)
+"""How far past a deadline time is skipped, so that the dossier's own timer has fired and an
+action then is late: clocks count whole minutes (interpreter 5's `whole_minute_clock`)."""
 FAILURES = (
     "workflow_execution_failed_event_attributes",
     "workflow_task_failed_event_attributes",
@@ -60,15 +61,25 @@ Dossiers = list[tuple[FrozenProcedure, DossierState]]
 class Plan:
     """How the played officers behave, where it differs from the default.
 
-    `decisions` picks a task's decision by step (default: the first that does not end the
-    dossier badly); `apology: approve` has the head approve the apology letter, which is
-    otherwise left unapproved so that lateness stays visible. Officers act on a `late` step only
-    once its deadline has passed; with `no_event`, awaited events never come.
+    `decisions` picks a task's decision per visit, by step: the first for the first visit, the
+    second for the second..., the last for every later visit (default: the first that does not
+    end the dossier badly); `apology: (approve,)` has the head approve the apology letter, which
+    is otherwise left unapproved so that lateness stays visible. Officers act on a `late` step
+    only once its deadline has passed; with `no_event`, awaited events never come. `fields`
+    are the values officers enter at a step (by step, then field), over sample values for the
+    required ones. At a `supplement` step the officer first asks for a supplement (once per
+    dossier, as the law allows), and the applicant (`applicant_id`) brings it. With
+    `max_visits`, a step taken more often than that ends the play (`TooManyVisits`): decisions
+    that send a dossier round a loop for ever would otherwise run for ever.
     """
 
-    decisions: Mapping[str, str] = field(default_factory=dict)
+    decisions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     late: frozenset[str] = frozenset()
     no_event: bool = False
+    max_visits: int | None = None
+    supplement: frozenset[str] = frozenset()
+    applicant_id: str = ""
 
 
 DEFAULT_PLAN = Plan()
@@ -104,12 +115,17 @@ def sample_fields(fields: Mapping[str, FormField]) -> dict[str, Any]:
     return {name: _sample(spec) for name, spec in fields.items() if spec.required}
 
 
-def _decision(frozen: FrozenProcedure, step_id: str, plan: Plan) -> str:
-    """The planned decision, else the first one that does not end the dossier badly."""
+def _decision(frozen: FrozenProcedure, state: DossierState, step_id: str, plan: Plan) -> str:
+    """The decision planned for this visit of the step, else the first one that does not end
+    the dossier badly."""
     step = frozen.procedure.steps[step_id]
     assert isinstance(step, TaskStep)
-    if plan.decisions.get(step_id) in step.decisions:
-        return plan.decisions[step_id]
+    planned = plan.decisions.get(step_id, ())
+    if planned:
+        decided = sum(1 for e in state.timeline if e.kind == "decided" and e.step == step_id)
+        chosen = planned[min(decided, len(planned) - 1)]
+        if chosen in step.decisions:
+            return chosen
     for decision, target in step.decisions.items():
         end = frozen.procedure.steps[target]
         if not isinstance(end, EndStep) or end.result.value == "approved":
@@ -117,12 +133,21 @@ def _decision(frozen: FrozenProcedure, step_id: str, plan: Plan) -> str:
     return next(iter(step.decisions))
 
 
-async def _act_on(client: Client, frozen: FrozenProcedure, state: DossierState, plan: Plan) -> bool:
+async def _act_on(
+    client: Client, frozen: FrozenProcedure, state: DossierState, plan: Plan, delivered: set[str]
+) -> bool:
     """Take the first action the plan calls for now on one dossier; False if there is none.
 
     One action at a time: it may end the dossier or cancel a sibling branch's task, so the
-    state is read again before the next.
+    state is read again before the next. `delivered` holds the waits an event was delivered
+    to: the timeline shows a wait until the dossier has moved on, which takes an activity (the
+    portal status), and an event delivered twice is refused.
     """
+    asked = {e.step for e in state.timeline if e.kind == "supplement_requested"}
+    brought = {e.step for e in state.timeline if e.kind == "supplemented"}
+    if asked - brought:  # the applicant brings what was asked for
+        await ops.supplement(client, state.code, ["supplement"], applicant_id=plan.applicant_id)
+        return True
     for task in state.tasks:
         if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
             continue
@@ -131,24 +156,28 @@ async def _act_on(client: Client, frozen: FrozenProcedure, state: DossierState, 
         step = frozen.procedure.steps[task.step]
         assert isinstance(step, TaskStep)
         actor = Actor(user=f"demo.{task.role}", agency=task.agency, role=task.role)
-        fields = sample_fields(step.fields)
+        fields = sample_fields(step.fields) | dict(plan.fields.get(task.step, {}))
         if task.status is TaskStatus.OPEN:
             await ops.claim(client, state.code, task.step, actor)
-        await ops.complete(
-            client, state.code, task.step, actor, _decision(frozen, task.step, plan), fields
-        )
+        if task.step in plan.supplement and not asked:
+            missing = ["Giấy tờ còn thiếu (chạy thử)"]
+            await ops.request_supplement(client, state.code, task.step, actor, missing, "chạy thử")
+            return True
+        decision = _decision(frozen, state, task.step, plan)
+        await ops.complete(client, state.code, task.step, actor, decision, fields)
         return True
     apology = state.apology
-    if apology is not None and plan.decisions.get(APOLOGY_STEP) == APPROVE:
+    if apology is not None and APPROVE in plan.decisions.get(APOLOGY_STEP, ()):
         actor = Actor(user=f"demo.{apology.role}", agency=apology.agency, role=apology.role)
         await ops.approve_apology(client, state.code, actor, "Hồ sơ giải quyết quá hạn")
         return True
-    waiting = awaited(state)
-    if waiting and not plan.no_event:
+    waiting = _waiting(state)
+    visit = f"{state.code} {state.timeline.index(waiting)}" if waiting else ""
+    if waiting and visit not in delivered and not plan.no_event:
         agency = frozen.procedure.agencies[frozen.procedure.receiving_agency]
         actor = Actor(user="demo.cashier", agency=agency.code, role="one_stop")
-        handle = client.get_workflow_handle(state.code)
-        await handle.execute_update(DELIVER_EVENT, DeliverEvent(event=waiting, actor=actor))
+        await ops.deliver_event(client, state.code, waiting.detail, actor)
+        delivered.add(visit)
         return True
     return False
 
@@ -249,12 +278,25 @@ async def _closed(client: Client, code: str) -> None:
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def _act_on_any(client: Client, dossiers: Dossiers, plan: Plan) -> bool:
+async def _act_on_any(client: Client, dossiers: Dossiers, plan: Plan, delivered: set[str]) -> bool:
     """The first action the plan calls for now, on the dossier or a sub-procedure's."""
     for frozen, state in dossiers:
-        if await _act_on(client, frozen, state, plan):
+        if await _act_on(client, frozen, state, plan, delivered):
             return True
     return False
+
+
+def _check_visits(dossiers: Dossiers, budget: int | None) -> None:
+    """Raise `TooManyVisits` when a step was taken more often than the budget allows."""
+    if budget is None:
+        return
+    for _, state in dossiers:
+        visits: dict[str, int] = {}
+        for entry in state.timeline:
+            if entry.kind in STEP_TAKEN and entry.step is not None:
+                visits[entry.step] = visits.get(entry.step, 0) + 1
+                if visits[entry.step] > budget:
+                    raise TooManyVisits(state.code, entry.step, budget)
 
 
 async def play(
@@ -272,11 +314,14 @@ async def play(
     `patience`, a dossier that closes without a result (a form that cannot be rendered, an
     unmapped sub-procedure result) is a `DossierFailed`, and so is one where nothing is to be
     done and nothing changes for that many seconds (a failing workflow task or activity holds
-    it); without, the demo and benchmarks spend no extra call per look on watching for it.
+    it), and so is one that takes no officer's action for that long (an update waits for a
+    workflow task that keeps failing, e.g. on a template error in another branch); without,
+    the demo and benchmarks spend no extra call per look on watching for it.
     """
     last_seen: list[int] | None = None
     still_since = monotonic()
     codes = [code]
+    delivered: set[str] = set()
     while True:
         try:
             state = await ops.show(client, code)
@@ -294,7 +339,13 @@ async def play(
         codes = [current.code for _, current in dossiers]
         if patience is not None:
             await _check_running(client, codes)
-        if await _act_on_any(client, dossiers, plan):
+        _check_visits(dossiers, plan.max_visits)
+        acting = _act_on_any(client, dossiers, plan, delivered)
+        try:
+            acted = await (asyncio.wait_for(acting, patience) if patience else acting)
+        except TimeoutError:  # an update no workflow task takes: one keeps failing
+            raise DossierFailed(code, "stalled", await _trouble(client, codes)) from None
+        if acted:
             last_seen = None
             continue
         seen: list[int] | None = [len(current.timeline) for _, current in dossiers]
@@ -315,6 +366,16 @@ class DossierFailed(UserError):
 
     def __init__(self, code: str, how: str, reason: str) -> None:
         super().__init__(f"dossier {code} {how}: {reason}")
+
+
+class TooManyVisits(UserError):
+    """A played dossier that goes round a loop: a step taken more often than the budget."""
+
+    def __init__(self, code: str, step: str, budget: int) -> None:
+        super().__init__(
+            f"dossier {code}: step `{step}` taken more than {budget} times, so the run was "
+            f"stopped; decisions per visit end a loop (--decide {step}=FIRST,SECOND,...)"
+        )
 
 
 async def _check_running(client: Client, codes: Sequence[str]) -> None:

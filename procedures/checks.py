@@ -68,6 +68,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.required_forms()
     checker.declared_fields()
     checker.expressions()
+    checker.conditional_documents()
     checker.graph()
     checker.unstoppable_loops()
     checker.time_shares()
@@ -183,15 +184,81 @@ class _Checker:
                     problem = templates.expression_problem(rule.if_)
                     if problem:
                         self.report(where, *problem)
-                    elif checked:
+                        continue
+                    _, refs = templates.names_read(rule.if_, template=False)
+                    self.field_refs(where, refs)
+                    if checked:
                         self.form_uses(where, templates.form_uses(rule.if_, template=False))
-            elif isinstance(step, AutoStep):
-                for path, text in _strings(step.args, ("steps", name, "args")):
+            elif isinstance(step, AutoStep | EndStep):
+                if isinstance(step, AutoStep):
+                    found = _strings(step.args, ("steps", name, "args"))
+                else:
+                    found = _strings(step.reason, ("steps", name, "reason"))
+                for path, text in found:
                     message = templates.template_problem(text)
                     if message:
                         self.report(path, message)
-                    elif checked:
+                        continue
+                    self.template_names(path, text)
+                    if checked:
                         self.form_uses(path, templates.form_uses(text, template=True))
+
+    def conditional_documents(self) -> None:
+        """A `required_if` is an expression on `form` alone (nothing else exists at
+        submission) over declared application fields."""
+        for i, doc in enumerate(self.procedure.documents):
+            if doc.required_if is None:
+                continue
+            where = ("documents", i, "required_if")
+            problem = templates.expression_problem(doc.required_if)
+            if problem:
+                self.report(where, *problem)
+                continue
+            names, _ = templates.names_read(doc.required_if, template=False)
+            others = [n for n in names if n != "form"]
+            if others:
+                self.report(
+                    where,
+                    f"`required_if` reads `{others[0]}`, which a submission does not have",
+                    "a document's condition reads only `form`, the application",
+                )
+            elif not self.procedure.application:
+                self.report(
+                    where,
+                    "`required_if` reads `form`, but the procedure declares no `application`",
+                    "declare the fields it reads under `application`",
+                )
+            else:
+                self.form_uses(where, templates.form_uses(doc.required_if, template=False))
+
+    def template_names(self, path: Sequence[str | int], text: str) -> None:
+        """Each `fields.STEP.FIELD` a template reads names a field a task declares (the names
+        it may read at all are `template_problem`'s): a misspelt one would print nothing."""
+        _, refs = templates.names_read(text, template=True)
+        self.field_refs(path, refs)
+
+    def field_refs(self, path: Sequence[str | int], refs: Sequence[templates.FieldRef]) -> None:
+        """Each `fields.STEP.FIELD` names a task step and a field it declares."""
+        tasks = {n: s for n, s in self.steps.items() if isinstance(s, TaskStep)}
+        for step, field in refs:
+            task = tasks.get(step)
+            if task is None:
+                what = "a step of another kind" if step in self.steps else "no such step"
+                self.report(
+                    path,
+                    f"fields.{step}: `{step}` is not a task step ({what}); officers enter "
+                    "fields only at tasks",
+                    close_match(step, list(tasks), listing=False),
+                )
+            elif field is not None and field not in task.fields:
+                declared = ", ".join(task.fields) or "none"
+                self.report(
+                    path,
+                    f"fields.{step}.{field}: step `{step}` declares no field `{field}` "
+                    f"(declared: {declared})",
+                    close_match(field, list(task.fields), listing=False)
+                    or f"declare it under steps.{step}.fields",
+                )
 
     def form_uses(self, path: Sequence[str | int], uses: templates.FormUses) -> None:
         """`form.*` reads name declared application fields, compared with their own type."""
@@ -366,8 +433,9 @@ class _Checker:
 
     def branches(self, name: str, step: ParallelStep) -> None:
         join = step.next
+        leaving = self.block(name, step)
         for branch, first in step.branches.items():
-            if first not in self.steps:
+            if first not in self.steps or branch in leaving:
                 continue
 
             def within(n: str, join: str = join) -> list[str]:
@@ -386,6 +454,46 @@ class _Checker:
                 )
             else:
                 self.report(path, f"branch `{branch}` can never reach `next` ({join}) nor an end")
+
+    def block(self, name: str, step: ParallelStep) -> set[str]:
+        """Report each path of a branch that leaves its block (its own steps, the join, end
+        steps); return those branches. A path that leaves would run a step after the join (or in
+        a sibling branch, or the fork again) while the other branches still run, and the join
+        would not wait for it."""
+        join = step.next
+        leaving: set[str] = set()
+        if join not in self.steps:  # reported once, as an unknown step
+            return leaving
+
+        def inside(n: str) -> list[str]:
+            return [] if n in (join, name) else self.targets(n)
+
+        after = _closure([join], lambda n: [] if n == name else self.targets(n))
+        own = {b: _closure([first], inside) for b, first in step.branches.items()}
+        for branch, steps in own.items():
+            others = {s: b for b, found in own.items() if b != branch for s in found}
+            for n in sorted(steps - after - set(others)):
+                for where, to in self.edges[n]:
+                    target = self.steps.get(to)
+                    if to == join or target is None or isinstance(target, EndStep):
+                        continue
+                    if to == name:
+                        what = f"back to the parallel step `{name}` itself"
+                    elif to in after:
+                        what = f"to `{to}`, a step after the join `{join}`"
+                    elif to in others:
+                        what = f"to `{to}`, a step of branch `{others[to]}`"
+                    else:
+                        continue
+                    leaving.add(branch)
+                    self.report(
+                        ("steps", n, *where),
+                        f"branch `{branch}` of parallel `{name}` leaves its block: `{n}` leads "
+                        + what,
+                        f"a branch leads only to its own steps, to `{join}` (where the branches "
+                        "join) or to an end step",
+                    )
+        return leaving
 
     # -- time -----------------------------------------------------------------------------
 

@@ -67,7 +67,8 @@ def _fields(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _step_kind(model: Any) -> str | None:
-    info = _fields(model).get("kind") if isinstance(model, type) else None
+    is_model = isinstance(model, type) and issubclass(model, BaseModel)
+    info = _fields(model).get("kind") if is_model else None
     if info is None or get_origin(info.annotation) is not Literal:
         return None
     return str(get_args(info.annotation)[0])
@@ -176,6 +177,8 @@ def _message(error: ErrorDetails, path: list[str | int]) -> tuple[str, str | Non
     if kind in _BOUNDS:
         key, word = _BOUNDS[kind]
         return f"must be {word} {ctx.get(key)}, got {describe(value)}", None
+    if kind == "value_error":  # a model's own check: its message, without pydantic's prefix
+        return str(ctx.get("error", error["msg"])), None
     return error["msg"], None
 
 

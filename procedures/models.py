@@ -7,13 +7,16 @@ the hover docs of the JSON Schema (`motcua schema`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
+from procedures.legaltime.clock import SuspendReason
+from procedures.templates import evaluate
 from procedures.text import MAX_TEXT
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -96,6 +99,21 @@ class Document(_Model):
         False, description="May be reused from the national data base instead of submitted."
     )
     required: bool = True
+    required_if: str | None = Field(
+        None,
+        exclude_if=lambda condition: condition is None,  # files without it keep their hash
+        max_length=500,
+        description="An expression on `form` (the application): the document is required "
+        "exactly when it holds, e.g. `form.claims_exemption`; a submission without it is "
+        "refused. `required` then plays no part.",
+    )
+
+    def needed(self, form: Mapping[str, Any]) -> bool:
+        """Whether a submission with this form data must include the document: `required_if`
+        when given, else `required`."""
+        if self.required_if is None:
+            return self.required
+        return evaluate(self.required_if, {"form": dict(form), "decisions": {}, "fields": {}})
 
 
 class Fee(_Model):
@@ -265,6 +283,14 @@ class SubprocedureStep(_Step):
     )
 
 
+def _suspension(value: Any) -> Any:
+    """One message for a wrong `suspends_clock`, not one per member of the union."""
+    if isinstance(value, bool) or value in {r.value for r in SuspendReason}:
+        return value
+    reasons = ", ".join(r.value for r in SuspendReason)
+    raise ValueError(f"`{value}` is not true, false or why the clock stops: {reasons}")
+
+
 class WaitStep(_Step):
     """Wait for an external event (payment received, citizen supplement) with a time limit."""
 
@@ -273,9 +299,19 @@ class WaitStep(_Step):
     timeout: TimeLimit
     next: Identifier
     on_timeout: Identifier
-    suspends_clock: bool = Field(
-        False, description="The legal clock stops while waiting (financial obligation)."
+    suspends_clock: Annotated[bool | SuspendReason, BeforeValidator(_suspension)] = Field(
+        False,
+        description="The legal clock stops while waiting, and why: `financial_obligation`, "
+        "`citizen_appointment`, `verification` or `other` (`true`, the older form, means "
+        "`financial_obligation`). The reason sets the portal status and the wording.",
     )
+
+    @property
+    def suspension(self) -> SuspendReason | None:
+        """Why the clock stops while waiting, or None when it runs."""
+        if self.suspends_clock is True:
+            return SuspendReason.FINANCIAL_OBLIGATION
+        return self.suspends_clock or None
 
 
 class EndStep(_Step):
@@ -284,6 +320,15 @@ class EndStep(_Step):
     kind: Literal["end"]
     result: ResultType
     form: FormKind | None = None
+    reason: str | None = Field(
+        None,
+        exclude_if=lambda reason: reason is None,  # files without it keep their content hash
+        max_length=2000,
+        description="Why the dossier ends, for the applicant, the portal and the form "
+        "(`details.reason`): a template over `code`, `form`, `decisions` and `fields`, e.g. "
+        "`{{ fields.review.refusal_reason }}` for the reason the officer entered. Default: "
+        "the step's title.",
+    )
 
 
 Step = Annotated[

@@ -161,6 +161,11 @@ FORMS = _Budgeted(autoescape=True, undefined=StrictUndefined)
 """Legal forms: autoescaped, and a misspelt variable is an error, not a blank."""
 STEP_ARGS = _Budgeted()
 """Automatic steps' arguments: plain text (no autoescape), rendered in the workflow."""
+STEP_ARGS_LENIENT = _Budgeted(undefined=ChainableUndefined)
+"""The same, where a value not there (a step not taken, a field left empty:
+`fields.assess_tax.notice_number` before the tax office decided) prints as nothing; names and
+references are checked by `validate` instead (`names_read`). Dossiers whose interpreter reads
+`fields` in templates (`templates_read_fields`) use it."""
 EXPRESSIONS = _Budgeted(undefined=ChainableUndefined)
 """Choice conditions: a missing name or key reads as undefined, and the condition as false."""
 
@@ -202,10 +207,12 @@ def _bounded_output(template: Template, context: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- step arguments
 
 
-def render_string(source: str, **context: Any) -> str:
+def render_string(source: str, lenient: bool = False, **context: Any) -> str:
     """An automatic step's argument rendered with `context` (in the workflow: no I/O), within
-    the budgets (`Refused` past one)."""
-    return _bounded_output(STEP_ARGS.from_string(source), context)
+    the budgets (`Refused` past one); with `lenient`, a missing value prints as nothing
+    (`STEP_ARGS_LENIENT`)."""
+    env = STEP_ARGS_LENIENT if lenient else STEP_ARGS
+    return _bounded_output(env.from_string(source), context)
 
 
 # ---------------------------------------------------------------------------- expressions
@@ -259,8 +266,9 @@ def expression_problem(source: str) -> tuple[str, str | None] | None:
     return unsafe[1], None
 
 
-STEP_NAMES: tuple[str, ...] = ("form", "decisions", "code")
-"""What an automatic step's argument template may read (`workflows.effects`)."""
+STEP_NAMES: tuple[str, ...] = ("form", "decisions", "code", "fields")
+"""What an automatic step's argument template (or an end step's reason) may read
+(`workflows.effects`): `fields`, the officers' values, since interpreter 5."""
 
 
 @lru_cache(maxsize=4096)
@@ -411,6 +419,52 @@ def form_uses(source: str, *, template: bool) -> FormUses:
                 if field is not None and isinstance(other, nodes.Const):
                     comparisons.append((field, other.value))
     return tuple(reads), tuple(comparisons)
+
+
+# ---------------------------------------------------------------------------- names read
+
+FieldRef = tuple[str, str | None]
+"""A `fields.STEP.FIELD` read: the step, and the field (None when only `fields.STEP` is read)."""
+
+
+@lru_cache(maxsize=4096)
+def names_read(source: str, *, template: bool) -> tuple[tuple[str, ...], tuple[FieldRef, ...]]:
+    """The top-level names an expression (or template) reads, other than its own variables
+    (`{% set %}`, loop variables) and jinja2's globals, and each `fields.STEP.FIELD` it reads."""
+    if template:
+        tree: nodes.Node = STEP_ARGS.parse(source)
+        env = STEP_ARGS
+    else:
+        tree = Parser(EXPRESSIONS, source, state="variable").parse_expression()
+        env = EXPRESSIONS
+    stored = {n.name for n in _nodes(tree, nodes.Name) if n.ctx in ("store", "param")}
+    loaded = {n.name for n in _nodes(tree, nodes.Name) if n.ctx == "load"}
+    names = tuple(sorted(loaded - stored - set(env.globals)))
+    refs: dict[FieldRef, None] = {}
+    for node in _nodes(tree, nodes.Getattr, nodes.Getitem):
+        step = _key_of(node, _is_fields)
+        if step is not None:
+            refs.setdefault((step, None), None)
+            continue
+        outer = _key_of(getattr(node, "node", None), _is_fields)  # `fields.STEP.<this>`
+        field = _key_of(node, lambda _: True) if outer is not None else None
+        if outer is not None and field is not None:
+            refs[(outer, field)] = None
+    whole = {step for step, field in refs if field is not None}
+    return names, tuple(ref for ref in refs if ref[1] is not None or ref[0] not in whole)
+
+
+def _is_fields(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == "fields" and node.ctx == "load"
+
+
+def _key_of(node: nodes.Node | None, owner: Any) -> str | None:
+    """`x` when the node reads `.x` or `['x']` of a node `owner` accepts."""
+    if isinstance(node, nodes.Getattr) and owner(node.node):
+        return node.attr
+    if isinstance(node, nodes.Getitem) and owner(node.node) and _is_text(node.arg):
+        return str(node.arg.value)
+    return None
 
 
 def _nodes(tree: nodes.Node, *kinds: type[N]) -> Iterator[N]:

@@ -71,6 +71,7 @@ class Case:
     decisions: dict[str, list[str]] = field(default_factory=dict)
     hooks: dict[str, Hook] = field(default_factory=dict)
     form: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     channel: Channel = Channel.ONLINE
     withdraw_at: str | None = None
 
@@ -136,6 +137,30 @@ CASES: tuple[Case, ...] = (
         form={"in_heritage_zone": True, "floors": 3},
         hooks={"appraise": reassign_to_colleague},
     ),
+    Case(  # interpreter 4: the tax office's amounts in the notice, a rework, the payment
+        "1.004227-fields-payment",
+        "1.004227",
+        decisions={"endorse": ["return_for_rework", "sign"]},
+        fields={
+            "assess_tax": {
+                "notice_number": "TB-2026-001",
+                "personal_income_tax_vnd": 40_000_000,
+                "registration_fee_vnd": 10_000_000,
+            }
+        },
+        channel=Channel.IN_PERSON,
+    ),
+    Case(  # interpreter 4: the couple's appointment suspends the clock as such
+        "1.000894-citizen-appointment",
+        "1.000894",
+        decisions={"examine": ["needs_verification"]},
+    ),
+    Case(  # interpreter 4: the officer's reason for refusing, on form 03
+        "1.000894-refused-reason",
+        "1.000894",
+        decisions={"examine": ["refuse"]},
+        fields={"examine": {"refusal_reason": "Bên nam chưa đủ 20 tuổi"}},
+    ),
 )
 
 
@@ -171,6 +196,7 @@ def decide(frozen: FrozenProcedure, case: Case, step: str, taken: dict[str, int]
 async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -> list[str]:
     """Act until the dossier ends; the codes of the sub-procedure dossiers it started."""
     taken: dict[str, int] = {}
+    delivered = 0
     hooked: set[str] = set()
     children: dict[str, asyncio.Task[list[str]]] = {}
     while True:
@@ -205,10 +231,12 @@ async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -
             if task.status is TaskStatus.OPEN:
                 await ops.claim(client, code, task.step, officer(task))
             decision = decide(frozen, case, task.step, taken)
-            fields = sample(frozen, task.step)
+            fields = sample(frozen, task.step) | case.fields.get(task.step, {})
             await ops.complete(client, code, task.step, officer(task), decision, fields)
         event = awaited(state)
-        if event is not None:
+        waits = sum(1 for entry in state.timeline if entry.kind == "waiting")
+        if event is not None and waits > delivered:  # once per wait: it shows until it moves on
+            delivered = waits
             cashier = Actor(user="cashier.1", agency=state.code.rsplit("-", 2)[0], role="one_stop")
             await client.get_workflow_handle(code).execute_update(
                 DELIVER_EVENT, DeliverEvent(event=event, actor=cashier)

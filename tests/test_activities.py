@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
@@ -237,7 +238,8 @@ def test_a_torn_last_line_does_not_corrupt_the_next_record(data_dir: Path) -> No
 # ------------------------------------------------------------------------------ issue_result
 
 
-def issue(register: Register, call_id: str, **args: Any) -> str:
+def issue(register: Register, call_id: str, at: datetime | None = None, **args: Any) -> str:
+    """Issue a number as if the workflow scheduled the step at `at` (default now)."""
     call = AutoStepInput(
         call_id=call_id,
         dossier_code="000.00.19.H26-260302-0001",
@@ -245,9 +247,20 @@ def issue(register: Register, call_id: str, **args: Any) -> str:
         step="issue",
         args={"document": "birth_certificate", "series": "KS"} | args,
     )
-    result = ActivityEnvironment().run(register.issue_result, call)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, scheduled_time=at or datetime.now(UTC))
+    result = env.run(register.issue_result, call)
     assert result.outcome == "issued"
     return str(result.data["number"])
+
+
+def test_issue_result_numbers_and_stamps_by_the_dossiers_clock(data_dir: Path) -> None:
+    """The instant the workflow scheduled the step (a dry run's skipped clock), not this
+    machine's: New Year's Eve 17:30 UTC is 1 January 2028 in Vietnam."""
+    at = datetime(2027, 12, 31, 17, 30, tzinfo=UTC)
+    assert issue(Register(data_dir), "c-1", at) == "0001/2028/KS"
+    (line,) = (data_dir / "registers" / "results.jsonl").read_text("utf-8").splitlines()
+    assert json.loads(line)["issued_at"] == "2028-01-01T00:30:00+07:00"
 
 
 def test_issue_result_numbers_are_sequential_and_stable_per_call(data_dir: Path) -> None:

@@ -328,3 +328,128 @@ def test_forms_the_dossier_issues_on_its_own_must_be_declared(load: Load) -> Non
             column + 2,
         ),
     ]
+
+
+def test_a_branch_that_leads_past_the_join_is_located_where_it_leaves(load: Load) -> None:
+    text = edit(FULL, ("decisions: {ok: review, refuse: refused}", "decisions: {ok: pay}"))
+    assert seen(load(text)) == [
+        (
+            "steps.police_check.decisions.ok: branch `police` of parallel `both` leaves its "
+            "block: `police_check` leads to `pay`, a step after the join `review`",
+            "a branch leads only to its own steps, to `review` (where the branches join) or to "
+            "an end step",
+            *at(text, "pay}"),
+        )
+    ]
+
+
+def test_a_branch_that_leads_into_its_sibling_or_back_to_the_fork_is_refused(load: Load) -> None:
+    text = edit(
+        FULL,
+        ("decisions: {ok: review, refuse: refused}", "decisions: {ok: check_records, again: both}"),
+    )
+    messages = [message for message, *_ in seen(load(text))]
+    assert messages == [
+        "steps.police_check.decisions.ok: branch `police` of parallel `both` leaves its block: "
+        "`police_check` leads to `check_records`, a step of branch `records`",
+        "steps.police_check.decisions.again: branch `police` of parallel `both` leaves its "
+        "block: `police_check` leads back to the parallel step `both` itself",
+    ]
+
+
+def test_a_branch_may_loop_inside_itself_and_end_the_dossier(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    text = edit(
+        FULL,
+        ("decisions: {ok: review, refuse: refused}", "decisions: {ok: review, redo: recheck}"),
+        (
+            "  check_records:\n",
+            "  recheck: {kind: auto, activity: notify_applicant, next: police_check}\n"
+            "  check_records:\n",
+        ),
+    )
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(text, "utf-8")
+    steps = load_procedure(path).procedure.steps
+    assert steps["police_check"].decisions == {"ok": "review", "redo": "recheck"}  # type: ignore[union-attr]
+
+
+def test_a_template_reads_only_its_context_and_declared_officer_fields(load: Load) -> None:
+    text = edit(
+        FULL,
+        (
+            'args: {register: "{{ form.register }}"}',
+            'args: {a: "{{ fields.police_check.note }}", b: "{{ fieldz.x }}", '
+            'c: "{{ fields.route.x }}"}',
+        ),
+    )
+    assert seen(load(text)) == [
+        (
+            "steps.check_records.args.a: fields.police_check.note: step `police_check` declares "
+            "no field `note` (declared: none)",
+            "declare it under steps.police_check.fields",
+            *at(text, '"{{ fields.police_check'),
+        ),
+        (
+            "steps.check_records.args.b: template reads unknown name `fieldz` (it may read "
+            "form, decisions, code, fields)",
+            None,
+            *at(text, '"{{ fieldz'),
+        ),
+        (
+            "steps.check_records.args.c: fields.route: `route` is not a task step (a step of "
+            "another kind); officers enter fields only at tasks",
+            None,
+            *at(text, '"{{ fields.route'),
+        ),
+    ]
+
+
+def test_an_end_steps_reason_and_a_choice_are_checked_like_templates(load: Load) -> None:
+    text = edit(
+        FULL,
+        (
+            "refused: {kind: end, result: refused, form: refusal}",
+            "refused: {kind: end, result: refused, form: refusal, "
+            'reason: "{{ fields.reviw.why }}"}',
+        ),
+        ('{if: "form.age < 6", then: both}', '{if: "fields.review.nope", then: both}'),
+    )
+    messages = [message for message, *_ in seen(load(text))]
+    assert messages == [
+        "steps.route.when[0].if: fields.review.nope: step `review` declares no field `nope` "
+        "(declared: none)",
+        "steps.refused.reason: fields.reviw: `reviw` is not a task step (no such step); officers "
+        "enter fields only at tasks",
+    ]
+
+
+def test_a_wait_names_why_it_suspends_the_clock(load: Load) -> None:
+    text = edit(FULL, ("suspends_clock: true", "suspends_clock: payment"))
+    [problem] = load(text)
+    assert problem.message.startswith("steps.pay.suspends_clock")
+    assert "citizen_appointment" in problem.message + (problem.hint or "")
+
+
+def test_a_conditional_document_reads_only_declared_application_fields(load: Load) -> None:
+    def with_document(condition: str, application: str = "") -> str:
+        return FULL.replace(
+            "forms:\n",
+            f'documents:\n  - {{id: extra, name: "Giấy tờ khác", required_if: "{condition}"}}\n'
+            f"{application}forms:\n",
+            1,
+        )
+
+    age = "application:\n  age: {type: integer}\n  register: {type: string}\n"
+    assert [m for m, *_ in seen(load(with_document("form.agee > 6", age)))] == [
+        "documents[0].required_if: form.agee is not a declared application field "
+        "(declared: age, register)"
+    ]
+    assert [m for m, *_ in seen(load(with_document("decisions.receive", age)))] == [
+        "documents[0].required_if: `required_if` reads `decisions`, which a submission does not "
+        "have"
+    ]
+    assert [m for m, *_ in seen(load(with_document("form.age > 6")))] == [
+        "documents[0].required_if: `required_if` reads `form`, but the procedure declares no "
+        "`application`"
+    ]

@@ -110,6 +110,10 @@ def test_schema_for_editors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     application = schema["properties"]["application"]
     assert application["additionalProperties"] == {"$ref": "#/$defs/FormField"}
     assert "application" not in schema["required"]
+    defs = schema["$defs"]  # issue 14's language: editors offer it too
+    assert "citizen_appointment" in defs["SuspendReason"]["enum"]
+    assert {"reason"} <= set(defs["EndStep"]["properties"])
+    assert {"required_if"} <= set(defs["Document"]["properties"])
     out = tmp_path / "procedure.schema.json"
     assert main(["schema", "--out", str(out)]) == 0
     assert json.loads(out.read_text("utf-8")) == schema

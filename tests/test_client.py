@@ -22,12 +22,18 @@ from conftest import Codec
 from helpers import APPLICANT, Setup, eventually, open_task, serving, settled, submit
 
 from motcua import client as ops
+from motcua.client import InboxRow
+from motcua.play import Plan, play
+from procedures.loader import load_catalog
 from procedures.models import Channel
+from runtime.catalogue import catalogue_task_queues
 from runtime.codec import key_id_of
+from runtime.workers import WorkerGroup
 from workflows.api import (
     COMPLETE,
     Actor,
     CompleteTask,
+    DossierState,
     PortalStatus,
     TaskStatus,
 )
@@ -379,3 +385,44 @@ async def test_temporal_cli_sends_an_officers_action(setup: Setup, codec_server:
         == COMPLETE
     ]
     assert key_id_of(sent.payloads[0]) == f"dossier:{done.code}"
+
+
+async def test_the_inbox_due_is_the_agencys_own_not_another_agencys(
+    dev_env: Any, tmp_path: Path
+) -> None:
+    """Birth registration forks to the police and the insurance office: a police inbox's DUE is
+    the police task's (with details), never the insurance office's; from visibility alone it is
+    unknown (None) while the insurance office has a task open too."""
+    frozen = load_catalog()["1.001193"]
+    documents = [d.id for d in frozen.procedure.documents if d.required]
+    police = frozen.procedure.agencies["police"].code
+    queues = catalogue_task_queues({"1.001193": frozen})
+    both = frozenset({"register_residence", "issue_card"})  # left open: neither is overdue
+    async with WorkerGroup(dev_env.client, queues, tmp_path):
+        done = await ops.submit(
+            dev_env.client, frozen, APPLICANT, Channel.ONLINE, {}, documents,
+            request_id=f"inbox-due-{uuid.uuid4()}",
+        )  # fmt: skip
+        officers = asyncio.create_task(play(dev_env.client, done.code, frozen, Plan(late=both)))
+        try:
+
+            async def forked() -> DossierState | None:
+                state = await ops.show(dev_env.client, done.code)
+                return state if {t.step for t in state.tasks} >= both else None
+
+            state = await eventually(forked, what="both branches' tasks open")
+            residence = next(t for t in state.tasks if t.step == "register_residence")
+
+            async def row(details: bool) -> InboxRow | None:
+                page = await ops.inbox(
+                    dev_env.client, police, page_size=ops.MAX_PAGE_SIZE, details=details
+                )
+                return next((r for r in page.rows if r.dossier == done.code), None)
+
+            plain = await eventually(lambda: row(details=False), what="the police's row")
+            assert plain.waiting_on == ("residence_officer",) and plain.due_at is None
+            detailed = await eventually(lambda: row(details=True), what="the detailed row")
+            assert detailed.due_at == residence.due_at
+            assert [t.step for t in detailed.tasks or ()] == ["register_residence"]
+        finally:
+            officers.cancel()

@@ -216,6 +216,15 @@ def test_clock_without_events() -> None:
     assert not c.suspended
 
 
+def test_used_and_remaining_make_the_budget_with_seconds_on_the_clock() -> None:
+    received = vn(2026, 3, 2, 9, 25) + timedelta(seconds=33)
+    c = clock(days(10), received)
+    looked = received + timedelta(seconds=20)
+    assert (c.used(CAL, looked), c.remaining(CAL, looked)) == (0, 4800)  # 80h00, not 79h59
+    later = received + timedelta(minutes=90, seconds=10)
+    assert c.used(CAL, later) + c.remaining(CAL, later) == 4800
+
+
 def test_suspension_shifts_due_by_suspended_working_time() -> None:
     c = clock(days(5), MON).suspend(vn(2026, 3, 3, 10), SuspendReason.SUPPLEMENT)
     assert c.suspended
@@ -454,3 +463,22 @@ def test_extension_never_moves_due_earlier(
         c = c.suspend(start, SuspendReason.SUPPLEMENT).resume(resumed)
     later = c.extend(c.entries[-1].at, TimeLimit(amount=amount, unit=unit), "x")
     assert later.due(CAL) >= c.due(CAL)
+
+
+def test_a_whole_minute_clock_is_not_a_minute_short_after_a_suspension() -> None:
+    """Received 09:23:27, suspended a second later until 17:00 five days on: nothing was used,
+    so the whole budget runs from 17:00 (due 17:00, not 16:59:59 shown as 16:59)."""
+    received = vn(2026, 3, 2, 9, 23) + timedelta(seconds=27)
+    for whole, due in ((False, vn(2026, 3, 13, 17) - timedelta(seconds=1)), (True, None)):
+        c = DossierClock(budget=days(5), max_extensions=0, hours=HOURS, whole_minutes=whole)
+        c = c.start(received).suspend(received + timedelta(seconds=1), SuspendReason.OTHER)
+        c = c.resume(vn(2026, 3, 6, 17))
+        if whole:
+            assert c.due(CAL) == vn(2026, 3, 13, 17)
+            assert c.used(CAL, vn(2026, 3, 6, 17)) == 0
+            assert c.remaining(CAL, vn(2026, 3, 9, 7, 30)) == 5 * 480
+        else:
+            assert c.due(CAL) == due  # the second counted: what old dossiers keep doing
+    c = DossierClock(budget=days(1), max_extensions=0, hours=HOURS, whole_minutes=True)
+    c = c.start(received).finish(vn(2026, 3, 3, 9, 23) + timedelta(seconds=50))
+    assert c.status(CAL) is ClockStatus.ON_TIME  # 09:23:50 is in the due minute, 09:23

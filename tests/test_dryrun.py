@@ -6,6 +6,7 @@ as an author's would. Every expectation below is something the author reads in t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,10 +21,15 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from motcua import client as ops
 from motcua.cli import main
-from motcua.dryrun import DossierRun, dry_run, plan_for, time_skipping_server
-from motcua.play import DossierFailed
+from motcua.dryrun import APPLICANT, DossierRun, dry_run, plan_for, time_skipping_server
+from motcua.play import DossierFailed, Plan, TooManyVisits, awaited, play
 from procedures.loader import load_procedure
+from procedures.models import Channel
+from runtime.catalogue import catalogue_task_queues
+from runtime.workers import WorkerGroup
+from workflows.api import TimelineEntry
 from workflows.forms import VIETNAM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,10 +49,11 @@ async def run(
     decide: tuple[str, ...] = (),
     late: tuple[str, ...] = (),
     no_event: bool = False,
+    max_visits: int = 20,
 ) -> DossierRun:
     """The submitted dossier of a dry run of a catalogue file."""
     frozen = load_procedure(CATALOG / file)
-    plan = plan_for(frozen, decide, late, no_event)
+    plan = plan_for(frozen, decide, late, no_event, max_visits)
     return (await dry_run(server, frozen, tmp_path, plan)).dossiers[0]
 
 
@@ -178,6 +185,10 @@ def test_a_broken_file_is_reported_where_it_is_broken_and_nothing_runs(tmp_path:
         (["--decide", "reviw=refuse"], "--decide reviw=refuse: no step `reviw`; did you mean"),
         (["--decide", "review=approve"], "step `review` offers propose_registration, refuse"),
         (["--late", "issue_certificate"], "`issue_certificate` is not a task"),
+        (["--field", "review.nope=1"], "step `review` declares no field `nope`"),
+        (["--supplement", "approve"], "step `approve` may not request a supplement"),
+        (["--field", "review.capital_vnd=lots"], "`capital_vnd` is declared `integer`"),
+        (["--field", "reviw.x=1"], "--field reviw.x=1: no step `reviw`; did you mean"),
     ],
 )
 def test_an_option_naming_what_the_procedure_lacks_is_a_one_line_error(
@@ -187,3 +198,217 @@ def test_an_option_naming_what_the_procedure_lacks_is_a_one_line_error(
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("motcua: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("file", sorted(p.name for p in CATALOG.glob("*.yaml")))
+async def test_the_default_dry_run_of_every_catalogue_procedure_ends_approved(
+    server: WorkflowEnvironment, tmp_path: Path, file: str
+) -> None:
+    dossier = await run(server, tmp_path, file)
+    assert dossier.result == "approved"
+    assert dossier.path[-1].outcome == "approved"
+    waits = [e.step for e in dossier.timeline if e.kind == "waiting"]
+    arrived = [e.step for e in dossier.timeline if e.kind == "arrived"]
+    assert waits == arrived  # every awaited event came, once
+
+
+async def test_decisions_per_visit_send_the_dossier_back_once_then_on(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    decide = ("approve=return_for_rework,approve",)
+    dossier = await run(server, tmp_path, "household-business.yaml", decide=decide)
+    assert dossier.result == "approved"
+    taken = [(step.step, step.outcome) for step in dossier.path if step.step != "receive"]
+    assert taken[:4] == [
+        ("review", "propose_registration"),
+        ("approve", "return_for_rework"),
+        ("review", "propose_registration"),
+        ("approve", "approve"),
+    ]
+
+
+async def test_a_loop_for_ever_is_stopped_by_the_visit_budget(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    decide = ("approve=return_for_rework",)
+    with pytest.raises(TooManyVisits) as stopped:
+        await run(server, tmp_path, "household-business.yaml", decide=decide, max_visits=3)
+    assert "step `review` taken more than 3 times" in str(stopped.value)
+    assert "--decide review=FIRST,SECOND" in str(stopped.value)
+
+
+def test_the_channel_is_spelled_as_in_procedure_files_and_the_old_spelling_works(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    file = str(CATALOG / "household-business.yaml")
+    for spelling in ("in_person", "in-person", "online"):
+        main(["dryrun", file, "--channel", spelling, "--decide", "reviw=x"])
+        assert "no step `reviw`" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["dryrun", file, "--channel", "fax"])
+    assert refused.value.code == 2
+    assert "unknown channel 'fax' (choose from in_person, online, post)" in capsys.readouterr().err
+
+
+def test_a_form_missing_a_required_field_is_refused_not_filled_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    form = tmp_path / "form.json"
+    form.write_text(json.dumps({"floors": 3}), encoding="utf-8")
+    status = main(["dryrun", str(CATALOG / "construction-permit-house.yaml"), "--form", str(form)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"form file {form}: in_heritage_zone: required (a submission would be refused)" in err
+    assert err.count("\n") == 1
+
+
+async def test_the_result_register_is_stamped_with_the_dossiers_clock(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    later = (await server.get_current_time()).astimezone(VIETNAM) + timedelta(days=40)
+    received = datetime.combine(later.date(), time(9), VIETNAM)  # weeks after the real today
+    received += timedelta(days=(7 - received.weekday()) % 7)  # a Monday
+    frozen = load_procedure(CATALOG / "household-business.yaml")
+    plan = plan_for(frozen, (), (), False)
+    run = await dry_run(server, frozen, tmp_path, plan, received=received)
+    dossier = run.dossiers[0]
+    (line,) = (tmp_path / "registers" / "results.jsonl").read_text("utf-8").splitlines()
+    record = json.loads(line)
+    issued = datetime.fromisoformat(record["issued_at"])
+    assert dossier.received_at <= issued <= (dossier.finished_at or issued)
+    assert record["number"].endswith(f"/{issued.year}/{record['series']}")
+    assert issued - datetime.now(VIETNAM) > timedelta(days=30)  # not this machine's clock
+
+
+async def test_a_template_error_in_a_parallel_branch_ends_the_run_promptly(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    copied = copy(
+        tmp_path,
+        "birth-residence-insurance.yaml",
+        "decisions: {issued: return_result,",
+        "decisions: {issued: tell_card,",
+    )
+    text = copied.read_text(encoding="utf-8").replace(
+        "  return_result:\n",
+        "  tell_card:\n    kind: auto\n    activity: notify_applicant\n"
+        "    args: {subject: '{{ form.card_number + 1 }}'}\n    next: return_result\n"
+        "  return_result:\n",
+    )
+    copied.write_text(text, encoding="utf-8")
+    frozen = load_procedure(copied)
+    started = datetime.now()
+    # The card is issued first: its branch fails while the residence task is still open.
+    plan = plan_for(frozen, (), ("register_residence",), False)
+    with pytest.raises(DossierFailed) as failed:
+        await dry_run(server, frozen, tmp_path / "data", plan)
+    assert "failed: TemplateError: step `tell_card` argument `subject`: UndefinedError" in str(
+        failed.value
+    )
+    assert datetime.now() - started < timedelta(seconds=30)
+
+
+async def test_a_couples_appointment_is_not_a_financial_obligation_nor_a_minute_short(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    dossier = await run(server, tmp_path, "marriage-registration.yaml", no_event=True)
+    assert dossier.result == "stopped"
+    assert ("suspended", "citizen_appointment") in [(e.kind, e.detail) for e in dossier.timeline]
+    assert 6 not in dossier.portal_statuses  # 4: still being processed
+    local_due = dossier.due_at.astimezone(VIETNAM)
+    assert (local_due.hour, local_due.minute, local_due.second) == (17, 0, 0)  # not 16:59:59
+    assert dossier.notifications[-1].subject.endswith(": dừng xử lý")
+
+
+async def test_the_tax_offices_values_reach_the_notice_and_a_refusal_its_reason(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    entered = [("assess_tax.notice_number", "TB-77"), ("assess_tax.registration_fee_vnd", 5000)]
+    plan = plan_for(frozen, (), (), False, fields=entered)
+    paid = (await dry_run(server, frozen, tmp_path / "paid", plan)).dossiers[0]
+    notice = next(n for n in paid.notifications if "nộp thuế" in n.subject)
+    assert "thông báo số TB-77" in notice.body and "lệ phí trước bạ 5000 đồng" in notice.body
+    assert paid.notifications[-1].subject.endswith(": đã giải quyết xong")
+
+    why = "Thửa đất đang có tranh chấp"
+    plan = plan_for(
+        frozen,
+        ("check_transfer=refuse",),
+        (),
+        False,
+        fields=[("check_transfer.refusal_reason", why)],
+    )
+    refused = (await dry_run(server, frozen, tmp_path / "refused", plan)).dossiers[0]
+    assert refused.result == "refused"
+    form_03 = next(d for d in refused.documents if d.kind == "refusal")
+    assert why in (tmp_path / "refused" / form_03.path).read_text(encoding="utf-8")
+    ended = next(e.detail for e in refused.timeline if e.kind == "ended")
+    assert (refused.notifications[-1].body, ended) == (why, f"refused: {why}")
+
+
+async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
+    server: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The couple came and signed: delivered with `motcua event`, not raw `temporal` JSON."""
+    frozen = load_procedure(CATALOG / "marriage-registration.yaml")
+    queues = catalogue_task_queues({frozen.procedure.code: frozen})
+    data = tmp_path / "signed.json"
+    data.write_text(json.dumps({"register_page": 12}), encoding="utf-8")
+    address = server.client.service_client.config.target_host
+    async with WorkerGroup(server.client, queues, tmp_path, max_cached_workflows=0):
+        done = await ops.submit(
+            server.client, frozen, APPLICANT, Channel.IN_PERSON, {}, ["declaration"]
+        )
+        officers = asyncio.create_task(play(server.client, done.code, frozen, Plan(no_event=True)))
+        for _ in range(200):
+            if awaited(await ops.show(server.client, done.code)) == "couple_signed":
+                break
+            await asyncio.sleep(0.1)
+        seen = await ops.status(server.client, done.code)  # what the couple reads meanwhile
+        assert (seen.status, seen.now_vi) == (
+            4,
+            "Tạm dừng tính thời hạn: chờ người yêu cầu đến thực hiện",
+        )
+        argv = ["event", done.code, "couple_signed", "--data", str(data), "--address", address]
+        assert await asyncio.to_thread(main, argv) == 0
+        assert f"{done.code}: " in capsys.readouterr().out
+        assert await asyncio.to_thread(main, argv) == 1  # once only
+        final = await asyncio.wait_for(officers, 60)
+        assert final.result == "approved"
+        assert ("arrived", "sign_and_receive") in kinds_of(final.timeline)
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert "is not waiting for 'couple_signed' (waiting for: none)" in err[0]
+
+
+def kinds_of(timeline: tuple[TimelineEntry, ...]) -> list[tuple[str, str | None]]:
+    return [(entry.kind, entry.step) for entry in timeline]
+
+
+async def test_a_conditional_document_is_required_when_the_application_says_so(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    claims = {"claims_exemption": True}
+    documents = [d.id for d in frozen.procedure.documents if d.needed({})]  # none claimed
+    with pytest.raises(ops.InvalidRequest, match=r"missing document\(s\) exemption_papers "):
+        await ops.submit(server.client, frozen, APPLICANT, Channel.IN_PERSON, claims, documents)
+    plan = plan_for(frozen, (), (), False)
+    run = await dry_run(server, frozen, tmp_path, plan, form=claims)  # submits what it needs
+    assert run.dossiers[0].result == "approved"
+    receipt = next(d for d in run.dossiers[0].documents if d.kind == "receipt")
+    assert "miễn, giảm nghĩa vụ tài chính" in (tmp_path / receipt.path).read_text("utf-8")
+
+
+async def test_a_supplement_asked_at_a_step_stops_the_clock_until_it_comes(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    frozen = load_procedure(CATALOG / "household-business.yaml")
+    plan = plan_for(frozen, (), (), False, supplement=("review",))
+    dossier = (await dry_run(server, frozen, tmp_path, plan)).dossiers[0]
+    assert dossier.result == "approved"
+    seen = kinds(dossier)
+    assert seen.index(("supplement_requested", "review")) < seen.index(("supplemented", "review"))
+    assert 5 in dossier.portal_statuses  # supplement requested
+    assert "supplement_request" in {d.kind for d in dossier.documents}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
-from activities.payloads import OfficerNotices
+from activities.payloads import Notification, OfficerNotices, PortalRecord, RenderForm
 from motcua.audit.history import HistoryError, Source, read_file
 from motcua.audit.replay import replay
 from motcua.cli import main
@@ -26,6 +26,7 @@ from runtime import logs, replayer
 from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
 from workflows.api import INTERPRETER, DossierInput
 
+T = TypeVar("T", Notification, PortalRecord, RenderForm)
 HISTORIES = Path(__file__).with_name("histories")
 GOLDEN = sorted(HISTORIES.glob("*.json"))
 
@@ -57,9 +58,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     assert versions["1.001193-parallel-supplement.json"] == 1
     assert versions["1.001193-parallel-supplement.v2.json"] == 2
     assert versions["1.001193-parallel-supplement.v3.json"] == 3
-    assert versions["1.001193-parallel-supplement.v4.json"] == INTERPRETER == 4
+    assert versions["1.001193-parallel-supplement.v4.json"] == 4
+    assert versions["1.001193-parallel-supplement.v5.json"] == INTERPRETER == 5
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3, 4) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4, 5) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 
@@ -86,6 +88,42 @@ def test_a_v4_golden_history_upserts_the_indicator_attributes() -> None:
     assert upserted and all({"Participants", "Supplements"} <= names for names in upserted)
     assert {"Result", "Timeliness", "ProcessingDays"} <= upserted[-1]
     assert not any("Result" in names for names in upserted[:-1])
+
+
+def _inputs(name: str, activity: str, kind: type[T]) -> list[T]:
+    """The inputs of one activity's calls in a golden history, in order."""
+    found = []
+    for event in read_file(HISTORIES / name).history.events:
+        attrs = event.activity_task_scheduled_event_attributes
+        if attrs.activity_type.name == activity:
+            found += pydantic_data_converter.payload_converter.from_payloads(
+                list(attrs.input.payloads), [kind]
+            )
+    return found
+
+
+def test_v5_golden_histories_cover_its_behaviours() -> None:
+    """Interpreter 5: notices in Vietnamese with the officers' values, the couple's appointment
+    as a suspension of its own (portal status 4, not 6), the officer's reason on form 03, due
+    instants on whole minutes."""
+    payment = _inputs("1.004227-fields-payment.v5.json", "notify_applicant", Notification)
+    assert "thông báo số TB-2026-001" in payment[1].body
+    assert "40000000 đồng" in payment[1].body
+    assert payment[-1].subject.endswith(": đã giải quyết xong")
+    forms = _inputs("1.004227-fields-payment.v5.json", "render_form", RenderForm)
+    fields = forms[-1].context["dossier"]["fields"]  # forms read the officers' values too
+    assert fields["assess_tax"]["notice_number"] == "TB-2026-001"
+    couple = _inputs("1.000894-citizen-appointment.v5.json", "sync_portal", PortalRecord)
+    assert 6 not in {record.status for record in couple}
+    refused = _inputs("1.000894-refused-reason.v5.json", "render_form", RenderForm)
+    form_03 = next(call for call in refused if call.kind.value == "refusal")
+    assert form_03.context["details"]["reason"] == "Bên nam chưa đủ 20 tuổi"
+    ended = _inputs("1.000894-refused-reason.v5.json", "notify_applicant", Notification)[-1]
+    assert (ended.subject.split(": ")[-1], ended.body) == (
+        "từ chối giải quyết",
+        "Bên nam chưa đủ 20 tuổi",
+    )
+    assert all(r.due is None or r.due.second == 0 for r in couple)
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:

@@ -20,6 +20,10 @@ Behaviour = Literal[
     "tells_officers",
     "stops_runaway",
     "indicator_attributes",
+    "whole_minute_clock",
+    "vietnamese_end_notice",
+    "templates_read_fields",
+    "template_errors_end_dossier",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -40,17 +44,37 @@ Behaviour = Literal[
 - `indicator_attributes`: every upsert carries the indicator attributes too (supplements,
   apologies, online payment, participants; at the end result, timeliness and processing days:
   `workflows.search_attributes.indicators`, docs/indicators.md).
+- `whole_minute_clock`: the dossier's and the tasks' clocks read every instant from the start
+  of its minute (`DossierClock.whole_minutes`), so a second used before a suspension no longer
+  makes the due instant 16:59:59 (printed 16:59).
+- `vietnamese_end_notice`: the applicant's last notice says the result in Vietnamese
+  ("Hồ sơ …: đã giải quyết xong", not "…: approved"), and an end step without a title or
+  `reason` gives the result's wording as the reason, not the step's id.
+- `templates_read_fields`: automatic steps' argument templates, end steps' `reason` and forms
+  (`dossier.fields`) see the officers' field values as `fields.STEP.FIELD`.
+- `template_errors_end_dossier`: a template that fails at run time (an argument or an end
+  step's reason, in any branch) fails the dossier at once with a located one-line message
+  (`TemplateError: step … argument …: …`) instead of retrying the workflow task for ever.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
     {"one_dossier_timer", "coalesced_upserts", "halt_ends_walk", "updates_last"}
 )
 
+_V4: frozenset[Behaviour] = _V2 | {"tells_officers", "stops_runaway", "indicator_attributes"}
+
 BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
-    4: _V2 | {"tells_officers", "stops_runaway", "indicator_attributes"},
+    4: _V4,
+    5: _V4
+    | {
+        "whole_minute_clock",
+        "vietnamese_end_notice",
+        "templates_read_fields",
+        "template_errors_end_dossier",
+    },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

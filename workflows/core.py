@@ -84,6 +84,7 @@ class DossierCore:
         self._cal: WorkCalendar = inp.calendar
         receiving = self._proc.agencies[self._proc.receiving_agency]
         self._hours = receiving.office_hours(self._cal)
+        self._behaviours = behaviours.behaviours(inp.interpreter_version())
         if inp.carried is not None:
             self._rt = Runtime.model_validate(inp.carried)
         else:
@@ -91,9 +92,9 @@ class DossierCore:
                 budget=self._proc.time_limit,
                 max_extensions=self._proc.max_extensions,
                 hours=self._hours,
+                whole_minutes=self._has("whole_minute_clock"),
             ).start(inp.received_at)
             self._rt = Runtime(clock=clock)
-        self._behaviours = behaviours.behaviours(inp.interpreter_version())
         self._halt: Halt | None = None
         self._halt_ends_walk = False
         self._ended = False

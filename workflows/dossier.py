@@ -19,7 +19,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.handlers import DossierHandlers
-from workflows.watchers import DossierWatchers
+from workflows.watchers import HOLD_STATUS, DossierWatchers
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import AutoStepInput, AutoStepResult
@@ -51,6 +51,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.forms import handovers, local
     from workflows.state import Task
 
+RESULT_WORDS = {
+    ResultType.APPROVED: "đã giải quyết xong",
+    ResultType.REFUSED: "từ chối giải quyết",
+    ResultType.WITHDRAWN: "đã rút hồ sơ",
+    ResultType.STOPPED: "dừng xử lý",
+}
+"""A result as the applicant's notice says it (`vietnamese_end_notice`)."""
 _END_STATUS = {
     ResultType.APPROVED: PortalStatus.RETURNED,
     ResultType.REFUSED: PortalStatus.REFUSED,
@@ -121,7 +128,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             return await self._finish(self._halt.result, self._halt.reason, self._halt.form)
         assert reached is not None
         step_id, end = reached
-        return await self._finish(end.result, end.title or step_id, end.form)
+        return await self._finish(end.result, self._reason(step_id, end), end.form)
 
     async def _walk(self, step_id: str, until: str | None = None) -> _Reached:
         """Follow the graph from `step_id` until `until` (a parallel's join) or an end."""
@@ -213,6 +220,18 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             doc,
         )
 
+    def _reason(self, step_id: str, end: EndStep) -> str:
+        """Why the dossier ends, for the applicant: the end step's `reason` (a template: what an
+        officer entered), else its title, else the result in words (the step id before
+        `vietnamese_end_notice`)."""
+        if end.reason is not None:
+            reason = str(self._template(end.reason, f"step `{step_id}` reason")).strip()
+            if reason:
+                return reason
+        if end.title:
+            return end.title
+        return RESULT_WORDS[end.result] if self._has("vietnamese_end_notice") else step_id
+
     async def _finish(
         self, result: ResultType, reason: str, form: FormKind | None
     ) -> DossierOutcome:
@@ -233,7 +252,8 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         if result is ResultType.APPROVED:
             await self._set_status(PortalStatus.FINISHED, "Đã giải quyết xong")
         await self._set_status(_END_STATUS[result], reason)
-        await self._notify(f"Hồ sơ {self._inp.code}: {result.value}", reason, *documents)
+        said = RESULT_WORDS[result] if self._has("vietnamese_end_notice") else result.value
+        await self._notify(f"Hồ sơ {self._inp.code}: {said}", reason, *documents)
         self._rt.result = result  # last, so a query never shows a result without its documents
         self._sync_attributes()  # now: nothing may follow the completion command
         return DossierOutcome(
@@ -251,7 +271,9 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         now = workflow.now()
         share = TimeLimit(amount=step.share, unit=self._proc.time_limit.unit)
         hours = agency.office_hours(self._cal)
-        clock = DossierClock(budget=share, max_extensions=0, hours=hours).start(now)
+        whole = self._has("whole_minute_clock")
+        clock = DossierClock(budget=share, max_extensions=0, hours=hours, whole_minutes=whole)
+        clock = clock.start(now)
         if self._holds:
             clock = clock.suspend(now, self._holds[-1])
         task = Task(
@@ -312,7 +334,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         args = {}
         for key, value in step.args.items():
             try:
-                args[key] = self._template(value)
+                args[key] = self._template(value, f"step `{step_id}` argument `{key}`")
             except Refused as err:
                 raise Refused(f"steps.{step_id}.args.{key}: {err}") from None
         if step.activity == "render_form":
@@ -423,9 +445,10 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         self._rt.events.pop(step.event, None)
         started = workflow.now()
         self._event("waiting", step_id, detail=step.event)
-        if step.suspends_clock:
-            self._suspend(SuspendReason.FINANCIAL_OBLIGATION)
-            await self._set_status(PortalStatus.FINANCIAL_OBLIGATION, step.title or step.event)
+        reason = step.suspension
+        if reason is not None:
+            self._suspend(reason)
+            await self._set_status(HOLD_STATUS[reason], step.title or step.event)
         try:
             arrived = await self._until(
                 lambda: step.event in self._rt.events,
@@ -433,8 +456,8 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             )
         finally:
             self._waiting.discard(step.event)
-        if step.suspends_clock:
-            status = self._resume(SuspendReason.FINANCIAL_OBLIGATION)
+        if reason is not None:
+            status = self._resume(reason)
             await self._set_status(status, "Tiếp tục xử lý")
         self._event("arrived" if arrived else "timed_out", step_id, detail=step.event)
         return step.next if arrived else step.on_timeout

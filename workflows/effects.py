@@ -8,10 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows.core import DossierCore
 
 with workflow.unsafe.imports_passed_through():
+    from jinja2 import TemplateError
+
     from activities.payloads import (
         Notification,
         OfficerNotices,
@@ -20,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         RenderForm,
     )
     from procedures.models import FormKind
-    from procedures.templates import render_string
+    from procedures.templates import Refused, render_string
     from workflows.api import DocumentView, PortalStatus
     from workflows.forms import dossier_context, local, procedure_context
 
@@ -38,7 +41,9 @@ class DossierEffects(DossierCore):
         context = {
             "procedure": procedure_context(self._proc),
             "form": {"number": form.number, "title": form.title},
-            "dossier": dossier_context(self._inp, self._rt, self._due()),
+            "dossier": dossier_context(
+                self._inp, self._rt, self._due(), self._has("templates_read_fields")
+            ),
             "issued_at": local(workflow.now()),
             "details": details,
         }
@@ -107,9 +112,25 @@ class DossierEffects(DossierCore):
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
-    def _template(self, value: Any) -> Any:
+    def _template(self, value: Any, where: str) -> Any:
+        """An argument (or an end step's reason) rendered; `where` locates it in a message.
+
+        With `template_errors_end_dossier`, a template that fails fails the dossier at once
+        with that message, in any branch; before, the workflow task failed and was retried.
+        """
         if not isinstance(value, str):
             return value
-        return render_string(
-            value, form=self._inp.form, decisions=self._rt.decisions, code=self._inp.code
-        )
+        context = {"form": self._inp.form, "decisions": self._rt.decisions, "code": self._inp.code}
+        lenient = self._has("templates_read_fields")
+        if lenient:
+            context["fields"] = self._rt.fields
+        if not self._has("template_errors_end_dossier"):
+            return render_string(value, lenient, **context)
+        try:
+            return render_string(value, lenient, **context)
+        except Refused:  # over a budget: `stops_runaway` ends the dossier stopped
+            raise
+        except TemplateError as err:
+            raise ApplicationError(
+                f"{where}: {type(err).__name__}: {err}", type="TemplateError", non_retryable=True
+            ) from None

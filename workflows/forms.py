@@ -44,10 +44,14 @@ def procedure_context(procedure: Procedure) -> dict[str, Any]:
     return procedure.model_dump(mode="json", include=_PROCEDURE_FIELDS)
 
 
-def dossier_context(inp: DossierInput, state: Runtime, due_at: datetime) -> dict[str, Any]:
+def dossier_context(
+    inp: DossierInput, state: Runtime, due_at: datetime, with_fields: bool = False
+) -> dict[str, Any]:
+    """What a form knows of the dossier; `with_fields` adds the officers' values by step and
+    field (`dossier.fields.STEP.FIELD`, interpreter 5's `templates_read_fields`)."""
     procedure = inp.procedure.procedure
     agency = procedure.agencies[procedure.receiving_agency]
-    return {
+    context = {
         "code": inp.code,
         "channel": inp.channel.value,
         "received_at": local(inp.received_at),
@@ -56,6 +60,9 @@ def dossier_context(inp: DossierInput, state: Runtime, due_at: datetime) -> dict
         "applicant": inp.applicant.model_dump(),
         "status": PortalStatus(state.status).name.lower(),
     }
+    if with_fields:
+        context["fields"] = state.fields
+    return context
 
 
 def handovers(state: Runtime, calendar: WorkCalendar) -> list[dict[str, Any]]:

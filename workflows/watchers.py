@@ -24,11 +24,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.logs import log
     from workflows.state import Apology, Task
 
-_HOLD_STATUS = {
+HOLD_STATUS = {
     SuspendReason.SUPPLEMENT: PortalStatus.SUPPLEMENT_REQUESTED,
     SuspendReason.FINANCIAL_OBLIGATION: PortalStatus.FINANCIAL_OBLIGATION,
+    SuspendReason.CITIZEN_APPOINTMENT: PortalStatus.PROCESSING,
+    SuspendReason.VERIFICATION: PortalStatus.PROCESSING,
     SuspendReason.OTHER: PortalStatus.PROCESSING,
 }
+"""The portal status a suspension shows: the national portal has one for a supplement and one
+for a financial obligation; any other suspension is still "being processed" (4), its wording
+(`procedures.legaltime.clock.SUSPENSION_WORDS`) saying why the clock stands."""
 
 
 class DossierWatchers(DossierEffects):
@@ -52,7 +57,7 @@ class DossierWatchers(DossierEffects):
         """End one hold; the clock runs again with the last. Returns the status to show."""
         self._holds.remove(reason)
         if self._holds:
-            return _HOLD_STATUS[self._holds[-1]]
+            return HOLD_STATUS[self._holds[-1]]
         if not self._rt.clock.suspended:
             return PortalStatus.PROCESSING
         now = workflow.now()

@@ -9,7 +9,8 @@ complete another agency's task, whatever client it uses. A rejection reaches the
 `UpdateRejected` with the validator's reason; the worker has already logged it (who, what, why).
 
 Its modules read like its operations: `submit`, `inbox`, `citizen` (status, supplement,
-withdraw), `officers` (claim, complete, reassign, request_supplement, approve_apology), with
+withdraw), `officers` (claim, complete, reassign, request_supplement, approve_apology), `events`
+(deliver_event, for a `wait` step), with
 `views` (what they answer), `errors` (what can go wrong) and `dossier` (the state query and the
 update every action runs); `connect` and `session` come from `runtime.connection`. On the
 package, `submit` and `inbox` are the operations, not their modules: reach a module's other
@@ -26,6 +27,7 @@ from motcua.client.errors import (
     NoWorker,
     UpdateRejected,
 )
+from motcua.client.events import deliver_event
 from motcua.client.inbox import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, inbox, inbox_query
 from motcua.client.officers import approve_apology, claim, complete, reassign, request_supplement
 from motcua.client.submit import check_submission, default_request_id, load_frozen, submit
@@ -66,6 +68,7 @@ __all__ = [
     "complete",
     "connect",
     "default_request_id",
+    "deliver_event",
     "inbox",
     "inbox_query",
     "load_frozen",

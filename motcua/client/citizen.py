@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from motcua.client.dossier import act, show, update_input
 from motcua.client.views import STATUS_LABELS, Acted, CitizenStatus, IssuedDocument
+from procedures.legaltime.clock import SUSPENSION_WORDS, SuspendReason
 from procedures.models import ResultType
 from workflows.api import (
     SUPPLEMENT,
@@ -58,8 +59,10 @@ def _happening(state: DossierState) -> tuple[str, str]:
         asked = [e.detail for e in state.timeline if e.kind == "supplement_requested"]
         missing = asked[-1] if asked else ""
         return f"Cần bổ sung: {missing}", f"Please supplement: {missing}"
-    if state.status is PortalStatus.FINANCIAL_OBLIGATION:
-        return STATUS_LABELS[state.status]
+    held = [e.detail for e in state.timeline if e.kind == "suspended"]
+    if state.clock.suspended and held and held[-1] in set(SuspendReason):
+        vi, en = SUSPENSION_WORDS[SuspendReason(held[-1])]
+        return f"Tạm dừng tính thời hạn: {vi}", f"Clock stopped: {en}"
     open_tasks = [t for t in state.tasks if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)]
     where = sorted({(t.agency_name, t.title) for t in open_tasks})
     if not where:

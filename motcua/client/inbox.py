@@ -88,12 +88,12 @@ async def inbox(
         found, group, token = await visibility_errors(
             client, _listing(client, groups, cursor, page_size)
         )
-    rows = sorted(
-        (_row(wf, agency_code) for wf in found),
-        key=lambda r: (not r.overdue, r.due_at or datetime.max.replace(tzinfo=UTC), r.dossier),
-    )
+    rows = [_row(wf, agency_code) for wf in found]
     if details:
         rows = await _with_tasks(client, rows, agency_code, role, overdue_only)
+    rows.sort(
+        key=lambda r: (not r.overdue, r.due_at or datetime.max.replace(tzinfo=UTC), r.dossier)
+    )
     more = group < len(groups)
     return InboxPage(
         agency=agency_code,
@@ -159,13 +159,14 @@ def _row(wf: WorkflowExecution, agency_code: str) -> InboxRow:
     prefix = sa.pending_role(agency_code, "")
     roles = found.get(sa.PENDING_ROLES) or ()
     status = found.get(sa.PORTAL_STATUS)
+    others = any(not r.startswith(prefix) for r in roles)  # NextDueAt may be another's task
     return InboxRow(
         dossier=wf.id,
         procedure_code=found.get(sa.PROCEDURE_CODE) or "",
         waiting_on=tuple(r.removeprefix(prefix) for r in roles if r.startswith(prefix)),
         status=PortalStatus(status) if status else PortalStatus.RECEIVED,
         received_at=wf.start_time,
-        due_at=found.get(sa.NEXT_DUE_AT),
+        due_at=None if others else found.get(sa.NEXT_DUE_AT),
         overdue=bool(found.get(sa.OVERDUE)),
     )
 
@@ -204,6 +205,8 @@ async def _with_tasks(
             and role in (None, t.role)
             and (t.overdue or not overdue_only)
         )
-        return row.model_copy(update={"procedure_name": state.procedure_name, "tasks": tasks})
+        own = min((t.due_at for t in tasks), default=row.due_at)
+        update = {"procedure_name": state.procedure_name, "tasks": tasks, "due_at": own}
+        return row.model_copy(update=update)
 
     return list(await asyncio.gather(*(detailed(r) for r in rows)))

@@ -86,8 +86,9 @@ def check_submission(
 ) -> None:
     """Refuse, before anything reaches Temporal, a submission the procedure does not accept:
     a channel it does not offer, an undeclared document, form data too large or holding
-    control characters, or (when it declares its `application`) form data with unknown,
-    missing, mistyped or too long fields, all named at once."""
+    control characters, (when it declares its `application`) form data with unknown, missing,
+    mistyped or too long fields, all named at once, or a document its `required_if` asks for
+    with this form."""
     if channel not in procedure.channels:
         accepted = ", ".join(c.value for c in procedure.channels)
         raise InvalidRequest(
@@ -104,6 +105,14 @@ def check_submission(
         problems = fields.application_problems(procedure.application, form)
         if problems:
             raise InvalidRequest("form: " + "; ".join(problems))
+    given = set(documents)
+    missing = [
+        f"{d.id} (as {d.required_if})"
+        for d in procedure.documents
+        if d.required_if is not None and d.id not in given and d.needed(form)
+    ]
+    if missing:
+        raise InvalidRequest(f"missing document(s) {', '.join(missing)}")
 
 
 async def submit(

@@ -50,9 +50,12 @@ class InboxItem(_View):
 class InboxRow(_View):
     """One dossier waiting on an agency, read from its search attributes alone.
 
-    `due_at` is the dossier's earliest open due instant (`NextDueAt`: over every agency's open
-    tasks, or the dossier's appointment when none is open); `overdue` is set by the dossier
-    when a task or the dossier runs late. `procedure_name` and `tasks` come only with details.
+    `due_at` is when this agency's work is due: the earliest due instant of its open tasks. From
+    the search attributes alone it is known only while no other agency has a task open
+    (`NextDueAt` is the dossier's earliest over every agency's tasks), so it is None when another
+    agency's might be earlier; with details it comes from the agency's own tasks. `overdue` is
+    set by the dossier when a task or the dossier runs late. `procedure_name` and `tasks` come
+    only with details.
     """
 
     dossier: str

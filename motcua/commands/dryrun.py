@@ -18,8 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.exceptions import TemporalError
+
+from motcua.commands import options
 from motcua.commands.validate import located
 from motcua.dryrun import (
+    MAX_VISITS,
     DossierRun,
     DryRun,
     channel_for,
@@ -28,8 +32,9 @@ from motcua.dryrun import (
     time_skipping_server,
 )
 from procedures.errors import ProcedureError
+from procedures.fields import application_problems
 from procedures.loader import load_procedure
-from procedures.models import Channel, FrozenProcedure
+from procedures.models import FrozenProcedure
 from runtime import logs
 from runtime.errors import UserError
 from workflows.forms import VIETNAM, local
@@ -54,15 +59,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         type=_pair,
-        metavar="STEP=DECISION",
-        help="the decision to take at a task step (repeatable); `apology=approve` has the "
-        "head approve the apology letter, which is otherwise left unapproved",
+        metavar="STEP=DECISION[,DECISION...]",
+        help="the decision to take at a task step, one per visit, the last for any later visit "
+        "(e.g. endorse=return_for_rework,sign; repeatable); `apology=approve` has the head "
+        "approve the apology letter, which is otherwise left unapproved",
+    )
+    parser.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        type=_field,
+        metavar="STEP.FIELD=VALUE",
+        dest="fields",
+        help="a value an officer enters at a task (repeatable), e.g. "
+        "review.refusal_reason='Ngành nghề bị cấm'; JSON scalars such as 3 or true are typed",
+    )
+    parser.add_argument(
+        "--supplement",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="the officer at this task asks for a supplement first, and the applicant brings "
+        "it (repeatable; once per dossier, as the law allows): the clock stops meanwhile",
+    )
+    parser.add_argument(
+        "--max-visits",
+        type=int,
+        default=MAX_VISITS,
+        metavar="N",
+        help=f"stop the run when a step is taken more than N times (default {MAX_VISITS})",
     )
     parser.add_argument("--form", type=Path, metavar="FILE.json", help="form data (JSON object)")
     parser.add_argument(
         "--channel",
-        choices=[c.value for c in Channel],
-        help="submission channel (default: the procedure's first)",
+        type=options.channel,
+        metavar="CHANNEL",
+        help=f"submission channel: {options.CHANNEL_CHOICES} (default: the procedure's first)",
     )
     parser.add_argument(
         "--late",
@@ -89,6 +121,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+def _field(text: str) -> tuple[str, Any]:
+    """`STEP.FIELD=VALUE`, the value a JSON scalar where it parses (`3`, `true`), else text."""
+    name, sep, raw = text.partition("=")
+    if not (sep and name):
+        raise argparse.ArgumentTypeError(f"expected STEP.FIELD=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return name, raw
+    return name, value if isinstance(value, str | int | float | bool) else raw
+
+
 def _pair(text: str) -> str:
     step, sep, decision = text.partition("=")
     if not (step and sep and decision):
@@ -107,23 +151,35 @@ def _instant(text: str) -> datetime:
 async def run(args: argparse.Namespace) -> int:
     """Check the file and the options first; only then start a server, and always stop it."""
     frozen = _load(args.path)
-    plan = plan_for(frozen, args.decide, args.late, args.no_event)
-    form = _form(args.form) if args.form else {}
-    channel = channel_for(frozen, Channel(args.channel) if args.channel else None)
+    plan = plan_for(
+        frozen,
+        args.decide,
+        args.late,
+        args.no_event,
+        args.max_visits,
+        args.fields,
+        args.supplement,
+    )
+    form = _form(args.form, frozen) if args.form else None
+    channel = channel_for(frozen, args.channel)
     out = _out(args.out) if args.out else None
     logs.set_level("ERROR")  # the report says what matters; a failure ends it in one line
     with _interrupted_as_keyboard(), tempfile.TemporaryDirectory(prefix="motcua-") as temporary:
         async with time_skipping_server() as env:
-            result = await dry_run(
-                env,
-                frozen,
-                out or Path(temporary),
-                plan,
-                channel=channel,
-                form=form,
-                received=args.received,
-                keep=out is not None,
-            )
+            try:
+                result = await dry_run(
+                    env,
+                    frozen,
+                    out or Path(temporary),
+                    plan,
+                    channel=channel,
+                    form=form,
+                    received=args.received,
+                    keep=out is not None,
+                )
+            except TemporalError as err:  # whatever the scenario, one line, never a traceback
+                cause = getattr(err, "cause", None)
+                raise UserError(f"the dry run stopped: {cause or err}") from None
     print(result.model_dump_json(indent=2) if args.json else report(result))
     return 0
 
@@ -171,13 +227,21 @@ def _load(path: Path) -> FrozenProcedure:
         raise UserError(f"{path}: {len(problems)} problem{plural}; nothing was run") from None
 
 
-def _form(path: Path) -> dict[str, Any]:
+def _form(path: Path, frozen: FrozenProcedure) -> dict[str, Any]:
+    """The form data as given, refused as a real submission would refuse it: nothing is
+    invented for a missing required field once the author gives a form."""
     try:
         form = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise UserError(f"form file {path}: {err}") from None
     if not isinstance(form, dict):
         raise UserError(f"form file {path}: expected a JSON object")
+    declared = frozen.procedure.application
+    problems = application_problems(declared, form) if declared else []
+    if problems:
+        raise UserError(
+            f"form file {path}: {'; '.join(problems)} (a submission would be refused)", 2
+        )
     return form
 
 

@@ -80,6 +80,8 @@ def _text(page: client.InboxPage, args: argparse.Namespace) -> str:
     for row, text, line in zip(page.rows, cells[1:], table[1:], strict=True):
         out.append(text + line[-1])
         out += [_task(t) for t in row.tasks or ()]
+    if any(r.due_at is None and r.tasks is None for r in page.rows):
+        out.append("\nDUE -: another agency also has a task open; --details gives this one's")
     last = page.first + len(page.rows) - 1
     out.append(
         f"\n{page.first}-{last} of {page.total:,} dossiers waiting on {whose} "

@@ -6,6 +6,7 @@ import argparse
 
 from motcua import client
 from motcua.commands.output import add_common, emit, hours, shown, when
+from procedures.legaltime.clock import SUSPENSION_WORDS, SuspendReason
 from workflows.api import DossierState, TimelineEntry
 
 
@@ -60,6 +61,13 @@ def render(state: DossierState) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _why(reason: str) -> str:
+    """A suspension's reason with its words: `citizen_appointment: chờ người yêu cầu …`."""
+    if reason in set(SuspendReason):
+        return f"{reason}: {SUSPENSION_WORDS[SuspendReason(reason)][0]}"
+    return shown(reason)
+
+
 def _suspensions(timeline: tuple[TimelineEntry, ...]) -> list[str]:
     """Each suspension of the clock, from its timeline entries: `from -> to (reason)`."""
     spans: list[str] = []
@@ -68,8 +76,8 @@ def _suspensions(timeline: tuple[TimelineEntry, ...]) -> list[str]:
         if entry.kind == "suspended":
             opened = entry
         elif entry.kind == "resumed" and opened is not None:
-            spans.append(f"{when(opened.at)} -> {when(entry.at)} ({shown(opened.detail)})")
+            spans.append(f"{when(opened.at)} -> {when(entry.at)} ({_why(opened.detail)})")
             opened = None
     if opened is not None:
-        spans.append(f"{when(opened.at)} -> now ({shown(opened.detail)})")
+        spans.append(f"{when(opened.at)} -> now ({_why(opened.detail)})")
     return spans

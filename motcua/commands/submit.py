@@ -10,12 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from motcua import client
+from motcua.commands import options
 from motcua.commands.output import add_common, emit, when
 from procedures.models import Channel
 from runtime.errors import UserError
 from workflows.api import Applicant
-
-CHANNELS = {"online": Channel.ONLINE, "in-person": Channel.IN_PERSON, "post": Channel.POST}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +26,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("procedure", metavar="PROCEDURE", help="catalogue code or YAML file")
     parser.add_argument("--applicant", required=True, type=Path, metavar="FILE.json")
-    parser.add_argument("--channel", choices=sorted(CHANNELS), default="in-person")
+    parser.add_argument(
+        "--channel",
+        type=options.channel,
+        default=Channel.IN_PERSON,
+        metavar="CHANNEL",
+        help=f"{options.CHANNEL_CHOICES} (default: in_person)",
+    )
     parser.add_argument("--form", type=Path, metavar="FILE.json", help="form data (JSON object)")
     parser.add_argument("--documents", default="", metavar="a,b", help="submitted document ids")
     parser.add_argument("--request-id", help="client request id (default: content hash)")
@@ -51,7 +56,7 @@ async def run(args: argparse.Namespace) -> int:
     if not isinstance(form, dict):
         raise UserError(f"form file {args.form}: expected a JSON object")
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]
-    channel = CHANNELS[args.channel]
+    channel = args.channel
     # A submission the procedure refuses is refused here, before connecting to Temporal.
     frozen = client.load_frozen(args.procedure)
     client.check_submission(frozen.procedure, channel, form, documents)

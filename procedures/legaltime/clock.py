@@ -287,7 +287,30 @@ class SuspendReason(StrEnum):
     """Request to supplement the dossier (yêu cầu bổ sung, hoàn thiện hồ sơ)."""
     FINANCIAL_OBLIGATION = "financial_obligation"
     """The citizen is paying a financial obligation (e.g. land tax)."""
+    CITIZEN_APPOINTMENT = "citizen_appointment"
+    """The applicant is to come and act in person (sign the register, receive the result)."""
+    VERIFICATION = "verification"
+    """Another agency verifies or is consulted, for a time the law does not count."""
     OTHER = "other"
+
+
+SUSPENSION_WORDS: dict[SuspendReason, tuple[str, str]] = {
+    SuspendReason.SUPPLEMENT: ("chờ bổ sung, hoàn thiện hồ sơ", "waiting for a supplement"),
+    SuspendReason.FINANCIAL_OBLIGATION: (
+        "chờ thực hiện nghĩa vụ tài chính",
+        "waiting for financial obligations to be paid",
+    ),
+    SuspendReason.CITIZEN_APPOINTMENT: (
+        "chờ người yêu cầu đến thực hiện",
+        "waiting for the applicant to come in person",
+    ),
+    SuspendReason.VERIFICATION: (
+        "chờ xác minh, lấy ý kiến cơ quan liên quan",
+        "waiting for another agency's verification",
+    ),
+    SuspendReason.OTHER: ("tạm dừng tính thời hạn", "the time limit is suspended"),
+}
+"""Why the clock stands, in the applicant's words (Vietnamese, English)."""
 
 
 class ClockStatus(StrEnum):
@@ -375,6 +398,12 @@ class DossierClock(BaseModel):
     max_extensions: int = Field(ge=0, description="Extensions the procedure allows.")
     hours: OfficeHours = Field(default_factory=OfficeHours, description="Office hours used.")
     entries: tuple[LedgerEntry, ...] = ()
+    whole_minutes: bool = Field(
+        False,
+        description="Read every instant (receipt, suspension, resumption, finish, now) from the "
+        "start of its minute, as forms and the portal print them: a second used before a "
+        "suspension does not make the due instant 16:59:59, shown as 16:59.",
+    )
 
     @model_validator(mode="after")
     def _check_ledger(self) -> Self:
@@ -453,8 +482,8 @@ class DossierClock(BaseModel):
     def used(self, cal: WorkCalendar, now: datetime) -> int:
         """Working minutes counted against the budget up to `now` (or the finish)."""
         days, hrs = _days(cal), _hours(self.hours)
-        start_w = _w(days, hrs, _local(days, self.counting_start(cal)))
-        end_w = max(_w(days, hrs, _local(days, self._effective(now))), start_w)
+        start_w = self._w_of(days, hrs, self.counting_start(cal))
+        end_w = max(self._w_of(days, hrs, self._effective(now)), start_w)
         suspended = sum(
             max(min(e if e is not None else end_w, end_w) - s, 0)
             for s, e in self._suspensions(days, hrs, start_w)
@@ -463,12 +492,14 @@ class DossierClock(BaseModel):
 
     def remaining(self, cal: WorkCalendar, now: datetime) -> int:
         """Working minutes left until the due instant at `now` (or the finish); negative when
-        late. Stands still while suspended."""
+        late. Stands still while suspended. A started minute counts as left (rounded up), as
+        `used` counts only whole minutes: together they make the budget, so a dossier with
+        nothing used has all of it left (80h00 of 10 days, not 79h59)."""
         days, hrs = _days(cal), _hours(self.hours)
-        start_w = _w(days, hrs, _local(days, self.counting_start(cal)))
-        now_w = max(_w(days, hrs, _local(days, self._effective(now))), start_w)
+        start_w = self._w_of(days, hrs, self.counting_start(cal))
+        now_w = max(self._w_of(days, hrs, self._effective(now)), start_w)
         diff = self._due_w(cal, days, hrs, now) - now_w
-        return diff // _US_PER_MIN if diff >= 0 else -(-diff // _US_PER_MIN)
+        return -(-diff // _US_PER_MIN)
 
     def status(self, cal: WorkCalendar, now: datetime | None = None) -> ClockStatus:
         """EARLY / ON_TIME / LATE of the finish, or of `now` if not finished (see class doc)."""
@@ -476,7 +507,7 @@ class DossierClock(BaseModel):
         if at is None:
             raise ClockError("the clock is not finished: pass `now` to rate it so far")
         due = self.due(cal, at)
-        at = at.astimezone(due.tzinfo)
+        at = self._minute(at.astimezone(due.tzinfo))
         if at > due:
             return ClockStatus.LATE
         return ClockStatus.ON_TIME if at.date() == due.date() else ClockStatus.EARLY
@@ -491,9 +522,16 @@ class DossierClock(BaseModel):
     def _effective(self, now: datetime) -> datetime:
         return self.finished_at or now
 
+    def _minute(self, local: datetime) -> datetime:
+        """`local` itself, or the start of its minute when the clock counts whole minutes."""
+        return local.replace(second=0, microsecond=0) if self.whole_minutes else local
+
+    def _w_of(self, days: _Days, hrs: _Hours, instant: datetime) -> int:
+        return _w(days, hrs, self._minute(_local(days, instant)))
+
     def _due_w(self, cal: WorkCalendar, days: _Days, hrs: _Hours, now: datetime | None) -> int:
         start = self.counting_start(cal)
-        start_w = _w(days, hrs, _local(days, start))
+        start_w = self._w_of(days, hrs, start)
         extra = [e.amount for e in self.entries if isinstance(e, ExtendEntry)]
         if self.budget.unit is TimeUnit.CALENDAR_DAYS:
             total = TimeLimit(
@@ -505,7 +543,7 @@ class DossierClock(BaseModel):
             minutes = limit_minutes(self.budget, self.hours)
             minutes += sum(limit_minutes(x, self.hours) for x in extra)
             base_w = start_w + minutes * _US_PER_MIN
-        now_w = None if now is None else _w(days, hrs, _local(days, now))
+        now_w = None if now is None else self._w_of(days, hrs, now)
         for s, e in self._suspensions(days, hrs, start_w):
             if e is None:
                 e = s if now_w is None else now_w
@@ -519,9 +557,9 @@ class DossierClock(BaseModel):
         since: int | None = None
         for entry in self.entries:
             if isinstance(entry, SuspendEntry):
-                since = max(_w(days, hrs, _local(days, entry.at)), start_w)
+                since = max(self._w_of(days, hrs, entry.at), start_w)
             elif since is not None and isinstance(entry, ResumeEntry | FinishEntry):
-                intervals.append((since, _w(days, hrs, _local(days, entry.at))))
+                intervals.append((since, self._w_of(days, hrs, entry.at)))
                 since = None
         if since is not None:
             intervals.append((since, None))

@@ -1,0 +1,63 @@
+"""`motcua event DOSSIER EVENT [--data FILE.json]`: deliver an external event a `wait` step
+waits for (payment received, the couple signed the register...), without raw `temporal` JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from motcua import client, identity
+from motcua.commands.output import add_common, emit
+from runtime.errors import UserError
+
+MAX_DATA_BYTES = 64 * 1024
+"""An event's data is a few facts (an amount, a receipt number), not a document."""
+DEFAULT_ACTOR = "event@{agency}/system"
+"""Who delivers when `--as` is not given: the receiving agency's systems."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "event",
+        help="deliver an external event a dossier waits for (e.g. payment_received)",
+        description="Deliver an event to a dossier whose `wait` step waits for it; refused, "
+        "with the events it waits for, otherwise.",
+    )
+    parser.add_argument("dossier", metavar="DOSSIER", help="dossier code")
+    parser.add_argument("event", metavar="EVENT", help="the event's name, as the wait step says")
+    parser.add_argument(
+        "--data", type=Path, metavar="FILE.json", help="facts that come with it (JSON object)"
+    )
+    parser.add_argument(
+        "--as",
+        dest="actor",
+        metavar="USER@AGENCY/ROLE",
+        help="who delivers it (default: the receiving agency's systems, event@AGENCY/system)",
+    )
+    add_common(parser)
+    parser.set_defaults(handler=run)
+
+
+def _data(path: Path) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > MAX_DATA_BYTES:
+            raise UserError(f"--data {path}: more than {MAX_DATA_BYTES // 1024} KiB", 2)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"--data {path}: {err}", 2) from None
+    if not isinstance(data, dict):
+        raise UserError(f"--data {path}: expected a JSON object", 2)
+    return data
+
+
+async def run(args: argparse.Namespace) -> int:
+    data = _data(args.data) if args.data else {}
+    agency = args.dossier.rsplit("-", 2)[0]
+    actor = identity.resolve(args.actor or DEFAULT_ACTOR.format(agency=agency))
+    async with client.session(args.address) as temporal:
+        done = await client.deliver_event(temporal, args.dossier, args.event, actor, data)
+    emit(done, args.json, lambda: f"{done.code}: {done.message}")
+    return 0
