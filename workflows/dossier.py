@@ -22,6 +22,8 @@ from workflows.handlers import DossierHandlers
 from workflows.watchers import DossierWatchers
 
 with workflow.unsafe.imports_passed_through():
+    # full name: passed through, not imported again for every run (see workflows/core.py)
+    import workflows.legacy_v1 as legacy_v1
     from activities.payloads import AutoStepInput, AutoStepResult
     from procedures.legaltime.calendar import TimeLimit
     from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
@@ -38,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         WaitStep,
     )
     from procedures.templates import Refused, evaluate
-    from workflows import legacy_v1
     from workflows.api import (
         DOSSIER_WORKFLOW,
         DossierInput,
