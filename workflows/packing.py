@@ -70,8 +70,7 @@ def unpack(data: Any) -> Any:
 def _texts(packed: str) -> Mapping[str, str]:
     """The template texts of a packed field, read-only. Remembered: every dossier of a procedure
     version carries the same field, and every run of a workflow (each replay too) decodes its
-    input again; base85 and inflating took a tenth of the CPU the interpreter spends above the
-    hand-written workflow in a replay (bench/replay.py --compare)."""
+    input again (base85 and inflating: 1.5 ms of a replay under cProfile, bench/replay.py)."""
     inflater = zlib.decompressobj()
     raw = inflater.decompress(base64.b85decode(packed), MAX_UNPACKED)
     if inflater.unconsumed_tail:
