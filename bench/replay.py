@@ -1,6 +1,7 @@
 """Histories replayed per second, as `motcua audit replay` does it, for a 10-step dossier.
 
     python bench/replay.py [--count 300] [--concurrency 2] [--processes 2] [--record]
+    python bench/replay.py --compare [--count 50] [--rounds 2] [--record]
 
 Replays one golden history (`tests/histories/1.013978-rework-payment.json`: a land
 certificate with nine task visits, a rework loop, a payment wait and automatic steps, 286
@@ -9,6 +10,14 @@ of the command: in one process, then over `--processes` processes (`--jobs`), th
 over as many processes (`--file`: each replay also parses the JSON). Prints histories per
 second and CPU milliseconds per history (all processes, their start included); `--record`
 writes them into the `## Replay (bench/replay.py)` section of BENCHMARKS.md.
+
+`--compare` records one dossier of procedure 1.001193 with each of the interpreter and the
+hand-written workflow (bench/handwritten.py) on a fresh embedded dev server, through
+bench/compare.py's worker process and load (the same approved path, payloads encrypted as in
+production), then replays each history `--count` times in this process, alternating the kinds
+round by round, with one replayer configured as `motcua audit replay`'s (`runtime.replayer`:
+the worker's sandbox and updates-last runner, decrypting codec) with the hand-written workflow
+registered alike. Prints CPU ms per history for each and the ratio.
 
 Python started with PYTHONDONTWRITEBYTECODE would compile the workflow modules' source again
 for every replay (the sandbox imports them afresh for each run, as the worker does); an installed
@@ -22,10 +31,13 @@ import asyncio
 import os
 import platform
 import resource
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,6 +48,7 @@ if sys.dont_write_bytecode:  # also runs in the spawned replay processes, which 
 HISTORY = ROOT / "tests" / "histories" / "1.013978-rework-payment.json"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 SECTION = "## Replay (bench/replay.py)"
+COMPARE_SECTION = "## Replay, interpreter vs hand-written (bench/replay.py --compare)"
 
 
 ANALYSIS = [
@@ -89,14 +102,163 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+async def record_pair() -> dict[str, Any]:
+    """{kind: WorkflowHistory} of one dossier of each kind, played on a fresh dev server."""
+    import compare  # first: it sets $MOTCUA_DATA (throwaway keys) before motcua reads it
+
+    from motcua.client import load_frozen
+    from motcua.devserver import DevServer
+    from procedures.legaltime.calendar import load_calendar
+    from runtime.connection import connect
+
+    tmp = Path(tempfile.mkdtemp(prefix="motcua-replay-compare-"))
+    data = tmp / "data"
+    data.mkdir()
+    server = DevServer(
+        tmp / "server", port=compare.free_port(), ui_port=compare.free_port(), log_level="error"
+    )
+    await server.start()
+    worker = compare.spawn_worker(server.address, data)
+    try:
+        client = await connect(server.address)
+        inputs = compare.Inputs(frozen=load_frozen(compare.PROCEDURE), calendar=load_calendar())
+        histories = {}
+        for kind in compare.KINDS:
+            code = f"000.00.19.H26-replay-{kind}"
+            await compare.play_one(client, kind, code, inputs, [], [0])
+            histories[kind] = await client.get_workflow_handle(code).fetch_history()
+        return histories
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        await server.stop()
+
+
+def replay_cpu(history: Any, count: int) -> float:
+    """CPU ms per history (this process, all threads) for `count` replays of `history` through
+    one replayer configured as `motcua audit replay`'s, the hand-written workflow registered."""
+    from handwritten import HandwrittenBirthWorkflow
+
+    from runtime.replayer import new_replayer
+
+    async def run() -> None:
+        async def feed() -> Any:
+            for _ in range(count):
+                yield history
+
+        replayer = new_replayer(extra=[HandwrittenBirthWorkflow])
+        async with replayer.workflow_replay_iterator(feed()) as results:
+            async for result in results:
+                if result.replay_failure is not None:
+                    raise SystemExit(f"replay failed: {result.replay_failure}")
+
+    started = _cpu_seconds()
+    asyncio.run(run())
+    return 1000 * (_cpu_seconds() - started) / count
+
+
+def compare_main(count: int, rounds: int, record_it: bool) -> int:
+    """Replay CPU per history, interpreter against hand-written; 1 when the ratio is above 1."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    histories = asyncio.run(record_pair())
+    events = {kind: len(h.events) for kind, h in histories.items()}
+    for history in histories.values():  # warm-up: imports, sandbox validation, caches
+        replay_cpu(history, 3)
+    cpu: dict[str, list[float]] = {kind: [] for kind in histories}
+    loads = []
+    for r in range(rounds):
+        kinds = list(histories) if r % 2 == 0 else list(histories)[::-1]
+        for kind in kinds:
+            cpu[kind].append(replay_cpu(histories[kind], count))
+            loads.append(os.getloadavg()[0])
+            print(
+                f"round {r} {kind:12s} {cpu[kind][-1]:6.1f} ms CPU per history, load "
+                f"{loads[-1]:.1f}",
+                flush=True,
+            )
+    mean = {kind: sum(v) / len(v) for kind, v in cpu.items()}
+    ratio = mean["interpreter"] / mean["handwritten"]
+    rows = [
+        f"| {kind} | {events[kind]} | {', '.join(f'{x:.1f}' for x in cpu[kind])} |"
+        f" {mean[kind]:.1f} ms |"
+        for kind in histories
+    ]
+    lines = [
+        "One dossier of procedure 1.001193 (birth + residence + health insurance, the approved",
+        "path of bench/compare.py) recorded with each workflow on a fresh embedded dev server,",
+        "payloads encrypted as in production; each history replayed in one process through one",
+        "replayer configured as `motcua audit replay`'s (the worker's sandbox restrictions,",
+        "updates-last runner, decrypting codec), the hand-written workflow registered alike.",
+        f"{count} replays per kind per round, {rounds} rounds alternating; CPU of the process",
+        "(all threads) per history. Target: interpreter / hand-written <= 1.0.",
+        "",
+        f"    python bench/replay.py --compare --count {count} --rounds {rounds} --record",
+        "",
+        "| workflow | events | CPU ms per history, by round | mean |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        f"Interpreter / hand-written: **{ratio:.2f}**. Load average {min(loads):.1f}-"
+        f"{max(loads):.1f} (2 cores shared with other work); Python {platform.python_version()}.",
+    ]
+    print("\n".join(lines))
+    if record_it:
+        from compare import record
+
+        record([*lines, *COMPARE_ANALYSIS], COMPARE_SECTION)
+    return 0 if ratio <= 1.0 else 1
+
+
+COMPARE_ANALYSIS = [
+    "",
+    "Where the difference goes (cProfile of 60 replays of each, activations run inline with",
+    "`TEMPORAL_DEBUG=1` so that one profiler sees them; ms per replay under the profiler):",
+    "the activations cost the same (`_UpdatesLast.activate` 25.3 interpreter, 25.0",
+    "hand-written, 26 and 28 workflow tasks); creating the sandboxed instance does not (11.5",
+    "against 7.7). The sandbox imports a run's workflow modules afresh, and `@workflow.defn`",
+    "then walks every member of the class and its bases (5.4 against 1.2): `DossierWorkflow`",
+    "with its mixins has 96 members (68 not dunder) to the hand-written class's 45 (17), and for",
+    "each the SDK",
+    "calls `isinstance(member, UpdateMethodMultiParam)`, a runtime-checkable Protocol",
+    "(`getattr_static` on each of its attributes), through the sandbox's wrapped `isinstance`.",
+    "Input decoding is not it (decrypt + validate the 13 KB packed input: 0.17 ms).",
+    "",
+    "Cut in this round, without changing any command: the packed form templates are decoded",
+    "once per distinct packed field (`workflows/packing.py`), and `legacy_v1`, `officers`,",
+    "`rules`, `views` and `behaviours`, which the workflow modules meant to pass through the",
+    "sandbox, now do: `from workflows import x` inside `imports_passed_through()` re-imported",
+    "them for every run, since the sandbox passes a module through only when it is imported",
+    "by its full name. Under cProfile (same history, 60 replays): instance creation 14.2 ->",
+    "12.0 ms, sandboxed imports 166 -> 134 per replay, `unpack` 1.5 -> 0.5 ms. In CPU time",
+    "the change is within the noise of this shared machine: on the same two histories, 60",
+    "replays each, the ratio was 1.15 and 1.20 before and 1.15 and 1.14 after at load 6-7,",
+    "1.11 and 1.11 before and 1.15 and 1.13 after at load 2.5-4.4. What remains is the SDK's",
+    "per-member cost at every",
+    "instance creation; cutting it means a smaller workflow class (helpers moved out of the",
+    "class into pass-through modules) or an SDK that checks for its own marker attribute before",
+    "the Protocol, not a replayer setting: passing the workflow modules themselves through",
+    "would skip the re-import but let their code reach the host's clocks and keep state from",
+    "one run to the next, which is what the sandbox is there to prevent.",
+]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure, print, and record when asked; 1 when the 100 /s target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
+    parser.add_argument(
+        "--compare", action="store_true", help="interpreter vs hand-written, same dossier"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with --compare")
     parser.add_argument("--concurrency", type=int, default=2, help="replayers per process")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--record", action="store_true", help="write BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.compare:
+        return compare_main(args.count, args.rounds, args.record)
     n, c = args.processes, args.concurrency
     runs = [
         (f"one process, {c} replayers", 1, False),

@@ -136,13 +136,14 @@ class _DecodeOnly(PayloadCodec, WithSerializationContext):
         return await self.inner.decode(payloads)
 
 
-def new_replayer(codec: PayloadCodec | None = None) -> Replayer:
+def new_replayer(codec: PayloadCodec | None = None, extra: Sequence[type] = ()) -> Replayer:
     """A replayer configured as the worker is: same workflows, runner, sandbox and conversion,
-    decrypting with `codec` (default: the process's, `runtime.connection.data_converter`)."""
+    decrypting with `codec` (default: the process's, `runtime.connection.data_converter`).
+    `extra` workflows are registered alike (bench/replay.py --compare: the hand-written one)."""
     inner = codec or data_converter().payload_codec
     codec = _DecodeOnly(inner) if inner is not None else None
     return Replayer(
-        workflows=list(WORKFLOWS),
+        workflows=[*WORKFLOWS, *extra],
         data_converter=dataclasses.replace(REPLAY_DATA_CONVERTER, payload_codec=codec),
         workflow_runner=workflow_runner(_sandbox()),
         runtime=quiet_runtime(),

@@ -18,12 +18,17 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    # `import workflows.x as x`, not `from workflows import x`: the sandbox passes a module
+    # through only when imported by its full name (otherwise it runs again for every run).
+    import workflows.behaviours as behaviours
+    import workflows.legacy_v1 as legacy_v1
+    import workflows.metrics as metrics
+    import workflows.rules as rules
+    import workflows.search_attributes as sa
     from procedures.legaltime.calendar import WorkCalendar
     from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
     from procedures.text import RECORDED, escape
-    from workflows import behaviours, legacy_v1, metrics, rules
-    from workflows import search_attributes as sa
     from workflows.api import Actor, DossierInput, TimelineEntry
     from workflows.logs import log
     from workflows.state import Runtime, Task

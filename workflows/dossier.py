@@ -22,6 +22,9 @@ from workflows.handlers import DossierHandlers
 from workflows.watchers import HOLD_STATUS, DossierWatchers
 
 with workflow.unsafe.imports_passed_through():
+    # full name: passed through, not imported again for every run (see workflows/core.py)
+    import workflows.legacy_v1 as legacy_v1
+    import workflows.metrics as metrics
     from activities.payloads import AutoStepInput, AutoStepResult
     from procedures.legaltime.calendar import TimeLimit
     from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
@@ -38,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         WaitStep,
     )
     from procedures.templates import Refused, evaluate
-    from workflows import legacy_v1, metrics
     from workflows.api import (
         DOSSIER_WORKFLOW,
         DossierInput,

@@ -17,11 +17,13 @@ from temporalio.common import RawValue
 from workflows.core import DossierCore, Halt, recorded
 
 with workflow.unsafe.imports_passed_through():
+    # full name: passed through, not imported again for every run (see workflows/core.py)
+    import workflows.rules as rules
+    import workflows.views as views
     from procedures.legaltime.calendar import WorkCalendar
     from procedures.legaltime.clock import deadline
     from procedures.models import ResultType
     from procedures.text import escape
-    from workflows import rules, views
     from workflows.api import (
         APPROVE_APOLOGY,
         CLAIM,

@@ -15,10 +15,12 @@ from temporalio import workflow
 from workflows.effects import DossierEffects
 
 with workflow.unsafe.imports_passed_through():
+    # full name: passed through, not imported again for every run (see workflows/core.py)
+    import workflows.metrics as metrics
+    import workflows.officers as officers
     from procedures.legaltime.clock import SuspendReason
     from procedures.legaltime.deadlines import instant_before_due, share_instant
     from procedures.models import FormKind, TaskStep
-    from workflows import metrics, officers
     from workflows.api import APOLOGY_DUE, DOSSIER_DUE, PortalStatus, TaskStatus
     from workflows.forms import local
     from workflows.logs import log
