@@ -8,6 +8,7 @@ stops the worker (running activities finish) and then the server, only if it sta
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
 from temporalio.client import Client
@@ -15,7 +16,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 import worker
 from activities import DATA_DIR
+from motcua.commands.web import settings_for
 from motcua.devserver import DevServer
+from motcua.web.app import create_app
+from motcua.web.auth import DEMO_PASSWORD, write_demo_directory
+from motcua.web.serve import check_port, serve
 from procedures.loader import DEFAULT_CATALOG
 
 
@@ -34,12 +39,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder")
     parser.add_argument("--port", type=int, default=7233, help="gRPC port (default 7233)")
     parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (default 8233)")
+    parser.add_argument(
+        "--web-port", type=int, default=8000, help="motcua web app port (default 8000; 0: none)"
+    )
     parser.set_defaults(handler=run)
 
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; a broken catalogue fails before anything starts."""
-    queues = worker.catalogue_task_queues(worker.load_catalogue(args.catalog))
+    catalog = worker.load_catalogue(args.catalog)
+    queues = worker.catalogue_task_queues(catalog)
+    if args.web_port:
+        check_port("127.0.0.1", args.web_port)
     stop = worker.stop_on_signals()
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
@@ -50,7 +61,26 @@ async def run(args: argparse.Namespace) -> int:
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
+        serving = [worker.run_worker(client, queues, data, stop=stop)]
+        if args.web_port:
+            settings = settings_for(data)
+            officers = write_demo_directory(settings.officers_file, catalog.values())
+            app = create_app(settings, temporal=client, catalog_dir=args.catalog)
+            print(f"Web app:         http://localhost:{args.web_port}", flush=True)
+            print(_logins(officers), flush=True)
+            serving.append(serve(app, "127.0.0.1", args.web_port, stop))
         print("Press Ctrl-C to stop.", flush=True)
-        await worker.run_worker(client, queues, data, stop=stop)
+        await asyncio.gather(*serving)
     print("Stopped.", flush=True)
     return 0
+
+
+def _logins(officers: dict[str, str]) -> str:
+    """The demo officers, one line per agency: sign in as `role@AGENCY`."""
+    by_agency: dict[str, list[str]] = {}
+    for user, agency_name in officers.items():
+        by_agency.setdefault(f"{user.split('@', 1)[1]} {agency_name}", []).append(user)
+    lines = [f"Demo officers (password {DEMO_PASSWORD!r}; user names role@agency):"]
+    for agency, users in sorted(by_agency.items()):
+        lines.append(f"  {agency[:70]}: " + ", ".join(u.split("@", 1)[0] for u in users))
+    return "\n".join(lines)

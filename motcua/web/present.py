@@ -1,0 +1,60 @@
+"""How things read on a page: Vietnamese first, English on request; time left in working days.
+
+Strings live next to their use as `tr("tiếng Việt", "English")` calls in the templates, so a
+page reads in one language at a time without a separate catalogue to keep in step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from procedures.calendar import TimeLimit, TimeUnit
+
+LANGS = ("vi", "en")
+VIETNAM = timezone(timedelta(hours=7), "ICT")
+DAY_MINUTES = 480
+"""A working day as the default office hours count it (8 hours); `workflows.clock` says why."""
+
+
+def pick(lang: str, vi: str, en: str) -> str:
+    return en if lang == "en" else vi
+
+
+def time_left(minutes: int, lang: str = "vi") -> str:
+    """Working time left or overdue: "Còn 1 ngày 3 giờ", "Quá 2 giờ" ("1 day 3 h left")."""
+    late = minutes < 0
+    days, rest = divmod(abs(minutes), DAY_MINUTES)
+    hours, mins = divmod(rest, 60)
+    if lang == "en":
+        parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+        parts += [f"{hours} h"] if hours else []
+        parts += [f"{mins} min"] if mins and not days else []
+        amount = " ".join(parts) or "0 min"
+        return f"{amount} overdue" if late else f"{amount} left"
+    parts = [f"{days} ngày"] if days else []
+    parts += [f"{hours} giờ"] if hours else []
+    parts += [f"{mins} phút"] if mins and not days else []
+    amount = " ".join(parts) or "0 phút"
+    return f"Quá {amount}" if late else f"Còn {amount}"
+
+
+def local_time(value: datetime | None) -> str:
+    """An instant as Vietnamese offices write it, in Vietnam's time zone."""
+    if value is None:
+        return ""
+    return value.astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y")
+
+
+def vnd(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".") + " đ"
+
+
+def limit_text(limit: TimeLimit, lang: str = "vi") -> str:
+    """A legal time limit as the published procedure states it: "15 ngày làm việc"."""
+    units = {
+        TimeUnit.WORKING_DAYS: ("ngày làm việc", "working days"),
+        TimeUnit.WORKING_HOURS: ("giờ làm việc", "working hours"),
+        TimeUnit.CALENDAR_DAYS: ("ngày", "days"),
+    }
+    vi, en = units[limit.unit]
+    return f"{limit.amount:g} {pick(lang, vi, en)}"

@@ -1,0 +1,49 @@
+"""Serving the web app with uvicorn inside an asyncio program (`motcua web`, `motcua dev`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from motcua.errors import UserError
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the caller's stop event ends it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def check_port(host: str, port: int) -> None:
+    """A one-line error when the port is taken, before anything else starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:
+            raise UserError(f"port {port} is in use; choose another with --web-port/--port")
+
+
+async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set; requests in flight finish first."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False
+    )
+    server = _Server(config)
+
+    async def watch() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+    if not server.started:
+        raise UserError(f"the web server could not listen on {host}:{port}")
