@@ -48,8 +48,8 @@ def by_field(message: str, declared: Mapping[str, FormField]) -> tuple[dict[str,
     rest: list[str] = []
     for part in message.split("; "):
         found = _FIELD_MESSAGE.match(part.strip())
-        name = (found.group("a") or found.group("b")) if found else None
-        if name in declared and found is not None:
+        name = (found.group("a") or found.group("b") or "") if found else ""
+        if name in declared:
             per_field[name] = part.strip()
         else:
             rest.append(part)

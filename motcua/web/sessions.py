@@ -41,7 +41,8 @@ class Session(BaseModel):
     lang: str = "vi"
 
     def prove(self, code: str) -> None:
-        self.proved = [c for c in self.proved if c != code][-(MAX_PROVED - 1) :] + [code]
+        kept = [c for c in self.proved if c != code]
+        self.proved = [*kept[-(MAX_PROVED - 1) :], code]
 
     def acted(self, code: str) -> None:
         now = time.time()

@@ -1,8 +1,9 @@
 """Scans of a dossier's documents, stored content-addressed by SHA-256.
 
 `Storage` is the interface the web app uses; `LocalStorage` keeps blobs under
-`<data>/uploads/blobs/ab/<sha256>` (files 0600, folders 0700: scans are personal data) and, per
-dossier, an append-only list of which document each blob is (`<data>/uploads/dossiers/<code>.jsonl`).
+`<data>/uploads/blobs/ab/<sha256>` (files 0600, folders 0700: scans are personal data) and,
+per dossier, an append-only list of which document each blob is
+(`<data>/uploads/dossiers/<code>.jsonl`).
 The same bytes uploaded twice are stored once. A deployment with several web processes on
 different machines plugs in a shared backend (an S3-compatible bucket through boto3, the
 `s3` extra) implementing the same four methods.
