@@ -43,7 +43,9 @@ class Officer(BaseModel):
     name: str = ""
 
     def actor(self) -> Actor:
-        return Actor(user=self.user, agency=self.agency, role=self.role)
+        """The actor updates carry; a login `name@AGENCY` is written `name@AGENCY/ROLE` once."""
+        user = self.user.removesuffix(f"@{self.agency}") or self.user
+        return Actor(user=user, agency=self.agency, role=self.role)
 
 
 class OfficerDirectory(Protocol):
