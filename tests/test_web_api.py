@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
-
 from webserver import PASSWORD, PDF, serve_web
 
 QUEUES = ["commune", "business", "justice", "police"]
