@@ -4,9 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lint test demo dev bench chaos clean
+.PHONY: install lint test demo dev bench chaos clean browser screenshots
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The browser tests drive Debian's Chromium (never a downloaded build). Installed here when
+# missing (as root, through apt); anywhere else this fails loudly instead of skipping tests.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && apt-get install -y -q --no-install-recommends chromium; \
+	  else \
+	    echo "error: $(CHROMIUM) is missing; install Debian's chromium (apt-get install chromium)"; \
+	    exit 1; \
+	  fi; }
+	@test -x $(CHROMIUM) || { echo "error: $(CHROMIUM) still missing after apt-get"; exit 1; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
@@ -27,6 +40,10 @@ demo: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/motcua dev
+
+# The screenshots of the README's tour, refreshed by the browser test.
+screenshots: $(STAMP) browser
+	MOTCUA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_web_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/catalog.py

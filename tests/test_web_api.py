@@ -53,6 +53,16 @@ async def submit(http: httpx.AsyncClient, key: str) -> dict[str, Any]:
     return found
 
 
+async def wait_for_task(http: httpx.AsyncClient, code: str, step: str) -> None:
+    """Until the dossier has opened the step's task (the workflow opens it just after start)."""
+    for _ in range(100):
+        state = (await http.get(f"/api/v1/dossiers/{code}")).json()
+        if any(t["step"] == step for t in state.get("tasks", ())):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{code}: task {step} never opened")
+
+
 async def test_submit_is_idempotent_and_status_needs_the_id_number(web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as http:
         key = str(uuid.uuid4())
@@ -138,6 +148,7 @@ async def test_officers_act_through_the_api_and_see_their_action_at_once(web: st
                 break
             await asyncio.sleep(0.1)
         assert any(r["dossier"] == code for r in inbox["rows"])
+        await wait_for_task(desk, code, "receive")
         claimed = await desk.post(f"/api/v1/dossiers/{code}/tasks/receive/claim", headers=headers)
         assert claimed.status_code == 200, claimed.text
         task = next(t for t in claimed.json()["state"]["tasks"] if t["step"] == "receive")
@@ -159,3 +170,54 @@ async def test_officers_act_through_the_api_and_see_their_action_at_once(web: st
         assert steps["receive"] == "done"
         documents = (await desk.get(f"/api/v1/dossiers/{code}/documents")).json()
         assert [s["document"] for s in documents["scans"]] == ["application"]
+
+
+async def test_the_applicant_supplements_then_withdraws(web: str) -> None:
+    async with httpx.AsyncClient(base_url=web) as citizen, httpx.AsyncClient(base_url=web) as desk:
+        code = (await submit(citizen, str(uuid.uuid4())))["code"]
+        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop@{COMMUNE}")}
+        await wait_for_task(desk, code, "receive")
+        asked = await desk.post(
+            f"/api/v1/dossiers/{code}/tasks/receive/request-supplement",
+            json={"missing": ["members_minutes"], "reason": "thiếu biên bản"},
+            headers=headers,
+        )
+        assert asked.status_code == 200, asked.text
+        assert asked.json()["state"]["status"] == 5
+        proof = {"id_number": APPLICANT["id_number"]}
+        scan = (await citizen.post("/api/v1/uploads", content=PDF + b"minutes")).json()
+        not_theirs = await citizen.post(
+            f"/api/v1/dossiers/{code}/supplement",
+            json={"id_number": "000000000000", "documents": {"members_minutes": scan["sha256"]}},
+        )
+        assert not_theirs.status_code == 404
+        sent = await citizen.post(
+            f"/api/v1/dossiers/{code}/supplement",
+            json={**proof, "documents": {"members_minutes": scan["sha256"]}},
+        )
+        assert sent.status_code == 200, sent.text
+        scans = (await desk.get(f"/api/v1/dossiers/{code}/documents")).json()["scans"]
+        assert [(s["document"], s["via"]) for s in scans] == [
+            ("application", "submission"),
+            ("members_minutes", "supplement"),
+        ]
+        gone = await citizen.post(f"/api/v1/dossiers/{code}/withdraw", json=proof)
+        assert gone.status_code == 200, gone.text
+        for _ in range(50):  # the update is accepted; the dossier ends a moment later
+            if (await desk.get(f"/api/v1/dossiers/{code}")).json()["status"] == 7:
+                break
+            await asyncio.sleep(0.1)
+        seen = await citizen.post(f"/api/v1/dossiers/{code}/status", json=proof)
+        assert seen.json()["status_vi"] == "Công dân đã rút hồ sơ"
+
+
+async def test_pages_refuse_a_form_without_its_csrf_token(web: str) -> None:
+    async with httpx.AsyncClient(base_url=web) as http:
+        await http.get("/officer/login")  # a session cookie, but no token in the form
+        forged = await http.post(
+            "/officer/login", data={"user": f"one_stop@{COMMUNE}", "password": PASSWORD}
+        )
+        assert forged.status_code == 403
+        assert "motcua_session" not in forged.headers.get("set-cookie", "") or "Đăng xuất" not in (
+            forged.text
+        )

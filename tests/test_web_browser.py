@@ -153,7 +153,7 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     await shot(desk, "task-form")
     await desk.get_by_label("Tên hộ kinh doanh").fill("Tạp hóa An")
     await decide(desk, "accept")
-    await expect(desk.get_by_text("decided · receive")).to_be_visible()  # seen at once
+    await expect(desk.locator(".timeline")).to_contain_text("Quyết định · receive")  # at once
 
     # The business office reviews (an integer field typed wrong first), and its head approves.
     registrar_context, registrar = await sign_in(browser, web, f"registrar@{BUSINESS}")
@@ -173,7 +173,7 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     # Back at the commune: the result is returned; the dossier page shows the whole story.
     await open_task(desk, code, "return_result")
     await decide(desk, "returned")
-    await expect(desk.locator(".timeline")).to_contain_text("ended")
+    await expect(desk.locator(".timeline")).to_contain_text("Kết thúc")
     await expect(desk.locator(".timeline")).to_contain_text("registrar@005.20.20.H26/registrar")
     await shot(desk, "dossier")
     await desk_context.close()

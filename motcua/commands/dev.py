@@ -78,9 +78,12 @@ async def run(args: argparse.Namespace) -> int:
 def _logins(officers: dict[str, str]) -> str:
     """The demo officers, one line per agency: sign in as `role@AGENCY`."""
     by_agency: dict[str, list[str]] = {}
+    named: dict[str, str] = {}
     for user, agency_name in officers.items():
-        by_agency.setdefault(f"{user.split('@', 1)[1]} {agency_name}", []).append(user)
-    lines = [f"Demo officers (password {DEMO_PASSWORD!r}; user names role@agency):"]
-    for agency, users in sorted(by_agency.items()):
-        lines.append(f"  {agency[:70]}: " + ", ".join(u.split("@", 1)[0] for u in users))
+        role, agency = user.split("@", 1)
+        by_agency.setdefault(agency, []).append(role)
+        named.setdefault(agency, agency_name.strip())
+    lines = [f"Demo officers, password {DEMO_PASSWORD!r}; sign in as ROLE@AGENCY, e.g.:"]
+    for agency, roles in sorted(by_agency.items()):
+        lines.append(f"  {', '.join(f'{r}@{agency}' for r in roles)}  ({named[agency][:40]})")
     return "\n".join(lines)

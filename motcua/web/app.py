@@ -72,7 +72,12 @@ class Web:
             lstrip_blocks=True,
         )
         self.env.globals.update(
-            tr=_tr, time_left=present.time_left, vnd=present.vnd, limit_text=present.limit_text
+            tr=_tr,
+            time_left=present.time_left,
+            vnd=present.vnd,
+            limit_text=present.limit_text,
+            event_word=present.event_word,
+            status_label=present.status_label,
         )
         self.env.filters["local"] = present.local_time
 

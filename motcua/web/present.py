@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from motcua.client import STATUS_LABELS
 from procedures.calendar import TimeLimit, TimeUnit
+from workflows.api import PortalStatus
 
 LANGS = ("vi", "en")
 VIETNAM = timezone(timedelta(hours=7), "ICT")
@@ -58,3 +60,46 @@ def limit_text(limit: TimeLimit, lang: str = "vi") -> str:
     }
     vi, en = units[limit.unit]
     return f"{limit.amount:g} {pick(lang, vi, en)}"
+
+
+EVENTS: dict[str, tuple[str, str]] = {
+    "received": ("Tiếp nhận", "Received"),
+    "status": ("Trạng thái", "Status"),
+    "document_issued": ("Lập giấy tờ", "Document issued"),
+    "task_opened": ("Giao việc", "Task opened"),
+    "claimed": ("Nhận xử lý", "Claimed"),
+    "decided": ("Quyết định", "Decided"),
+    "reassigned": ("Chuyển xử lý", "Reassigned"),
+    "reminded": ("Nhắc việc", "Reminder"),
+    "overdue": ("Quá hạn", "Overdue"),
+    "escalated": ("Chuyển cấp trên", "Escalated"),
+    "dossier_overdue": ("Hồ sơ quá hạn", "Dossier overdue"),
+    "supplement_requested": ("Yêu cầu bổ sung", "Supplement requested"),
+    "supplemented": ("Đã bổ sung", "Supplemented"),
+    "suspended": ("Tạm dừng thời hạn", "Clock suspended"),
+    "resumed": ("Tiếp tục tính thời hạn", "Clock resumed"),
+    "apology_requested": ("Cần phiếu xin lỗi", "Apology needed"),
+    "withdrawn": ("Rút hồ sơ", "Withdrawn"),
+    "automatic": ("Tự động", "Automatic"),
+    "forked": ("Xử lý song song", "In parallel"),
+    "joined": ("Hợp nhất", "Joined"),
+    "chose": ("Rẽ nhánh", "Branch chosen"),
+    "waiting": ("Chờ sự kiện", "Waiting"),
+    "event": ("Sự kiện", "Event"),
+    "handed_over": ("Chuyển giao", "Handed over"),
+    "returned": ("Trả về", "Returned"),
+    "task_cancelled": ("Hủy việc", "Task cancelled"),
+    "calendar_changed": ("Đổi lịch làm việc", "Calendar changed"),
+    "ended": ("Kết thúc", "Ended"),
+}
+"""Timeline entry kinds in words; an unknown kind shows as it is."""
+
+
+def event_word(kind: str, lang: str = "vi") -> str:
+    vi, en = EVENTS.get(kind, (kind, kind))
+    return pick(lang, vi, en)
+
+
+def status_label(status: int, lang: str = "vi") -> str:
+    vi, en = STATUS_LABELS[PortalStatus(status)]
+    return pick(lang, vi, en)
