@@ -61,14 +61,18 @@ async def run(args: argparse.Namespace) -> int:
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
-        serving = [worker.run_worker(client, queues, data, stop=stop)]
+        serving = [asyncio.create_task(worker.run_worker(client, queues, data, stop=stop))]
         if args.web_port:
             settings = settings_for(data)
             officers = write_demo_directory(settings.officers_file, catalog.values())
             app = create_app(settings, temporal=client, catalog_dir=args.catalog)
             print(f"Web app:         http://localhost:{args.web_port}", flush=True)
             print(_logins(officers), flush=True)
-            serving.append(serve(app, "127.0.0.1", args.web_port, stop))
+            listening = asyncio.Event()
+            serving.append(
+                asyncio.create_task(serve(app, "127.0.0.1", args.web_port, stop, listening))
+            )
+            await listening.wait()
         print("Press Ctrl-C to stop.", flush=True)
         await asyncio.gather(*serving)
     print("Stopped.", flush=True)

@@ -29,14 +29,20 @@ def check_port(host: str, port: int) -> None:
             raise UserError(f"port {port} is in use; choose another with --web-port/--port")
 
 
-async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set; requests in flight finish first."""
+async def serve(
+    app: FastAPI, host: str, port: int, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """Serve until `stop` is set (requests in flight finish first); `ready` once listening."""
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False
     )
     server = _Server(config)
 
     async def watch() -> None:
+        while ready is not None and not server.started and not stop.is_set():
+            await asyncio.sleep(0.02)
+        if ready is not None:
+            ready.set()
         await stop.wait()
         server.should_exit = True
 
@@ -45,5 +51,7 @@ async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None
         await server.serve()
     finally:
         watcher.cancel()
+        if ready is not None:
+            ready.set()  # a server that failed to start must not leave its waiter hanging
     if not server.started:
         raise UserError(f"the web server could not listen on {host}:{port}")
