@@ -5,8 +5,9 @@
 per dossier, an append-only list of which document each blob is
 (`<data>/uploads/dossiers/<code>.jsonl`).
 The same bytes uploaded twice are stored once. A deployment with several web processes on
-different machines plugs in a shared backend (an S3-compatible bucket through boto3, the
-`s3` extra) implementing the same four methods.
+different machines shares the folder or passes `create_app(storage=...)` a backend over a
+shared store (an S3-compatible bucket, through boto3) implementing the same four methods;
+none is shipped yet (docs/web.md).
 """
 
 from __future__ import annotations
