@@ -221,3 +221,40 @@ async def test_pages_refuse_a_form_without_its_csrf_token(web: str) -> None:
         assert "motcua_session" not in forged.headers.get("set-cookie", "") or "Đăng xuất" not in (
             forged.text
         )
+
+
+async def test_inbox_filters_and_a_head_only_reassignment(web: str) -> None:
+    async with httpx.AsyncClient(base_url=web) as citizen, httpx.AsyncClient(base_url=web) as desk:
+        code = (await submit(citizen, str(uuid.uuid4())))["code"]
+        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop@{COMMUNE}")}
+        await wait_for_task(desk, code, "receive")
+
+        async def listed(**query: Any) -> bool:
+            for _ in range(50):
+                rows = (await desk.get("/api/v1/inbox", params=query)).json()["rows"]
+                if any(r["dossier"] == code for r in rows):
+                    return True
+                await asyncio.sleep(0.1)
+            return False
+
+        assert await listed(procedure=HOUSEHOLD, status=2)
+        other = (await desk.get("/api/v1/inbox", params={"procedure": "1.001193"})).json()
+        assert all(r["dossier"] != code for r in other["rows"])
+        refused = await desk.post(
+            f"/api/v1/dossiers/{code}/tasks/receive/reassign",
+            json={"to_role": "head"},
+            headers=headers,
+        )
+        assert refused.status_code == 409
+        assert refused.json()["detail"].endswith("only the agency's head may reassign a task")
+
+    async with httpx.AsyncClient(base_url=web) as head:
+        headers = {"X-CSRF-Token": await sign_in(head, f"head@{COMMUNE}")}
+        moved = await head.post(
+            f"/api/v1/dossiers/{code}/tasks/receive/reassign",
+            json={"to_user": "lan"},
+            headers=headers,
+        )
+        assert moved.status_code == 200, moved.text
+        task = next(t for t in moved.json()["state"]["tasks"] if t["step"] == "receive")
+        assert task["assignee"] == "lan"
