@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -187,6 +188,10 @@ def _notices(web: Web, officer: Officer, limit: int = 20) -> list[dict[str, Any]
         except ValueError:
             continue
         if record.get("agency") == officer.agency and record.get("role") == officer.role:
+            try:
+                record["due"] = datetime.fromisoformat(record["due"])
+            except (KeyError, TypeError, ValueError):
+                record["due"] = None
             found.append(record)
             if len(found) >= limit:
                 break
