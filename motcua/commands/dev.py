@@ -50,7 +50,7 @@ async def run(args: argparse.Namespace) -> int:
     catalog = worker.load_catalogue(args.catalog)
     queues = worker.catalogue_task_queues(catalog)
     if args.web_port:
-        check_port("127.0.0.1", args.web_port)
+        check_port("127.0.0.1", args.web_port, "--web-port")
     stop = worker.stop_on_signals()
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response

@@ -21,12 +21,12 @@ class _Server(uvicorn.Server):
         yield
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, option: str = "--port") -> None:
     """A one-line error when the port is taken, before anything else starts."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:
-            raise UserError(f"port {port} is in use; choose another with --web-port/--port")
+            raise UserError(f"port {port} is in use; choose another with {option}")
 
 
 async def serve(
