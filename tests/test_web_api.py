@@ -258,3 +258,37 @@ async def test_inbox_filters_and_a_head_only_reassignment(web: str) -> None:
         assert moved.status_code == 200, moved.text
         task = next(t for t in moved.json()["state"]["tasks"] if t["step"] == "receive")
         assert task["assignee"] == "lan"
+
+
+async def test_the_applicant_rates_a_finished_dossier_once(
+    web: str, dev_env: WorkflowEnvironment
+) -> None:
+    async with httpx.AsyncClient(base_url=web) as citizen, httpx.AsyncClient(base_url=web) as desk:
+        code = (await submit(citizen, str(uuid.uuid4())))["code"]
+        rating = {"id_number": APPLICANT["id_number"], "score": 4}
+        early = await citizen.post(f"/api/v1/dossiers/{code}/rating", json=rating)
+        assert early.status_code == 409
+        assert early.json()["detail"].endswith("the dossier has no result yet")
+        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop@{COMMUNE}")}
+        await wait_for_task(desk, code, "receive")
+        refused = await desk.post(
+            f"/api/v1/dossiers/{code}/tasks/receive/complete",
+            json={"decision": "refuse", "fields": {"business_name": "X"}},
+            headers=headers,
+        )
+        assert refused.status_code == 200, refused.text
+        for _ in range(50):
+            if (await desk.get(f"/api/v1/dossiers/{code}")).json()["result"]:
+                break
+            await asyncio.sleep(0.1)
+        rated = await citizen.post(f"/api/v1/dossiers/{code}/rating", json=rating)
+        assert rated.status_code == 201, rated.text
+        again = await citizen.post(f"/api/v1/dossiers/{code}/rating", json={**rating, "score": 1})
+        assert again.status_code == 409
+    # Indicators count ratings with visibility alone.
+    query = f"WorkflowId = 'rating-{code}' AND Rating = 4 AND ProcedureCode = '{HOUSEHOLD}'"
+    for _ in range(50):
+        if (await dev_env.client.count_workflows(query)).count == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert (await dev_env.client.count_workflows(query)).count == 1

@@ -192,5 +192,10 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     await again.get_by_role("button", name="Tra cứu").click()
     await expect(again.locator(".status")).to_have_text(re.compile("Đã trả kết quả|Đã giải quyết"))
     await shot(again, "status")
+    # ...and rates the service, once.
+    await again.get_by_label("5 — Rất hài lòng").check()
+    await again.get_by_role("button", name="Gửi đánh giá").click()
+    await expect(again.get_by_role("status")).to_contain_text("5/5")
+    await expect(again.get_by_role("button", name="Gửi đánh giá")).to_have_count(0)
     await again.goto(f"/dossiers/{code}?lang=en")
     await expect(again.get_by_role("heading", name=re.compile("Dossier"))).to_be_visible()

@@ -18,6 +18,7 @@ from procedures.models import Channel, FrozenProcedure, ResultType
 
 DOSSIER_WORKFLOW = "Dossier"
 COUNTER_WORKFLOW = "AgencyCounter"
+RATING_WORKFLOW = "Rating"
 
 # Update names (officers and citizens act through these).
 CLAIM = "claim"
@@ -183,6 +184,14 @@ class SupplementDossier(_Msg):
     documents: tuple[str, ...] = Field(min_length=1)
     note: str = ""
     applicant_id: str | None = _APPLICANT_ID
+
+
+class RateDossier(_Msg):
+    """The applicant's satisfaction with a finished dossier (`workflows.rating`)."""
+
+    dossier_code: str
+    procedure_code: str
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
 
 
 class WithdrawDossier(_Msg):

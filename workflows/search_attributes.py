@@ -14,6 +14,8 @@ PENDING_AGENCIES = SearchAttributeKey.for_keyword_list("PendingAgencies")
 PENDING_ROLES = SearchAttributeKey.for_keyword_list("PendingRoles")
 NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
 OVERDUE = SearchAttributeKey.for_bool("Overdue")
+RATING = SearchAttributeKey.for_int("Rating")
+"""The applicant's satisfaction, 1-5: set at the start of a dossier's rating workflow only."""
 
 ALL: tuple[SearchAttributeKey, ...] = (
     PROCEDURE_CODE,
@@ -22,6 +24,7 @@ ALL: tuple[SearchAttributeKey, ...] = (
     PENDING_ROLES,
     NEXT_DUE_AT,
     OVERDUE,
+    RATING,
 )
 
 

@@ -90,6 +90,11 @@ class WithdrawIn(_In):
     reason: Short = ""
 
 
+class Rating(_In):
+    id_number: IdNumber
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
+
+
 class Complete(_In):
     decision: str = Field(max_length=64)
     fields: dict[str, Any] = Field({}, max_length=100)
@@ -222,6 +227,15 @@ async def withdraw(request: Request, code: str, body: WithdrawIn) -> client.Acte
     web = web_of(request)
     await prove(web, request, code[:64], body.id_number)
     return await client.withdraw(web.client(), code, body.reason, applicant_id=body.id_number)
+
+
+@router.post("/dossiers/{code}/rating", status_code=201)
+async def rating(request: Request, code: str, body: Rating) -> dict[str, int]:
+    """The applicant rates a finished dossier, once; indicators count the `Rating` attribute."""
+    web = web_of(request)
+    await prove(web, request, code[:64], body.id_number)
+    await dossiers.rate(web.client(), await client.show(web.client(), code), body.score)
+    return {"score": body.score}
 
 
 @router.get("/inbox", response_model=client.InboxPage)

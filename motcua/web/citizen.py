@@ -225,6 +225,7 @@ async def status_page(request: Request, code: str, submitted: int = 0) -> Respon
     )
     frozen = await dossiers.frozen_procedure(web.client(), state)
     names = {d.id: d.name for d in frozen.procedure.documents}
+    rating = await dossiers.rating_of(web.client(), code) if state.result else None
     return web.page(
         request,
         sess,
@@ -235,6 +236,7 @@ async def status_page(request: Request, code: str, submitted: int = 0) -> Respon
         missing=[(m, names.get(m, m)) for m in missing],
         attachments=web.storage.attachments(code),
         names=names,
+        rating=rating,
         max_kib=web.settings.max_upload_bytes // 1024,
     )
 
@@ -308,6 +310,22 @@ async def withdraw(request: Request, code: str) -> Response:
         _text(form, "reason")[:500],
         applicant_id=_text(form, "id_number").strip()[:32],
     )
+    return web.redirect(f"/dossiers/{code}", sess)
+
+
+@router.post("/dossiers/{code}/rating", response_class=HTMLResponse)
+async def rate(request: Request, code: str) -> Response:
+    """The applicant's satisfaction with a finished dossier (proved in this session)."""
+    web = web_of(request)
+    sess = web.session(request)
+    form = await read_form(web, request)
+    web.check_csrf(sess, _text(form, "csrf"))
+    _proved(web, sess, code)
+    score = _text(form, "score")
+    if score not in ("1", "2", "3", "4", "5"):
+        raise WebError(422, "Invalid request", "score: choose 1 to 5")
+    state = await client.show(web.client(), code)
+    await dossiers.rate(web.client(), state, int(score))
     return web.redirect(f"/dossiers/{code}", sess)
 
 

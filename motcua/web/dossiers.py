@@ -7,6 +7,7 @@ history, never from a copy the web app would have to keep in step.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,7 +15,9 @@ from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from motcua import client
@@ -22,7 +25,9 @@ from motcua.web.auth import Officer
 from motcua.web.problems import WebError
 from motcua.web.storage import Attachment, Storage, sniff
 from procedures.models import Channel, FrozenProcedure, TaskStep
-from workflows.api import Applicant, DossierInput, DossierState
+from workflows import search_attributes as sa
+from workflows.api import RATING_WORKFLOW, Applicant, DossierInput, DossierState, RateDossier
+from workflows.rating import rating_id
 
 MAX_CACHED = 64
 _procedures: dict[str, FrozenProcedure] = {}
@@ -154,6 +159,11 @@ async def submit_online(
     if missing:
         raise WebError(422, "Invalid request", "documents: missing " + ", ".join(missing))
     attachments = stored_attachments(storage, scans, kinds, "submission")
+    if request_id is None:  # the same application sent twice (a double click) is one dossier;
+        # the same data with other scans is another application
+        digests = sorted((a.document, a.sha256) for a in attachments)
+        base = client.default_request_id(frozen.procedure.code, applicant, form)
+        request_id = hashlib.sha256(f"{base}:{digests}".encode()).hexdigest()
     done = await client.submit(
         temporal,
         frozen,
@@ -166,3 +176,46 @@ async def submit_online(
     if not done.existing:
         storage.attach(done.code, attachments)
     return done
+
+
+class AlreadyRated(WebError):
+    def __init__(self, code: str) -> None:
+        super().__init__(409, "Already rated", f"dossier {code} is already rated")
+
+
+async def rating_of(temporal: Client, code: str) -> int | None:
+    """The dossier's rating, or None while it has none."""
+    handle: WorkflowHandle[Any, Any] = temporal.get_workflow_handle(rating_id(code))
+    try:
+        described = await handle.describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return described.typed_search_attributes.get(sa.RATING)
+
+
+async def rate(temporal: Client, state: DossierState, score: int) -> None:
+    """Record the applicant's rating of a finished dossier, once (the caller proved who)."""
+    if state.result is None:
+        raise client.UpdateRejected(state.code, "rate", "the dossier has no result yet")
+    if not 1 <= score <= 5:
+        raise client.InvalidRequest("score: between 1 and 5")
+    frozen = await frozen_procedure(temporal, state)
+    proc = frozen.procedure
+    try:
+        await temporal.start_workflow(
+            RATING_WORKFLOW,
+            RateDossier(dossier_code=state.code, procedure_code=proc.code, score=score),
+            id=rating_id(state.code),
+            task_queue=proc.agencies[proc.receiving_agency].task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
+                    SearchAttributePair(sa.RATING, score),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        raise AlreadyRated(state.code) from None
