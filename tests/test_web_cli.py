@@ -60,8 +60,8 @@ async def test_motcua_web_serves_against_the_configured_temporal_until_interrupt
         )
         try:
             urllib.request.urlopen(request)
-        except urllib.error.HTTPError as err:
-            assert err.code == 404
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 404
         assert (tmp_path / "web-secret").stat().st_mode & 0o777 == 0o600
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)

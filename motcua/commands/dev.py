@@ -12,9 +12,7 @@ import asyncio
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-import worker
 from activities import DATA_DIR
 from motcua.commands.web import settings_for
 from motcua.devserver import DevServer
@@ -22,6 +20,9 @@ from motcua.web.app import create_app
 from motcua.web.auth import DEMO_PASSWORD, write_demo_directory
 from motcua.web.serve import check_port, serve
 from procedures.loader import DEFAULT_CATALOG
+from runtime.catalogue import catalogue_task_queues, load_catalogue
+from runtime.connection import DATA_CONVERTER
+from runtime.workers import run_worker, stop_on_signals
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,21 +48,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; a broken catalogue fails before anything starts."""
-    catalog = worker.load_catalogue(args.catalog)
-    queues = worker.catalogue_task_queues(catalog)
+    catalog = load_catalogue(args.catalog)
+    queues = catalogue_task_queues(catalog)
     if args.web_port:
         check_port("127.0.0.1", args.web_port, "--web-port")
-    stop = worker.stop_on_signals()
+    stop = stop_on_signals()
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=pydantic_data_converter
+            server.address, namespace=server.namespace, data_converter=DATA_CONVERTER
         )
         origin = "already running, reused" if server.reused else f"data in {server.db_file}"
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
-        serving = [asyncio.create_task(worker.run_worker(client, queues, data, stop=stop))]
+        serving = [asyncio.create_task(run_worker(client, queues, data, stop=stop))]
         if args.web_port:
             settings = settings_for(data)
             officers = write_demo_directory(settings.officers_file, catalog.values())

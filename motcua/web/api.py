@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from motcua import client
 from motcua.web import dossiers
-from motcua.web.app import Web, web_of
 from motcua.web.auth import Officer
 from motcua.web.citizen import prove
+from motcua.web.context import Web, web_of
 from motcua.web.officer import _dossier
 from motcua.web.problems import PROBLEM, WebError
 from motcua.web.sessions import Session, SessionOfficer

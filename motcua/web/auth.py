@@ -23,8 +23,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from motcua.errors import UserError
 from procedures.models import FrozenProcedure
+from runtime.errors import UserError
 from workflows.api import Actor
 
 DEMO_PASSWORD = "motcua-demo"

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from motcua import client
 from motcua.web import dossiers, fields
-from motcua.web.app import Web, web_of
+from motcua.web.context import Web, web_of
 from motcua.web.problems import WebError
 from motcua.web.sessions import Session
 from procedures.models import Channel, FrozenProcedure

@@ -20,9 +20,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from motcua import client
 from motcua.web import dossiers, fields
-from motcua.web.app import Web, web_of
 from motcua.web.auth import Officer
 from motcua.web.citizen import ISSUED_HEADERS, _text, issued_file, read_form
+from motcua.web.context import Web, web_of
 from motcua.web.problems import WebError
 from motcua.web.sessions import Session, SessionOfficer
 from workflows.api import DossierState, PortalStatus, TaskStatus, TaskView

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from motcua.client import STATUS_LABELS
-from procedures.calendar import TimeLimit, TimeUnit
+from procedures.legaltime.calendar import TimeLimit, TimeUnit
 from workflows.api import PortalStatus
 
 LANGS = ("vi", "en")

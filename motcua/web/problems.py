@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 
 from motcua import client
-from motcua.errors import UserError
+from runtime.errors import UserError
 
 PROBLEM = "application/problem+json"
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from motcua.errors import UserError
+from runtime.errors import UserError
 
 
 class _Server(uvicorn.Server):

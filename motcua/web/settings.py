@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from motcua.errors import UserError
+from runtime.errors import UserError
 
 SECRET_ENV = "MOTCUA_WEB_SECRET"
 MiB = 1024 * 1024
