@@ -130,9 +130,9 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     outsider, other = await sign_in(browser, web, f"one_stop@{JUSTICE}")
     await expect(other.get_by_role("link", name=code)).to_have_count(0)
     await other.goto(f"/officer/dossiers/{code}")
-    await expect(other.get_by_role("alert")).to_contain_text("no dossier")
+    await expect(other.get_by_role("alert")).to_have_text(f"Không có hồ sơ {code}")
     await other.goto(f"/officer/dossiers/{code}/tasks/receive")
-    await expect(other.get_by_role("alert")).to_contain_text("no dossier")
+    await expect(other.get_by_role("alert")).to_have_text(f"Không có hồ sơ {code}")
     await outsider.close()
 
     # The commune's one-stop desk finds it in the inbox, claims, and must name the business.
@@ -191,7 +191,9 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     await again.get_by_label("Mã hồ sơ").fill(code)
     await again.get_by_label(re.compile("Số định danh")).fill("000000000000")
     await again.get_by_role("button", name="Tra cứu").click()
-    await expect(again.get_by_role("alert")).to_contain_text("no dossier with this code")
+    await expect(again.get_by_role("alert")).to_have_text(
+        "Không tìm thấy hồ sơ có mã và số định danh này"
+    )
     await again.goto("/lookup")
     await again.get_by_label("Mã hồ sơ").fill(code)
     await again.get_by_label(re.compile("Số định danh")).fill(ID_NUMBER)

@@ -17,7 +17,7 @@ from motcua import client
 from motcua.web import api, citizen, officer
 from motcua.web.auth import LocalDirectory, OfficerDirectory
 from motcua.web.context import Web
-from motcua.web.problems import problem, status_of
+from motcua.web.problems import in_vietnamese, problem, status_of
 from motcua.web.ratelimit import MemoryRateLimiter, RateLimiter
 from motcua.web.settings import WebSettings
 from motcua.web.storage import LocalStorage, Storage
@@ -84,16 +84,25 @@ def _is_api(request: Request) -> bool:
 def _install_handlers(app: FastAPI, web: Web) -> None:
     """Errors as problem details on the API and as a page elsewhere; headers; size limits."""
 
-    def respond(request: Request, status: int, title: str, detail: str) -> Response:
+    def respond(request: Request, status: int, title: str, detail: str, vi: str = "") -> Response:
         if _is_api(request):
             return problem(status, title, detail)
         sess = web.session(request)
-        return web.page(request, sess, "error.html", status, title=title, detail=detail)
+        return web.page(
+            request,
+            sess,
+            "error.html",
+            status,
+            http_status=status,
+            title=title,
+            detail=detail,
+            vi=vi,
+        )
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, err: UserError) -> Response:
         status, title = status_of(err)
-        return respond(request, status, title, str(err))
+        return respond(request, status, title, str(err), in_vietnamese(err))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> Response:

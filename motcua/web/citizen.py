@@ -98,7 +98,12 @@ def _apply_page(
     status: int = 200,
 ) -> Response:
     if Channel.ONLINE not in frozen.procedure.channels:
-        raise WebError(404, "Not Found", "this procedure is not offered online")
+        raise WebError(
+            404,
+            "Not Found",
+            "this procedure is not offered online",
+            "Thủ tục này không nộp trực tuyến",
+        )
     return web.page(
         request,
         sess,
@@ -203,12 +208,22 @@ async def prove(web: Web, request: Request, code: str, id_number: str) -> None:
     web.limit(f"lookup:addr:{web.address(request)}", settings.lookups_per_window, window)
     web.limit(f"lookup:code:{code}", settings.lookups_per_window, window)
     if not await dossiers.applicant_matches(web.client(), code, id_number):
-        raise WebError(404, "Not Found", "no dossier with this code and identity number")
+        raise WebError(
+            404,
+            "Not Found",
+            "no dossier with this code and identity number",
+            "Không tìm thấy hồ sơ có mã và số định danh này",
+        )
 
 
 def _proved(web: Web, sess: Session, code: str) -> None:
     if code not in sess.proved:
-        raise WebError(403, "Forbidden", "look the dossier up with its identity number first")
+        raise WebError(
+            403,
+            "Forbidden",
+            "look the dossier up with its identity number first",
+            "Hãy tra cứu hồ sơ bằng mã và số định danh trước",
+        )
 
 
 @router.get("/dossiers/{code}", response_class=HTMLResponse)
@@ -285,7 +300,12 @@ async def supplement(request: Request, code: str) -> Response:
     id_number = _text(form, "id_number").strip()[:32]
     scans = await read_scans(web, form, "doc.")
     if not scans:
-        raise WebError(422, "Invalid request", "documents: attach at least one scan")
+        raise WebError(
+            422,
+            "Invalid request",
+            "documents: attach at least one scan",
+            "Hãy đính kèm ít nhất một bản quét",
+        )
     state = await client.show(web.client(), code)
     frozen = await dossiers.frozen_procedure(web.client(), state)
     kinds = dossiers.check_scans(frozen, scans, max_bytes=web.settings.max_upload_bytes)
@@ -323,7 +343,7 @@ async def rate(request: Request, code: str) -> Response:
     _proved(web, sess, code)
     score = _text(form, "score")
     if score not in ("1", "2", "3", "4", "5"):
-        raise WebError(422, "Invalid request", "score: choose 1 to 5")
+        raise WebError(422, "Invalid request", "score: choose 1 to 5", "Hãy chọn mức 1 đến 5")
     state = await client.show(web.client(), code)
     await dossiers.rate(web.client(), state, int(score))
     return web.redirect(f"/dossiers/{code}", sess)

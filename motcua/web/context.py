@@ -59,6 +59,7 @@ class Web:
             limit_text=present.limit_text,
             event_word=present.event_word,
             status_label=present.status_label,
+            error_title=present.error_title,
         )
         self.env.filters["local"] = present.local_time
 
@@ -99,15 +100,27 @@ class Web:
 
     def limit(self, key: str, limit: int, window: int) -> None:
         if not self.limiter.hit(key, limit, window):
-            raise WebError(429, "Too many requests", "too many attempts; try again later")
+            raise WebError(
+                429,
+                "Too many requests",
+                "too many attempts; try again later",
+                "Quá nhiều lần thử; vui lòng thử lại sau",
+            )
 
     def check_csrf(self, sess: Session, given: str | None) -> None:
         if not sess.csrf_ok(given):
-            raise WebError(403, "Forbidden", "the form expired or came from elsewhere; reload it")
+            raise WebError(
+                403,
+                "Forbidden",
+                "the form expired or came from elsewhere; reload it",
+                "Biểu mẫu đã hết hạn hoặc không hợp lệ; vui lòng tải lại trang",
+            )
 
     def officer(self, sess: Session) -> Officer:
         if sess.officer is None:
-            raise WebError(401, "Unauthorized", "sign in as an officer first")
+            raise WebError(
+                401, "Unauthorized", "sign in as an officer first", "Vui lòng đăng nhập trước"
+            )
         return Officer.model_validate(sess.officer.model_dump())
 
 

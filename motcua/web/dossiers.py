@@ -110,11 +110,19 @@ def check_scans(
             raise WebError(422, "Invalid request", f"documents.{doc_id}: no scan accepted")
         if len(data) > max_bytes:
             raise WebError(
-                413, "Too large", f"documents.{doc_id}: larger than {max_bytes // 1024} KiB"
+                413,
+                "Too large",
+                f"documents.{doc_id}: larger than {max_bytes // 1024} KiB",
+                f"{doc.name}: tệp lớn hơn {max_bytes // 1024} KiB",
             )
         kind = sniff(data)
         if kind is None:
-            raise WebError(415, "Unsupported type", f"documents.{doc_id}: not a PDF, JPEG or PNG")
+            raise WebError(
+                415,
+                "Unsupported type",
+                f"documents.{doc_id}: not a PDF, JPEG or PNG",
+                f"{doc.name}: chỉ nhận tệp PDF, JPEG hoặc PNG",
+            )
         kinds[doc_id] = kind
     return kinds
 
@@ -157,7 +165,12 @@ async def submit_online(
         if d.required and d.copies > 0 and d.digitised_accepted and d.id not in scans
     ]
     if missing:
-        raise WebError(422, "Invalid request", "documents: missing " + ", ".join(missing))
+        raise WebError(
+            422,
+            "Invalid request",
+            "documents: missing " + ", ".join(missing),
+            "Thiếu bản quét: " + ", ".join(missing),
+        )
     attachments = stored_attachments(storage, scans, kinds, "submission")
     if request_id is None:  # the same application sent twice (a double click) is one dossier;
         # the same data with other scans is another application

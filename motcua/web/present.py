@@ -62,6 +62,26 @@ def limit_text(limit: TimeLimit, lang: str = "vi") -> str:
     return f"{limit.amount:g} {pick(lang, vi, en)}"
 
 
+ERROR_TITLES: dict[int, str] = {
+    400: "Yêu cầu không hợp lệ",
+    401: "Cần đăng nhập",
+    403: "Không được phép",
+    404: "Không tìm thấy",
+    409: "Thao tác bị từ chối",
+    411: "Thiếu độ dài yêu cầu",
+    413: "Tệp quá lớn",
+    415: "Loại tệp không được nhận",
+    422: "Dữ liệu chưa hợp lệ",
+    429: "Quá nhiều lần thử",
+    500: "Lỗi hệ thống",
+    503: "Hệ thống tạm thời không phản hồi",
+}
+
+
+def error_title(status: int, title: str, lang: str = "vi") -> str:
+    return pick(lang, ERROR_TITLES.get(status, title), title)
+
+
 EVENTS: dict[str, tuple[str, str]] = {
     "received": ("Tiếp nhận", "Received"),
     "status": ("Trạng thái", "Status"),

@@ -17,9 +17,10 @@ PROBLEM = "application/problem+json"
 class WebError(UserError):
     """A request the web app refuses itself: bad input, a missing proof, too many attempts."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(self, status: int, title: str, detail: str, vi: str = "") -> None:
         super().__init__(detail)
-        self.status, self.title = status, title
+        self.status, self.title, self.vi = status, title, vi
+        """`vi`: the same in Vietnamese, for the pages (the API answers in English)."""
 
 
 def status_of(err: UserError) -> tuple[int, str]:
@@ -35,6 +36,19 @@ def status_of(err: UserError) -> tuple[int, str]:
     if isinstance(err, client.ServerUnreachable | client.NoWorker | client.NotReady):
         return 503, "Service unavailable"
     return 400, "Bad request"
+
+
+def in_vietnamese(err: UserError) -> str:
+    """The error for a page in Vietnamese, where it is known (validators speak English)."""
+    if isinstance(err, WebError):
+        return err.vi
+    if isinstance(err, client.DossierNotFound):
+        return f"Không có hồ sơ {err.code}"
+    if isinstance(err, client.UpdateRejected):
+        return f"Thao tác bị từ chối: {err.reason}"
+    if isinstance(err, client.ServerUnreachable | client.NoWorker | client.NotReady):
+        return "Hệ thống xử lý hồ sơ tạm thời không phản hồi; vui lòng thử lại sau"
+    return ""
 
 
 def problem(status: int, title: str, detail: str) -> JSONResponse:
