@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.audit",
     "motcua.commands.calendar",
     "motcua.commands.interpreters",
+    "motcua.commands.verify_document",
 )
 
 
