@@ -292,3 +292,11 @@ async def test_the_applicant_rates_a_finished_dossier_once(
             break
         await asyncio.sleep(0.1)
     assert (await dev_env.client.count_workflows(query)).count == 1
+
+
+async def test_the_qr_code_of_a_signed_document_opens_the_lookup(web: str) -> None:
+    async with httpx.AsyncClient(base_url=web) as http:
+        code = f"{COMMUNE}-261130-0001"
+        page = await http.get(f"/tra-cuu/{code}")
+        assert page.status_code == 200
+        assert f'value="{code}"' in page.text and 'name="id_number"' in page.text

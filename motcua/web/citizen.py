@@ -188,6 +188,15 @@ async def lookup_form(request: Request) -> Response:
     return web.page(request, sess, "lookup.html", code="", failed=False)
 
 
+@router.get("/tra-cuu/{code}", response_class=HTMLResponse)
+async def lookup_code(request: Request, code: str) -> Response:
+    """What the QR code on a signed receipt or result opens: the lookup, its code filled in
+    (the identity number is still asked: the code alone reveals nothing)."""
+    web = web_of(request)
+    sess = web.session(request)
+    return web.page(request, sess, "lookup.html", code=code[:64], failed=False)
+
+
 @router.post("/lookup", response_class=HTMLResponse)
 async def lookup(request: Request) -> Response:
     web = web_of(request)
