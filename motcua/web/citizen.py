@@ -225,7 +225,7 @@ async def prove(web: Web, request: Request, code: str, id_number: str) -> None:
         )
 
 
-def _proved(web: Web, sess: Session, code: str) -> None:
+def _proved(sess: Session, code: str) -> None:
     if code not in sess.proved:
         raise WebError(
             403,
@@ -270,7 +270,7 @@ async def documents_fragment(request: Request, code: str) -> Response:
     """The issued documents' list alone, which the status page polls until the receipt exists."""
     web = web_of(request)
     sess = web.session(request)
-    _proved(web, sess, code)
+    _proved(sess, code)
     state = await client.show(web.client(), code)
     return web.page(request, sess, "issued.html", state=state, base=f"/dossiers/{code}")
 
@@ -294,7 +294,7 @@ ISSUED_HEADERS = {
 async def issued(request: Request, code: str, name: str) -> Response:
     web = web_of(request)
     sess = web.session(request)
-    _proved(web, sess, code)
+    _proved(sess, code)
     state = await client.show(web.client(), code)
     return FileResponse(issued_file(web, state, name), headers=ISSUED_HEADERS)
 
@@ -305,7 +305,7 @@ async def supplement(request: Request, code: str) -> Response:
     sess = web.session(request)
     form = await read_form(web, request)
     web.check_csrf(sess, _text(form, "csrf"))
-    _proved(web, sess, code)
+    _proved(sess, code)
     id_number = _text(form, "id_number").strip()[:32]
     scans = await read_scans(web, form, "doc.")
     if not scans:
@@ -332,7 +332,7 @@ async def withdraw(request: Request, code: str) -> Response:
     sess = web.session(request)
     form = await read_form(web, request)
     web.check_csrf(sess, _text(form, "csrf"))
-    _proved(web, sess, code)
+    _proved(sess, code)
     await client.withdraw(
         web.client(),
         code,
@@ -349,7 +349,7 @@ async def rate(request: Request, code: str) -> Response:
     sess = web.session(request)
     form = await read_form(web, request)
     web.check_csrf(sess, _text(form, "csrf"))
-    _proved(web, sess, code)
+    _proved(sess, code)
     score = _text(form, "score")
     if score not in ("1", "2", "3", "4", "5"):
         raise WebError(422, "Invalid request", "score: choose 1 to 5", "Hãy chọn mức 1 đến 5")

@@ -70,10 +70,6 @@ async def logout(request: Request) -> Response:
     return web.redirect("/officer/login", Session(lang=sess.lang))
 
 
-def _require(web: Web, sess: Session) -> Officer | None:
-    return _signed_in(web, sess)
-
-
 @router.get("/officer", response_class=HTMLResponse)
 async def inbox(
     request: Request,
@@ -86,7 +82,7 @@ async def inbox(
 ) -> Response:
     web = web_of(request)
     sess = web.session(request)
-    officer = _require(web, sess)
+    officer = _signed_in(web, sess)
     if officer is None:
         return web.redirect("/officer/login", sess)
     if q.strip():
@@ -212,7 +208,7 @@ async def _dossier(web: Web, officer: Officer, code: str) -> DossierState:
 async def dossier_page(request: Request, code: str) -> Response:
     web = web_of(request)
     sess = web.session(request)
-    officer = _require(web, sess)
+    officer = _signed_in(web, sess)
     if officer is None:
         return web.redirect("/officer/login", sess)
     state = await _dossier(web, officer, code)
@@ -275,7 +271,7 @@ async def _task_page(
 async def task_page(request: Request, code: str, step: str) -> Response:
     web = web_of(request)
     sess = web.session(request)
-    officer = _require(web, sess)
+    officer = _signed_in(web, sess)
     if officer is None:
         return web.redirect("/officer/login", sess)
     return await _task_page(web, request, sess, officer, code, step)
