@@ -70,9 +70,14 @@ async def sign_in(browser: Browser, base: str, user: str) -> tuple[BrowserContex
     context = await browser.new_context(base_url=base, viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     await page.goto("/officer/login")
+    # By keyboard alone: the skip link first, then the form in order, Enter submits.
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Bỏ qua đến nội dung chính")).to_be_focused()
     await page.get_by_label("Tên đăng nhập").fill(user)
-    await page.get_by_label("Mật khẩu").fill(PASSWORD)
-    await page.get_by_role("button", name="Đăng nhập").click()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Mật khẩu")).to_be_focused()
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name=re.compile("Hộp việc"))).to_be_visible()
     return context, page
 
