@@ -62,6 +62,7 @@ class Web:
             error_title=present.error_title,
         )
         self.env.filters["local"] = present.local_time
+        self.env.filters["size"] = present.size
 
     def client(self) -> Client:
         if self.temporal is None:

@@ -123,3 +123,12 @@ def event_word(kind: str, lang: str = "vi") -> str:
 def status_label(status: int, lang: str = "vi") -> str:
     vi, en = STATUS_LABELS[PortalStatus(status)]
     return pick(lang, vi, en)
+
+
+def size(count: int) -> str:
+    """A file's size as people read it: 812 B, 3.4 KiB, 2.1 MiB."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / 1024 / 1024:.1f} MiB"
