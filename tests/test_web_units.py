@@ -5,8 +5,13 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 from motcua.web import fields
 from motcua.web.present import time_left
+from motcua.web.ratelimit import MemoryRateLimiter
+from motcua.web.sessions import COOKIE, Session, SessionOfficer, Sessions
 from motcua.web.storage import LocalStorage, sniff
 from procedures.models import FieldType, FormField
 
@@ -47,3 +52,28 @@ def test_form_values_take_their_declared_types() -> None:
     )
     assert per_field == {"capital": "field 'capital' must be integer"}
     assert rest == ["decision 'x' is not allowed"]
+
+
+def test_a_tampered_session_cookie_counts_as_none() -> None:
+    sessions = Sessions("s" * 40, secure=True, max_age_hours=1)
+    signed_in = Session(officer=SessionOfficer(user="lan", agency="000.00.19.H26", role="head"))
+    response = Response()
+    sessions.save(response, signed_in)
+    header = response.headers["set-cookie"]
+    assert "HttpOnly" in header and "Secure" in header and "SameSite=lax" in header
+    value = header.split(";")[0].split("=", 1)[1]
+
+    def request(cookie: str) -> Request:
+        return Request({"type": "http", "headers": [(b"cookie", f"{COOKIE}={cookie}".encode())]})
+
+    assert sessions.load(request(value)).officer == signed_in.officer
+    forged = value.replace(value[5], "A" if value[5] != "A" else "B", 1)
+    assert sessions.load(request(forged)).officer is None
+    assert Sessions("t" * 40, secure=True, max_age_hours=1).load(request(value)).officer is None
+
+
+def test_rate_limits_count_per_key_and_window() -> None:
+    limiter = MemoryRateLimiter()
+    assert all(limiter.hit("lookup:code:A", 3, 60) for _ in range(3))
+    assert not limiter.hit("lookup:code:A", 3, 60)
+    assert limiter.hit("lookup:code:B", 3, 60)
