@@ -61,7 +61,7 @@ class Documents:
             **request.context,
         }
         try:
-            html = templates.form_template(request.form.source).render(context)
+            html = templates.render_form(request.form.source, context)
         except Exception as err:  # rendering is pure: no retry can fix any error it raises
             raise _template_error(request, f"{type(err).__name__}: {err}") from err
         data = html.encode()

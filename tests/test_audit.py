@@ -537,3 +537,25 @@ def test_trail_says_which_officers_were_told(name: str, told: bool) -> None:
     task = next(t for t in trail.tasks if t.step == late)
     assert (task.reminders, task.escalated_to, task.on_time) == (2, "head", "late")
     assert "residence_officer at 50%" in render(trail, "md")
+
+
+def test_control_characters_in_the_log_are_shown_escaped(dossier: Dossier, tmp_path: Path) -> None:
+    """A user name with ESC or U+202E (logged by an old worker, or forged in the log) cannot
+    rewrite the terminal or the page showing the trail (issue 15 item 9)."""
+    record = {
+        "event": "update_rejected",
+        "dossier": dossier.code,
+        "who": "mal\x1b[2Jlory\u202e@x/head",
+        "what": "claim receive",
+        "why": "no\nnewline",
+        "level": "info",
+        "timestamp": "2026-01-05T02:00:00Z",
+    }
+    log = tmp_path / "worker.log"
+    log.write_text(json.dumps(record, ensure_ascii=False))
+    trail = build_trail(dossier.runs, log=log)
+    for fmt in ("md", "html"):
+        page = render(trail, fmt)
+        assert "\x1b" not in page and "\u202e" not in page
+        assert "mal\\x1b[2Jlory\\u202e@x/head" in page
+        assert "no\\nnewline" in page

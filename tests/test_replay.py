@@ -56,9 +56,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     versions = {path.name: _interpreter(path) for path in GOLDEN}
     assert versions["1.001193-parallel-supplement.json"] == 1
     assert versions["1.001193-parallel-supplement.v2.json"] == 2
-    assert versions["1.001193-parallel-supplement.v3.json"] == INTERPRETER == 3
+    assert versions["1.001193-parallel-supplement.v3.json"] == 3
+    assert versions["1.001193-parallel-supplement.v4.json"] == INTERPRETER == 4
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
+from procedures.text import Line, Lines, Payload, Text
 from workflows import behaviours
 
 DOSSIER_WORKFLOW = "Dossier"
@@ -83,9 +84,9 @@ class PortalStatus(IntEnum):
 class Actor(_Msg):
     """Who acts: an officer (`user@AGENCY_CODE/ROLE`) or the applicant (`role="applicant"`)."""
 
-    user: str = Field(min_length=1)
-    agency: str = Field("", description="National agency code; empty for the applicant.")
-    role: str = Field(min_length=1)
+    user: Line = Field(min_length=1)
+    agency: Line = Field("", description="National agency code; empty for the applicant.")
+    role: Line = Field(min_length=1)
 
     @classmethod
     def parse(cls, text: str) -> Actor:
@@ -103,11 +104,11 @@ class Actor(_Msg):
 class Applicant(_Msg):
     """The citizen or business applying: personal data, never logged or indexed."""
 
-    full_name: str
-    id_number: str = Field(description="Citizen identity number (CCCD) or tax code.")
-    phone: str = ""
-    email: str = ""
-    address: str = ""
+    full_name: Line
+    id_number: Line = Field(description="Citizen identity number (CCCD) or tax code.")
+    phone: Line = ""
+    email: Line = ""
+    address: Line = ""
 
 
 class DossierInput(_Msg):
@@ -119,9 +120,9 @@ class DossierInput(_Msg):
     received_at: datetime
     channel: Channel
     applicant: Applicant
-    form: dict[str, Any] = {}
-    documents: tuple[str, ...] = Field((), description="Ids of the documents submitted.")
-    request_id: str = Field(description="The client's request id; a repeat returns this dossier.")
+    form: Payload = {}
+    documents: Lines = Field((), description="Ids of the documents submitted.")
+    request_id: Line = Field(description="The client's request id; a repeat returns this dossier.")
     parent_code: str | None = Field(None, description="Set when run as a sub-procedure.")
     carried: dict[str, Any] | None = Field(
         None, description="State carried over continue-as-new; None on a fresh dossier."
@@ -146,31 +147,31 @@ class DossierInput(_Msg):
 
 
 class ClaimTask(_Msg):
-    step: str
+    step: Line
     actor: Actor
 
 
 class CompleteTask(_Msg):
-    step: str
+    step: Line
     actor: Actor
-    decision: str
-    fields: dict[str, Any] = {}
+    decision: Line
+    fields: Payload = {}
 
 
 class ReassignTask(_Msg):
     """A head of the task's agency hands an open task to another officer or role."""
 
-    step: str
+    step: Line
     actor: Actor
-    to_user: str | None = None
-    to_role: str | None = None
+    to_user: Line | None = None
+    to_role: Line | None = None
 
 
 class RequestSupplement(_Msg):
-    step: str
+    step: Line
     actor: Actor
-    missing: tuple[str, ...] = Field(min_length=1, description="Everything missing, at once.")
-    reason: str = ""
+    missing: Lines = Field(min_length=1, description="Everything missing, at once.")
+    reason: Text = ""
 
 
 _APPLICANT_ID = Field(
@@ -184,9 +185,9 @@ _APPLICANT_ID = Field(
 class SupplementDossier(_Msg):
     """The applicant's supplement: resumes the clock."""
 
-    documents: tuple[str, ...] = Field(min_length=1)
-    note: str = ""
-    applicant_id: str | None = _APPLICANT_ID
+    documents: Lines = Field(min_length=1)
+    note: Text = ""
+    applicant_id: Line | None = _APPLICANT_ID
 
 
 class RateDossier(_Msg):
@@ -198,21 +199,21 @@ class RateDossier(_Msg):
 
 
 class WithdrawDossier(_Msg):
-    reason: str = ""
-    applicant_id: str | None = _APPLICANT_ID
+    reason: Text = ""
+    applicant_id: Line | None = _APPLICANT_ID
 
 
 class DeliverEvent(_Msg):
     """An external event a `wait` step waits for (payment received, ...)."""
 
-    event: str
+    event: Line
     actor: Actor
-    data: dict[str, Any] = {}
+    data: Payload = {}
 
 
 class ApproveApology(_Msg):
     actor: Actor
-    reason: str = Field(min_length=1, description="Why the dossier is late, for the applicant.")
+    reason: Text = Field(min_length=1, description="Why the dossier is late, for the applicant.")
 
 
 class TaskStatus(StrEnum):
