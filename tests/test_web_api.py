@@ -300,3 +300,17 @@ async def test_the_qr_code_of_a_signed_document_opens_the_lookup(web: str) -> No
         page = await http.get(f"/tra-cuu/{code}")
         assert page.status_code == 200
         assert f'value="{code}"' in page.text and 'name="id_number"' in page.text
+
+
+async def test_the_application_page_names_a_bad_field_in_one_line(web: str) -> None:
+    async with httpx.AsyncClient(base_url=web) as http:
+        form = await http.get(f"/procedures/{HOUSEHOLD}/apply")
+        csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        answer = await http.post(
+            f"/procedures/{HOUSEHOLD}/apply",
+            data={"csrf": csrf, "full_name": "An\x00", "id_number": ""},
+            files={"doc.application": ("a.pdf", PDF, "application/pdf")},
+        )
+        assert answer.status_code == 422
+        assert 'id="full_name-error"' in answer.text and 'id="id_number-error"' in answer.text
+        assert "Traceback" not in answer.text

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from motcua import client
@@ -30,7 +31,7 @@ APPLICANT_FIELDS: tuple[tuple[str, str, str, int, bool], ...] = (
     ("id_number", "Số định danh cá nhân (CCCD) hoặc mã số thuế", "ID number or tax code", 20, True),
     ("phone", "Số điện thoại", "Phone", 20, False),
     ("email", "Thư điện tử", "E-mail", 200, False),
-    ("address", "Địa chỉ", "Address", 300, False),
+    ("address", "Địa chỉ", "Address", 200, False),
 )
 
 
@@ -154,9 +155,15 @@ async def apply(request: Request, code: str) -> Response:
             errors[name] = f"{vi}: tối đa {size} ký tự"
     application = fields.from_form(frozen.procedure.application, values, "form.")
     scans = await read_scans(web, form, "doc.")
+    try:
+        applicant = Applicant(**{n: values.get(n, "").strip() for n, *_ in APPLICANT_FIELDS})
+    except ValidationError as err:  # control characters, line breaks: said by the field
+        labels = {name: vi for name, vi, *_ in APPLICANT_FIELDS}
+        for problem in err.errors():
+            name = str(problem["loc"][0])
+            errors.setdefault(name, f"{labels.get(name, name)}: {problem['msg']}")
     if errors:
         return _apply_page(web, request, sess, frozen, values, errors, [], 422)
-    applicant = Applicant(**{n: values.get(n, "").strip() for n, *_ in APPLICANT_FIELDS})
     try:
         done = await dossiers.submit_online(
             web.client(),
