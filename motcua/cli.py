@@ -32,6 +32,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.audit",
     "motcua.commands.calendar",
     "motcua.commands.interpreters",
+    "motcua.commands.keys",
+    "motcua.commands.erase",
+    "motcua.commands.codec",
     "motcua.commands.verify_document",
 )
 

@@ -14,14 +14,23 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import DATA_DIR
+from motcua.codec_server import (
+    DEFAULT_PORT,
+    DEV_TOKEN_FILE,
+    CodecServer,
+    create_app,
+    dev_token,
+    load_verifier,
+)
 from motcua.commands.web import settings_for
 from motcua.devserver import DevServer
-from motcua.web.app import create_app
+from motcua.web import app as web_app
 from motcua.web.auth import DEMO_PASSWORD, write_demo_directory
 from motcua.web.serve import check_port, serve
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
-from runtime.connection import DATA_CONVERTER
+from runtime.codec import EncryptionCodec, encrypted_converter
+from runtime.keyring import load_keys
 from runtime.workers import run_worker, stop_on_signals
 
 
@@ -41,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=int, default=7233, help="gRPC port (default 7233)")
     parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (default 8233)")
     parser.add_argument(
+        "--codec-port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"codec server port, for the Web UI and CLI (default {DEFAULT_PORT})",
+    )
+    parser.add_argument(
         "--web-port", type=int, default=8000, help="motcua web app port (default 8000; 0: none)"
     )
     parser.set_defaults(handler=run)
@@ -54,24 +69,35 @@ async def run(args: argparse.Namespace) -> int:
         check_port("127.0.0.1", args.web_port, "--web-port")
     stop = stop_on_signals()
     data = args.data.resolve()
-    async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
+    converter = encrypted_converter(load_keys(data))
+    assert isinstance(converter.payload_codec, EncryptionCodec)
+    dev_token(data)
+    origins = [f"http://{host}:{args.ui_port}" for host in ("localhost", "127.0.0.1")]
+    app = create_app(converter.payload_codec, load_verifier(data), ui_origins=origins)
+    async with (
+        CodecServer(app, port=args.codec_port) as codec,
+        DevServer(data, port=args.port, ui_port=args.ui_port, codec_endpoint=codec.url) as server,
+    ):
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=DATA_CONVERTER
+            server.address, namespace=server.namespace, data_converter=converter
         )
         origin = "already running, reused" if server.reused else f"data in {server.db_file}"
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
+        print(f"Codec server:    {codec.url} (Bearer token in {data / DEV_TOKEN_FILE})", flush=True)
+        if data != DATA_DIR.resolve():  # other commands find the payload keys through it
+            print(f"Other shells:    export MOTCUA_DATA={data}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         serving = [asyncio.create_task(run_worker(client, queues, data, stop=stop))]
         if args.web_port:
             settings = settings_for(data)
             officers = write_demo_directory(settings.officers_file, catalog.values())
-            app = create_app(settings, temporal=client, catalog_dir=args.catalog)
+            web = web_app.create_app(settings, temporal=client, catalog_dir=args.catalog)
             print(f"Web app:         http://localhost:{args.web_port}", flush=True)
             print(_logins(officers), flush=True)
             listening = asyncio.Event()
             serving.append(
-                asyncio.create_task(serve(app, "127.0.0.1", args.web_port, stop, listening))
+                asyncio.create_task(serve(web, "127.0.0.1", args.web_port, stop, listening))
             )
             await listening.wait()
         print("Press Ctrl-C to stop.", flush=True)

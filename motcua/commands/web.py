@@ -24,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "web",
         help="serve the web app (citizens, officers, JSON API) against a Temporal server",
         description="Serve the web front door. Temporal is reached through the environment "
-        "configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key); cookies are "
-        "signed with MOTCUA_WEB_SECRET (else a secret kept in the data folder).",
+        "configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key), with the payload "
+        "keys of $MOTCUA_DATA like every command; cookies are signed with MOTCUA_WEB_SECRET "
+        "(else a secret kept in the data folder).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
