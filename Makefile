@@ -4,16 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps lint test demo dev bench chaos clean
+.PHONY: install system-deps lint test demo dev bench chaos clean screenshots
 
 # Debian packages beyond Python, one per line; add new ones here, and say why below.
 SYSTEM_PACKAGES := \
 	libpango-1.0-0 \
 	libpangoft2-1.0-0 \
 	libharfbuzz-subset0 \
-	fonts-dejavu-core
+	fonts-dejavu-core \
+	chromium
 # libpango*, libharfbuzz-subset0: WeasyPrint lays out and embeds fonts in the signed PDFs.
 # fonts-dejavu-core: a serif font that carries Vietnamese, for those PDFs.
+# chromium: the browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright,
+# never a downloaded build; without it they fail, they are not skipped.
 
 install: system-deps $(STAMP)
 
@@ -54,6 +57,10 @@ demo: system-deps $(STAMP)
 
 dev: system-deps $(STAMP)
 	$(BIN)/motcua dev
+
+# The screenshots of the README's tour, refreshed by the browser test.
+screenshots: system-deps $(STAMP)
+	MOTCUA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_web_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/catalog.py

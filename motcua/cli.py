@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.graph",
     "motcua.commands.dryrun",
     "motcua.commands.dev",
+    "motcua.commands.web",
     "motcua.commands.demo",
     "motcua.commands.submit",
     "motcua.commands.inbox",

@@ -25,10 +25,11 @@ from runtime.metrics import ActivityLatency
 from runtime.sandbox import workflow_runner
 from workflows.counter import AgencyCounterWorkflow
 from workflows.dossier import DossierWorkflow
+from workflows.rating import RatingWorkflow
 
 log = structlog.get_logger("worker")
 
-WORKFLOWS: tuple[type, ...] = (DossierWorkflow, AgencyCounterWorkflow)
+WORKFLOWS: tuple[type, ...] = (DossierWorkflow, AgencyCounterWorkflow, RatingWorkflow)
 
 DEFAULT_MAX_CACHED_WORKFLOWS = 500
 """Sticky cache size per task queue: running dossiers kept in memory between their tasks."""

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -144,10 +145,11 @@ def test_a_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path) -> None:
-    port, ui_port, codec_port = free_port(), free_port(), free_port()
+    port, ui_port, codec_port, web_port = free_port(), free_port(), free_port(), free_port()
     command = [sys.executable, "-m", "motcua", "dev", "--data", str(tmp_path / "data")]
+    ports = ["--port", str(port), "--ui-port", str(ui_port), "--codec-port", str(codec_port)]
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--ui-port", str(ui_port), "--codec-port", str(codec_port)],
+        [*command, *ports, "--web-port", str(web_port)],
         cwd=REPO,
         env=os.environ | {"PYTHONPATH": str(REPO), "MOTCUA_LOG": "json"},
         stdout=subprocess.PIPE,
@@ -165,6 +167,10 @@ def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path)
         assert f"http://localhost:{ui_port}" in "".join(banner)
         assert f"127.0.0.1:{port}" in "".join(banner)
         assert f"Codec server:    http://127.0.0.1:{codec_port}" in "".join(banner)
+        assert f"Web app:         http://localhost:{web_port}" in "".join(banner)
+        assert "one_stop@000.20.20.H26" in "".join(banner)  # a demo officer's login
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/procedures") as page:
+            assert "Đăng ký thành lập hộ kinh doanh" in page.read().decode()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:

@@ -28,6 +28,7 @@ from workflows import behaviours, packing
 
 DOSSIER_WORKFLOW = "Dossier"
 COUNTER_WORKFLOW = "AgencyCounter"
+RATING_WORKFLOW = "Rating"
 
 # Update names (officers and citizens act through these).
 CLAIM = "claim"
@@ -209,6 +210,14 @@ class SupplementDossier(_Msg):
     documents: Lines = Field(min_length=1)
     note: Text = ""
     applicant_id: Line | None = _APPLICANT_ID
+
+
+class RateDossier(_Msg):
+    """The applicant's satisfaction with a finished dossier (`workflows.rating`)."""
+
+    dossier_code: str
+    procedure_code: str
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
 
 
 class WithdrawDossier(_Msg):

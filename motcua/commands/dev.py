@@ -8,6 +8,7 @@ stops the worker (running activities finish) and then the server, only if it sta
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
 from temporalio.client import Client
@@ -21,7 +22,11 @@ from motcua.codec_server import (
     dev_token,
     load_verifier,
 )
+from motcua.commands.web import settings_for
 from motcua.devserver import DevServer
+from motcua.web import app as web_app
+from motcua.web.auth import DEMO_PASSWORD, write_demo_directory
+from motcua.web.serve import check_port, serve
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
 from runtime.codec import EncryptionCodec, encrypted_converter
@@ -50,12 +55,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_PORT,
         help=f"codec server port, for the Web UI and CLI (default {DEFAULT_PORT})",
     )
+    parser.add_argument(
+        "--web-port", type=int, default=8000, help="motcua web app port (default 8000; 0: none)"
+    )
     parser.set_defaults(handler=run)
 
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; a broken catalogue fails before anything starts."""
-    queues = catalogue_task_queues(load_catalogue(args.catalog))
+    catalog = load_catalogue(args.catalog)
+    queues = catalogue_task_queues(catalog)
+    if args.web_port:
+        check_port("127.0.0.1", args.web_port, "--web-port")
     stop = stop_on_signals()
     data = args.data.resolve()
     converter = encrypted_converter(load_keys(data))
@@ -77,7 +88,33 @@ async def run(args: argparse.Namespace) -> int:
         if data != DATA_DIR.resolve():  # other commands find the payload keys through it
             print(f"Other shells:    export MOTCUA_DATA={data}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
+        serving = [asyncio.create_task(run_worker(client, queues, data, stop=stop))]
+        if args.web_port:
+            settings = settings_for(data)
+            officers = write_demo_directory(settings.officers_file, catalog.values())
+            web = web_app.create_app(settings, temporal=client, catalog_dir=args.catalog)
+            print(f"Web app:         http://localhost:{args.web_port}", flush=True)
+            print(_logins(officers), flush=True)
+            listening = asyncio.Event()
+            serving.append(
+                asyncio.create_task(serve(web, "127.0.0.1", args.web_port, stop, listening))
+            )
+            await listening.wait()
         print("Press Ctrl-C to stop.", flush=True)
-        await run_worker(client, queues, data, stop=stop)
+        await asyncio.gather(*serving)
     print("Stopped.", flush=True)
     return 0
+
+
+def _logins(officers: dict[str, str]) -> str:
+    """The demo officers, one line per agency: sign in as `role@AGENCY`."""
+    by_agency: dict[str, list[str]] = {}
+    named: dict[str, str] = {}
+    for user, agency_name in officers.items():
+        role, agency = user.split("@", 1)
+        by_agency.setdefault(agency, []).append(role)
+        named.setdefault(agency, agency_name.strip())
+    lines = [f"Demo officers, password {DEMO_PASSWORD!r}; sign in as ROLE@AGENCY, e.g.:"]
+    for agency, roles in sorted(by_agency.items()):
+        lines.append(f"  {', '.join(f'{r}@{agency}' for r in roles)}  ({named[agency][:40]})")
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from runtime.errors import UserError
 from workflows import search_attributes as sa
-from workflows.api import DOSSIER_WORKFLOW
+from workflows.api import DOSSIER_WORKFLOW, RATING_WORKFLOW
 
 _KEYWORD = re.compile(r"^[^'\"\\\x00-\x1f]{1,100}$")
 """Codes and sector names as they may appear in a query: no quote or backslash slips in."""
@@ -107,11 +107,6 @@ def late_at(at: datetime) -> str:
         f"(({RUNNING} AND {sa.OVERDUE.name} = true) OR "
         f"(CloseTime >= {instant(at)} AND {sa.TIMELINESS.name} = 'late'))"
     )
-
-
-RATING_WORKFLOW = "Rating"
-"""The applicant's rating is its own workflow (issue 17, `workflows.rating`): one per dossier,
-started with `ProcedureCode` and `Rating`, since a finished dossier takes no update."""
 
 
 def rated(scope: Scope, procedures: Sequence[str], stars: int) -> str:

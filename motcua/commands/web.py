@@ -1,0 +1,71 @@
+"""`motcua web`: the web front door alone, against any Temporal (environment configuration).
+
+For deployments: run several processes behind a load balancer, all with the same
+`MOTCUA_WEB_SECRET` and data folder (or shared storage); see motcua.web for what each keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from activities import DATA_DIR
+from motcua.web.app import create_app
+from motcua.web.serve import check_port, serve
+from motcua.web.settings import WebSettings, load_secret
+from procedures.loader import DEFAULT_CATALOG
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `motcua web`."""
+    parser = subparsers.add_parser(
+        "web",
+        help="serve the web app (citizens, officers, JSON API) against a Temporal server",
+        description="Serve the web front door. Temporal is reached through the environment "
+        "configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key), with the payload "
+        "keys of $MOTCUA_DATA like every command; cookies are signed with MOTCUA_WEB_SECRET "
+        "(else a secret kept in the data folder).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--data", type=Path, default=DATA_DIR, help="data folder (default: $MOTCUA_DATA or .data)"
+    )
+    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder")
+    parser.add_argument(
+        "--https", action="store_true", help="mark cookies Secure (served behind HTTPS)"
+    )
+    parser.add_argument(
+        "--trust-forwarded-for",
+        action="store_true",
+        help="rate-limit by X-Forwarded-For (only behind a proxy that sets it)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def settings_for(data: Path, **options: bool) -> WebSettings:
+    """The settings of a process serving `data`."""
+    data = data.resolve()
+    return WebSettings(
+        data_dir=data,
+        secret_key=load_secret(data),
+        secure_cookies=options.get("https", False),
+        trust_forwarded_for=options.get("trust_forwarded_for", False),
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM."""
+    check_port(args.host, args.port)
+    settings = settings_for(
+        args.data, https=args.https, trust_forwarded_for=args.trust_forwarded_for
+    )
+    app = create_app(settings, catalog_dir=args.catalog)
+    print(f"Web: http://{args.host}:{args.port}  (API: /openapi.json)", flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await serve(app, args.host, args.port, stop)
+    return 0

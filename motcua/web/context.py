@@ -1,0 +1,135 @@
+"""What every request handler reaches: the process's `Web` (settings, sessions, storage, the
+directory, the rate limiter, the catalogue, the Temporal client and the page renderer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+from temporalio.client import Client
+
+from motcua import client
+from motcua.web import present
+from motcua.web.auth import Officer, OfficerDirectory
+from motcua.web.problems import WebError
+from motcua.web.ratelimit import RateLimiter
+from motcua.web.sessions import Session, Sessions
+from motcua.web.settings import WebSettings
+from motcua.web.storage import Storage
+from procedures.models import FrozenProcedure
+
+
+class Web:
+    """What every request handler needs, built once per process and holding no user state."""
+
+    def __init__(
+        self,
+        settings: WebSettings,
+        *,
+        directory: OfficerDirectory,
+        storage: Storage,
+        limiter: RateLimiter,
+        catalog: dict[str, FrozenProcedure],
+    ) -> None:
+        self.settings = settings
+        self.sessions = Sessions(
+            settings.secret_key,
+            secure=settings.secure_cookies,
+            max_age_hours=settings.session_hours,
+        )
+        self.directory = directory
+        self.storage = storage
+        self.limiter = limiter
+        self.catalog = catalog
+        self.temporal: Client | None = None
+        self.env = Environment(
+            loader=PackageLoader("motcua.web", "templates"),
+            autoescape=select_autoescape(default=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals.update(
+            tr=_tr,
+            time_left=present.time_left,
+            vnd=present.vnd,
+            limit_text=present.limit_text,
+            event_word=present.event_word,
+            status_label=present.status_label,
+            error_title=present.error_title,
+        )
+        self.env.filters["local"] = present.local_time
+        self.env.filters["size"] = present.size
+
+    def client(self) -> Client:
+        if self.temporal is None:
+            raise client.ServerUnreachable(self.settings.temporal_address or "Temporal")
+        return self.temporal
+
+    def session(self, request: Request) -> Session:
+        sess = self.sessions.load(request)
+        lang = request.query_params.get("lang")
+        if lang in present.LANGS:
+            sess.lang = lang
+        return sess
+
+    def page(
+        self, request: Request, sess: Session, name: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        html = self.env.get_template(name).render(
+            request=request, session=sess, lang=sess.lang, officer=sess.officer, **context
+        )
+        response = HTMLResponse(html, status_code=status)
+        self.sessions.save(response, sess)
+        return response
+
+    def redirect(self, url: str, sess: Session) -> RedirectResponse:
+        response = RedirectResponse(url, status_code=303)
+        self.sessions.save(response, sess)
+        return response
+
+    def address(self, request: Request) -> str:
+        """The client's address for rate limits (X-Forwarded-For only when trusted)."""
+        if self.settings.trust_forwarded_for:
+            forwarded = request.headers.get("x-forwarded-for", "")
+            if forwarded:
+                return forwarded.split(",")[0].strip()[:64]
+        return request.client.host if request.client else "unknown"
+
+    def limit(self, key: str, limit: int, window: int) -> None:
+        if not self.limiter.hit(key, limit, window):
+            raise WebError(
+                429,
+                "Too many requests",
+                "too many attempts; try again later",
+                "Quá nhiều lần thử; vui lòng thử lại sau",
+            )
+
+    def check_csrf(self, sess: Session, given: str | None) -> None:
+        if not sess.csrf_ok(given):
+            raise WebError(
+                403,
+                "Forbidden",
+                "the form expired or came from elsewhere; reload it",
+                "Biểu mẫu đã hết hạn hoặc không hợp lệ; vui lòng tải lại trang",
+            )
+
+    def officer(self, sess: Session) -> Officer:
+        if sess.officer is None:
+            raise WebError(
+                401, "Unauthorized", "sign in as an officer first", "Vui lòng đăng nhập trước"
+            )
+        return Officer.model_validate(sess.officer.model_dump())
+
+
+@pass_context
+def _tr(context: Context, vi: str, en: str) -> str:
+    return present.pick(context.get("lang", "vi"), vi, en)
+
+
+def web_of(request: Request) -> Web:
+    found: Web = request.app.state.web
+    return found

@@ -1,0 +1,87 @@
+"""Sessions in signed cookies: no server-side store, so any process can serve any request.
+
+The cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) carries the signed-in officer, a CSRF
+token, the dossiers a citizen has proved to be theirs (code + identity number) and the
+officer's recent actions, so the inbox can show them before visibility catches up. It is
+signed, not encrypted: it holds no personal data, only codes, user names and roles.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, Field, ValidationError
+
+COOKIE = "motcua_session"
+MAX_PROVED = 10
+MAX_RECENT = 10
+RECENT_SECONDS = 120
+"""How long an officer's own action overrides what visibility says about the dossier."""
+
+
+class SessionOfficer(BaseModel):
+    user: str
+    agency: str
+    role: str
+    name: str = ""
+
+
+class Session(BaseModel):
+    csrf: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
+    officer: SessionOfficer | None = None
+    proved: list[str] = []
+    """Dossier codes whose applicant's identity number this visitor gave."""
+    recent: list[tuple[str, float]] = []
+    """(dossier code, unix time) of this officer's last actions."""
+    lang: str = "vi"
+
+    def prove(self, code: str) -> None:
+        kept = [c for c in self.proved if c != code]
+        self.proved = [*kept[-(MAX_PROVED - 1) :], code]
+
+    def acted(self, code: str) -> None:
+        now = time.time()
+        kept = [(c, t) for c, t in self.recent if c != code and now - t < RECENT_SECONDS]
+        self.recent = [*kept[-(MAX_RECENT - 1) :], (code, now)]
+
+    def recent_codes(self) -> set[str]:
+        now = time.time()
+        return {c for c, t in self.recent if now - t < RECENT_SECONDS}
+
+    def csrf_ok(self, given: str | None) -> bool:
+        return bool(given) and hmac.compare_digest(self.csrf, given or "")
+
+
+class Sessions:
+    """Reads and writes the session cookie."""
+
+    def __init__(self, secret: str, *, secure: bool, max_age_hours: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="motcua-session")
+        self.secure = secure
+        self.max_age = max_age_hours * 3600
+
+    def load(self, request: Request) -> Session:
+        raw = request.cookies.get(COOKIE)
+        if raw:
+            try:
+                data: Any = self._serializer.loads(raw, max_age=self.max_age)
+                return Session.model_validate(data)
+            except (BadSignature, ValidationError, ValueError):
+                pass
+        return Session()
+
+    def save(self, response: Response, session: Session) -> None:
+        response.set_cookie(
+            COOKIE,
+            self._serializer.dumps(session.model_dump(mode="json")),
+            max_age=self.max_age,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/",
+        )

@@ -1,0 +1,70 @@
+"""The web app's settings: where data lives, the cookie secret, and every size limit."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.errors import UserError
+
+SECRET_ENV = "MOTCUA_WEB_SECRET"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """One deployment's settings; every process behind a load balancer must share them."""
+
+    data_dir: Path
+    secret_key: str
+    secure_cookies: bool = False
+    """Mark cookies `Secure` (set when served over HTTPS)."""
+    max_upload_bytes: int = 10 * MiB
+    """Largest scan accepted, per file."""
+    max_files: int = 20
+    """Most files in one submission or supplement."""
+    max_form_bytes: int = 64 * 1024
+    """Largest JSON body or text field set (uploads aside)."""
+    lookups_per_window: int = 10
+    """Status lookups allowed per client address (and per dossier code) per window."""
+    lookup_window_seconds: int = 300
+    logins_per_window: int = 10
+    """Officer login attempts allowed per user name (and per address) per window."""
+    trust_forwarded_for: bool = False
+    """Take the client's address from X-Forwarded-For (only behind a proxy that sets it)."""
+    session_hours: int = 10
+    temporal_address: str | None = None
+    officers_file: Path = field(default=Path())
+
+    def __post_init__(self) -> None:
+        if self.officers_file == Path():
+            object.__setattr__(self, "officers_file", self.data_dir / "officers.json")
+
+
+def load_secret(data_dir: Path) -> str:
+    """The cookie-signing secret: `MOTCUA_WEB_SECRET`, else one kept in the data folder.
+
+    A kept secret (0600) lets several processes on one data folder share sessions; a deployment
+    without a shared folder sets the variable, identical in every process.
+    """
+    given = os.environ.get(SECRET_ENV, "").strip()
+    if given:
+        if len(given) < 32:
+            raise UserError(f"{SECRET_ENV} must be at least 32 characters", exit_code=2)
+        return given
+    path = data_dir / "web-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
