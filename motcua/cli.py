@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.show",
     "motcua.commands.audit",
     "motcua.commands.calendar",
+    "motcua.commands.officers",
+    "motcua.commands.publish",
 )
 
 
