@@ -16,214 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
-import structlog
-from temporalio.client import Client
-from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-from activities import DATA_DIR, all_activities
-from motcua import logs
-from motcua.client import connect
-from motcua.errors import UserError
-from motcua.ordering import UpdatesLastRunner
-from procedures.errors import ProcedureError
-from procedures.loader import DEFAULT_CATALOG, load_catalog
-from procedures.models import FrozenProcedure
-from workflows.api import updates_last
-from workflows.counter import AgencyCounterWorkflow
-from workflows.dossier import DossierWorkflow
-
-log = structlog.get_logger("worker")
-
-WORKFLOWS: tuple[type, ...] = (DossierWorkflow, AgencyCounterWorkflow)
-
-DEFAULT_MAX_CACHED_WORKFLOWS = 500
-"""Sticky cache size per task queue: running dossiers kept in memory between their tasks."""
-DEFAULT_MAX_CONCURRENT_ACTIVITIES = 32
-"""Threads running activities (file writes), shared by every task queue of the process."""
-POLLERS = PollerBehaviorAutoscaling(maximum=20)
-"""Long polls per task queue and kind, scaled with the backlog: the SDK's fixed default of five
-capped one worker at about 12 receipts/s with half a core idle (bench/scale.py)."""
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-"""How long running activities may finish after a stop signal before they are cancelled."""
-
-SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules(
-    "procedures",
-    "workflows.api",
-    "workflows.clock",
-    "workflows.search_attributes",
-    "activities",
-    "pydantic",
-    "pydantic_core",
-    "jinja2",
-    "markupsafe",
-    "structlog",
+from activities import DATA_DIR
+from procedures.loader import DEFAULT_CATALOG
+from runtime import logs
+from runtime.catalogue import load_catalogue, select_task_queues
+from runtime.connection import connect
+from runtime.errors import UserError
+from runtime.workers import (
+    DEFAULT_MAX_CACHED_WORKFLOWS,
+    DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+    run_worker,
+    stop_on_signals,
 )
-"""Deterministic, side-effect-free modules workflow code may share with the host instead of
-re-importing them for every workflow run (faster, and pydantic classes stay identical)."""
-
-
-def workflow_runner(sandbox: WorkflowRunner | None = None) -> WorkflowRunner:
-    """How workers and replayers run workflow code: in the sandbox (`sandbox`, by default with
-    `SANDBOX_RESTRICTIONS`), and for dossiers that opted in at their start, with updates after
-    the other jobs of an activation (`motcua.ordering`).
-
-    Workers and replayers must agree on this, or a history would not replay.
-    """
-    inner = sandbox or SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
-    return UpdatesLastRunner(inner, updates_last)
-
-
-class WorkerGroup:
-    """One `Worker` per task queue, sharing activities and their thread pool, run together.
-
-    `async with WorkerGroup(...)` starts polling and, on exit, shuts every worker down
-    gracefully; tests use it directly, `run_worker` adds waiting for a stop signal.
-    """
-
-    def __init__(
-        self,
-        client: Client,
-        task_queues: Sequence[str],
-        data_dir: Path,
-        *,
-        workflows: Sequence[type] = WORKFLOWS,
-        activities: Sequence[Callable[..., Any]] | None = None,
-        max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
-        max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
-    ) -> None:
-        if not task_queues:
-            raise UserError("no task queue to serve")
-        self.task_queues = tuple(task_queues)
-        self._executor = ThreadPoolExecutor(
-            max_workers=max_concurrent_activities, thread_name_prefix="activity"
-        )
-        bound = list(activities) if activities is not None else all_activities(data_dir)
-        # Built here, not on entry: a workflow that fails validation raises at once.
-        self.workers = [
-            Worker(
-                client,
-                task_queue=queue,
-                workflows=list(workflows),
-                activities=bound,
-                activity_executor=self._executor,
-                workflow_runner=workflow_runner(),
-                max_cached_workflows=max_cached_workflows,
-                max_concurrent_activities=max_concurrent_activities,
-                workflow_task_poller_behavior=POLLERS,
-                activity_task_poller_behavior=POLLERS,
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            )
-            for queue in self.task_queues
-        ]
-        self._runs: list[asyncio.Task[None]] = []
-
-    async def __aenter__(self) -> WorkerGroup:
-        self._runs = [asyncio.create_task(worker.run()) for worker in self.workers]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.shutdown()
-
-    async def wait(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set; a worker failing (namespace missing, server gone) raises at once."""
-        stopped = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait([stopped, *self._runs], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-        for run in self._runs:
-            if run.done() and not run.cancelled() and run.exception() is not None:
-                reason = str(run.exception()).split(": Status {")[0]  # drop the gRPC dump
-                raise UserError(f"worker stopped: {reason}")
-
-    async def shutdown(self) -> None:
-        """Stop polling, let running activities finish, then release the thread pool."""
-        running = [w for w, run in zip(self.workers, self._runs, strict=True) if not run.done()]
-        await asyncio.gather(*(worker.shutdown() for worker in running), return_exceptions=True)
-        await asyncio.gather(*self._runs, return_exceptions=True)
-        self._executor.shutdown(wait=True)
-
-
-async def run_worker(
-    client: Client,
-    task_queues: Sequence[str],
-    data_dir: Path,
-    *,
-    stop: asyncio.Event | None = None,
-    max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
-    max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
-) -> None:
-    """Serve the task queues until `stop` is set (or for ever), then shut down gracefully."""
-    async with WorkerGroup(
-        client,
-        task_queues,
-        data_dir,
-        max_cached_workflows=max_cached_workflows,
-        max_concurrent_activities=max_concurrent_activities,
-    ) as group:
-        log.info("worker serving", task_queues=list(group.task_queues), data=str(data_dir))
-        await group.wait(stop or asyncio.Event())
-    log.info("worker stopped", task_queues=list(group.task_queues))
-
-
-def load_catalogue(folder: Path) -> dict[str, FrozenProcedure]:
-    """The catalogue, or a one-line `UserError` naming its first problem."""
-    try:
-        return load_catalog(folder)
-    except ProcedureError as err:
-        first = str(err).splitlines()[0] if str(err) else "unknown problem"
-        more = len(err.problems) - 1
-        extra = f" (and {more} more; run `motcua validate`)" if more > 0 else ""
-        raise UserError(f"broken catalogue {folder}: {first}{extra}") from None
-
-
-def catalogue_task_queues(catalog: Mapping[str, FrozenProcedure]) -> list[str]:
-    """Every task queue the catalogue's agencies (sub-procedures included) listen on."""
-    queues: set[str] = set()
-
-    def visit(procedures: Iterable[FrozenProcedure]) -> None:
-        for frozen in procedures:
-            queues.update(agency.task_queue for agency in frozen.procedure.agencies.values())
-            visit(frozen.subprocedures.values())
-
-    visit(catalog.values())
-    return sorted(queues)
-
-
-def select_task_queues(catalog: Mapping[str, FrozenProcedure], wanted: Sequence[str]) -> list[str]:
-    """The queues to serve: those asked for (each must be in the catalogue), else all."""
-    known = catalogue_task_queues(catalog)
-    unknown = sorted(set(wanted) - set(known))
-    if unknown:
-        raise UserError(
-            f"task queue(s) {', '.join(unknown)} not used by the catalogue"
-            f" (it uses: {', '.join(known)})"
-        )
-    return list(dict.fromkeys(wanted)) or known
-
-
-def stop_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM, so that both shut the worker down gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 def build_parser() -> argparse.ArgumentParser:

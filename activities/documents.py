@@ -2,15 +2,15 @@
 
 The template source travels frozen inside the workflow input, so a dossier keeps the form it
 was received with even if the file changes. Templates come from procedure authors, not from
-programmers: they run in jinja2's immutable sandbox with autoescape (an applicant's name such as
-`<script>` prints as text) and `StrictUndefined`, because a legal form with a silently blank
-field is worse than a failed step: a misspelt variable stops the step with a clear,
-non-retryable error instead. Templates use `default(...)` or `is defined` for optional data.
+programmers: they run in jinja2's immutable sandbox (`procedures.templates.FORMS`) with
+autoescape (an applicant's name such as `<script>` prints as text) and `StrictUndefined`,
+because a legal form with a silently blank field is worse than a failed step: a misspelt
+variable stops the step with a clear, non-retryable error instead. Templates use
+`default(...)` or `is defined` for optional data.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
@@ -18,25 +18,16 @@ import tempfile
 from pathlib import Path
 
 import structlog
-from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payloads import RenderedDocument, RenderForm
+from procedures import templates
 
 log = structlog.get_logger(__name__)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 """Dossier codes and document ids become path parts: no separators, no `..`."""
-
-_ENV = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
-
-
-@functools.lru_cache(maxsize=256)
-def _template(source: str) -> Template:
-    """Compile a form's template once per text: compiling costs 5-11 ms, rendering far less."""
-    return _ENV.from_string(source)
 
 
 class Documents:
@@ -67,7 +58,7 @@ class Documents:
             **request.context,
         }
         try:
-            html = _template(request.form.source).render(context)
+            html = templates.form_template(request.form.source).render(context)
         except Exception as err:  # rendering is pure: no retry can fix any error it raises
             raise _template_error(request, f"{type(err).__name__}: {err}") from err
         data = html.encode()

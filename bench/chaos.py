@@ -295,7 +295,7 @@ async def verify(client: Client, codes: list[str], data: Path) -> dict[str, Any]
 
 async def replay_all(address: str) -> dict[str, Any]:
     """Replay every dossier's history with the worker's code and sandbox (run from a snapshot)."""
-    from motcua.audit.replay import new_replayer
+    from runtime.replayer import new_replayer
 
     client = await ops.connect(address)
     replayer = new_replayer()

@@ -17,8 +17,8 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from procedures.calendar import TimeLimit, load_calendar
-from workflows.clock import DossierClock, deadline, receipt_start
+from procedures.legaltime.calendar import TimeLimit, load_calendar
+from procedures.legaltime.clock import DossierClock, deadline, receipt_start
 
 VN = timezone(timedelta(hours=7))
 SAMPLES = 10_000

@@ -47,10 +47,11 @@ from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowUpdateFailedError  # noqa: E402
 from temporalio.common import SearchAttributePair, TypedSearchAttributes  # noqa: E402
 
-from motcua.client import connect, load_frozen  # noqa: E402
+from motcua.client import load_frozen  # noqa: E402
 from motcua.devserver import DevServer  # noqa: E402
-from procedures.calendar import WorkCalendar, load_calendar  # noqa: E402
+from procedures.legaltime.calendar import WorkCalendar, load_calendar  # noqa: E402
 from procedures.models import Channel, FormKind, FrozenProcedure  # noqa: E402
+from runtime.connection import connect  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
 from workflows.api import (  # noqa: E402
     CLAIM,
@@ -121,7 +122,7 @@ def load_average() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-CODE = ("procedures", "workflows", "activities", "motcua", "bench", "worker.py")
+CODE = ("procedures", "workflows", "activities", "runtime", "motcua", "bench", "worker.py")
 
 
 def snapshot(dest: Path) -> Path:
@@ -166,16 +167,16 @@ def spawn_worker(
 def cache_templates() -> None:
     """The fix the profile asks for, applied in this process only: compile each form once.
 
-    `activities.documents.Documents.render_form` calls `_ENV.from_string(source)` on every
+    `activities.documents.Documents.render_form` calls `FORMS.from_string(source)` on every
     render, and jinja2 does not cache `from_string`: 5-11 ms of compilation per form, 12% of
     the worker's CPU in this benchmark. Memoising it by source text is the proposed change.
     """
     import functools
 
-    from activities import documents
+    from procedures import templates
 
-    compiled = functools.lru_cache(maxsize=256)(documents._ENV.from_string)
-    documents._ENV.from_string = compiled  # type: ignore[method-assign,assignment]
+    compiled = functools.lru_cache(maxsize=256)(templates.FORMS.from_string)
+    templates.FORMS.from_string = compiled  # type: ignore[method-assign,assignment]
 
 
 def render_cost(repeat: int = 20) -> tuple[float, float]:
@@ -239,8 +240,8 @@ def worker_main(data: Path, profile: Path | None, max_cached: int, cached: bool)
 
     from handwritten import HandwrittenBirthWorkflow
 
-    from motcua import logs
-    from worker import WORKFLOWS, WorkerGroup, stop_on_signals
+    from runtime import logs
+    from runtime.workers import WORKFLOWS, WorkerGroup, stop_on_signals
 
     logs.configure()
     if cached:

@@ -6,8 +6,8 @@ idempotency ids; the same `claim` / `complete` updates with the payload models o
 `workflows.api` and their validators; one timer per open task (reminders, then overdue) and
 one for the dossier (the apology letter a working day before the legal deadline, then
 overdue); the same search attributes (upserted only when they change) so the inboxes work.
-The working-time arithmetic comes from `workflows.clock` (legal calendars are not something one
-rewrites per procedure).
+The working-time arithmetic comes from `procedures.legaltime.clock` (legal calendars are not
+something one rewrites per procedure).
 
 Left out on purpose: supplements, withdrawal, reassignment, apology approval, calendar updates
 and the `state` query; the benchmark plays only the approved path, which uses none of them.
@@ -25,7 +25,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import Notification, PortalRecord, RenderedDocument, RenderForm
-    from procedures.calendar import TimeLimit, TimeUnit, WorkCalendar
+    from procedures.legaltime.calendar import TimeLimit, TimeUnit, WorkCalendar
+    from procedures.legaltime.clock import DossierClock
+    from procedures.legaltime.deadlines import instant_before_due, share_instant
     from procedures.models import Channel, Form, FormKind, ResultType
     from workflows import search_attributes as sa
     from workflows.api import (
@@ -37,8 +39,6 @@ with workflow.unsafe.imports_passed_through():
         DossierOutcome,
         PortalStatus,
     )
-    from workflows.clock import DossierClock
-    from workflows.deadlines import instant_before_due, share_instant
     from workflows.forms import local
 
 HANDWRITTEN_WORKFLOW = "HandwrittenBirth"

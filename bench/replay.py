@@ -53,7 +53,7 @@ ANALYSIS = [
     "re-imports, but letting workflow modules use the host's unrestricted `datetime`, `time`",
     "and `random`), the sandbox answered about 300 serialization-context questions per",
     "history by compiling and running a snippet inside it, and the pydantic converter was",
-    "built 86 times per history. `motcua/audit/replayer.py` now uses the worker's own",
+    "built 86 times per history. `runtime/replayer.py` now uses the worker's own",
     "restrictions and answers those questions directly (workflow code runs exactly as",
     "before). Instructions per history (valgrind callgrind, 12 replays minus 2, all",
     "threads): 343 M before, 251 M now (-27%); CPU 100-115 ms before, 71-83 ms now. Rates",

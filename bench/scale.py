@@ -57,7 +57,7 @@ from temporalio.service import RPCError, RPCStatusCode  # noqa: E402
 
 from motcua import client as ops  # noqa: E402
 from motcua.devserver import SQLITE_PRAGMAS, DevServer  # noqa: E402
-from procedures.calendar import load_calendar  # noqa: E402
+from procedures.legaltime.calendar import load_calendar  # noqa: E402
 from procedures.models import Channel  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
 from workflows.api import DOSSIER_WORKFLOW, Actor, Applicant, DossierInput, PortalStatus  # noqa: E402

@@ -26,8 +26,8 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
+from runtime.errors import UserError
 from workflows.api import DOSSIER_WORKFLOW, UPDATE_CALENDAR
 
 RUNNING_DOSSIERS = f'WorkflowType="{DOSSIER_WORKFLOW}" AND ExecutionStatus="Running"'

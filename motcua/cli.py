@@ -13,8 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from motcua import logs
-from motcua.errors import UserError
+from runtime import logs
+from runtime.errors import UserError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.validate",
@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.show",
     "motcua.commands.audit",
     "motcua.commands.calendar",
+    "motcua.commands.interpreters",
     "motcua.commands.officers",
     "motcua.commands.publish",
 )

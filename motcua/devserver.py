@@ -36,7 +36,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows.search_attributes import ALL
 
 if TYPE_CHECKING:  # the testing module is only needed by those who pass an environment

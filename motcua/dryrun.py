@@ -21,19 +21,20 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-import worker
 from activities.payloads import Notification, OfficerNotice, PortalRecord
 from motcua import client as ops
 from motcua.devserver import find_binary, register_search_attributes, shut_down
-from motcua.errors import UserError
 from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
-from procedures.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.messages import close_match
 from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskStep
+from runtime.catalogue import catalogue_task_queues
+from runtime.connection import DATA_CONVERTER
+from runtime.errors import UserError
+from runtime.workers import WorkerGroup
 from workflows.api import (
     APOLOGY_STEP,
     Actor,
@@ -82,7 +83,7 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     starting = asyncio.ensure_future(
         WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(find_binary("temporal-test-server")),
-            data_converter=pydantic_data_converter,
+            data_converter=DATA_CONVERTER,
             runtime=_quiet_runtime(),
         )
     )
@@ -259,8 +260,8 @@ async def dry_run(
     await _receive_at(env, received, calendar)
     data = data_dir.resolve()
     documents = tuple(d.id for d in proc.documents if d.required)
-    queues = worker.catalogue_task_queues({proc.code: frozen})
-    async with worker.WorkerGroup(env.client, queues, data, max_cached_workflows=NO_CACHE):
+    queues = catalogue_task_queues({proc.code: frozen})
+    async with WorkerGroup(env.client, queues, data, max_cached_workflows=NO_CACHE):
         submitted = await ops.submit(
             env.client,
             frozen,

@@ -15,7 +15,7 @@ import importlib
 import os
 from collections.abc import Callable
 
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows.api import Actor
 
 IdentityResolver = Callable[[str], Actor]

@@ -20,7 +20,7 @@ import jwt
 from identity import assertions
 from identity.keys import KeyFileError, Signer
 from motcua import officers
-from motcua.errors import UserError
+from runtime.errors import UserError
 
 SIGNER_NAME = "officers"
 """Key files `<data>/identity/officers-key.pem` (private) and `officers-keys.json` (public)."""

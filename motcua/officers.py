@@ -26,8 +26,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from motcua.errors import UserError
 from procedures.models import FrozenProcedure
+from runtime.errors import UserError
 
 FILE_NAME = "officers.yaml"
 MAX_DIRECTORY_BYTES = 4 * 1024 * 1024

@@ -20,8 +20,8 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from motcua import client as ops
-from motcua.errors import UserError
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.clock import deadline
 from procedures.models import (
     EndStep,
     FieldType,
@@ -30,6 +30,7 @@ from procedures.models import (
     TaskStep,
     WaitStep,
 )
+from runtime.errors import UserError
 from workflows.api import (
     APOLOGY_STEP,
     DELIVER_EVENT,
@@ -39,7 +40,6 @@ from workflows.api import (
     TaskStatus,
     TimelineEntry,
 )
-from workflows.clock import deadline
 
 POLL_SECONDS = 0.2
 APPROVE = "approve"

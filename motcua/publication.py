@@ -14,8 +14,8 @@ from pathlib import Path
 
 from identity import publication
 from identity.keys import KeyFileError, Signer
-from motcua.errors import UserError
 from procedures.models import FrozenProcedure
+from runtime.errors import UserError
 
 SIGNER_NAME = "publisher"
 

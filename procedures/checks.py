@@ -10,15 +10,10 @@ every problem, never only the first.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeGuard, TypeVar
+from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes
-from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-from procedures import expressions
+from procedures import templates
 from procedures.errors import Problem
 from procedures.messages import close_match, describe, dotted
 from procedures.models import (
@@ -38,19 +33,11 @@ from procedures.models import (
 )
 from procedures.yamlnodes import Locator
 
-_ENV = ImmutableSandboxedEnvironment()
 _TOLERANCE = 1e-9
 _NONE = float("-inf")
 
 Edge = tuple[tuple[str | int, ...], str]
 """Where in a step a next step is named (e.g. `("decisions", "accept")`) and that step."""
-
-FormUses = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]
-"""The `form` fields an expression or template reads, and each (field, literal) it compares."""
-
-N = TypeVar("N", bound=nodes.Node)
-
-_COMPARISONS = frozenset({"eq", "ne", "gt", "gteq", "lt", "lteq"})
 
 
 def edges(step: Step) -> list[Edge]:
@@ -192,20 +179,20 @@ class _Checker:
             if isinstance(step, ChoiceStep):
                 for i, rule in enumerate(step.when):
                     where = ("steps", name, "when", i, "if")
-                    problem = _expression_problem(rule.if_)
+                    problem = templates.expression_problem(rule.if_)
                     if problem:
                         self.report(where, *problem)
                     elif checked:
-                        self.form_uses(where, _form_uses(rule.if_, template=False))
+                        self.form_uses(where, templates.form_uses(rule.if_, template=False))
             elif isinstance(step, AutoStep):
                 for path, text in _strings(step.args, ("steps", name, "args")):
-                    message = _template_problem(text)
+                    message = templates.template_problem(text)
                     if message:
                         self.report(path, message)
                     elif checked:
-                        self.form_uses(path, _form_uses(text, template=True))
+                        self.form_uses(path, templates.form_uses(text, template=True))
 
-    def form_uses(self, path: Sequence[str | int], uses: FormUses) -> None:
+    def form_uses(self, path: Sequence[str | int], uses: templates.FormUses) -> None:
         """`form.*` reads name declared application fields, compared with their own type."""
         declared = self.procedure.application
         reads, comparisons = uses
@@ -485,81 +472,6 @@ def _strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[Sequence
             yield from _strings(item, (*path, i))
 
 
-@functools.lru_cache(maxsize=4096)
-def _expression_problem(source: str) -> tuple[str, str | None] | None:
-    """Why a choice expression cannot be used, with a hint; None when it can (cached)."""
-    error = expressions.syntax_error(source)
-    if error is not None:
-        example = "e.g. `form.age < 6 and decisions.receive == 'accept'`"
-        return f"expression does not parse: {error}", example
-    tree = Parser(_ENV, source, state="variable").parse_expression()
-    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
-    unknown = sorted(names - set(expressions.NAMES) - set(_ENV.globals))
-    if unknown:
-        return (
-            f"expression reads unknown name `{unknown[0]}`",
-            "expressions see only " + ", ".join(sorted(expressions.NAMES)),
-        )
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _form_uses(source: str, *, template: bool) -> FormUses:
-    """What a parsed expression (or template) reads from `form`, from jinja2's syntax tree:
-    `form.x`, `form['x']` and `form.get('x')`, with the literals `x` is compared with."""
-    if template:
-        tree: nodes.Node = _ENV.parse(source)
-    else:
-        tree = Parser(_ENV, source, state="variable").parse_expression()
-    methods = set()
-    reads: dict[str, None] = {}
-    for call in _nodes(tree, nodes.Call):
-        if isinstance(call.node, nodes.Getattr) and _is_form(call.node.node):
-            methods.add(id(call.node))  # a dict method such as `get`, not a field
-            first = call.args[0] if call.args else None
-            if call.node.attr == "get" and _is_text(first):
-                reads[str(first.value)] = None
-    for node in _nodes(tree, nodes.Getattr, nodes.Getitem):
-        field = _field_of(node)
-        if field is not None and id(node) not in methods:
-            reads[field] = None
-    comparisons = []
-    for compare in _nodes(tree, nodes.Compare):
-        operands = [compare.expr, *(operand.expr for operand in compare.ops)]
-        for i, operand in enumerate(compare.ops):
-            if operand.op not in _COMPARISONS:
-                continue
-            for one, other in ((operands[i], operands[i + 1]), (operands[i + 1], operands[i])):
-                field = _field_of(one)
-                if field is not None and isinstance(other, nodes.Const):
-                    comparisons.append((field, other.value))
-    return tuple(reads), tuple(comparisons)
-
-
-def _nodes(tree: nodes.Node, *kinds: type[N]) -> Iterator[N]:
-    """The tree's nodes of these kinds, the tree itself included (unlike `find_all`)."""
-    if isinstance(tree, kinds):
-        yield tree
-    yield from tree.find_all(kinds)
-
-
-def _is_form(node: nodes.Node) -> bool:
-    return isinstance(node, nodes.Name) and node.name == "form" and node.ctx == "load"
-
-
-def _field_of(node: nodes.Node) -> str | None:
-    """`x` when the node reads `form.x` or `form['x']`."""
-    if isinstance(node, nodes.Getattr) and _is_form(node.node):
-        return node.attr
-    if isinstance(node, nodes.Getitem) and _is_form(node.node) and _is_text(node.arg):
-        return str(node.arg.value)
-    return None
-
-
-def _is_text(node: nodes.Node | None) -> TypeGuard[nodes.Const]:
-    return isinstance(node, nodes.Const) and isinstance(node.value, str)
-
-
 def _mismatch(spec: FormField, literal: Any) -> bool:
     """Whether comparing the field with this literal compares across types (or, for a
     `choice`, with a value it can never hold)."""
@@ -572,12 +484,3 @@ def _mismatch(spec: FormField, literal: Any) -> bool:
             return bool(spec.choices) and literal not in spec.choices
         return spec.type not in (FieldType.STRING, FieldType.DATE)
     return False
-
-
-@functools.lru_cache(maxsize=4096)
-def _template_problem(source: str) -> str | None:
-    try:
-        _ENV.compile(source)
-    except TemplateSyntaxError as err:
-        return f"template does not parse: {err.message}"
-    return None

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import ValidationError
 
-from procedures import checks
+from procedures import checks, templates
 from procedures.errors import Problem, ProcedureError
 from procedures.messages import problems_of
 from procedures.models import FrozenProcedure, Procedure, SubprocedureStep
@@ -36,9 +35,6 @@ from procedures.yamlnodes import Locator, compose, position, to_data
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog"
 """The packaged catalogue of procedures."""
-
-TEMPLATE_ENV = ImmutableSandboxedEnvironment(autoescape=True)
-"""The environment form templates must compile in (the one forms are rendered with)."""
 
 _CODE_LINE = re.compile(r"^code:[ \t]*[\"']?([^\"'\s#]+)", re.MULTILINE)
 
@@ -171,7 +167,7 @@ def _template(folder: str, name: str) -> tuple[str | None, Problem | None]:
 def _compile_template(path: Path) -> tuple[str, Problem | None]:
     source = read_text(path)
     try:
-        TEMPLATE_ENV.compile(source, filename=str(path))
+        templates.FORMS.compile(source, filename=str(path))
     except TemplateSyntaxError as err:
         lines = source.count("\n") + 1
         line = min(max(err.lineno, 1), lines)

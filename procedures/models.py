@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from procedures.calendar import OfficeHours, TimeLimit, WorkCalendar
+from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A name the file refers to elsewhere: lower case, digits and underscores."""

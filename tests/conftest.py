@@ -16,8 +16,9 @@
   queries (inboxes) must be tested on `dev_env`.
 - `data_dir`: a fresh data folder per test (results, outbox, registers).
 - `run_worker(client, task_queues, data_dir, **options)`: an async context manager serving the
-  queues with the production configuration of `worker.WorkerGroup` (same sandbox passthrough,
-  activities bound to `data_dir`); `workflows=` and `activities=` can be replaced by stand-ins.
+  queues with the production configuration of `runtime.workers.WorkerGroup` (same sandbox
+  passthrough, activities bound to `data_dir`); `workflows=` and `activities=` can be replaced
+  by stand-ins.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def run_worker() -> Callable[..., Any]:
     """`async with run_worker(client, "queue" or ["q1", "q2"], data_dir): ...` serves queues."""
-    from worker import WorkerGroup  # imports the workflows: only tests that run them pay
+    from runtime.workers import WorkerGroup  # imports the workflows: only tests that run them pay
 
     def start(
         client: Client, task_queues: str | Sequence[str], data_dir: Path, **options: Any

@@ -44,7 +44,8 @@ from procedures.models import (
     SubprocedureStep,
     TaskStep,
 )
-from worker import WorkerGroup, catalogue_task_queues
+from runtime.catalogue import catalogue_task_queues
+from runtime.workers import WorkerGroup
 from workflows.api import (
     DELIVER_EVENT,
     Actor,

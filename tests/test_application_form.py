@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import APPLICANT, FIXTURES, FULL, always_open, at, edit, eventually, forms_yaml, seen
 from temporalio.contrib.pydantic import pydantic_data_converter
-from test_checks import FIXTURES, FULL, at, edit, seen
-from test_client import APPLICANT, always_open, eventually, forms_yaml
 
 from motcua import cli
 from motcua import client as ops
 from motcua.audit.history import read_file
 from procedures import fields
-from procedures.calendar import load_calendar
 from procedures.errors import Problem, ProcedureError
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import content_hash, load_catalog, load_procedure
 from procedures.models import Channel, FieldType, FormField
 from workflows import rules

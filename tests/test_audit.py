@@ -11,19 +11,21 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from helpers import eventually
 from temporalio.client import Client, WorkflowHistory
 from timeskip import outcome as dossier_outcome
 
 from motcua import client as ops
-from motcua import logs
 from motcua.audit.export import MANIFEST, export, verify
 from motcua.audit.history import fetch_runs, read_file
+from motcua.audit.records import Trail
 from motcua.audit.render import render
-from motcua.audit.trail import Trail, build_trail
+from motcua.audit.trail import build_trail
 from motcua.cli import main
-from procedures.calendar import load_calendar
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel
+from runtime import logs
 from workflows.api import (
     APPROVE_APOLOGY,
     DOSSIER_WORKFLOW,
@@ -69,14 +71,11 @@ async def _decide(
 
 
 async def _when_open(client: Client, code: str, step: str) -> None:
-    import asyncio
-
-    for _ in range(100):
+    async def opened() -> bool:
         state = await ops.show(client, code)
-        if any(t.step == step and t.status.value in ("open", "claimed") for t in state.tasks):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{step} never opened")
+        return any(t.step == step and t.status.value in ("open", "claimed") for t in state.tasks)
+
+    await eventually(opened, timeout=5, what=f"{step} open", every=0.05)
 
 
 _RECORDED: list[Dossier] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from procedures.calendar import (
+from procedures.legaltime.calendar import (
     DEFAULT_OVERRIDES,
     CalendarError,
     OfficeHours,

@@ -13,7 +13,7 @@ import yaml
 from jinja2 import Environment
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from procedures.calendar import TimeUnit
+from procedures.legaltime.calendar import TimeUnit
 from procedures.models import (
     AutoStep,
     ChoiceStep,

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import FIXTURES, FULL, at, edit, seen
 
 from procedures.errors import Problem, ProcedureError
 from procedures.loader import load_procedure
 
-FIXTURES = Path(__file__).parent / "fixtures" / "procedures"
-FULL = (FIXTURES / "catalog" / "full.yaml").read_text("utf-8")
+Load = Callable[[str], list[Problem]]
+"""Given a variant of `full.yaml`, the problems loading it reports."""
 
 
 @pytest.fixture
-def load(tmp_path: Path):  # type: ignore[no-untyped-def]
+def load(tmp_path: Path) -> Load:
     """Write a variant of `full.yaml` next to the fixture catalogue and return its problems."""
     shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
 
@@ -29,24 +31,7 @@ def load(tmp_path: Path):  # type: ignore[no-untyped-def]
     return problems_of
 
 
-def edit(text: str, *changes: tuple[str, str]) -> str:
-    for old, new in changes:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text
-
-
-def at(text: str, needle: str) -> tuple[int, int]:
-    index = text.index(needle)
-    before = text[:index]
-    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
-
-
-def seen(found: list[Problem]) -> list[tuple[str, str | None, int, int]]:
-    return [(p.message, p.hint, p.line, p.column) for p in found]
-
-
-def test_unknown_next_step(load) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_next_step(load: Load) -> None:
     text = edit(
         FULL, ("{approved: approved, refused: refused}", "{approved: aproved, refused: refused}")
     )
@@ -64,7 +49,7 @@ def test_unknown_next_step(load) -> None:  # type: ignore[no-untyped-def]
     ]
 
 
-def test_unknown_start_and_receiving_agency(load) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_start_and_receiving_agency(load: Load) -> None:
     text = edit(
         FULL,
         ("start: receive", "start: recieve"),
@@ -80,7 +65,7 @@ def test_unknown_start_and_receiving_agency(load) -> None:  # type: ignore[no-un
     ]
 
 
-def test_unknown_agency_and_roles(load) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_agency_and_roles(load: Load) -> None:
     text = edit(
         FULL,
         (
@@ -115,7 +100,7 @@ def test_unknown_agency_and_roles(load) -> None:  # type: ignore[no-untyped-def]
     ]
 
 
-def test_undeclared_form_and_unknown_activity(load) -> None:  # type: ignore[no-untyped-def]
+def test_undeclared_form_and_unknown_activity(load: Load) -> None:
     text = edit(
         FULL,
         (
@@ -138,7 +123,7 @@ def test_undeclared_form_and_unknown_activity(load) -> None:  # type: ignore[no-
     ]
 
 
-def test_loop_with_no_exit(load) -> None:  # type: ignore[no-untyped-def]
+def test_loop_with_no_exit(load: Load) -> None:
     text = edit(
         FULL,
         ("{approve: pay, rework: receive, refuse: refused}", "{approve: pay, rework: receive}"),
@@ -161,7 +146,7 @@ def test_loop_with_no_exit(load) -> None:  # type: ignore[no-untyped-def]
     ]
 
 
-def test_path_that_never_ends(load) -> None:  # type: ignore[no-untyped-def]
+def test_path_that_never_ends(load: Load) -> None:
     text = edit(
         FULL,
         (
@@ -193,7 +178,7 @@ def test_rework_loop_with_an_exit_is_fine_and_counted_once() -> None:
     assert frozen.procedure.steps["review"].decisions["rework"] == "receive"  # type: ignore[union-attr]
 
 
-def test_shares_over_the_limit_name_the_longest_path(load) -> None:  # type: ignore[no-untyped-def]
+def test_shares_over_the_limit_name_the_longest_path(load: Load) -> None:
     text = edit(FULL, ("time_limit: {amount: 5,", "time_limit: {amount: 3.5,"))
     [problem] = load(text)
     assert problem.message == (
@@ -226,14 +211,14 @@ def test_only_the_longest_branch_of_a_parallel_counts(tmp_path: Path) -> None:
     assert load_procedure(path).procedure.time_limit.amount == 4
 
 
-def test_expression_that_does_not_parse(load) -> None:  # type: ignore[no-untyped-def]
+def test_expression_that_does_not_parse(load: Load) -> None:
     text = edit(FULL, ('{if: "form.age < 6", then: both}', '{if: "form.age < < 6", then: both}'))
     [problem] = load(text)
     assert problem.message.startswith("steps.route.when[0].if: expression does not parse: ")
     assert (problem.line, problem.column) == at(text, '"form.age < < 6"')
 
 
-def test_expression_reading_an_unknown_name(load) -> None:  # type: ignore[no-untyped-def]
+def test_expression_reading_an_unknown_name(load: Load) -> None:
     text = edit(FULL, ('{if: "form.age < 6", then: both}', '{if: "dossier.age < 6", then: both}'))
     assert seen(load(text)) == [
         (
@@ -244,7 +229,7 @@ def test_expression_reading_an_unknown_name(load) -> None:  # type: ignore[no-un
     ]
 
 
-def test_argument_template_that_does_not_parse(load) -> None:  # type: ignore[no-untyped-def]
+def test_argument_template_that_does_not_parse(load: Load) -> None:
     text = edit(
         FULL, ('args: {register: "{{ form.register }}"}', 'args: {register: "{{ form.register }"}')
     )
@@ -253,7 +238,7 @@ def test_argument_template_that_does_not_parse(load) -> None:  # type: ignore[no
     assert (problem.line, problem.column) == at(text, '"{{ form.register }"')
 
 
-def test_effective_period_ending_before_it_starts(load) -> None:  # type: ignore[no-untyped-def]
+def test_effective_period_ending_before_it_starts(load: Load) -> None:
     text = edit(
         FULL,
         ("effective_from: 2025-01-01\n", "effective_from: 2025-01-01\neffective_to: 2024-12-31\n"),
@@ -267,7 +252,7 @@ def test_effective_period_ending_before_it_starts(load) -> None:  # type: ignore
     ]
 
 
-def test_branch_that_never_reaches_the_join_nor_an_end(load) -> None:  # type: ignore[no-untyped-def]
+def test_branch_that_never_reaches_the_join_nor_an_end(load: Load) -> None:
     text = edit(
         FULL,
         (
@@ -290,7 +275,7 @@ def test_branch_that_never_reaches_the_join_nor_an_end(load) -> None:  # type: i
     assert any(message.startswith("steps.spin: loop with no exit") for message, *_ in found)
 
 
-def test_branch_that_only_ends(load) -> None:  # type: ignore[no-untyped-def]
+def test_branch_that_only_ends(load: Load) -> None:
     text = edit(FULL, ("decisions: {ok: review, refuse: refused}", "decisions: {ok: refused}"))
     assert seen(load(text)) == [
         (
@@ -302,7 +287,7 @@ def test_branch_that_only_ends(load) -> None:  # type: ignore[no-untyped-def]
     ]
 
 
-def test_every_problem_is_reported_at_once(load) -> None:  # type: ignore[no-untyped-def]
+def test_every_problem_is_reported_at_once(load: Load) -> None:
     text = edit(
         FULL,
         ("start: receive", "start: recieve"),
@@ -313,7 +298,7 @@ def test_every_problem_is_reported_at_once(load) -> None:  # type: ignore[no-unt
     assert len(found) == 3
 
 
-def test_forms_the_dossier_issues_on_its_own_must_be_declared(load) -> None:  # type: ignore[no-untyped-def]
+def test_forms_the_dossier_issues_on_its_own_must_be_declared(load: Load) -> None:
     text = edit(
         FULL,
         (

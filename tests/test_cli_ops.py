@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_client import APPLICANT, Setup, eventually, serving, settled
+from helpers import APPLICANT, Setup, eventually, serving, settled
 
 from motcua import cli, identity
 from motcua.client import Acted, InboxPage, Submitted
 from motcua.commands.task import field
-from motcua.errors import UserError
+from runtime.errors import UserError
 from workflows.api import Actor, DossierState, PortalStatus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,7 +236,9 @@ async def test_citizen_commands(motcua: Any, setup: Setup, tmp_path: Path) -> No
     me = ("--id-number", "079200000004")
     status, _, err = await motcua("citizen", "supplement", done.code, "--documents", "drawing", *me)
     assert status == 1 and "no supplement was requested" in one_line(err)
-    await settled(setup, done.code)  # see test_client: withdrawal racing an activity
+    await settled(
+        setup.client.get_workflow_handle(done.code)
+    )  # see test_client: withdrawal racing an activity
     status, _, err = await motcua("citizen", "withdraw", done.code, "--id-number", "1")
     assert status == 1 and "not this dossier's applicant" in one_line(err)
     status, out, _ = await motcua(

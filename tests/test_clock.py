@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procedures.calendar import (
+from procedures.legaltime.calendar import (
     DEFAULT_OVERRIDES,
     OfficeHours,
     TimeLimit,
@@ -17,7 +17,7 @@ from procedures.calendar import (
     WorkCalendar,
     load_calendar,
 )
-from workflows.clock import (
+from procedures.legaltime.clock import (
     ClockError,
     ClockStatus,
     DossierClock,

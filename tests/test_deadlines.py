@@ -17,7 +17,6 @@ never change a working-time sum. `env.sleep` moves the server's clock; timers fi
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
@@ -26,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import eventually
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from timeskip import outcome
 
-from procedures.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
 from workflows import search_attributes
@@ -178,10 +178,8 @@ async def start(
         request_id=code,
         interpreter=interpreter,
     )
-    handle = await env.client.start_workflow(
-        DossierWorkflow.run, inp, id=code, task_queue=QUEUE, result_type=DossierOutcome
-    )
-    await eventually(handle, lambda s: any(t.step == "receive" for t in s.tasks), "receive open")
+    handle = await env.client.start_workflow(DossierWorkflow.run, inp, id=code, task_queue=QUEUE)
+    await reached(handle, lambda s: any(t.step == "receive" for t in s.tasks), "receive open")
     return weeks, handle
 
 
@@ -189,16 +187,20 @@ async def state(handle: WorkflowHandle[Any, Any]) -> DossierState:
     return await handle.query(STATE, result_type=DossierState)
 
 
-async def eventually(
+async def reached(
     handle: WorkflowHandle[Any, Any], check: Callable[[DossierState], bool], what: str
 ) -> DossierState:
     """The state once `check` holds: a fired timer's workflow task may still be running."""
-    for _ in range(200):
-        current = await state(handle)
-        if check(current):
-            return current
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never reached: {what}; timeline: {kinds(current)}")
+    seen: list[DossierState] = []
+
+    async def holds() -> DossierState | None:
+        seen.append(await state(handle))
+        return seen[-1] if check(seen[-1]) else None
+
+    try:
+        return await eventually(holds, timeout=10, what=what, every=0.05)
+    except AssertionError:
+        raise AssertionError(f"never reached: {what}; timeline: {kinds(seen[-1])}") from None
 
 
 def kinds(current: DossierState) -> list[str]:
@@ -221,7 +223,7 @@ def task(current: DossierState, step: str) -> Any:
 async def complete(
     handle: WorkflowHandle[Any, Any], step: str, actor: Actor, decision: str
 ) -> None:
-    await eventually(
+    await reached(
         handle,
         lambda s: any(
             t.step == step and t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED) for t in s.tasks
@@ -285,18 +287,18 @@ async def test_reminders_fire_at_working_shares_across_tet(
     Monday W2 11:30, past Tết. The task stays with the specialist."""
     weeks, handle = await start(env, procedure)
     await complete(handle, "receive", DESK, "accept")
-    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+    await reached(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
 
     await sleep_until(env, weeks.at(0, 4, "16:59"))
     assert not events(await state(handle), "reminded")
     await sleep_until(env, weeks.at(0, 4, "18:00"))
-    current = await eventually(handle, lambda s: len(events(s, "reminded")) == 1, "reminder 1")
+    current = await reached(handle, lambda s: len(events(s, "reminded")) == 1, "reminder 1")
     assert_at(events(current, "reminded")[0].at, weeks.at(0, 4, "17:00"))
 
     await sleep_until(env, weeks.at(2, 0, "11:00"))  # all of Tết: no reminder
     assert len(events(await state(handle), "reminded")) == 1
     await sleep_until(env, weeks.at(2, 0, "12:00"))
-    current = await eventually(handle, lambda s: len(events(s, "reminded")) == 2, "reminder 2")
+    current = await reached(handle, lambda s: len(events(s, "reminded")) == 2, "reminder 2")
     _, second = events(current, "reminded", "process")
     assert_at(second.at, weeks.at(2, 0, "11:30"))
     assert "75%" in second.detail
@@ -311,12 +313,12 @@ async def test_escalation_reassigns_to_head_when_the_share_runs_out(
     """2 working days from Friday W0 07:30 run out on Monday W2 at 17:00."""
     weeks, handle = await start(env, procedure)
     await complete(handle, "receive", DESK, "accept")
-    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+    await reached(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
     await sleep_until(env, weeks.at(2, 0, "16:30"))
     assert task(await state(handle), "process").overdue is False
 
     await sleep_until(env, weeks.at(2, 0, "18:00"))
-    current = await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    current = await reached(handle, lambda s: bool(events(s, "escalated")), "escalated")
     process = task(current, "process")
     assert process.due_at == weeks.at(2, 0, "17:00")
     assert (process.role, process.status, process.overdue) == ("head", TaskStatus.OPEN, True)
@@ -329,7 +331,7 @@ async def test_escalation_reassigns_to_head_when_the_share_runs_out(
     )
     assert "needs role 'head'" in refused
     await complete(handle, "process", HEAD, "approve")
-    await eventually(handle, lambda s: bool(events(s, "task_opened", "return_result")), "next")
+    await reached(handle, lambda s: bool(events(s, "task_opened", "return_result")), "next")
     await stop(handle)
 
 
@@ -342,9 +344,9 @@ async def test_officers_are_told_of_reminders_overdue_and_escalation(
     told it is now theirs; codes, roles and instants only. Interpreter 2 tells nobody."""
     weeks, handle = await start(env, procedure, interpreter)
     await complete(handle, "receive", DESK, "accept")
-    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+    await reached(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
     await sleep_until(env, weeks.at(2, 0, "18:00"))
-    await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    await reached(handle, lambda s: bool(events(s, "escalated")), "escalated")
     await complete(handle, "process", HEAD, "approve")
     await complete(handle, "return_result", DESK, "returned")
     assert (await outcome(handle)).result is ResultType.APPROVED
@@ -381,7 +383,7 @@ async def test_supplement_pauses_and_shifts_the_due_instant(
     weeks, handle = await start(env, procedure)
     await complete(handle, "receive", DESK, "accept")
     await sleep_until(env, weeks.at(0, 4, "20:00"))
-    before = await eventually(handle, lambda s: len(events(s, "reminded")) == 1, "reminder 1")
+    before = await reached(handle, lambda s: len(events(s, "reminded")) == 1, "reminder 1")
     assert before.clock.due_at == weeks.at(2, 1, "17:00")
     assert task(before, "process").due_at == weeks.at(2, 0, "17:00")
 
@@ -389,11 +391,11 @@ async def test_supplement_pauses_and_shifts_the_due_instant(
         REQUEST_SUPPLEMENT,
         RequestSupplement(step="process", actor=SPECIALIST, missing=("Bản sao sổ hộ khẩu",)),
     )
-    paused = await eventually(
+    paused = await reached(
         handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5"
     )
     assert paused.clock.suspended
-    await eventually(
+    await reached(
         handle, lambda s: any(d.kind == "supplement_request" for d in s.documents), "form 02"
     )
     await sleep_until(env, weeks.at(2, 0, "20:00"))
@@ -405,7 +407,7 @@ async def test_supplement_pauses_and_shifts_the_due_instant(
     await handle.execute_update(
         SUPPLEMENT, SupplementDossier(documents=("Sổ hộ khẩu",), applicant_id=APPLICANT_ID)
     )
-    after = await eventually(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
+    after = await reached(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
     # while the clock stood still, no reminder, escalation or apology timer woke the dossier
     fired = await fired_timers(handle)
     assert not [t for t in fired if weeks.at(0, 4, "20:00") < t < weeks.at(2, 0, "20:00")]
@@ -415,7 +417,7 @@ async def test_supplement_pauses_and_shifts_the_due_instant(
     assert kinds(after).count("suspended") == kinds(after).count("resumed") == 1
     # the 75% reminder (12 working hours) now falls on Tuesday W2 at 11:30
     await sleep_until(env, weeks.at(2, 1, "12:00"))
-    current = await eventually(handle, lambda s: len(events(s, "reminded")) == 2, "reminder 2")
+    current = await reached(handle, lambda s: len(events(s, "reminded")) == 2, "reminder 2")
     assert_at(events(current, "reminded")[1].at, weeks.at(2, 1, "11:30"))
     await stop(handle)
 
@@ -433,9 +435,7 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
     assert "no apology letter" in refused
 
     await sleep_until(env, weeks.at(2, 0, "18:00"))
-    current = await eventually(
-        handle, lambda s: bool(events(s, "apology_requested")), "apology task"
-    )
+    current = await reached(handle, lambda s: bool(events(s, "apology_requested")), "apology task")
     assert_at(events(current, "apology_requested")[0].at, weeks.at(2, 0, "17:00"))
     assert current.apology is not None  # the head sees it as a task, for the inbox
     assert (current.apology.agency, current.apology.role) == (AGENCY, "head")
@@ -447,7 +447,7 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
         APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="Cần xác minh thêm"), result_type=str
     )
     assert weeks.day(2, 3).strftime("%d/%m/%Y") in answer
-    current = await eventually(
+    current = await reached(
         handle, lambda s: any(d.kind == "apology" for d in s.documents), "form 04"
     )
     assert current.clock.due_at == weeks.at(2, 3, "17:00")
@@ -473,7 +473,7 @@ async def test_dossier_finished_after_its_due_instant_is_late(
     weeks, handle = await start(env, procedure)
     await sleep_until(env, weeks.at(2, 2, "10:00"))
     await complete(handle, "receive", DESK, "accept")
-    await eventually(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
+    await reached(handle, lambda s: any(t.step == "process" for t in s.tasks), "process")
     await complete(handle, "process", SPECIALIST, "approve")
     await complete(handle, "return_result", DESK, "returned")
     ended = await outcome(handle)
@@ -508,9 +508,7 @@ async def test_calendar_change_moves_a_running_dossiers_due_instant(
     await sleep_until(env, weeks.at(0, 4, "20:00"))
     extra = weeks.with_changes(holidays=(weeks.day(2, 0),))
     await handle.signal(UPDATE_CALENDAR, extra)
-    current = await eventually(
-        handle, lambda s: s.calendar_version == extra.version, "new calendar"
-    )
+    current = await reached(handle, lambda s: s.calendar_version == extra.version, "new calendar")
     assert current.clock.due_at == weeks.at(2, 2, "17:00")
     assert task(current, "process").due_at == weeks.at(2, 1, "17:00")
     assert events(current, "calendar_changed")
@@ -522,13 +520,11 @@ async def test_calendar_change_moves_a_running_dossiers_due_instant(
 
     make_up = weeks.with_changes(holidays=(weeks.day(2, 0),), working=(weeks.day(1, 5),))
     await handle.signal(UPDATE_CALENDAR, make_up)
-    current = await eventually(
-        handle, lambda s: s.calendar_version == make_up.version, "make-up day"
-    )
+    current = await reached(handle, lambda s: s.calendar_version == make_up.version, "make-up day")
     # Friday W0, Saturday W1 (make-up), Tuesday W2
     assert current.clock.due_at == weeks.at(2, 1, "17:00")
     # process: Friday W0 and Saturday W1 -> it ran out on Saturday at 17:00; seen at once
-    current = await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    current = await reached(handle, lambda s: bool(events(s, "escalated")), "escalated")
     assert task(current, "process").due_at == weeks.at(1, 5, "17:00")
     assert task(current, "process").role == "head"
     await stop(handle)
@@ -568,7 +564,7 @@ async def test_wait_step_with_suspended_clock_shows_status_6_and_moves_the_due(
     weeks, handle = await start(env, payment_procedure)
     assert (await state(handle)).clock.due_at == weeks.at(2, 1, "17:00")
     await complete(handle, "receive", DESK, "accept")
-    waiting = await eventually(
+    waiting = await reached(
         handle, lambda s: s.status is PortalStatus.FINANCIAL_OBLIGATION, "status 6"
     )
     assert waiting.clock.suspended
@@ -578,10 +574,10 @@ async def test_wait_step_with_suspended_clock_shows_status_6_and_moves_the_due(
         DELIVER_EVENT,
         DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x")),
     )
-    current = await eventually(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
+    current = await reached(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
     assert current.clock.due_at == weeks.at(2, 3, "17:00")
     # return_result (2 days) opened Monday W2 20:00: Tuesday and Wednesday W2
-    current = await eventually(
+    current = await reached(
         handle, lambda s: any(t.step == "return_result" for t in s.tasks), "return_result"
     )
     assert task(current, "return_result").due_at == weeks.at(2, 2, "17:00")
@@ -599,14 +595,14 @@ async def test_calendar_that_does_not_cover_the_dossier_is_refused(
     year = weeks.monday0.year - 1
     wrong = WorkCalendar(first_year=year, last_year=year)
     await handle.signal(UPDATE_CALENDAR, wrong)
-    current = await eventually(
+    current = await reached(
         handle, lambda s: bool(events(s, "calendar_refused")), "calendar refused"
     )
     assert current.calendar_version == weeks.calendar.version
     assert current.clock.due_at == weeks.at(2, 1, "17:00")
     # the dossier still works: its escalation still fires on time
     await sleep_until(env, weeks.at(2, 0, "18:00"))
-    await eventually(handle, lambda s: bool(events(s, "escalated")), "escalated")
+    await reached(handle, lambda s: bool(events(s, "escalated")), "escalated")
     await stop(handle)
 
 
@@ -620,25 +616,25 @@ async def test_overlapping_suspensions_payment_and_supplement(
     procedure = load_procedure(FIXTURES / "parallel-payment.yaml")
     weeks, handle = await start(env, procedure)
     await complete(handle, "receive", DESK, "accept")
-    await eventually(handle, lambda s: any(t.step == "check" for t in s.tasks), "check open")
+    await reached(handle, lambda s: any(t.step == "check" for t in s.tasks), "check open")
     await sleep_until(env, weeks.at(0, 4, "20:00"))
     await handle.execute_update(
         REQUEST_SUPPLEMENT,
         RequestSupplement(step="check", actor=SPECIALIST, missing=("Tờ khai thuế",)),
     )
-    await eventually(handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5")
+    await reached(handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5")
     await sleep_until(env, weeks.at(2, 0, "20:00"))
     await handle.execute_update(
         DELIVER_EVENT,
         DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x")),
     )
-    paid = await eventually(handle, lambda s: bool(events(s, "arrived")), "payment")
+    paid = await reached(handle, lambda s: bool(events(s, "arrived")), "payment")
     assert paid.clock.suspended  # the supplement still holds the clock
     await sleep_until(env, weeks.at(2, 1, "20:00"))
     await handle.execute_update(
         SUPPLEMENT, SupplementDossier(documents=("Tờ khai thuế",), applicant_id=APPLICANT_ID)
     )
-    current = await eventually(handle, lambda s: not s.clock.suspended, "resumed")
+    current = await reached(handle, lambda s: not s.clock.suspended, "resumed")
     assert current.clock.due_at == weeks.at(2, 4, "17:00")
     assert task(current, "check").due_at == weeks.at(2, 3, "17:00")
     await complete(handle, "check", SPECIALIST, "approve")
@@ -659,7 +655,7 @@ async def test_a_dossier_past_its_legal_deadline_is_flagged_overdue(
     weeks, handle = await start(env, load_procedure(path))
     await complete(handle, "receive", DESK, "accept")
     await sleep_until(env, weeks.at(2, 2, "08:00"))
-    current = await eventually(handle, lambda s: bool(events(s, "dossier_overdue")), "overdue")
+    current = await reached(handle, lambda s: bool(events(s, "dossier_overdue")), "overdue")
     assert_at(events(current, "dossier_overdue")[0].at, weeks.at(2, 1, "17:00"))
     assert not any(t.overdue for t in current.tasks)
     attributes = (await handle.describe()).typed_search_attributes
@@ -683,8 +679,8 @@ async def test_calendar_publish_moves_running_dossiers(
     working day, same time. Batch operations need the real dev server (visibility)."""
     from motcua.calendar_broadcast import RUNNING_DOSSIERS
     from motcua.cli import build_parser
-    from procedures.calendar import DEFAULT_OVERRIDES
-    from workflows.clock import is_working_day
+    from procedures.legaltime.calendar import DEFAULT_OVERRIDES
+    from procedures.legaltime.clock import is_working_day
 
     temporal = dev_env.client
     calendar = load_calendar()
@@ -703,11 +699,9 @@ async def test_calendar_publish_moves_running_dossiers(
                 request_id=code,
             )
             handles.append(
-                await temporal.start_workflow(
-                    DossierWorkflow.run, inp, id=code, task_queue=QUEUE, result_type=DossierOutcome
-                )
+                await temporal.start_workflow(DossierWorkflow.run, inp, id=code, task_queue=QUEUE)
             )
-        before = [await eventually(h, lambda s: bool(s.tasks), "task open") for h in handles]
+        before = [await reached(h, lambda s: bool(s.tasks), "task open") for h in handles]
         due = before[0].clock.due_at
         assert all(s.clock.due_at == due for s in before)
         holiday = due.astimezone(VN).date()
@@ -724,10 +718,12 @@ async def test_calendar_publish_moves_running_dossiers(
             encoding="utf-8",
         )
         listed = " OR ".join(f'WorkflowId="{c}"' for c in codes)
-        for _ in range(100):  # visibility is eventually consistent
-            if (await temporal.count_workflows(f"{RUNNING_DOSSIERS} AND ({listed})")).count == 2:
-                break
-            await asyncio.sleep(0.1)
+
+        async def both_listed() -> bool:  # visibility is eventually consistent
+            found = await temporal.count_workflows(f"{RUNNING_DOSSIERS} AND ({listed})")
+            return found.count == 2
+
+        await eventually(both_listed, timeout=10, what="both dossiers in visibility", every=0.1)
 
         address = temporal.service_client.config.target_host
         args = build_parser().parse_args(
@@ -739,7 +735,7 @@ async def test_calendar_publish_moves_running_dossiers(
 
         new_version = load_calendar(overrides=overrides).version
         after = [
-            await eventually(h, lambda s: s.calendar_version == new_version, "new calendar")
+            await reached(h, lambda s: s.calendar_version == new_version, "new calendar")
             for h in handles
         ]
         for current in after:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -19,6 +18,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():  # this module is re-imported in the sandbox
     import pytest
+    from helpers import eventually
     from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
     from temporalio.client import Client, WorkflowExecutionStatus
     from temporalio.common import SearchAttributeIndexedValueType, SearchAttributePair
@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():  # this module is re-imported in 
     from temporalio.worker import Worker
 
     from motcua.devserver import DevServer, find_binary
-    from motcua.errors import UserError
+    from runtime.errors import UserError
     from workflows.search_attributes import ALL, OVERDUE, PROCEDURE_CODE
 
 REPO = Path(__file__).parent.parent
@@ -191,12 +191,12 @@ async def test_dev_env_has_search_attributes_and_visibility(
     client, workflow_id = dev_env.client, f"sleeper-{uuid.uuid4()}"
     async with run_worker(client, "fixture-dev", data_dir, workflows=[Sleeper], activities=[]):
         await client.start_workflow(Sleeper.run, id=workflow_id, task_queue="fixture-dev")
-        for _ in range(50):
+
+        async def listed() -> bool:  # visibility is eventually consistent
             found = [w.id async for w in client.list_workflows("ProcedureCode = '1.001193'")]
-            if workflow_id in found:
-                break
-            await asyncio.sleep(0.1)
-        assert workflow_id in found
+            return workflow_id in found
+
+        await eventually(listed, timeout=5, what="the workflow listed by its search attribute")
         await client.get_workflow_handle(workflow_id).terminate("test over")
 
 

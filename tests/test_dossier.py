@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import uuid
@@ -11,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import eventually, settled
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from motcua.audit.replay import new_replayer
-from procedures.calendar import load_calendar
+from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
+from runtime.replayer import new_replayer
 from workflows.api import (
     CLAIM,
     COMPLETE,
@@ -106,33 +108,19 @@ async def open_steps(handle: WorkflowHandle[Any, Any]) -> set[str]:
 
 async def wait_open(handle: WorkflowHandle[Any, Any], *steps: str) -> None:
     """Wait (briefly) until the interpreter has opened these tasks."""
-    for _ in range(100):
+
+    async def opened() -> bool:
         try:
-            if set(steps) <= await open_steps(handle):
-                return
+            return set(steps) <= await open_steps(handle)
         except RPCError:  # a child dossier the interpreter has not started yet
-            pass
-        await _pause()
-    raise AssertionError(f"tasks {steps} never opened; open: {await open_steps(handle)}")
+            return False
+
+    await eventually(opened, timeout=5, what=f"tasks {steps} open", every=0.05)
 
 
 async def settled_length(handle: WorkflowHandle[Any, Any]) -> int:
     """The history's length once the dossier has finished what it was doing (activities)."""
-    length = -1
-    for _ in range(50):
-        current = len((await handle.fetch_history()).events)
-        if current == length:
-            return current
-        length = current
-        await _pause()
-        await _pause()
-    return length
-
-
-async def _pause() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.05)
+    return await settled(handle, every=0.1)
 
 
 async def complete(
@@ -163,13 +151,13 @@ async def test_every_step_kind_end_to_end(
     await wait_open(handle, "check_a", "check_b")
     await complete(handle, "check_b", SECOND, "ok")
     await complete(handle, "check_a", OFFICE, "ok")
+
     # wait step: the payment suspends the clock (financial obligation, status 6).
-    for _ in range(100):
-        if (await state(handle)).status is PortalStatus.FINANCIAL_OBLIGATION:
-            break
-        await _pause()
-    paused = await state(handle)
-    assert paused.status is PortalStatus.FINANCIAL_OBLIGATION
+    async def waiting() -> DossierState | None:
+        current = await state(handle)
+        return current if current.status is PortalStatus.FINANCIAL_OBLIGATION else None
+
+    paused = await eventually(waiting, timeout=5, what="financial obligation", every=0.05)
     assert paused.clock.suspended
     await handle.execute_update(
         DELIVER_EVENT, DeliverEvent(event="payment_received", actor=OFFICE, data={"vnd": 500000})
@@ -193,8 +181,9 @@ async def test_every_step_kind_end_to_end(
     receipt = issued["receipt"].read_text(encoding="utf-8")
     assert handle.id in receipt
     slip = issued["control_slip"].read_text(encoding="utf-8")
-    for step in ("receive", "review", "check_a", "check_b"):
-        assert step in slip or final.tasks[0].title in slip
+    titles = {t.step: t.title for t in final.tasks}
+    for step in ("receive", "review", "check_a", "check_b"):  # one hand-over row per task
+        assert f"<td>{html.escape(titles[step])}</td>" in slip, step
     # the portal feed saw the statuses in order; the register numbered the result.
     portal = [
         json.loads(line)

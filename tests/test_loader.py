@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from procedures.errors import Problem, ProcedureError
 from procedures.loader import DEFAULT_CATALOG, load_catalog, load_procedure
-from procedures.models import FrozenProcedure
+from procedures.models import FormKind, FrozenProcedure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "procedures"
 FULL = (FIXTURES / "catalog" / "full.yaml").read_text("utf-8")
@@ -64,7 +64,7 @@ def test_valid_file_is_frozen_with_templates_and_subprocedures(catalog: Path) ->
     assert frozen.procedure.code == "9.000001"
     assert len(frozen.content_hash) == 64
     assert frozen.source == str(catalog / "full.yaml")
-    assert "{{ dossier.code }}" in (frozen.procedure.forms["receipt"].source or "")
+    assert "{{ dossier.code }}" in (frozen.procedure.forms[FormKind.RECEIPT].source or "")
     sub = frozen.subprocedures["9.000002"]
     assert sub.procedure.name == "Thủ tục con"
     assert sub.subprocedures == {}

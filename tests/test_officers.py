@@ -16,8 +16,8 @@ import pytest
 from identity import assertions, publication
 from motcua import cli, login, officers
 from motcua import publication as published
-from motcua.errors import UserError
 from procedures.loader import DEFAULT_CATALOG, load_catalog
+from runtime.errors import UserError
 
 CATALOG = load_catalog(DEFAULT_CATALOG)
 

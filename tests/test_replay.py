@@ -2,26 +2,28 @@
 
 Every file in `tests/histories/` is a real dossier recorded by `tests/record_histories.py`. If
 an interpreter change makes one of them fail here, running dossiers would break in production:
-guard the change with `workflow.patched` (docs/auditing.md) instead of re-recording.
+never re-record them; a change of behaviour is a new interpreter version, with new golden
+histories recorded next to the old ones (docs/auditing.md, "Making a change").
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
 from activities.payloads import OfficerNotices
-from motcua import logs
-from motcua.audit import replayer
 from motcua.audit.history import HistoryError, Source, read_file
 from motcua.audit.replay import replay
 from motcua.cli import main
-from worker import SANDBOX_RESTRICTIONS, workflow_runner
+from runtime import logs, replayer
+from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
 from workflows.api import INTERPRETER, DossierInput
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -205,7 +207,7 @@ async def test_the_sandbox_shortcut_answers_what_the_sdk_answers(
     calls = 0
 
     class Checked(replayer._ReplayInstance):
-        def get_serialization_context(self, command_info):  # type: ignore[no-untyped-def]
+        def get_serialization_context(self, command_info: CommandInfo | None) -> Any:
             nonlocal calls
             calls += 1
             assert self._inner() is not None
@@ -213,7 +215,7 @@ async def test_the_sandbox_shortcut_answers_what_the_sdk_answers(
             assert fast == _Instance.get_serialization_context(self, command_info)
             return fast
 
-        def get_external_store_context(self, command_info):  # type: ignore[no-untyped-def]
+        def get_external_store_context(self, command_info: CommandInfo | None) -> Any:
             fast = super().get_external_store_context(command_info)
             assert fast == _Instance.get_external_store_context(self, command_info)
             return fast
@@ -243,7 +245,7 @@ CRASHES = sorted((HISTORIES / "crash").glob("*.json"))
     reason="interpreter-1 dossiers cannot be mended: after a worker kill -9, an officer's update "
     "that reached a cold worker with the activity result opening its task was recorded after the "
     "walk's commands, while a cached worker records updates first; no replay order fits both. "
-    "Interpreter 2 takes updates last everywhere (motcua.ordering, tests/test_cold_update.py)",
+    "Interpreter 2 takes updates last everywhere (runtime.ordering, tests/test_cold_update.py)",
 )
 async def test_histories_from_worker_crashes_replay() -> None:
     """Histories saved by `make chaos` where a worker was killed mid-task."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from helpers import eventually
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -18,11 +18,12 @@ async def outcome(handle: WorkflowHandle[Any, DossierOutcome]) -> DossierOutcome
     the server may then skip to some far timer (ten years ahead was seen), which a session
     sharing the server would carry into every later test. Tests move time with `env.sleep`.
     """
-    for _ in range(200):
+
+    async def ended() -> bool:
         desc = await handle.describe()
-        if desc.status is not None and desc.status.name != "RUNNING":
-            break
-        await asyncio.sleep(0.05)
+        return desc.status is not None and desc.status.name != "RUNNING"
+
+    await eventually(ended, timeout=10, what=f"{handle.id} ended", every=0.05)
     history = await handle.fetch_history()
     last = history.events[-1]
     assert last.HasField("workflow_execution_completed_event_attributes"), last

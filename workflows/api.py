@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
+from workflows import behaviours
 
 DOSSIER_WORKFLOW = "Dossier"
 COUNTER_WORKFLOW = "AgencyCounter"
@@ -41,20 +42,22 @@ DOSSIER_DUE = "dossier due"
 APOLOGY_DUE = "apology due"
 """Interpreter 2 names its apology timer too: the head's role may already be pending (an
 escalation), and then nothing else in the history would show the request."""
-INTERPRETER = 3
-"""The interpreter behaviour new dossiers run under; see `DossierInput.interpreter`."""
+INTERPRETER = max(behaviours.BEHAVIOURS)
+"""The interpreter version new dossiers run under (the newest of `workflows.behaviours`); see
+`DossierInput.interpreter`."""
 
 
 def updates_last(workflow_type: str, argument: Any) -> bool:
-    """Whether a run takes its updates after the other jobs of an activation (`motcua.ordering`).
+    """Whether a run takes its updates after the other jobs of an activation (`runtime.ordering`).
 
-    Dossiers of interpreter 2 on, read from the raw input their history starts with (an input
-    recorded before the `interpreter` field existed is version 1).
+    Dossiers whose interpreter has the `updates_last` behaviour, read from the raw input their
+    history starts with (an input recorded before the `interpreter` field existed is version 1).
     """
     if workflow_type != DOSSIER_WORKFLOW or not isinstance(argument, dict):
         return False
     version = argument.get("interpreter", 1)
-    return isinstance(version, int) and version >= 2
+    known = isinstance(version, int) and version in behaviours.BEHAVIOURS
+    return known and behaviours.has(version, "updates_last")
 
 
 class _Msg(BaseModel):
@@ -211,7 +214,9 @@ class TaskStatus(StrEnum):
 
 
 class TaskView(_Msg):
-    """A human task as officers see it."""
+    """A human task as officers see it, drawn from the interpreter's `workflows.state.Task` at
+    query time: immutable, with the instants the clock gives now (due, remaining) instead of the
+    clock itself, and the decisions the step allows. The apology letter is one too."""
 
     step: str
     title: str

@@ -1,38 +1,30 @@
 """The dossier workflow: one generic interpreter that runs every procedure of the catalogue.
 
 It walks the frozen procedure's graph from `start` to an end step; the legal clock
-(`workflows.clock`) runs over the whole dossier and over each task's share, and the deadlines
-it derives wake the dossier for reminders, escalations and the apology letter. Everything with
-a side effect (forms, notifications, the portal feed) is an activity. How officers and
-citizens act on it (updates, queries, the calendar signal) is in `workflows.handlers`.
+(`procedures.legaltime.clock`) runs over the whole dossier and over each task's share, and the
+deadlines it derives wake the dossier for reminders, escalations and the apology letter
+(`workflows.watchers`). Everything with a side effect (forms, notifications, the portal feed)
+is an activity (`workflows.effects`). How officers and citizens act on it (updates, queries,
+the calendar signal) is in `workflows.handlers`; the state all of them share is
+`workflows.core`'s. What a dossier's interpreter version does is read by name from
+`workflows.behaviours`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.handlers import DossierHandlers, Halt
+from workflows.handlers import DossierHandlers
+from workflows.watchers import DossierWatchers
 
 with workflow.unsafe.imports_passed_through():
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    from activities.payloads import (
-        AutoStepInput,
-        AutoStepResult,
-        Notification,
-        OfficerNotices,
-        PortalRecord,
-        RenderedDocument,
-        RenderForm,
-    )
-    from procedures.calendar import TimeLimit, WorkCalendar
-    from procedures.expressions import evaluate
+    from activities.payloads import AutoStepInput, AutoStepResult
+    from procedures.legaltime.calendar import TimeLimit
+    from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
     from procedures.models import (
         AutoStep,
         ChoiceStep,
@@ -44,34 +36,20 @@ with workflow.unsafe.imports_passed_through():
         TaskStep,
         WaitStep,
     )
-    from workflows import officers
+    from procedures.templates import evaluate
+    from workflows import legacy_v1
     from workflows.api import (
-        APOLOGY_DUE,
-        DOSSIER_DUE,
         DOSSIER_WORKFLOW,
         DossierInput,
         DossierOutcome,
         PortalStatus,
         TaskStatus,
     )
-    from workflows.clock import DossierClock, SuspendReason, deadline
-    from workflows.deadlines import instant_before_due, share_instant
-    from workflows.forms import dossier_context, handovers, local, procedure_context
-    from workflows.logs import log
-    from workflows.state import Apology, Doc, Runtime, Task
+    from workflows.core import Halt
+    from workflows.effects import ACTIVITY_TIMEOUT
+    from workflows.forms import handovers, local
+    from workflows.state import Task
 
-ACTIVITY_TIMEOUT = timedelta(seconds=15)
-"""Forms and outbox lines take milliseconds; a worker killed mid-activity delays the dossier
-by at most this long before the activity is retried elsewhere."""
-OVERDUE_WATCH = "dossier-overdue-watch"
-"""Patch id (interpreter 1 only): dossiers started before it have no timer at their legal due
-instant. Interpreter 2 always has one, without the marker (see `_watch_dossier`)."""
-_HOLD_STATUS = {
-    SuspendReason.SUPPLEMENT: PortalStatus.SUPPLEMENT_REQUESTED,
-    SuspendReason.FINANCIAL_OBLIGATION: PortalStatus.FINANCIAL_OBLIGATION,
-    SuspendReason.OTHER: PortalStatus.PROCESSING,
-}
-_TEMPLATES = ImmutableSandboxedEnvironment()
 _END_STATUS = {
     ResultType.APPROVED: PortalStatus.RETURNED,
     ResultType.REFUSED: PortalStatus.REFUSED,
@@ -89,39 +67,10 @@ _Reached = tuple[str, EndStep] | _ContinueAsNew | None
 
 
 @workflow.defn(name=DOSSIER_WORKFLOW)
-class DossierWorkflow(DossierHandlers):
+class DossierWorkflow(DossierWatchers, DossierHandlers):
     @workflow.init
     def __init__(self, inp: DossierInput) -> None:
-        self._inp = inp
-        self._proc = inp.procedure.procedure
-        self._cal: WorkCalendar = inp.calendar
-        receiving = self._proc.agencies[self._proc.receiving_agency]
-        self._hours = receiving.office_hours(self._cal)
-        if inp.carried is not None:
-            self._rt = Runtime.model_validate(inp.carried)
-        else:
-            clock = DossierClock(
-                budget=self._proc.time_limit,
-                max_extensions=self._proc.max_extensions,
-                hours=self._hours,
-            ).start(inp.received_at)
-            self._rt = Runtime(clock=clock)
-        self._halt: Halt | None = None
-        self._halt_ends_walk = False
-        self._ended = False
-        self._epoch = 0
-        self._waiting: set[str] = set()
-        self._published: tuple[Any, ...] | None = None
-        # Interpreter 2 on (docs/auditing.md): one dossier timer, coalesced upserts, no patches.
-        self._lean = inp.interpreter_version() >= 2
-        # Interpreter 3: officers are told of reminders, overdue tasks and escalations.
-        self._tells_officers = inp.interpreter_version() >= 3
-        self._flush_queued = False
-        self._dues: dict[int, tuple[DossierClock, WorkCalendar, datetime]] = {}
-        # The waits holding the clock (a payment in one branch, a supplement in another); it
-        # runs again when the last one ends. Empty at every continue-as-new, which happens
-        # only between top-level steps, so it need not be carried.
-        self._holds: list[SuspendReason] = []
+        super().__init__(inp)
 
     # ------------------------------------------------------------------ run
 
@@ -130,13 +79,10 @@ class DossierWorkflow(DossierHandlers):
         if inp.carried is None:
             await self._receive()
         watchers = []
-        if self._lean:  # never cancelled: its pending timer dies with the finished workflow
+        if self._has("one_dossier_timer"):  # never cancelled: its timer dies with the workflow
             self._watcher = asyncio.create_task(self._watch_dossier())
         else:
-            if self._proc.apology:
-                watchers.append(asyncio.create_task(self._watch_apology()))
-            if workflow.patched(OVERDUE_WATCH):
-                watchers.append(asyncio.create_task(self._watch_overdue()))
+            watchers = legacy_v1.start_watchers(self)
         walk = asyncio.create_task(self._walk(self._rt.resume_at or self._proc.start))
         await workflow.wait_condition(lambda: walk.done() or self._halt is not None)
         for watcher in watchers:
@@ -152,7 +98,7 @@ class DossierWorkflow(DossierHandlers):
         if isinstance(reached, _ContinueAsNew):
             await workflow.wait_condition(workflow.all_handlers_finished)
             self._rt.resume_at = reached.step
-            if self._lean:
+            if self._has("coalesced_upserts"):
                 self._sync_attributes()  # a queued upsert may not follow continue-as-new
             update = {
                 "calendar": self._cal,
@@ -466,330 +412,3 @@ class DossierWorkflow(DossierHandlers):
             await workflow.wait_condition(lambda: False)  # until `run` cancels (before the patch)
         status = self._resume(SuspendReason.SUPPLEMENT)
         await self._set_status(status, "Đã nhận hồ sơ bổ sung")
-
-    def _suspend(self, reason: SuspendReason) -> None:
-        self._holds.append(reason)
-        if self._rt.clock.suspended:  # already stopped by another wait: the ledger has it
-            self._event("suspension_joined", detail=f"{reason.value}; clock already stopped")
-            return
-        now = workflow.now()
-        self._rt.clock = self._rt.clock.suspend(now, reason)
-        for task in self._rt.open_tasks():
-            if not task.clock.suspended:
-                task.clock = task.clock.suspend(now, reason)
-        self._epoch += 1
-        self._event("suspended", detail=reason.value)
-        self._publish()
-
-    def _resume(self, reason: SuspendReason) -> PortalStatus:
-        """End one hold; the clock runs again with the last. Returns the status to show."""
-        self._holds.remove(reason)
-        if self._holds:
-            return _HOLD_STATUS[self._holds[-1]]
-        if not self._rt.clock.suspended:
-            return PortalStatus.PROCESSING
-        now = workflow.now()
-        self._rt.clock = self._rt.clock.resume(now)
-        for task in self._rt.open_tasks():
-            if task.clock.suspended:
-                task.clock = task.clock.resume(now)
-        self._epoch += 1
-        self._event("resumed", detail=f"due {local(self._due())}")
-        self._publish()
-        return PortalStatus.PROCESSING
-
-    # ------------------------------------------------------------------ deadlines
-
-    async def _until(
-        self,
-        done: Callable[[], bool],
-        deadline: Callable[[], datetime | None],
-        summary: str | None = None,
-        halts: bool = True,
-    ) -> bool:
-        """Wait until `done()` (True) or the deadline (False).
-
-        The deadline is derived again whenever `self._epoch` changes (new calendar, suspension,
-        resume, extension). `None` means "no deadline for now": a suspended clock's instants
-        recede as long as it stands still, so waiting on them would only wake the dossier
-        again and again; the resume changes the epoch and the deadline returns. With `halts`,
-        a withdrawal or stop ends the wait (CancelledError); without, the wait goes on.
-        """
-        while not done():
-            epoch = self._epoch
-            due = deadline()
-            delay = None if due is None else (due - workflow.now()).total_seconds()
-            if delay is not None and delay <= 0:
-                return False
-
-            def woken(since: int = epoch) -> bool:
-                return done() or self._epoch != since or (halts and self._halting())
-
-            try:
-                await workflow.wait_condition(woken, timeout=delay, timeout_summary=summary)
-            except TimeoutError:
-                continue
-            finally:
-                if halts:
-                    self._check_halt()
-        return True
-
-    def _check_halt(self) -> None:
-        """Leave the path once the dossier is withdrawn or stopped.
-
-        `run` cancels the walk, but a cancellation that meets an activity completing in the
-        same workflow task is absorbed by the activity's handle; the walk then goes on to its
-        next wait, and this check ends it there.
-        """
-        if self._halting():
-            raise asyncio.CancelledError("the dossier has ended")
-
-    async def _escalate(self, task: Task, step: TaskStep) -> None:
-        """Remind at shares of the step's time; when it runs out, mark overdue and escalate."""
-        escalation = step.escalation
-
-        def at_share(share: float) -> Callable[[], datetime | None]:
-            def instant() -> datetime | None:
-                if task.clock.suspended:
-                    return None
-                return share_instant(task.clock, self._cal, share, workflow.now())
-
-            return instant
-
-        def due() -> datetime | None:
-            return None if task.clock.suspended else task.clock.due(self._cal, workflow.now())
-
-        for i, share in enumerate(sorted(escalation.remind_at) if escalation else []):
-            await self._until(lambda: False, at_share(share))
-            if task.reminders_sent <= i:
-                task.reminders_sent = i + 1
-                used = f"{round(share * 100)}%"
-                self._event("reminded", task.step, detail=f"{used} of the time used")
-                due_at = task.clock.due(self._cal, workflow.now())
-                log(
-                    "task_reminded",
-                    dossier=self._inp.code,
-                    step=task.step,
-                    agency=task.agency,
-                    role=task.role,
-                    used=used,
-                    due=due_at.isoformat(),
-                )
-                if self._tells_officers:
-                    seq = self._rt.next_seq()
-                    await self._notify_officers(
-                        officers.reminder(self._inp, seq, task, share, due_at, workflow.now())
-                    )
-        await self._until(lambda: False, due)
-        task.overdue = True
-        self._event("overdue", task.step, detail=f"{task.agency}/{task.role}")
-        overdue_role = task.role
-        if escalation is not None and escalation.escalate_to is not None:
-            task.role, task.assignee, task.status = escalation.escalate_to, None, TaskStatus.OPEN
-            self._event("escalated", task.step, detail=f"to {task.agency}/{task.role}")
-        log(
-            "task_overdue",
-            dossier=self._inp.code,
-            step=task.step,
-            agency=task.agency,
-            role=overdue_role,
-            escalated_to=task.role if task.role != overdue_role else None,
-        )
-        self._publish()
-        if self._tells_officers:
-            seq, now = self._rt.next_seq(), workflow.now()
-            due_at = task.clock.due(self._cal, now)
-            await self._notify_officers(
-                officers.overdue(self._inp, seq, task, overdue_role, due_at, now)
-            )
-
-    async def _watch_overdue(self) -> None:
-        """Nothing else wakes a dossier at its legal due instant: flag it overdue for inboxes.
-
-        An extension or a new calendar can move the due instant past now again; the flag
-        follows (see `_publish`), and this watch waits for the next due instant.
-        """
-        flagged: datetime | None = None
-        while True:
-            await self._until(lambda: False, self._running_due, DOSSIER_DUE)
-            flagged = self._flag_overdue(flagged)
-            epoch = self._epoch
-            await workflow.wait_condition(lambda since=epoch: self._epoch != since)  # type: ignore[misc]
-
-    async def _watch_apology(self) -> None:
-        """One working day (as set) before the deadline, ask the head for an apology letter."""
-        while self._rt.clock.extensions < self._proc.max_extensions:
-            if self._rt.apology is None or self._rt.apology.approved_by is not None:
-                await self._until(lambda: False, self._apology_instant)
-                self._request_apology()
-            apology = self._rt.apology
-            assert apology is not None
-            await workflow.wait_condition(lambda a=apology: a.approved_by is not None)  # type: ignore[misc]
-            await self._send_apology_letter(apology)
-
-    async def _watch_dossier(self) -> None:
-        """Interpreter 2: the dossier's own deadlines on one timer at a time, as one would write
-        them by hand: the apology instant (while an extension is left), then the due instant.
-
-        An approved apology's letter goes out at once; the due instant flags the dossier
-        overdue for inboxes, and moves with suspensions, extensions and calendars like the
-        legacy watchers' did. `run` never cancels it, and a withdrawal does not wake it: its
-        pending timer dies with the finished workflow, so ending costs no event.
-        """
-        policy = self._proc.apology
-        flagged: datetime | None = None
-        carried = self._rt.apology
-        sent = carried if carried is not None and carried.approved_by is not None else None
-        while not self._ended:
-            apology = self._rt.apology
-            if apology is not None and apology.approved_by is not None and apology is not sent:
-                sent = apology
-                await self._send_apology_letter(apology)
-                continue
-            extensible = self._rt.clock.extensions < self._proc.max_extensions
-            if policy is not None and extensible and apology is sent:
-                await self._until(lambda: False, self._apology_instant, APOLOGY_DUE, halts=False)
-                if not self._ended:
-                    self._request_apology()
-                continue
-
-            pending = apology if apology is not None and apology.approved_by is None else None
-
-            def approved(pending: Apology | None = pending) -> bool:
-                return pending is not None and pending.approved_by is not None
-
-            if await self._until(approved, self._running_due, DOSSIER_DUE, halts=False):
-                continue
-            if self._ended:
-                return
-            flagged = self._flag_overdue(flagged)
-            epoch = self._epoch
-            await workflow.wait_condition(lambda since=epoch: self._epoch != since)  # type: ignore[misc]
-
-    def _apology_instant(self) -> datetime | None:
-        """When to ask for the apology letter; none while the clock stands still."""
-        policy, clock = self._proc.apology, self._rt.clock
-        assert policy is not None
-        if clock.suspended:
-            return None
-        return instant_before_due(clock, self._cal, policy.before, workflow.now())
-
-    def _running_due(self) -> datetime | None:
-        """The legal due instant; none while the clock stands still (it recedes meanwhile)."""
-        return None if self._rt.clock.suspended else self._due()
-
-    def _request_apology(self) -> None:
-        policy = self._proc.apology
-        assert policy is not None
-        self._rt.apology = Apology(opened_at=workflow.now())
-        self._event("apology_requested", detail=f"{self._receiving().code}/{policy.role}")
-        log(
-            "apology_requested",
-            dossier=self._inp.code,
-            agency=self._receiving().code,
-            role=policy.role,
-            due=self._due().isoformat(),
-        )
-        self._publish()
-
-    async def _send_apology_letter(self, apology: Apology) -> None:
-        details = {"reason": apology.reason, "new_due_at": local(self._due())}
-        doc = await self._render(FormKind.APOLOGY, details)
-        await self._notify(
-            f"Hồ sơ {self._inp.code}: xin lỗi và hẹn lại ngày trả kết quả",
-            f"{apology.reason}. Ngày hẹn mới: {local(self._due())}.",
-            doc,
-        )
-
-    def _flag_overdue(self, flagged: datetime | None) -> datetime | None:
-        """Flag the dossier overdue (once per due instant); returns the instant flagged."""
-        if self._due() != flagged:
-            flagged = self._due()
-            self._event("dossier_overdue", detail=f"due {local(flagged)}")
-            log("dossier_overdue", dossier=self._inp.code, due=flagged.isoformat())
-        self._publish()
-        return flagged
-
-    # ------------------------------------------------------------------ side effects
-
-    async def _render(self, kind: FormKind, details: dict[str, Any]) -> RenderedDocument:
-        form = self._proc.forms[kind]
-        seq = self._rt.next_seq()
-        context = {
-            "procedure": procedure_context(self._proc),
-            "form": {"number": form.number, "title": form.title},
-            "dossier": dossier_context(self._inp, self._rt, self._due()),
-            "issued_at": local(workflow.now()),
-            "details": details,
-        }
-        doc = await workflow.execute_activity(
-            "render_form",
-            RenderForm(
-                doc_id=f"{seq:03d}",
-                dossier_code=self._inp.code,
-                kind=kind,
-                form=form,
-                context=context,
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            result_type=RenderedDocument,
-        )
-        self._rt.documents.append(
-            Doc(kind=kind.value, title=doc.title, path=doc.path, issued_at=workflow.now())
-        )
-        self._event("document_issued", detail=f"{form.number} {form.title}")
-        return doc
-
-    async def _notify(self, subject: str, body: str, *documents: RenderedDocument) -> None:
-        channel = {"online": "email", "in_person": "sms", "post": "post"}[self._inp.channel.value]
-        await workflow.execute_activity(
-            "notify_applicant",
-            Notification(
-                notification_id=f"{self._inp.code}:n{self._rt.next_seq()}",
-                dossier_code=self._inp.code,
-                channel=channel,
-                subject=subject,
-                body=body,
-                documents=tuple(d.path for d in documents),
-                at=workflow.now(),
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
-
-    async def _notify_officers(self, notices: OfficerNotices) -> None:
-        """Queue notices to officers. Abandoned, not cancelled, if the task is decided or the
-        dossier ends meanwhile: a notice sent stays sent, and cancelling would cost an event."""
-        await workflow.execute_activity(
-            "notify_officers",
-            notices,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            cancellation_type=workflow.ActivityCancellationType.ABANDON,
-        )
-
-    async def _set_status(self, status: PortalStatus, content: str) -> None:
-        self._rt.status = status
-        self._event("status", detail=f"{status.value} {status.name.lower()}")
-        self._publish()
-        await self._portal(status, content)
-
-    async def _portal(self, status: PortalStatus, content: str, **step: Any) -> None:
-        await workflow.execute_activity(
-            "sync_portal",
-            PortalRecord(
-                record_id=f"{self._inp.code}:p{self._rt.next_seq()}",
-                dossier_code=self._inp.code,
-                procedure_code=self._proc.code,
-                status=status.value,
-                at=workflow.now(),
-                content=content,
-                **step,
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
-
-    def _template(self, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        return _TEMPLATES.from_string(value).render(
-            form=self._inp.form, decisions=self._rt.decisions, code=self._inp.code
-        )

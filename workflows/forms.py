@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from procedures.calendar import WorkCalendar
+from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Procedure
 from workflows.api import DossierInput, PortalStatus
 from workflows.state import Runtime

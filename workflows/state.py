@@ -11,13 +11,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from procedures.legaltime.clock import DossierClock
 from procedures.models import ResultType
-from workflows.api import PortalStatus, TaskStatus
-from workflows.clock import DossierClock
+from workflows.api import DocumentView, PortalStatus, TaskStatus, TimelineEntry
 
 
 class Task(BaseModel):
-    """One open or closed human task; a step visited again opens a new Task."""
+    """One open or closed human task; a step visited again opens a new Task.
+
+    The interpreter's own record, mutable and carried over continue-as-new: it keeps what
+    views derive from (its clock, the agency key, reminders sent). Officers see a
+    `workflows.api.TaskView` drawn from it at query time (`workflows.views`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -39,28 +44,6 @@ class Task(BaseModel):
     closed_at: datetime | None = None
     closed_by: str | None = None
     on_time: str | None = None
-
-
-class Event(BaseModel):
-    """A timeline entry; the control slip and the portal feed are drawn from these."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    at: datetime
-    kind: str
-    step: str | None = None
-    actor: str | None = None
-    detail: str = ""
-    on_time: str | None = None
-
-
-class Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str
-    title: str
-    path: str
-    issued_at: datetime
 
 
 class Supplement(BaseModel):
@@ -95,8 +78,8 @@ class Runtime(BaseModel):
     result: ResultType | None = None
     clock: DossierClock
     tasks: list[Task] = []
-    timeline: list[Event] = []
-    documents: list[Doc] = []
+    timeline: list[TimelineEntry] = []
+    documents: list[DocumentView] = []
     decisions: dict[str, str] = {}
     fields: dict[str, dict[str, Any]] = {}
     outcomes: dict[str, dict[str, Any]] = {}

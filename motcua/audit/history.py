@@ -12,16 +12,23 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from motcua.errors import UserError
+from runtime.connection import DATA_CONVERTER
+from runtime.errors import UserError
 from workflows.api import DossierInput
 
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+_CONVERT = DATA_CONVERTER.payload_converter
+
+
+def decode(payloads: Any, kind: type[Any]) -> Any:
+    """One payload decoded into `kind` with the worker's pydantic data converter."""
+    return _CONVERT.from_payloads(list(payloads.payloads), [kind])[0]
 
 
 class HistoryError(Exception):
@@ -76,9 +83,9 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     if attrs.workflow_type.name != "Dossier" or not attrs.input.payloads:
         return None
     try:
-        inp = pydantic_data_converter.payload_converter.from_payloads(
-            attrs.input.payloads, [DossierInput]
-        )[0]
+        inp = DATA_CONVERTER.payload_converter.from_payloads(attrs.input.payloads, [DossierInput])[
+            0
+        ]
     except Exception:  # an unreadable input leaves the caller's fallback name
         return None
     return str(inp.code)

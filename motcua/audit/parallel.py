@@ -2,7 +2,7 @@
 
 The parent reads the histories (from the server, or just the file names) and hands them out in
 small batches to a pool of spawned processes (Temporal's runtime must not be forked); each
-process replays its batch with `replay` and sends back the outcomes, with the event of any
+process replays its batch with `replay_here` and sends back the outcomes, with the event of any
 divergence already located. Files are parsed by the process that replays them: parsing a
 history's JSON costs a third of its replay. At most two batches per process are in flight, so
 histories stream through without being held in memory, and outcomes come back in input order.
@@ -21,7 +21,7 @@ from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
 
 from motcua.audit.history import HistoryError, Source
-from motcua.audit.replay import Item, Progress, ReplayOutcome, replay
+from motcua.audit.inprocess import Item, Progress, ReplayOutcome, replay_here
 
 _Sent: TypeAlias = tuple[str, str, bytes] | Path
 """What crosses to a replaying process: (label, workflow id, serialized history) or a file."""
@@ -134,5 +134,5 @@ def _replay_batch(
             label, workflow_id, data = sent
             history = History.FromString(data)
             items.append(Source(label, WorkflowHistory(workflow_id, list(history.events))))
-    outcomes = asyncio.run(replay(items, concurrency=concurrency))
+    outcomes = asyncio.run(replay_here(items, concurrency=concurrency))
     return [(index, outcome) for (index, _), outcome in zip(batch, outcomes, strict=True)]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from motcua.audit.trail import VIETNAM, Trail
+from motcua.audit.records import VIETNAM, Trail
 
 FORMATS = ("md", "html", "json")
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
@@ -35,15 +35,25 @@ from activities.payloads import (
     RenderedDocument,
     RenderForm,
 )
-from motcua.audit.history import HistoryError
+from motcua.audit.history import HistoryError, decode
 from motcua.audit.masking import Mask
-from procedures.calendar import WorkCalendar
+from motcua.audit.records import (
+    VIETNAM,
+    DocumentRecord,
+    Entry,
+    Outcome,
+    TaskRecord,
+    Trail,
+    rate,
+)
+from motcua.audit.rejections import read_rejections
+from motcua.audit.trail_legacy import LegacyTimers
+from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Procedure, TaskStep
 from workflows import api
 from workflows import search_attributes as sa
 from workflows.api import DossierInput, DossierOutcome, PortalStatus
 
-VIETNAM = timezone(timedelta(hours=7))
 _CONVERT = pydantic_data_converter.payload_converter
 E = EventType
 
@@ -72,98 +82,6 @@ _COMMANDS = {
 }
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Entry(_Record):
-    """One thing that happened, with the history event that proves it."""
-
-    at: datetime
-    event_id: int
-    run: int
-    kind: str
-    step: str | None = None
-    actor: str | None = None
-    detail: str = ""
-    data: dict[str, Any] = {}
-    on_time: str | None = None
-
-
-class TaskRecord(_Record):
-    """One visit of a human task: who claimed it, who decided what, and whether in time."""
-
-    step: str
-    title: str
-    agency: str
-    role: str
-    opened_at: datetime | None = None
-    due_at: datetime | None = None
-    claimed_by: str | None = None
-    claimed_at: datetime | None = None
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-    decision: str | None = None
-    fields: dict[str, Any] = {}
-    department: str | None = None
-    reminders: int = 0
-    escalated_to: str | None = None
-    on_time: str | None = None
-
-
-class DocumentRecord(_Record):
-    kind: str
-    number: str
-    title: str
-    path: str | None = None
-    sha256: str | None = None
-    issued_at: datetime
-    event_id: int
-
-
-class Rejection(_Record):
-    """An update the workflow refused: no event in history, one line in the structured log."""
-
-    at: str | None = None
-    who: str
-    what: str
-    why: str
-
-
-class Outcome(_Record):
-    result: str
-    status: int
-    finished_at: datetime
-    on_time: str
-
-
-class Trail(_Record):
-    """Everything an auditor needs about one dossier, from its history."""
-
-    code: str
-    state: str
-    procedure_code: str
-    procedure_name: str
-    procedure_version: str
-    content_hash: str
-    procedure_source: str
-    calendar_version: str
-    received_at: datetime
-    channel: str
-    receiving_agency: str
-    parent_code: str | None = None
-    applicant: dict[str, Any]
-    form: dict[str, Any] = {}
-    documents_submitted: list[str] = []
-    runs: list[str]
-    outcome: Outcome | None = None
-    tasks: list[TaskRecord] = []
-    documents: list[DocumentRecord] = []
-    entries: list[Entry] = []
-    rejected: list[Rejection] = []
-    revealed: bool = False
-
-
 def build_trail(
     runs: Sequence[WorkflowHistory], *, reveal: bool = False, log: Path | None = None
 ) -> Trail:
@@ -174,46 +92,6 @@ def build_trail(
     if log is not None:
         trail.rejected = read_rejections(log, trail.code, Mask(_applicant(runs[0]), reveal))
     return trail
-
-
-def read_rejections(path: Path, code: str, mask: Mask) -> list[Rejection]:
-    """The `update_rejected` lines of a dossier in a structlog JSON lines file."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise HistoryError(str(path), f"cannot read the log: {err.strerror or err}") from err
-    found = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # console lines and torn lines are not ours
-        if not isinstance(record, dict) or record.get("event") != "update_rejected":
-            continue
-        if record.get("dossier") != code:
-            continue
-        found.append(
-            Rejection(
-                at=record.get("timestamp"),
-                who=str(record.get("who", "")),
-                what=str(record.get("what", "")),
-                why=mask.text(str(record.get("why", ""))),
-            )
-        )
-    return found
-
-
-def decode(payloads: Any, kind: type[Any]) -> Any:
-    """One payload decoded into `kind` with the worker's pydantic data converter."""
-    return _CONVERT.from_payloads(list(payloads.payloads), [kind])[0]
-
-
-def rate(at: datetime, due: datetime) -> str:
-    """early / on_time / late as the portal counts: on the due day at or before due is on time."""
-    if at > due:
-        return "late"
-    same_day = at.astimezone(VIETNAM).date() == due.astimezone(VIETNAM).date()
-    return "on_time" if same_day else "early"
 
 
 def _applicant(history: WorkflowHistory) -> api.Applicant | None:
@@ -236,10 +114,11 @@ def _started_input(history: WorkflowHistory) -> DossierInput:
         raise HistoryError(history.workflow_id, f"unreadable dossier input: {err}") from err
 
 
-class _Builder:
+class _Builder(LegacyTimers):
     """Walks the events once, keeping what later events refer back to."""
 
     def __init__(self, first: WorkflowHistory, reveal: bool) -> None:
+        super().__init__()
         self.inp = _started_input(first)
         self.proc: Procedure = self.inp.procedure.procedure
         self.mask = Mask(self.inp.applicant, reveal)
@@ -256,9 +135,6 @@ class _Builder:
         self.run = 0
         self.events: Sequence[HistoryEvent] = ()
         self.index = 0
-        self.spans: list[tuple[str, datetime, datetime, datetime]] = []
-        self.timed_out: set[tuple[str, datetime, datetime, datetime]] = set()
-        self.explained: set[int | None] = set()
         self.told: set[int] = set()
         self.timer_summaries: dict[str, str] = {}
         self.handlers: dict[int, Callable[[HistoryEvent], None]] = {
@@ -289,7 +165,7 @@ class _Builder:
         }
 
     def build(self, runs: Sequence[WorkflowHistory]) -> Trail:
-        self.spans = _task_spans(runs)
+        self._read_spans(runs)
         for run, history in enumerate(runs, start=1):
             self.run, self.events = run, history.events
             for index, event in enumerate(self.events):
@@ -542,9 +418,7 @@ class _Builder:
                 kind, detail = "reminder", f"reminded {who} at {round((notice.share or 0) * 100)}%"
             elif notice.kind is OfficerNoticeKind.OVERDUE:
                 at = notice.at
-                self.timed_out.update(
-                    s for s in self.spans if s[0] == notice.step and s[1] <= at < s[2]
-                )
+                self._noted_time_up(notice.step, at)
                 kind, detail = "time_up", f"told {who} of overdue ({due})"
             else:
                 task.escalated_to = notice.role
@@ -657,15 +531,8 @@ class _Builder:
             self.timer_summaries[f"{self.run}:{attrs.timer_id}"] = str(text)
 
     def _timer_fired(self, event: HistoryEvent) -> None:
-        """Name what a deadline meant, by what the workflow did next and by the tasks open.
-
-        Reminders, a step's time running out, escalations and the apology task have no event of
-        their own: a reminder's task starts the next timer and nothing else; running out shows
-        in the step's due instant (from its progress record) and the escalation in the pending
-        roles published next; the apology task adds the head's role, or nothing at all when an
-        escalated task already has it pending. Timers firing in the same workflow task share
-        its commands: the first takes them.
-        """
+        """Name what a deadline meant: by its summary, by the notices to officers that follow
+        (interpreter 3), or else as `LegacyTimers` reads interpreters 1 and 2."""
         at = event.event_time.ToDatetime(UTC)
         summary = self.timer_summaries.get(
             f"{self.run}:{event.timer_fired_event_attributes.timer_id}"
@@ -683,106 +550,7 @@ class _Builder:
         if batch is not None and (batch in self.told or any(map(_tells_officers, followups))):
             self.told.add(batch)  # interpreter 3: the notices that follow say what it meant
             return
-        shared = batch is not None and batch in self.explained
-        self.explained.add(batch)
-        if shared:
-            followups = []
-        added, removed = self._roles_change(followups)
-        apology = self.proc.apology
-        receiving = self.proc.agencies[self.proc.receiving_agency].code
-        apology_role = sa.pending_role(receiving, apology.role) if apology else None
-        if apology_role in added and not removed:
-            self._add(event, "apology_requested", detail=str(apology_role))
-            return
-        if self._time_up(event, at) or self._escalated(event, added, removed):
-            return
-        apology_due = apology_role is not None and self._apologies() <= self._extensions()
-        if not followups and not shared and apology_due:
-            self._add(event, "apology_requested", detail=str(apology_role))
-            return
-        only_timers = all(f.event_type == E.EVENT_TYPE_TIMER_STARTED for f in followups)
-        open_spans = [s for s in self.spans if s[1] <= at < s[2]]
-        if only_timers and self._remind(event, open_spans):
-            return
-        if shared and apology_due:
-            self._add(event, "apology_requested", detail=str(apology_role))
-            return
-        self._add(event, "deadline", detail="a timer fired")
-
-    def _roles_change(self, followups: list[HistoryEvent]) -> tuple[set[str], set[str]]:
-        """Pending roles added and removed by the commands that followed."""
-        after = self.roles
-        for follow in followups:
-            if follow.event_type == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-                attrs = decode_typed_search_attributes(
-                    follow.upsert_workflow_search_attributes_event_attributes.search_attributes
-                )
-                pending = attrs.get(sa.PENDING_ROLES)
-                after = set(pending) if pending is not None else after
-        return after - self.roles, self.roles - after
-
-    def _time_up(self, event: HistoryEvent, at: datetime) -> bool:
-        """Steps whose share ran out at `at` (once each), and their escalation as declared."""
-        spans = [
-            s for s in self.spans if s[1] <= at < s[2] and s[3] <= at and s not in self.timed_out
-        ]
-        self.timed_out.update(spans)
-        for step, *_ in spans:
-            self._add(event, "time_up", step=step, detail="the step's share of time ran out")
-            definition = self.proc.steps[step]
-            if isinstance(definition, TaskStep) and definition.escalation is not None:
-                target = definition.escalation.escalate_to
-                if target is not None:
-                    agency = self.proc.agencies[definition.agency].code
-                    detail = f"{agency}/{definition.role} → {agency}/{target}"
-                    self._add(event, "escalated", step=step, detail=detail)
-        return bool(spans)
-
-    def _escalated(self, event: HistoryEvent, added: set[str], removed: set[str]) -> bool:
-        """An escalation of a task never decided: a role replaced by another of its agency."""
-        found = False
-        for role in sorted(added):
-            gone = sorted(r for r in removed if r.split("/")[0] == role.split("/")[0])
-            if gone:
-                self._add(event, "escalated", detail=f"{', '.join(gone)} → {role}")
-                found = True
-        return found
-
-    def _apologies(self) -> int:
-        return sum(e.kind == "apology_requested" for e in self.entries)
-
-    def _extensions(self) -> int:
-        return sum(e.kind == "extended" for e in self.entries)
-
-    def _remind(
-        self, event: HistoryEvent, spans: list[tuple[str, datetime, datetime, datetime]]
-    ) -> bool:
-        """A reminder to the open task with the fewest reminders so far that has one left."""
-        candidates = []
-        for step, start, _end, _due in spans:
-            definition = self.proc.steps.get(step)
-            if not isinstance(definition, TaskStep) or definition.escalation is None:
-                continue
-            shares = sorted(definition.escalation.remind_at)
-            task = self._task_at(step, start)
-            if task.reminders < len(shares):
-                candidates.append((task.reminders, step, task, shares))
-        if not candidates:
-            return False
-        sent, step, task, shares = min(candidates, key=lambda c: c[0])
-        task.reminders += 1
-        self._add(
-            event,
-            "reminder",
-            step=step,
-            detail=f"{int(shares[sent] * 100)}% of the step's time used",
-        )
-        return True
-
-    def _task_at(self, step: str, start: datetime) -> TaskRecord:
-        task = self._task(step)
-        task.opened_at = task.opened_at or start
-        return task
+        self._explain_timer(event, at, followups, batch)
 
     def _upsert(self, event: HistoryEvent) -> None:
         attrs = decode_typed_search_attributes(
@@ -846,19 +614,3 @@ def _attributes(event: HistoryEvent) -> Any:
     which = event.WhichOneof("attributes")
     attrs: Message = getattr(event, which) if which else event
     return attrs
-
-
-def _task_spans(runs: Sequence[WorkflowHistory]) -> list[tuple[str, datetime, datetime, datetime]]:
-    """(step, opened, decided, due) of every decided task, from the portal progress records."""
-    spans = []
-    for history in runs:
-        for event in history.events:
-            if event.event_type != E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                continue
-            attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name != "sync_portal":
-                continue
-            record = decode(attrs.input, PortalRecord)
-            if record.step and record.start and record.due:
-                spans.append((record.step, record.start, record.at, record.due))
-    return spans

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from motcua.audit import export as exporting
 from motcua.audit import history as histories
 from motcua.audit.history import HistoryError, Source
-from motcua.errors import UserError
+from runtime.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,7 +85,7 @@ async def _replay(args: argparse.Namespace) -> int:
     if args.file:
         items, total = list(args.file), len(args.file)  # each read where it is replayed
     else:
-        from motcua.client import connect
+        from runtime.connection import connect
 
         client = await connect()
         if args.query is not None:
@@ -134,7 +134,7 @@ async def _runs(dossier: str | None, files: list[Path]) -> list[Source]:
             raise UserError(str(err)) from err
     if not dossier:
         raise UserError("give a dossier code or --file HISTORY.json", 2)
-    from motcua.client import connect
+    from runtime.connection import connect
 
     return await histories.fetch_runs(await connect(), dossier)
 

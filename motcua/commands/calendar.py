@@ -8,8 +8,8 @@ from pathlib import Path
 
 from motcua import calendar_broadcast, client
 from motcua.commands.output import add_common, emit
-from motcua.errors import UserError
-from procedures.calendar import CalendarError, WorkCalendar, load_calendar
+from procedures.legaltime.calendar import CalendarError, WorkCalendar, load_calendar
+from runtime.errors import UserError
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

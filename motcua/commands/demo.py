@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-import worker
 from activities import DATA_DIR
 from motcua.demo import report, run_cases
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
+from runtime.catalogue import catalogue_task_queues, load_catalogue
+from runtime.connection import DATA_CONVERTER
+from runtime.workers import WorkerGroup
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,14 +34,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Everything the demo starts, it stops, also when interrupted."""
-    queues = worker.catalogue_task_queues(worker.load_catalogue(DEFAULT_CATALOG))
+    queues = catalogue_task_queues(load_catalogue(DEFAULT_CATALOG))
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=pydantic_data_converter
+            server.address, namespace=server.namespace, data_converter=DATA_CONVERTER
         )
         print(f"Temporal server {server.address}, data in {data}", flush=True)
-        async with worker.WorkerGroup(client, queues, data):
+        async with WorkerGroup(client, queues, data):
             states = await run_cases(client)
         for state in states:
             print()

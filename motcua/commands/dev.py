@@ -11,12 +11,13 @@ import argparse
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-import worker
 from activities import DATA_DIR
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
+from runtime.catalogue import catalogue_task_queues, load_catalogue
+from runtime.connection import DATA_CONVERTER
+from runtime.workers import run_worker, stop_on_signals
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,18 +40,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; a broken catalogue fails before anything starts."""
-    queues = worker.catalogue_task_queues(worker.load_catalogue(args.catalog))
-    stop = worker.stop_on_signals()
+    queues = catalogue_task_queues(load_catalogue(args.catalog))
+    stop = stop_on_signals()
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=pydantic_data_converter
+            server.address, namespace=server.namespace, data_converter=DATA_CONVERTER
         )
         origin = "already running, reused" if server.reused else f"data in {server.db_file}"
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
-        await worker.run_worker(client, queues, data, stop=stop)
+        await run_worker(client, queues, data, stop=stop)
     print("Stopped.", flush=True)
     return 0

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from motcua import logs
 from motcua.commands.validate import located
 from motcua.dryrun import (
     DossierRun,
@@ -28,10 +27,11 @@ from motcua.dryrun import (
     plan_for,
     time_skipping_server,
 )
-from motcua.errors import UserError
 from procedures.errors import ProcedureError
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
+from runtime import logs
+from runtime.errors import UserError
 from workflows.forms import VIETNAM, local
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from motcua.errors import UserError
 from procedures.errors import ProcedureError
 from procedures.graph import to_mermaid
 from procedures.loader import load_procedure
+from runtime.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

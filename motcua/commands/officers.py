@@ -16,9 +16,9 @@ from pathlib import Path
 from activities import DATA_DIR
 from identity.assertions import MAX_LIFETIME
 from motcua import login, officers
-from motcua.errors import UserError
 from procedures.loader import DEFAULT_CATALOG
 from procedures.models import FrozenProcedure
+from runtime.errors import UserError
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +119,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from worker import load_catalogue
+    from runtime.catalogue import load_catalogue
 
     print(demo_report(args.data, load_catalogue(args.catalog)))
     return 0

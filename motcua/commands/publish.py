@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from worker import load_catalogue
+    from runtime.catalogue import load_catalogue
 
     catalog = load_catalogue(args.catalog)
     publisher = args.publisher or getpass.getuser()

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from motcua.errors import UserError
 from procedures.schema import schema_json
+from runtime.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

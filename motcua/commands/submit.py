@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from motcua import client
 from motcua.commands.output import add_common, emit, when
-from motcua.errors import UserError
 from procedures.models import Channel
+from runtime.errors import UserError
 from workflows.api import Applicant
 
 CHANNELS = {"online": Channel.ONLINE, "in-person": Channel.IN_PERSON, "post": Channel.POST}

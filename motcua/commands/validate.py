@@ -13,9 +13,9 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from motcua.errors import UserError
 from procedures.errors import Problem, ProcedureError
 from procedures.loader import DEFAULT_CATALOG, load_catalog, load_procedure
+from runtime.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,6 +14,27 @@ caught it after kill -9; `tests/histories/crash/` keeps two such histories).
 one completion: the cached and the replayed paths then take the cold path's order, so all three
 agree. A run opts in at its start (`opts_in` reads its input), because histories of runs started
 without it recorded the other order.
+
+What this depends on, and where it is stated upstream (temporalio 1.35, pinned in pyproject.toml
+to the versions tested):
+
+- Core sorts an activation's jobs "init workflow, patches, random-seed updates, signals/updates,
+  all others, local activity resolutions, queries, evictions": the "Job ordering guarantees"
+  comment of `WorkflowActivation` in sdk-core's `workflow_activation.proto` and
+  `prepare_to_ship_activation` in `sdk-core/src/worker/workflow/mod.rs` (both shipped inside
+  the temporalio wheel, under `temporalio/bridge/sdk-core/`). Updates joined signals there in
+  temporalio/sdk-core#639 ("Order updates with signals"; the repository is now
+  temporalio/sdk-rust); init-workflow moved first in temporalio/sdk-core#789.
+- The Python SDK applies signals and updates before the other jobs again
+  (`_WorkflowInstanceImpl.activate`, `temporalio/worker/_workflow_instance.py`, job sets
+  "patches, then signals + updates, then non-queries"); temporalio/sdk-python#433 (open: remove
+  that sorting) and temporalio/sdk-python#606 (apply every job before running workflow code)
+  would change it.
+- That an uncached worker gets the new events and the update in two activations is observed
+  (`tests/test_cold_update.py`, `tests/histories/crash/`), not documented upstream.
+
+`tests/test_cold_update.py` fails loudly if an SDK changes the order (it replays histories
+that mix an update with other jobs and checks the update comes first) or is not a pinned version.
 """
 
 from __future__ import annotations

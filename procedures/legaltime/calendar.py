@@ -1,9 +1,10 @@
 """Calendar data: time units, office hours and the working-day calendar a dossier counts in.
 
 Pure data (pydantic, frozen) so that a calendar can be frozen into a workflow input and handed
-to the clock in `workflows.clock`. Loading it from the `holidays` package and the override file
-is the only I/O here, and `load_calendar` imports what it needs lazily so that workflow code
-importing this module (through the sandbox passthrough) pulls in neither `holidays` nor YAML.
+to the clock in `procedures.legaltime.clock`. Loading it from the `holidays` package and the
+override file is the only I/O here, and `load_calendar` imports what it needs lazily so that
+workflow code importing this module (through the sandbox passthrough) pulls in neither
+`holidays` nor YAML.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DEFAULT_OVERRIDES = Path(__file__).with_name("calendar") / "vn.yaml"
+DEFAULT_OVERRIDES = Path(__file__).parents[1] / "calendar" / "vn.yaml"
 """The override file shipped with the repository, edited by an administrator."""
 
 VN_UTC_OFFSET = timedelta(hours=7)

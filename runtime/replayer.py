@@ -1,8 +1,8 @@
 """The replayer behind `motcua audit replay`: the worker's workflows, sandbox and data converter.
 
 A replay must run the workflow code exactly as the worker does, so the sandbox restrictions are
-the worker's own (`worker.SANDBOX_RESTRICTIONS`: workflow modules re-imported for every run,
-clocks, I/O and randomness forbidden). Three costs of temporalio's sandboxed runner are SDK
+the worker's own (`runtime.sandbox.SANDBOX_RESTRICTIONS`: workflow modules re-imported for every
+run, clocks, I/O and randomness forbidden). Three costs of temporalio's sandboxed runner are SDK
 bookkeeping rather than workflow code, and are cut here without running any workflow code
 differently:
 
@@ -42,7 +42,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 from temporalio.workflow import _Definition
 
-from worker import SANDBOX_RESTRICTIONS, WORKFLOWS, workflow_runner
+from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
+from runtime.workers import WORKFLOWS
 
 
 class SharedPydanticPayloadConverter(PydanticPayloadConverter):

@@ -1,4 +1,4 @@
-"""Errors a user can act on; the command line prints them in one line, without a traceback."""
+"""Errors a user can act on; entry points print them in one line, without a traceback."""
 
 from __future__ import annotations
 

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from procedures.calendar import TimeLimit, TimeUnit, WorkCalendar
-from workflows.clock import DossierClock, ExtendEntry, limit_minutes, working_minutes_between
+from procedures.legaltime.calendar import TimeLimit, TimeUnit, WorkCalendar
+from procedures.legaltime.clock import (
+    DossierClock,
+    ExtendEntry,
+    limit_minutes,
+    working_minutes_between,
+)
 
 
 def _shrunk(clock: DossierClock, minutes: int) -> DossierClock:

@@ -1,7 +1,7 @@
 """Working-time clock: legal deadlines counted in Vietnamese working time.
 
-Pure and deterministic (stdlib, pydantic and `procedures.calendar` only; no I/O, no wall clock),
-so workflow code can import it through Temporal's sandbox passthrough.
+Pure and deterministic (stdlib, pydantic and `procedures.legaltime.calendar` only; no I/O, no
+wall clock), so workflow code can import it through Temporal's sandbox passthrough.
 
 Working time is measured on a single axis: `W(t)`, the working microseconds elapsed between the
 start of the calendar's first year and the instant `t`. It grows by one working day per working
@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from procedures.calendar import OfficeHours, TimeLimit, TimeUnit, WorkCalendar
+from procedures.legaltime.calendar import OfficeHours, TimeLimit, TimeUnit, WorkCalendar
 
 _US_PER_MIN = 60_000_000
 _US_PER_S = 1_000_000
@@ -570,3 +570,29 @@ def _check(clock: DossierClock, entries: tuple[_Entry, ...]) -> None:
                 )
         elif isinstance(entry, FinishEntry):
             finished = True
+
+
+class DueCache:
+    """`clock.due(calendar, now)` memoised while the clock runs (then `now` plays no part).
+
+    A dossier asks for its due instants on every search-attribute sync and view. Clocks and
+    calendars are immutable and replaced on every change, so the objects themselves are the
+    key; a few dozen per dossier at most.
+    """
+
+    _LIMIT = 64
+
+    def __init__(self) -> None:
+        self._dues: dict[int, tuple[DossierClock, WorkCalendar, datetime]] = {}
+
+    def due(self, clock: DossierClock, cal: WorkCalendar, now: datetime) -> datetime:
+        if clock.suspended:
+            return clock.due(cal, now)
+        hit = self._dues.get(id(clock))
+        if hit is not None and hit[0] is clock and hit[1] is cal:
+            return hit[2]
+        if len(self._dues) >= self._LIMIT:
+            self._dues.clear()
+        due = clock.due(cal, now)
+        self._dues[id(clock)] = (clock, cal, due)
+        return due

@@ -1,0 +1,278 @@
+"""Helpers shared by several test modules (test modules never import each other).
+
+- A catalogue fixture to edit (`FIXTURES`, `FULL`, `edit`) and where a problem points (`at`,
+  `seen`).
+- `Setup`: fresh agencies, two procedures (normal: days; fast: a one-minute step) and a calendar
+  open round the clock, for tests against a real dev server; `serving` adds a worker on their
+  queue, `submit` a fresh dossier.
+- Waiting: `eventually` polls a condition that only eventual consistency delays (visibility,
+  files written by activities), bounded; `settled` waits until a history stops growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from temporalio.client import Client, WorkflowHandle
+
+from motcua import client as ops
+from procedures.errors import Problem
+from procedures.legaltime.calendar import OfficeHours, WorkCalendar, load_calendar
+from procedures.loader import load_procedure
+from procedures.models import Channel, FrozenProcedure
+from runtime import logs
+from workflows.api import Actor, Applicant, DossierState, TaskStatus
+
+T = TypeVar("T")
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "procedures"
+FULL = (FIXTURES / "catalog" / "full.yaml").read_text("utf-8")
+
+
+def edit(text: str, *changes: tuple[str, str]) -> str:
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def at(text: str, needle: str) -> tuple[int, int]:
+    index = text.index(needle)
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
+def seen(found: list[Problem]) -> list[tuple[str, str | None, int, int]]:
+    return [(p.message, p.hint, p.line, p.column) for p in found]
+
+
+FORMS = Path(__file__).resolve().parents[1] / "procedures" / "forms"
+ALL_DAY = OfficeHours(periods=((time(0, 0), time(23, 59, 59)),), cutoff=time(23, 59, 59))
+APPLICANT = Applicant(full_name="Trần Văn An", id_number="001090000123", phone="0900000000")
+
+PROCEDURE = """\
+code: "{code}"
+name: "Thủ tục thử nghiệm cho ứng dụng khách ({code})"
+version: "test.1"
+legal_basis: ["Test fixture, not a real procedure"]
+effective_from: 2025-07-01
+sector: "Thử nghiệm"
+level: commune
+channels: [online, in_person]
+time_limit: {{amount: {limit}, unit: {unit}}}
+max_extensions: 1
+supplement:
+  wait: {{amount: 5, unit: {unit}}}
+receiving_agency: desk
+agencies:
+  desk:
+    code: "{desk}"
+    name: "Bộ phận Một cửa (thử)"
+    task_queue: "{queue}"
+    roles: [one_stop, head]
+    hours: {{periods: [["00:00", "23:59:59"]], cutoff: "23:59:59"}}
+  office:
+    code: "{office}"
+    name: "Phòng Kinh tế (thử)"
+    task_queue: "{queue}"
+    roles: [specialist, head]
+    hours: {{periods: [["00:00", "23:59:59"]], cutoff: "23:59:59"}}
+documents:
+  - {{id: application, name: "Đơn đề nghị"}}
+  - {{id: drawing, name: "Bản vẽ"}}
+results:
+  - {{id: permit, name: "Giấy phép (thử)"}}
+forms:
+{forms}
+start: receive
+steps:
+  receive:
+    kind: task
+    title: "Tiếp nhận hồ sơ"
+    agency: desk
+    role: one_stop
+    share: {share}
+    supplement_allowed: true
+    decisions: {{accept: review, refuse: refused}}
+  review:
+    kind: task
+    title: "Thẩm định"
+    agency: office
+    role: specialist
+    share: {share}
+    decisions: {{approve: approved, refuse: refused}}
+    fields:
+      floors: {{type: integer, required: true}}
+      note: {{type: string}}
+  approved: {{kind: end, result: approved, form: result}}
+  refused: {{kind: end, result: refused, form: refusal}}
+"""
+
+
+FORM_TITLES = {
+    "receipt": ("01", "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"),
+    "supplement_request": ("02", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),
+    "refusal": ("03", "Phiếu từ chối tiếp nhận giải quyết hồ sơ"),
+    "control_slip": ("05", "Phiếu kiểm soát quá trình giải quyết hồ sơ"),
+    "stop_notice": ("05", "Thông báo dừng xử lý hồ sơ"),
+    "result": ("KQ", "Thông báo kết quả giải quyết hồ sơ"),
+}
+
+
+def forms_yaml() -> str:
+    """The `forms:` entries, with the shipped templates by absolute path."""
+    return "\n".join(
+        f'  {kind}: {{number: "{number}", title: "{title}", template: "{FORMS}/{kind}.html.j2"}}'
+        for kind, (number, title) in FORM_TITLES.items()
+    )
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One test run's agencies, procedures and calendar, and the client that reaches them."""
+
+    client: Client
+    address: str
+    desk: str
+    office: str
+    queue: str
+    normal: FrozenProcedure
+    fast: FrozenProcedure
+    calendar: WorkCalendar
+    folder: Path
+
+    def desk_officer(self, role: str = "one_stop", user: str = "lan") -> Actor:
+        return Actor(user=user, agency=self.desk, role=role)
+
+    def specialist(self, user: str = "minh") -> Actor:
+        return Actor(user=user, agency=self.office, role="specialist")
+
+
+def make_setup(client: Client, folder: Path) -> Setup:
+    """Write the two test procedures (normal: days; fast: a one-minute step) and a calendar."""
+    run = uuid.uuid4().hex[:6].upper()
+    desk, office, queue = f"T{run}.01.H26", f"T{run}.02.H26", f"ops-{run}"
+    common = {"desk": desk, "office": office, "queue": queue, "forms": forms_yaml()}
+    paths = {}
+    serial = int(run, 16) % 10**6
+    variants = {
+        "normal": {"code": f"8.{serial:06d}", "limit": 10, "unit": "working_days", "share": 1},
+        "fast": {"code": f"8.{serial:06d}1", "limit": 8, "unit": "working_hours", "share": 0.017},
+    }
+    for name, values in variants.items():
+        path = folder / f"{name}.yaml"
+        path.write_text(PROCEDURE.format(**common, **values), encoding="utf-8")
+        paths[name] = path
+    return Setup(
+        client=client,
+        address=client.service_client.config.target_host,
+        desk=desk,
+        office=office,
+        queue=queue,
+        normal=load_procedure(paths["normal"]),
+        fast=load_procedure(paths["fast"]),
+        calendar=always_open(load_calendar(), (desk, office)),
+        folder=folder,
+    )
+
+
+def always_open(cal: WorkCalendar, agencies: tuple[str, ...]) -> WorkCalendar:
+    """Today and the next days are working days, and `agencies` never close."""
+    today = date.today()
+    days = {today + timedelta(days=i) for i in range(-1, 5)}
+    return cal.model_copy(
+        update={
+            "non_working": tuple(d for d in cal.non_working if d not in days),
+            "working": tuple(sorted(set(cal.working) | {d for d in days if d.weekday() >= 5})),
+            "agency_hours": {**cal.agency_hours, **dict.fromkeys(agencies, ALL_DAY)},
+        }
+    )
+
+
+@asynccontextmanager
+async def serving(client: Client, folder: Path) -> AsyncIterator[Setup]:
+    """Fresh agencies and procedures, and a worker on their queue, for a whole test module.
+
+    Module scope (hence `WorkerGroup` itself rather than the function-scoped `run_worker`):
+    one worker serves the module's dossiers, and the slow overdue dossier can start first.
+    """
+    from runtime.workers import WorkerGroup
+
+    # Bind structlog's output now, to the session's stream: configured first inside a test's
+    # capsys (by `motcua.cli.main`), it would keep writing to that test's closed buffer, and
+    # the worker's activities, which log, would fail from the next test on.
+    logs.configure()
+    ready = make_setup(client, folder)
+    (folder / "data").mkdir()
+    async with WorkerGroup(client, [ready.queue], folder / "data"):
+        yield ready
+
+
+async def submit(s: Setup, procedure: FrozenProcedure | None = None, **kw: Any) -> ops.Submitted:
+    """A fresh dossier: a new applicant each time unless one is given."""
+    applicant = kw.pop("applicant", None) or APPLICANT.model_copy(
+        update={"id_number": uuid.uuid4().hex[:12]}
+    )
+    return await ops.submit(
+        s.client,
+        procedure or s.normal,
+        applicant,
+        kw.pop("channel", Channel.IN_PERSON),
+        kw.pop("form", {}),
+        kw.pop("documents", ("application",)),
+        calendar=s.calendar,
+        **kw,
+    )
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | None]],
+    timeout: float = 15,
+    what: str = "condition",
+    every: float = 0.25,
+) -> T:
+    """Poll `check` until it returns something truthy, for at most `timeout` seconds.
+
+    Only for what no SDK call can wait on: visibility (eventually consistent), a workflow's
+    state seen through its query, files written by activities."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def open_task(s: Setup, code: str, step: str) -> DossierState:
+    """Wait until `step` is open in the dossier and its history has settled."""
+
+    async def ready() -> DossierState | None:
+        state = await ops.show(s.client, code)
+        opened = any(t.step == step and t.status is TaskStatus.OPEN for t in state.tasks)
+        return state if opened else None
+
+    state = await eventually(ready, what=f"task {step} of {code}")
+    await settled(s.client.get_workflow_handle(code))
+    return state
+
+
+async def settled(handle: WorkflowHandle[Any, Any], every: float = 0.5, timeout: float = 15) -> int:
+    """The history length once the workflow has stopped adding events (activities done): the
+    same length twice, `every` seconds apart."""
+    lengths = [-1]
+
+    async def still() -> bool:
+        lengths.append(len((await handle.fetch_history()).events))
+        return lengths[-1] == lengths[-2]
+
+    await eventually(still, timeout=timeout, what="a settled history", every=every)
+    return lengths[-1]

@@ -1,0 +1,59 @@
+"""Interpreter versions as named behaviours: the one table the interpreter reads versions from.
+
+A dossier runs, for its whole life, under the interpreter version recorded in its input
+(`DossierInput.interpreter_version`). Changing what the interpreter does in a way a history
+would show is a new version with a name for each change, added here; the workflow code asks
+`has(version, "tells_officers")` and never compares version numbers, so the code a version
+no longer needs can be found by name and retired (docs/auditing.md, "Retiring a version").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+Behaviour = Literal[
+    "one_dossier_timer",
+    "coalesced_upserts",
+    "halt_ends_walk",
+    "updates_last",
+    "tells_officers",
+]
+"""
+- `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
+  timer at a time (`_watch_dossier`) instead of the two version-1 watchers of
+  `workflows.legacy_v1`, and without the OVERDUE_WATCH patch marker.
+- `coalesced_upserts`: search attributes are upserted at most once per activation, and once
+  more before a continue-as-new.
+- `halt_ends_walk`: a withdrawal or stop ends the walk at its next wait, without the
+  HALT_ENDS_WALK patch marker version 1 records.
+- `updates_last`: the worker runs an activation's updates after its other jobs
+  (`workflows.api.updates_last`, the runtime's ordering runner).
+- `tells_officers`: officers are told of reminders, overdue tasks and escalations
+  (`workflows.officers`, outbox/officers.jsonl).
+"""
+
+_V2: frozenset[Behaviour] = frozenset(
+    {"one_dossier_timer", "coalesced_upserts", "halt_ends_walk", "updates_last"}
+)
+
+BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
+    1: frozenset(),
+    2: _V2,
+    3: _V2 | {"tells_officers"},
+}
+"""Interpreter version -> the behaviours it has. Add a version, never change one: every golden
+history of a version (tests/histories) must go on replaying."""
+
+
+def behaviours(version: int) -> frozenset[Behaviour]:
+    """The behaviours of interpreter `version`; an unknown version is a programming error."""
+    try:
+        return BEHAVIOURS[version]
+    except KeyError:
+        raise ValueError(f"no interpreter version {version}: known {sorted(BEHAVIOURS)}") from None
+
+
+def has(version: int, behaviour: Behaviour) -> bool:
+    """Whether dossiers of interpreter `version` have `behaviour`."""
+    return behaviour in behaviours(version)

@@ -1,0 +1,160 @@
+"""The dossier's state and its one owner: what the interpreter and the handlers both read.
+
+`DossierCore` creates every attribute of a running dossier and holds the helpers all parts of
+the workflow share (timeline, search attributes, due instants, halting). The walk
+(`workflows.dossier`), its deadlines (`workflows.watchers`), its side effects
+(`workflows.effects`) and the updates, queries and signal (`workflows.handlers`) are mixins
+over it, joined in `DossierWorkflow`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from procedures.legaltime.calendar import WorkCalendar
+    from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
+    from procedures.models import Agency, FormKind, ResultType
+    from workflows import behaviours, legacy_v1, rules
+    from workflows import search_attributes as sa
+    from workflows.api import DossierInput, TimelineEntry
+    from workflows.logs import log
+    from workflows.state import Runtime, Task
+
+
+class Halt:
+    """A dossier ended from outside its path: withdrawn, or stopped for want of a supplement."""
+
+    def __init__(self, result: ResultType, reason: str, form: FormKind | None) -> None:
+        self.result, self.reason, self.form = result, reason, form
+
+
+class DossierCore:
+    """The state of one running dossier, and the helpers every part of the workflow shares."""
+
+    def __init__(self, inp: DossierInput) -> None:
+        self._inp = inp
+        self._proc = inp.procedure.procedure
+        self._cal: WorkCalendar = inp.calendar
+        receiving = self._proc.agencies[self._proc.receiving_agency]
+        self._hours = receiving.office_hours(self._cal)
+        if inp.carried is not None:
+            self._rt = Runtime.model_validate(inp.carried)
+        else:
+            clock = DossierClock(
+                budget=self._proc.time_limit,
+                max_extensions=self._proc.max_extensions,
+                hours=self._hours,
+            ).start(inp.received_at)
+            self._rt = Runtime(clock=clock)
+        self._behaviours = behaviours.behaviours(inp.interpreter_version())
+        self._halt: Halt | None = None
+        self._halt_ends_walk = False
+        self._ended = False
+        self._epoch = 0
+        self._waiting: set[str] = set()
+        self._published: sa.Values | None = None
+        self._flush_queued = False
+        self._dues = DueCache()
+        # The waits holding the clock (a payment in one branch, a supplement in another); it
+        # runs again when the last one ends. Empty at every continue-as-new, which happens
+        # only between top-level steps, so it need not be carried.
+        self._holds: list[SuspendReason] = []
+
+    def _has(self, behaviour: behaviours.Behaviour) -> bool:
+        """Whether this dossier's interpreter version has `behaviour` (`workflows.behaviours`)."""
+        return behaviour in self._behaviours
+
+    def _halting(self) -> bool:
+        return self._halt is not None and self._halt_ends_walk
+
+    def _end(self, halt: Halt) -> None:
+        """End the dossier from outside its path (withdrawn, or stopped)."""
+        self._halt = halt
+        self._halt_ends_walk = self._has("halt_ends_walk") or legacy_v1.halt_ends_walk()
+
+    def _check_halt(self) -> None:
+        """Leave the path once the dossier is withdrawn or stopped.
+
+        `run` cancels the walk, but a cancellation that meets an activity completing in the
+        same workflow task is absorbed by the activity's handle; the walk then goes on to its
+        next wait, and this check ends it there.
+        """
+        if self._halting():
+            raise asyncio.CancelledError("the dossier has ended")
+
+    def _event(
+        self,
+        kind: str,
+        step: str | None = None,
+        actor: str | None = None,
+        detail: str = "",
+        on_time: str | None = None,
+    ) -> None:
+        self._rt.timeline.append(
+            TimelineEntry(
+                at=workflow.now(), kind=kind, step=step, actor=actor, detail=detail, on_time=on_time
+            )
+        )
+
+    def _publish(self) -> None:
+        """Upsert the search attributes when they change: codes and instants, no personal data.
+
+        With `coalesced_upserts`, at most once per workflow activation, after every coroutine
+        that was ready has run: intermediate values within one workflow task are never visible
+        to visibility anyway, and each upsert is one more history event.
+        """
+        if not self._has("coalesced_upserts"):
+            self._sync_attributes()
+        elif not self._flush_queued:
+            self._flush_queued = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_queued = False
+        self._sync_attributes()
+
+    def _sync_attributes(self) -> None:
+        """Upsert the search attributes now if they differ from the last upsert."""
+        values = sa.values(
+            self._rt, self._proc, self._receiving().code, self._ended, workflow.now(), self._due_of
+        )
+        if values == self._published:
+            return
+        self._published = values
+        workflow.upsert_search_attributes(sa.updates(self._proc.code, values))
+
+    def _due(self) -> datetime:
+        return self._due_of(self._rt.clock)
+
+    def _due_of(self, clock: DossierClock) -> datetime:
+        """`clock.due(calendar, now)`, memoised while the clock runs (`DueCache`)."""
+        return self._dues.due(clock, self._cal, workflow.now())
+
+    def _receiving(self) -> Agency:
+        return self._proc.agencies[self._proc.receiving_agency]
+
+    def _check(self, what: str, actor: str, check: Callable[[], None]) -> None:
+        """Run a validator's rule; log a rejection, which Temporal's history will not keep."""
+        try:
+            rules.check_active(self._rt, self._ended or self._halt is not None)
+            check()
+        except rules.Rejected as err:
+            log("update_rejected", dossier=self._inp.code, who=actor, what=what, why=str(err))
+            raise
+
+    async def _opened(self, step: str) -> Task:
+        """The open task of `step`, once the walk has opened it.
+
+        The validator saw it open, but on replay the SDK may run the handler before the
+        activity result that opened it (when both fell into one workflow task, as after a
+        worker crash), so the handler waits for the walk to catch up instead of asserting.
+        """
+        await workflow.wait_condition(lambda: self._rt.open_task(step) is not None)
+        task = self._rt.open_task(step)
+        assert task is not None
+        return task

@@ -1,0 +1,115 @@
+"""The dossier's side effects, all activities: forms, notices to citizens and officers, the
+portal feed. Each call is one activity in the history, so their order and arguments are part of
+every golden history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from workflows.core import DossierCore
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payloads import (
+        Notification,
+        OfficerNotices,
+        PortalRecord,
+        RenderedDocument,
+        RenderForm,
+    )
+    from procedures.models import FormKind
+    from procedures.templates import render_string
+    from workflows.api import DocumentView, PortalStatus
+    from workflows.forms import dossier_context, local, procedure_context
+
+ACTIVITY_TIMEOUT = timedelta(seconds=15)
+"""Forms and outbox lines take milliseconds; a worker killed mid-activity delays the dossier
+by at most this long before the activity is retried elsewhere."""
+
+
+class DossierEffects(DossierCore):
+    """The activities the dossier calls, over its state."""
+
+    async def _render(self, kind: FormKind, details: dict[str, Any]) -> RenderedDocument:
+        form = self._proc.forms[kind]
+        seq = self._rt.next_seq()
+        context = {
+            "procedure": procedure_context(self._proc),
+            "form": {"number": form.number, "title": form.title},
+            "dossier": dossier_context(self._inp, self._rt, self._due()),
+            "issued_at": local(workflow.now()),
+            "details": details,
+        }
+        doc = await workflow.execute_activity(
+            "render_form",
+            RenderForm(
+                doc_id=f"{seq:03d}",
+                dossier_code=self._inp.code,
+                kind=kind,
+                form=form,
+                context=context,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            result_type=RenderedDocument,
+        )
+        self._rt.documents.append(
+            DocumentView(kind=kind.value, title=doc.title, path=doc.path, issued_at=workflow.now())
+        )
+        self._event("document_issued", detail=f"{form.number} {form.title}")
+        return doc
+
+    async def _notify(self, subject: str, body: str, *documents: RenderedDocument) -> None:
+        channel = {"online": "email", "in_person": "sms", "post": "post"}[self._inp.channel.value]
+        await workflow.execute_activity(
+            "notify_applicant",
+            Notification(
+                notification_id=f"{self._inp.code}:n{self._rt.next_seq()}",
+                dossier_code=self._inp.code,
+                channel=channel,
+                subject=subject,
+                body=body,
+                documents=tuple(d.path for d in documents),
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+
+    async def _notify_officers(self, notices: OfficerNotices) -> None:
+        """Queue notices to officers. Abandoned, not cancelled, if the task is decided or the
+        dossier ends meanwhile: a notice sent stays sent, and cancelling would cost an event."""
+        await workflow.execute_activity(
+            "notify_officers",
+            notices,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            cancellation_type=workflow.ActivityCancellationType.ABANDON,
+        )
+
+    async def _set_status(self, status: PortalStatus, content: str) -> None:
+        self._rt.status = status
+        self._event("status", detail=f"{status.value} {status.name.lower()}")
+        self._publish()
+        await self._portal(status, content)
+
+    async def _portal(self, status: PortalStatus, content: str, **step: Any) -> None:
+        await workflow.execute_activity(
+            "sync_portal",
+            PortalRecord(
+                record_id=f"{self._inp.code}:p{self._rt.next_seq()}",
+                dossier_code=self._inp.code,
+                procedure_code=self._proc.code,
+                status=status.value,
+                at=workflow.now(),
+                content=content,
+                **step,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+
+    def _template(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return render_string(
+            value, form=self._inp.form, decisions=self._rt.decisions, code=self._inp.code
+        )
