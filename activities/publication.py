@@ -10,21 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
+
+from activities.payloads import PublishedQuery
 
 IS_PUBLISHED = "is_published"
 
 PublishedSet = Callable[[date], Mapping[str, str]]
 """The published set on a day: content hash -> procedure code (e.g. reading a manifest)."""
-
-
-class PublishedQuery(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    code: str
-    content_hash: str
-    day: date
 
 
 class Publication:

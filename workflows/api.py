@@ -144,14 +144,24 @@ class DossierInput(_Msg):
         return self.interpreter if "interpreter" in self.model_fields_set else 1
 
 
+_ASSERTION = Field(
+    None,
+    description="The front door's signed assertion for `actor` (JWS, `motcua login`): required "
+    "from interpreter behaviour `signed_officers` on; optional in the schema so that histories "
+    "from before it still decode.",
+)
+
+
 class ClaimTask(_Msg):
     step: str
     actor: Actor
+    assertion: str | None = _ASSERTION
 
 
 class CompleteTask(_Msg):
     step: str
     actor: Actor
+    assertion: str | None = _ASSERTION
     decision: str
     fields: dict[str, Any] = {}
 
@@ -161,6 +171,7 @@ class ReassignTask(_Msg):
 
     step: str
     actor: Actor
+    assertion: str | None = _ASSERTION
     to_user: str | None = None
     to_role: str | None = None
 
@@ -168,6 +179,7 @@ class ReassignTask(_Msg):
 class RequestSupplement(_Msg):
     step: str
     actor: Actor
+    assertion: str | None = _ASSERTION
     missing: tuple[str, ...] = Field(min_length=1, description="Everything missing, at once.")
     reason: str = ""
 
@@ -198,11 +210,13 @@ class DeliverEvent(_Msg):
 
     event: str
     actor: Actor
+    assertion: str | None = _ASSERTION
     data: dict[str, Any] = {}
 
 
 class ApproveApology(_Msg):
     actor: Actor
+    assertion: str | None = _ASSERTION
     reason: str = Field(min_length=1, description="Why the dossier is late, for the applicant.")
 
 

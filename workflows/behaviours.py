@@ -18,6 +18,9 @@ Behaviour = Literal[
     "halt_ends_walk",
     "updates_last",
     "tells_officers",
+    "signed_officers",
+    "published_only",
+    "proof_attempts",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -31,6 +34,12 @@ Behaviour = Literal[
   (`workflows.api.updates_last`, the runtime's ordering runner).
 - `tells_officers`: officers are told of reminders, overdue tasks and escalations
   (`workflows.officers`, outbox/officers.jsonl).
+- `signed_officers`: officers' updates carry the front door's signed assertion; validators
+  verify it against workflow time with the keys the worker trusts (`workflows.signed`).
+- `published_only`: the dossier's first act asks whether its procedure is published (a local
+  activity, `activities.publication`); if not, it ends as stopped before any side effect.
+- `proof_attempts`: wrong identity numbers from the applicant are counted by accepted updates;
+  five in a row lock citizen actions for a while (`workflows.proof`).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -41,6 +50,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
+    4: _V2 | {"tells_officers", "signed_officers", "published_only", "proof_attempts"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

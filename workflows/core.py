@@ -19,9 +19,9 @@ with workflow.unsafe.imports_passed_through():
     from procedures.legaltime.calendar import WorkCalendar
     from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
-    from workflows import behaviours, legacy_v1, rules
+    from workflows import behaviours, legacy_v1, rules, signed
     from workflows import search_attributes as sa
-    from workflows.api import DossierInput, TimelineEntry
+    from workflows.api import Actor, DossierInput, TimelineEntry
     from workflows.logs import log
     from workflows.state import Runtime, Task
 
@@ -146,6 +146,25 @@ class DossierCore:
         except rules.Rejected as err:
             log("update_rejected", dossier=self._inp.code, who=actor, what=what, why=str(err))
             raise
+
+    def _check_officer(
+        self,
+        what: str,
+        actor: Actor,
+        assertion: str | None,
+        step: str | None,
+        check: Callable[[], None],
+    ) -> None:
+        """`_check` for an officer's update: with `signed_officers`, the assertion is verified
+        (against workflow time, `workflows.signed`) before the task's rules are asked."""
+
+        def signed_then() -> None:
+            if self._has("signed_officers"):
+                now = workflow.now()
+                signed.check_officer(assertion, actor, dossier=self._inp.code, step=step, now=now)
+            check()
+
+        self._check(what, str(actor), signed_then)
 
     async def _opened(self, step: str) -> Task:
         """The open task of `step`, once the walk has opened it.

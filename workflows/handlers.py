@@ -9,6 +9,7 @@ reaches officers using any client, Temporal's own CLI included.
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows.core import DossierCore, Halt
 
@@ -18,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.models import ResultType
     from workflows import rules, views
     from workflows.api import (
+        APOLOGY_STEP,
         APPROVE_APOLOGY,
         CLAIM,
         COMPLETE,
@@ -46,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.forms import local
     from workflows.logs import log
+    from workflows.proof import MAX_FAILURES
     from workflows.state import Supplement
 
 
@@ -61,7 +64,13 @@ class DossierHandlers(DossierCore):
 
     @claim.validator
     def _validate_claim(self, req: ClaimTask) -> None:
-        self._check(f"claim {req.step}", str(req.actor), lambda: rules.check_claim(self._rt, req))
+        self._check_officer(
+            f"claim {req.step}",
+            req.actor,
+            req.assertion,
+            req.step,
+            lambda: rules.check_claim(self._rt, req),
+        )
 
     @workflow.update(name=COMPLETE)
     async def complete(self, req: CompleteTask) -> str:
@@ -75,9 +84,11 @@ class DossierHandlers(DossierCore):
 
     @complete.validator
     def _validate_complete(self, req: CompleteTask) -> None:
-        self._check(
+        self._check_officer(
             f"complete {req.step} with {req.decision}",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            req.step,
             lambda: rules.check_complete(self._proc, self._rt, req),
         )
 
@@ -94,9 +105,11 @@ class DossierHandlers(DossierCore):
 
     @reassign.validator
     def _validate_reassign(self, req: ReassignTask) -> None:
-        self._check(
+        self._check_officer(
             f"reassign {req.step}",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            req.step,
             lambda: rules.check_reassign(self._proc, self._rt, req),
         )
 
@@ -114,14 +127,17 @@ class DossierHandlers(DossierCore):
 
     @request_supplement.validator
     def _validate_request_supplement(self, req: RequestSupplement) -> None:
-        self._check(
+        self._check_officer(
             f"request supplement at {req.step}",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            req.step,
             lambda: rules.check_request_supplement(self._proc, self._rt, req),
         )
 
     @workflow.update(name=SUPPLEMENT)
     def supplement(self, req: SupplementDossier) -> str:
+        self._prove(req.applicant_id, "supplement")
         sup = self._rt.supplement
         assert sup is not None
         sup.received = req.documents
@@ -131,24 +147,21 @@ class DossierHandlers(DossierCore):
     @supplement.validator
     def _validate_supplement(self, req: SupplementDossier) -> None:
         def check() -> None:
-            rules.check_applicant(self._inp.applicant.id_number, req.applicant_id)
+            self._check_proof(req.applicant_id)
             rules.check_supplement(self._rt, req)
 
         self._check("supplement", "applicant", check)
 
     @workflow.update(name=WITHDRAW)
     def withdraw(self, req: WithdrawDossier) -> str:
+        self._prove(req.applicant_id, "withdraw")
         self._end(Halt(ResultType.WITHDRAWN, req.reason or "Công dân rút hồ sơ", None))
         self._event("withdrawn", actor="applicant", detail=req.reason)
         return "dossier withdrawn"
 
     @withdraw.validator
     def _validate_withdraw(self, req: WithdrawDossier) -> None:
-        self._check(
-            "withdraw",
-            "applicant",
-            lambda: rules.check_applicant(self._inp.applicant.id_number, req.applicant_id),
-        )
+        self._check("withdraw", "applicant", lambda: self._check_proof(req.applicant_id))
 
     @workflow.update(name=DELIVER_EVENT)
     def deliver_event(self, req: DeliverEvent) -> str:
@@ -158,8 +171,12 @@ class DossierHandlers(DossierCore):
 
     @deliver_event.validator
     def _validate_deliver_event(self, req: DeliverEvent) -> None:
-        self._check(
-            f"deliver {req.event}", str(req.actor), lambda: rules.check_event(self._waiting, req)
+        self._check_officer(
+            f"deliver {req.event}",
+            req.actor,
+            req.assertion,
+            None,
+            lambda: rules.check_event(self._waiting, req),
         )
 
     @workflow.update(name=APPROVE_APOLOGY)
@@ -178,11 +195,42 @@ class DossierHandlers(DossierCore):
 
     @approve_apology.validator
     def _validate_approve_apology(self, req: ApproveApology) -> None:
-        self._check(
+        self._check_officer(
             "approve apology",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            APOLOGY_STEP,
             lambda: rules.check_apology(self._proc, self._rt, req),
         )
+
+    def _check_proof(self, given: str | None) -> None:
+        """The validator's part of the applicant's proof: before `proof_attempts`, the number
+        itself; from it, only the lock (the number is checked by the handler, which history
+        records, so that wrong ones can be counted)."""
+        if self._has("proof_attempts"):
+            rules.check_unlocked(self._rt.proof, workflow.now())
+        else:
+            rules.check_applicant(self._inp.applicant.id_number, given)
+
+    def _prove(self, given: str | None, what: str) -> None:
+        """With `proof_attempts`, the applicant's number, counted: a wrong one is recorded in
+        the timeline (and the fifth in a row locks) and fails the update."""
+        if not self._has("proof_attempts"):
+            return
+        try:
+            rules.check_applicant(self._inp.applicant.id_number, given)
+        except rules.Rejected as err:
+            proof, now = self._rt.proof, workflow.now()
+            if proof.fail(now):
+                kind, detail = "proof_locked", f"locked until {local(proof.locked_until)}"
+            else:
+                kind, detail = "proof_failed", f"attempt {proof.failures} of {MAX_FAILURES}"
+            self._event(kind, actor="applicant", detail=f"{what}: {detail}")
+            log(kind, dossier=self._inp.code, what=what, why=f"{err}; {detail}")
+            raise ApplicationError(
+                f"{err} ({detail})", type="ProofFailed", non_retryable=True
+            ) from None
+        self._rt.proof.succeed()
 
     @workflow.signal(name=UPDATE_CALENDAR)
     def update_calendar(self, calendar: WorkCalendar) -> None:
