@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
+from pathlib import Path
 
 from temporalio import activity
 
 from activities.payloads import PublishedQuery
+from identity import publication
+from identity.assertions import Keyset
 
 IS_PUBLISHED = "is_published"
 
@@ -35,3 +38,29 @@ class Publication:
         if self._published is None:
             return False
         return self._published(query.day).get(query.content_hash) == query.code
+
+
+class ManifestReader:
+    """A `PublishedSet` read from a manifest file, verified with the publishers' keys, and
+    read again when the file changes (so `motcua publish` takes effect without a restart).
+
+    No manifest: nothing is published. A manifest that does not verify raises, so the local
+    activity retries (and the dossier waits) until an operator fixes it, rather than stopping
+    every new dossier.
+    """
+
+    def __init__(self, path: Path, keys: Keyset) -> None:
+        self._path, self._keys = path, keys
+        self._cached: tuple[tuple[int, int], publication.ManifestBody] | None = None
+
+    def __call__(self, day: date) -> Mapping[str, str]:
+        try:
+            stat = self._path.stat()
+        except FileNotFoundError:
+            return {}
+        seen = (stat.st_mtime_ns, stat.st_size)
+        cached = self._cached  # one read: activities run in several threads
+        if cached is None or cached[0] != seen:
+            cached = (seen, publication.verify(publication.read(self._path), self._keys))
+            self._cached = cached
+        return publication.published_set(cached[1], day)

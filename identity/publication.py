@@ -29,7 +29,6 @@ from procedures.models import FrozenProcedure
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 """A manifest larger than this is refused unread (one entry is ~200 bytes)."""
-FILE_NAME = "published.json"
 
 
 class PublicationError(Exception):

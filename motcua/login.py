@@ -17,19 +17,17 @@ from pathlib import Path
 
 import jwt
 
-from identity import assertions
+from identity import assertions, layout
 from identity.keys import KeyFileError, Signer
 from motcua import officers
 from runtime.errors import UserError
 
-SIGNER_NAME = "officers"
-"""Key files `<data>/identity/officers-key.pem` (private) and `officers-keys.json` (public)."""
 TOKEN_ENV = "MOTCUA_TOKEN_FILE"
 
 
 def signer(data: Path) -> Signer:
     """The officers' signer of a data folder (the embedded front door)."""
-    return Signer(data / "identity", SIGNER_NAME)
+    return layout.officers_signer(data)
 
 
 def keyset_path(data: Path) -> Path:

@@ -12,20 +12,18 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from identity import publication
+from identity import layout, publication
 from identity.keys import KeyFileError, Signer
 from procedures.models import FrozenProcedure
 from runtime.errors import UserError
 
-SIGNER_NAME = "publisher"
-
 
 def signer(data: Path) -> Signer:
-    return Signer(data / "identity", SIGNER_NAME)
+    return layout.publisher_signer(data)
 
 
 def manifest_path(data: Path) -> Path:
-    return data / publication.FILE_NAME
+    return layout.manifest_path(data)
 
 
 def publish(

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         TaskStep,
         WaitStep,
     )
+    from procedures.integrity import genuine
     from procedures.templates import evaluate
     from workflows import legacy_v1
     from workflows.api import (
@@ -155,8 +156,11 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
 
     async def _is_published(self) -> bool:
         """Whether the worker's published catalogue lists this procedure version on the day of
-        receipt: asked once, first, and recorded in history, so replay reads the answer."""
+        receipt: asked once, first, and recorded in history, so replay reads the answer. A
+        procedure whose content does not give the hash it carries is not asked about."""
         frozen = self._inp.procedure
+        if not genuine(frozen):
+            return False
         query = PublishedQuery(
             code=self._proc.code,
             content_hash=frozen.content_hash,

@@ -1,0 +1,264 @@
+"""Trust on real Temporal: officers' signed assertions, published procedures only, and the
+applicant's attempt limit (interpreter behaviours `signed_officers`, `published_only`,
+`proof_attempts`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.testing import WorkflowEnvironment
+
+from identity import assertions, keys, publication
+from motcua import logs
+from motcua.audit.replay import new_replayer
+from procedures.legaltime.calendar import load_calendar
+from procedures.loader import content_hash, load_procedure
+from procedures.models import Channel, FrozenProcedure, ResultType
+from worker import Trust, WorkerGroup
+from workflows import proof
+from workflows.api import (
+    CLAIM,
+    COMPLETE,
+    STATE,
+    WITHDRAW,
+    Actor,
+    Applicant,
+    ClaimTask,
+    CompleteTask,
+    DossierInput,
+    DossierOutcome,
+    DossierState,
+    PortalStatus,
+    TaskStatus,
+    WithdrawDossier,
+)
+from workflows.dossier import DossierWorkflow
+
+FIXTURES = Path(__file__).parent / "fixtures" / "interpreter"
+QUEUES = ["test-desk", "test-second"]
+DESK = Actor(user="lan", agency="T00.00.01.H26", role="one_stop")
+APPLICANT_ID = "001190000001"
+FRONT_DOOR = keys.generate()
+"""The front door's key in these tests; workers trust its public key."""
+TRUST = Trust({FRONT_DOOR.kid: FRONT_DOOR.public}, drafts=True)
+
+
+def sign(actor: Actor, key: keys.SigningKey = FRONT_DOOR, **options: Any) -> str:
+    options.setdefault("now", datetime.now(UTC))
+    return assertions.issue(
+        key.private, key.kid, user=actor.user, agency=actor.agency, role=actor.role, **options
+    )
+
+
+def every_step() -> FrozenProcedure:
+    return load_procedure(FIXTURES / "every-step.yaml")
+
+
+async def start(client: Client, procedure: FrozenProcedure, queue: str = "test-desk") -> Any:
+    code = f"T00.00.01.H26-{datetime.now(UTC):%y%m%d}-{uuid.uuid4().hex[:8]}"
+    inp = DossierInput(
+        code=code,
+        procedure=procedure,
+        calendar=load_calendar(),
+        received_at=datetime.now(UTC),
+        channel=Channel.ONLINE,
+        applicant=Applicant(full_name="Nguyễn Thị Bình", id_number=APPLICANT_ID),
+        documents=("application",),
+        request_id=code,
+    )
+    await client.start_workflow(
+        DossierWorkflow.run,
+        inp,
+        id=code,
+        task_queue=queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    return client.get_workflow_handle(code, result_type=DossierOutcome)
+
+
+async def state(handle: WorkflowHandle[Any, Any]) -> DossierState:
+    return await handle.query(STATE, result_type=DossierState)
+
+
+async def wait_open(handle: WorkflowHandle[Any, Any], step: str) -> None:
+    for _ in range(200):
+        current = await state(handle)
+        if any(t.step == step and t.status is TaskStatus.OPEN for t in current.tasks):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {step} never opened")
+
+
+async def refusal(handle: WorkflowHandle[Any, Any], name: str, body: Any) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await handle.execute_update(name, body, result_type=str)
+    cause = failed.value.cause
+    return str(cause.message if hasattr(cause, "message") else cause)
+
+
+@pytest.fixture
+async def workers(dev_env: Any, data_dir: Path) -> AsyncIterator[Client]:
+    logs.configure()  # JSON lines on stderr, as the auditors read them
+    async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=TRUST):
+        yield dev_env.client
+
+
+async def test_unsigned_forged_and_expired_officers_are_refused_and_logged(
+    workers: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handle = await start(workers, every_step())
+    await wait_open(handle, "receive")
+    length = len((await handle.fetch_history()).events)
+    stranger = keys.generate()
+    token = sign(DESK)
+    head, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["role"] = "head"
+    raised = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    cases = {
+        "unsigned": ClaimTask(step="receive", actor=DESK),
+        "unknown_kid": ClaimTask(step="receive", actor=DESK, assertion=sign(DESK, stranger)),
+        "bad_signature": ClaimTask(
+            step="receive",
+            actor=DESK.model_copy(update={"role": "head"}),
+            assertion=f"{head}.{raised}.{signature}",
+        ),
+        "expired": ClaimTask(
+            step="receive",
+            actor=DESK,
+            assertion=sign(DESK, now=datetime.now(UTC) - timedelta(hours=9)),
+        ),
+        "signed for": ClaimTask(
+            step="receive",
+            actor=Actor(user="mallory", agency=DESK.agency, role="one_stop"),
+            assertion=token,
+        ),
+        "for task 'review'": ClaimTask(
+            step="receive", actor=DESK, assertion=sign(DESK, task="review")
+        ),
+    }
+    for why, body in cases.items():
+        assert why in await refusal(handle, CLAIM, body), why
+    # nothing of it reached history; every refusal reached the auditors' log
+    assert len((await handle.fetch_history()).events) == length
+    logged = [
+        json.loads(line)
+        for line in capsys.readouterr().err.splitlines()
+        if '"update_rejected"' in line
+    ]
+    assert len([entry for entry in logged if entry["dossier"] == handle.id]) == len(cases)
+    # a signed officer of the right agency and role acts
+    done = await handle.execute_update(
+        CLAIM, ClaimTask(step="receive", actor=DESK, assertion=token), result_type=str
+    )
+    assert done == "receive claimed by lan"
+
+
+async def test_an_old_history_replays_after_the_keys_are_rotated(
+    dev_env: Any, data_dir: Path
+) -> None:
+    async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=TRUST):
+        handle = await start(dev_env.client, every_step())
+        await wait_open(handle, "receive")
+        await handle.execute_update(
+            COMPLETE,
+            CompleteTask(step="receive", actor=DESK, decision="refuse", assertion=sign(DESK)),
+            result_type=str,
+        )
+        assert (await handle.result()).result is ResultType.REFUSED
+    history = await handle.fetch_history()
+    rotated = keys.generate()
+    # the old key is gone from what workers trust: replay does not run validators
+    async with WorkerGroup(
+        dev_env.client, QUEUES, data_dir, trust=Trust({rotated.kid: rotated.public}, drafts=True)
+    ):
+        await new_replayer().replay_workflow(history)
+        # ...while live, the old key's tokens are refused
+        second = await start(dev_env.client, every_step())
+        await wait_open(second, "receive")
+        why = await refusal(
+            second, CLAIM, ClaimTask(step="receive", actor=DESK, assertion=sign(DESK))
+        )
+        assert "unknown_kid" in why
+        await second.execute_update(
+            CLAIM,
+            ClaimTask(step="receive", actor=DESK, assertion=sign(DESK, rotated)),
+            result_type=str,
+        )
+
+
+async def test_an_unpublished_procedure_stops_before_any_side_effect(
+    dev_env: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    published_one = every_step()
+    body = published_one.procedure.model_copy(update={"name": "Thủ tục giả mạo"})
+    # a changed body under the published hash, and a changed body under its own hash
+    tampered = published_one.model_copy(update={"procedure": body})
+    spoof = tampered.model_copy(
+        update={"content_hash": content_hash(body, published_one.subprocedures)}
+    )
+    publisher = keys.generate()
+    manifest = data_dir / "published.json"
+    entries = publication.entries({"9.000001": published_one})
+    publication.write(manifest, publication.sign(entries, publisher, "Sở thử", datetime.now(UTC)))
+    from activities.publication import ManifestReader
+
+    strict = Trust(TRUST.officer_keys, ManifestReader(manifest, {publisher.kid: publisher.public}))
+    async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=strict):
+        for forged, asked in ((spoof, 1), (tampered, 0)):
+            handle = await start(dev_env.client, forged)
+            outcome = await handle.result()
+            assert (outcome.result, outcome.status) == (ResultType.STOPPED, PortalStatus.STOPPED)
+            history = await handle.fetch_history()
+            kinds = [event.WhichOneof("attributes") or "" for event in history.events]
+            assert not any("activity_task_scheduled" in kind for kind in kinds)
+            # the local activity's recorded answer; a tampered hash is not even asked about
+            assert kinds.count("marker_recorded_event_attributes") == asked
+            assert [e.kind for e in (await state(handle)).timeline] == ["unpublished"]
+            await new_replayer().replay_workflow(history)
+        assert not (data_dir / "outbox").exists() and not (data_dir / "results").exists()
+
+        genuine = await start(dev_env.client, published_one)
+        await wait_open(genuine, "receive")
+
+
+async def test_five_wrong_identity_numbers_lock_the_dossier_for_a_while(
+    ts_env: WorkflowEnvironment, data_dir: Path
+) -> None:
+    async with WorkerGroup(ts_env.client, QUEUES, data_dir, trust=TRUST):
+        handle = await start(ts_env.client, every_step())
+        await wait_open(handle, "receive")
+        for attempt in range(1, proof.MAX_FAILURES + 1):
+            why = await refusal(
+                handle, WITHDRAW, WithdrawDossier(applicant_id=f"99999999999{attempt}")
+            )
+            assert "not this dossier's applicant's" in why
+            assert ("locked until" in why) == (attempt == proof.MAX_FAILURES), why
+        # locked: even the right number waits, and is refused by the validator (not accepted)
+        why = await refusal(handle, WITHDRAW, WithdrawDossier(applicant_id=APPLICANT_ID))
+        assert "too many wrong identity numbers" in why
+        accepted = [
+            e
+            for e in (await handle.fetch_history()).events
+            if e.HasField("workflow_execution_update_accepted_event_attributes")
+        ]
+        assert len(accepted) == proof.MAX_FAILURES
+        timeline = [(e.kind, e.detail) for e in (await state(handle)).timeline]
+        assert [k for k, _ in timeline].count("proof_failed") == proof.MAX_FAILURES - 1
+        assert [k for k, _ in timeline].count("proof_locked") == 1
+        await ts_env.sleep(proof.LOCK + timedelta(minutes=1))
+        await handle.execute_update(
+            WITHDRAW, WithdrawDossier(applicant_id=APPLICANT_ID), result_type=str
+        )
+        assert (await handle.result()).result is ResultType.WITHDRAWN
+        await new_replayer().replay_workflow(await handle.fetch_history())
