@@ -25,7 +25,9 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payloads import Notification, OfficerNotice, PortalRecord
+from identity import keys
 from motcua import client as ops
+from motcua.client import credentials
 from motcua.devserver import find_binary, register_search_attributes, shut_down
 from motcua.play import APPROVE, Plan, TimeSkip, handed_over, play, sample_fields
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
@@ -34,6 +36,7 @@ from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskSt
 from runtime.catalogue import catalogue_task_queues
 from runtime.connection import DATA_CONVERTER
 from runtime.errors import UserError
+from runtime.trust import Trust
 from runtime.workers import WorkerGroup
 from workflows.api import (
     APOLOGY_STEP,
@@ -261,20 +264,26 @@ async def dry_run(
     data = data_dir.resolve()
     documents = tuple(d.id for d in proc.documents if d.required)
     queues = catalogue_task_queues({proc.code: frozen})
-    async with WorkerGroup(env.client, queues, data, max_cached_workflows=NO_CACHE):
-        submitted = await ops.submit(
-            env.client,
-            frozen,
-            APPLICANT,
-            channel,
-            sample_fields(proc.application) | (form or {}),
-            documents,
-            request_id=f"dryrun-{uuid.uuid4()}",
-            calendar=calendar,
-        )
-        skip = TimeSkip(calendar=calendar, skip_to=lambda at: _skip_to(env, at))
-        final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
-        states = [final, *await _descendants(env.client, final)]
+    # The dry run is its own front door (a key of its own, for this run) and runs drafts.
+    key = keys.generate()
+    trust = Trust({key.kid: key.public}, drafts=True)
+    with credentials.signing(credentials.key_signing(key, env.get_current_time)):
+        async with WorkerGroup(
+            env.client, queues, data, trust=trust, max_cached_workflows=NO_CACHE
+        ):
+            submitted = await ops.submit(
+                env.client,
+                frozen,
+                APPLICANT,
+                channel,
+                sample_fields(proc.application) | (form or {}),
+                documents,
+                request_id=f"dryrun-{uuid.uuid4()}",
+                calendar=calendar,
+            )
+            skip = TimeSkip(calendar=calendar, skip_to=lambda at: _skip_to(env, at))
+            final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
+            states = [final, *await _descendants(env.client, final)]
     procedures = _procedures(frozen)
     runs = tuple(_run(s, procedures[s.procedure_code], calendar, data) for s in states)
     return DryRun(source=frozen.source, data_dir=str(data) if keep else None, dossiers=runs)

@@ -33,9 +33,7 @@ from procedures.models import (
 from runtime.errors import UserError
 from workflows.api import (
     APOLOGY_STEP,
-    DELIVER_EVENT,
     Actor,
-    DeliverEvent,
     DossierState,
     TaskStatus,
     TimelineEntry,
@@ -147,8 +145,7 @@ async def _act_on(client: Client, frozen: FrozenProcedure, state: DossierState, 
     if waiting and not plan.no_event:
         agency = frozen.procedure.agencies[frozen.procedure.receiving_agency]
         actor = Actor(user="demo.cashier", agency=agency.code, role="one_stop")
-        handle = client.get_workflow_handle(state.code)
-        await handle.execute_update(DELIVER_EVENT, DeliverEvent(event=waiting, actor=actor))
+        await ops.deliver_event(client, state.code, waiting, actor)
         return True
     return False
 

@@ -27,12 +27,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from helpers import TEST_TRUST, front_door_signing
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
 from motcua.audit.history import fetch_runs
+from motcua.client import credentials
 from motcua.devserver import find_binary
 from motcua.dryrun import dry_run, time_skipping_server
 from motcua.play import Plan, awaited
@@ -47,10 +49,8 @@ from procedures.models import (
 from runtime.catalogue import catalogue_task_queues
 from runtime.workers import WorkerGroup
 from workflows.api import (
-    DELIVER_EVENT,
     Actor,
     Applicant,
-    DeliverEvent,
     TaskStatus,
     TaskView,
 )
@@ -210,9 +210,7 @@ async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -
         event = awaited(state)
         if event is not None:
             cashier = Actor(user="cashier.1", agency=state.code.rsplit("-", 2)[0], role="one_stop")
-            await client.get_workflow_handle(code).execute_update(
-                DELIVER_EVENT, DeliverEvent(event=event, actor=cashier)
-            )
+            await ops.deliver_event(client, code, event, cashier)
         await asyncio.sleep(POLL)
 
 
@@ -264,6 +262,7 @@ async def write_histories(
 
 async def main_async(out: Path, suffix: str = "") -> None:
     out.mkdir(parents=True, exist_ok=True)
+    credentials.sign_with(front_door_signing)  # officers sign as the tests' front door
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
         search_attributes=ALL,
@@ -273,7 +272,7 @@ async def main_async(out: Path, suffix: str = "") -> None:
     try:
         queues = catalogue_task_queues(load_catalog())
         with tempfile.TemporaryDirectory() as data:
-            async with WorkerGroup(env.client, queues, Path(data)):
+            async with WorkerGroup(env.client, queues, Path(data), trust=TEST_TRUST):
                 for case in CASES:
                     for path in await record(env.client, case, out, suffix):
                         print(f"wrote {path}")

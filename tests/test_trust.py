@@ -14,17 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import TEST_TRUST, sign
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
-from identity import assertions, keys, publication
-from motcua import logs
-from motcua.audit.replay import new_replayer
+from activities.publication import ManifestReader
+from identity import keys, publication
 from procedures.legaltime.calendar import load_calendar
 from procedures.loader import content_hash, load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
-from worker import Trust, WorkerGroup
+from runtime import logs
+from runtime.replayer import new_replayer
+from runtime.trust import Trust
+from runtime.workers import WorkerGroup
 from workflows import proof
 from workflows.api import (
     CLAIM,
@@ -48,16 +51,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "interpreter"
 QUEUES = ["test-desk", "test-second"]
 DESK = Actor(user="lan", agency="T00.00.01.H26", role="one_stop")
 APPLICANT_ID = "001190000001"
-FRONT_DOOR = keys.generate()
-"""The front door's key in these tests; workers trust its public key."""
-TRUST = Trust({FRONT_DOOR.kid: FRONT_DOOR.public}, drafts=True)
-
-
-def sign(actor: Actor, key: keys.SigningKey = FRONT_DOOR, **options: Any) -> str:
-    options.setdefault("now", datetime.now(UTC))
-    return assertions.issue(
-        key.private, key.kid, user=actor.user, agency=actor.agency, role=actor.role, **options
-    )
 
 
 def every_step() -> FrozenProcedure:
@@ -109,7 +102,7 @@ async def refusal(handle: WorkflowHandle[Any, Any], name: str, body: Any) -> str
 @pytest.fixture
 async def workers(dev_env: Any, data_dir: Path) -> AsyncIterator[Client]:
     logs.configure()  # JSON lines on stderr, as the auditors read them
-    async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=TRUST):
+    async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=TEST_TRUST):
         yield dev_env.client
 
 
@@ -167,7 +160,7 @@ async def test_unsigned_forged_and_expired_officers_are_refused_and_logged(
 async def test_an_old_history_replays_after_the_keys_are_rotated(
     dev_env: Any, data_dir: Path
 ) -> None:
-    async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=TRUST):
+    async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=TEST_TRUST):
         handle = await start(dev_env.client, every_step())
         await wait_open(handle, "receive")
         await handle.execute_update(
@@ -211,9 +204,10 @@ async def test_an_unpublished_procedure_stops_before_any_side_effect(
     manifest = data_dir / "published.json"
     entries = publication.entries({"9.000001": published_one})
     publication.write(manifest, publication.sign(entries, publisher, "Sở thử", datetime.now(UTC)))
-    from activities.publication import ManifestReader
 
-    strict = Trust(TRUST.officer_keys, ManifestReader(manifest, {publisher.kid: publisher.public}))
+    strict = Trust(
+        TEST_TRUST.officer_keys, ManifestReader(manifest, {publisher.kid: publisher.public})
+    )
     async with WorkerGroup(dev_env.client, QUEUES, data_dir, trust=strict):
         for forged, asked in ((spoof, 1), (tampered, 0)):
             handle = await start(dev_env.client, forged)
@@ -235,7 +229,7 @@ async def test_an_unpublished_procedure_stops_before_any_side_effect(
 async def test_five_wrong_identity_numbers_lock_the_dossier_for_a_while(
     ts_env: WorkflowEnvironment, data_dir: Path
 ) -> None:
-    async with WorkerGroup(ts_env.client, QUEUES, data_dir, trust=TRUST):
+    async with WorkerGroup(ts_env.client, QUEUES, data_dir, trust=TEST_TRUST):
         handle = await start(ts_env.client, every_step())
         await wait_open(handle, "receive")
         for attempt in range(1, proof.MAX_FAILURES + 1):

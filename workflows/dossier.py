@@ -23,6 +23,7 @@ from workflows.watchers import DossierWatchers
 
 with workflow.unsafe.imports_passed_through():
     from activities.payloads import AutoStepInput, AutoStepResult, PublishedQuery
+    from procedures.integrity import genuine
     from procedures.legaltime.calendar import TimeLimit
     from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
     from procedures.models import (
@@ -36,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         TaskStep,
         WaitStep,
     )
-    from procedures.integrity import genuine
     from procedures.templates import evaluate
     from workflows import legacy_v1
     from workflows.api import (

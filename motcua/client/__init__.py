@@ -27,7 +27,14 @@ from motcua.client.errors import (
     UpdateRejected,
 )
 from motcua.client.inbox import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, inbox, inbox_query
-from motcua.client.officers import approve_apology, claim, complete, reassign, request_supplement
+from motcua.client.officers import (
+    approve_apology,
+    claim,
+    complete,
+    deliver_event,
+    reassign,
+    request_supplement,
+)
 from motcua.client.submit import check_submission, default_request_id, load_frozen, submit
 from motcua.client.views import (
     STATUS_LABELS,
@@ -66,6 +73,7 @@ __all__ = [
     "complete",
     "connect",
     "default_request_id",
+    "deliver_event",
     "inbox",
     "inbox_query",
     "load_frozen",

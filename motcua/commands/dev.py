@@ -13,6 +13,8 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import DATA_DIR
+from motcua import login, publication
+from motcua.commands.officers import demo_report
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
@@ -40,9 +42,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; a broken catalogue fails before anything starts."""
-    queues = catalogue_task_queues(load_catalogue(args.catalog))
+    catalog = load_catalogue(args.catalog)
+    queues = catalogue_task_queues(catalog)
     stop = stop_on_signals()
     data = args.data.resolve()
+    login.signer(data).key()  # the front door's key, and the keyset the worker trusts
+    print(demo_report(data, catalog), flush=True)
+    if not publication.manifest_path(data).exists():
+        print(
+            "No published catalogue yet: dossiers are refused until `motcua publish` "
+            f"--data {data}.",
+            flush=True,
+        )
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
             server.address, namespace=server.namespace, data_converter=DATA_CONVERTER
