@@ -72,7 +72,10 @@ class WorkerGroup:
             max_workers=max_concurrent_activities, thread_name_prefix="activity"
         )
         bound = list(activities) if activities is not None else all_activities(data_dir)
+        # Asked by each new dossier as a local activity, so by the worker running workflows;
+        # `activities=[]` makes a workflows-only worker, which polls no activity task.
         bound.append(Publication(trust.published, drafts=trust.drafts).is_published)
+        workflows_only = activities is not None and not activities
         # Built here, not on entry: a workflow that fails validation raises at once.
         self.workers = [
             Worker(
@@ -80,6 +83,7 @@ class WorkerGroup:
                 task_queue=queue,
                 workflows=list(workflows),
                 activities=bound,
+                no_remote_activities=workflows_only,
                 activity_executor=self._executor,
                 workflow_runner=workflow_runner(),
                 max_cached_workflows=max_cached_workflows,

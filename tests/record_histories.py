@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -195,6 +196,10 @@ async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -
             if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
                 continue
             if case.withdraw_at == task.step:
+                # a wrong identity number first: counted from interpreter 4 on (its history
+                # records the failed attempt), refused by the validator before
+                with contextlib.suppress(ops.UpdateRejected):
+                    await ops.withdraw(client, code, "nhầm số", applicant_id="000000000000")
                 await ops.withdraw(client, code, "không còn nhu cầu", applicant_id=APPLICANT_ID)
                 break
             hook = case.hooks.get(task.step)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import APPLICANT, Setup, eventually, open_task, serving, settled, submit
+from helpers import APPLICANT, Setup, eventually, open_task, serving, settled, signed, submit
 
 from motcua import client as ops
 from procedures.models import Channel
@@ -350,7 +350,7 @@ async def test_temporal_cli_sends_an_officers_action(setup: Setup) -> None:
     """Temporal's own CLI is a client too: the update's name and JSON input are the API."""
     done = await submit(setup)
     await open_task(setup, done.code, "receive")
-    request = CompleteTask(step="receive", actor=setup.desk_officer(), decision="accept")
+    request = signed(CompleteTask(step="receive", actor=setup.desk_officer(), decision="accept"))
     temporal = Path(sys.executable).with_name("temporal")
     command = [
         str(temporal), "workflow", "update", "execute",

@@ -18,7 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from helpers import TEST_TRUST, eventually, make_setup, submit
+from helpers import TEST_TRUST, eventually, make_setup, signed, submit
 from packaging.requirements import Requirement
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
@@ -133,7 +133,7 @@ async def test_claim_taken_by_a_cold_worker_with_the_event_that_opened_it_replay
             return kinds.count(COMPLETED) == kinds.count(SCHEDULED)
 
         await eventually(activities_done, what="the receipt notification's completion")
-        request = ClaimTask(step="receive", actor=s.desk_officer())
+        request = signed(ClaimTask(step="receive", actor=s.desk_officer()))
         update_id = f"claim-{dossier.code}"
         claim = asyncio.create_task(
             handle.execute_update(CLAIM, request, id=update_id, result_type=str)

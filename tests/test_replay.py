@@ -56,9 +56,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     versions = {path.name: _interpreter(path) for path in GOLDEN}
     assert versions["1.001193-parallel-supplement.json"] == 1
     assert versions["1.001193-parallel-supplement.v2.json"] == 2
-    assert versions["1.001193-parallel-supplement.v3.json"] == INTERPRETER == 3
+    assert versions["1.001193-parallel-supplement.v3.json"] == 3
+    assert versions["1.001193-parallel-supplement.v4.json"] == INTERPRETER == 4
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 
@@ -73,6 +74,24 @@ def test_a_v3_golden_history_tells_officers_of_reminders_and_an_escalation() -> 
             )
             kinds += [n.kind.value for n in batch.notices]
     assert kinds == ["reminder", "reminder", "overdue", "escalated"], kinds
+
+
+def test_a_v4_golden_history_asks_first_and_counts_a_wrong_identity_number() -> None:
+    """Interpreter 4's new commands: the published check (a local activity's marker, before any
+    activity) and an applicant's wrong number, accepted and failed so that it is counted."""
+    events = read_file(HISTORIES / "2.000488-withdrawn.v4.json").history.events
+    kinds = [event.WhichOneof("attributes") for event in events]
+    marker = kinds.index("marker_recorded_event_attributes")
+    assert marker < kinds.index("activity_task_scheduled_event_attributes")
+    assert events[marker].marker_recorded_event_attributes.marker_name == "core_local_activity"
+    failures = [
+        event.workflow_execution_update_completed_event_attributes.outcome.failure
+        for event in events
+        if event.HasField("workflow_execution_update_completed_event_attributes")
+        and event.workflow_execution_update_completed_event_attributes.outcome.HasField("failure")
+    ]
+    assert [f.application_failure_info.type for f in failures] == ["ProofFailed"]
+    assert "attempt 1 of 5" in failures[0].message
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:
