@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import TEST_TRUST, sign
+from helpers import TEST_TRUST, make_setup, sign
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
 from activities.publication import ManifestReader
-from identity import keys, publication
+from identity import keys, layout, publication
+from motcua import cli, login
+from motcua import client as ops
+from motcua import publication as published
 from procedures.legaltime.calendar import load_calendar
 from procedures.loader import content_hash, load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
@@ -256,3 +259,75 @@ async def test_five_wrong_identity_numbers_lock_the_dossier_for_a_while(
         )
         assert (await handle.result()).result is ResultType.WITHDRAWN
         await new_replayer().replay_workflow(await handle.fetch_history())
+
+
+# ------------------------------------------------------------------------------ the command line
+
+
+def cli_run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, list[str]]:
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, [line for line in err.splitlines() if not line.startswith("{")]
+
+
+async def test_an_officer_logs_in_and_acts_with_the_cached_token(
+    dev_env: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded default end to end: a directory, a login, a published catalogue, a worker
+    trusting the data folder; `motcua task` without `--as` acts as the login says."""
+    s = make_setup(dev_env.client, tmp_path)
+    data = tmp_path / "data"
+    monkeypatch.setenv("TEMPORAL_ADDRESS", s.address)
+    monkeypatch.setenv("MOTCUA_TOKEN_FILE", str(tmp_path / "token"))
+    (tmp_path / "pw").write_text("mật khẩu dài đủ\n")
+    base = ("--data", str(data))
+    applicant = tmp_path / "applicant.json"
+    applicant.write_text(Applicant(full_name="Lê Văn C", id_number=APPLICANT_ID).model_dump_json())
+    submit = ("submit", str(s.folder / "normal.yaml"), "--applicant", str(applicant), *base)
+
+    # not published yet: refused by the client, before anything is recorded
+    status, _, err = await asyncio.to_thread(cli_run, capsys, *submit)
+    assert status == 1 and err == [
+        f"motcua: {layout.manifest_path(data)}: no published catalogue; run `motcua publish`"
+    ]
+    published.publish(data, {s.fast.procedure.code: s.fast}, "Sở thử")
+    status, _, err = await asyncio.to_thread(cli_run, capsys, *submit)
+    assert status == 1 and len(err) == 1
+    assert err[0].startswith(f"motcua: procedure {s.normal.procedure.code} version ")
+    assert err[0].endswith(
+        "is not published: run `motcua publish`, or try a draft with `motcua dryrun`"
+    )
+    published.publish(data, {p.procedure.code: p for p in (s.normal, s.fast)}, "Sở thử")
+
+    add = ("officers", "add", "lan", "--name", "Lan", "--agency", s.desk, "--role", "one_stop")
+    assert cli.main([*add, "--password-file", str(tmp_path / "pw"), *base]) == 0
+    assert cli.main(["login", "--user", "lan", "--password-file", str(tmp_path / "pw"), *base]) == 0
+    capsys.readouterr()
+    async with WorkerGroup(dev_env.client, [s.queue], data, trust=Trust.of_data(data)):
+        status, out, err = await asyncio.to_thread(cli_run, capsys, *submit)
+        assert status == 0, err
+        code = out.split()[0]
+        handle = dev_env.client.get_workflow_handle(code)
+        await wait_open(handle, "receive")
+        status, out, err = await asyncio.to_thread(
+            cli_run, capsys, "task", "claim", code, "receive"
+        )
+        assert (status, out) == (0, f"{code}: receive claimed by lan\n"), err
+        # a token past its expiry is refused by the client first, in one line
+        expired = login.sign(
+            data, "lan", s.desk, "one_stop", now=datetime.now(UTC) - timedelta(hours=9)
+        )
+        login.cache(expired, tmp_path / "token")
+        status, _, err = await asyncio.to_thread(
+            cli_run, capsys, "task", "complete", code, "receive", "--decision", "accept"
+        )
+        assert status == 1 and len(err) == 1 and "run `motcua login` again" in err[0]
+        # ...and one the client lets through (or `temporal workflow update`) by the workflow
+        with pytest.raises(ops.UpdateRejected, match=r"officer assertion refused \(expired\)"):
+            await ops.complete(
+                dev_env.client, code, "receive", s.desk_officer(), "accept",
+                assertion=expired.token,
+            )  # fmt: skip
