@@ -24,6 +24,7 @@ from identity import keys, layout, publication
 from motcua import cli, login
 from motcua import client as ops
 from motcua import publication as published
+from motcua.audit.trail import build_trail
 from procedures.legaltime.calendar import load_calendar
 from procedures.loader import content_hash, load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
@@ -60,13 +61,18 @@ def every_step() -> FrozenProcedure:
     return load_procedure(FIXTURES / "every-step.yaml")
 
 
-async def start(client: Client, procedure: FrozenProcedure, queue: str = "test-desk") -> Any:
-    code = f"T00.00.01.H26-{datetime.now(UTC):%y%m%d}-{uuid.uuid4().hex[:8]}"
+async def start(
+    client: Client, procedure: FrozenProcedure, received: datetime | None = None
+) -> Any:
+    """A dossier received now (or at `received`: the time-skipping server's clock may be
+    years ahead, moved there by other tests), under a calendar covering that year."""
+    at = received or datetime.now(UTC)
+    code = f"T00.00.01.H26-{at:%y%m%d}-{uuid.uuid4().hex[:8]}"
     inp = DossierInput(
         code=code,
         procedure=procedure,
-        calendar=load_calendar(),
-        received_at=datetime.now(UTC),
+        calendar=load_calendar(range(at.year - 1, at.year + 2)),
+        received_at=at,
         channel=Channel.ONLINE,
         applicant=Applicant(full_name="Nguyễn Thị Bình", id_number=APPLICANT_ID),
         documents=("application",),
@@ -76,7 +82,7 @@ async def start(client: Client, procedure: FrozenProcedure, queue: str = "test-d
         DossierWorkflow.run,
         inp,
         id=code,
-        task_queue=queue,
+        task_queue="test-desk",
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     return client.get_workflow_handle(code, result_type=DossierOutcome)
@@ -233,7 +239,7 @@ async def test_five_wrong_identity_numbers_lock_the_dossier_for_a_while(
     ts_env: WorkflowEnvironment, data_dir: Path
 ) -> None:
     async with WorkerGroup(ts_env.client, QUEUES, data_dir, trust=TEST_TRUST):
-        handle = await start(ts_env.client, every_step())
+        handle = await start(ts_env.client, every_step(), await ts_env.get_current_time())
         await wait_open(handle, "receive")
         for attempt in range(1, proof.MAX_FAILURES + 1):
             why = await refusal(
@@ -258,7 +264,15 @@ async def test_five_wrong_identity_numbers_lock_the_dossier_for_a_while(
             WITHDRAW, WithdrawDossier(applicant_id=APPLICANT_ID), result_type=str
         )
         assert (await handle.result()).result is ResultType.WITHDRAWN
-        await new_replayer().replay_workflow(await handle.fetch_history())
+        history = await handle.fetch_history()
+        await new_replayer().replay_workflow(history)
+    # the audit trail tells each counted attempt, and the lock, apart from the withdrawal
+    entries = [(e.kind, e.detail) for e in build_trail([history]).entries]
+    proofs = [(kind, detail) for kind, detail in entries if kind.startswith("proof_")]
+    assert [kind for kind, _ in proofs] == ["proof_failed"] * 4 + ["proof_locked"]
+    assert "attempt 4 of 5" in proofs[3][1] and "locked until" in proofs[4][1]
+    assert [kind for kind, _ in entries].count("withdrawn") == 1
+    assert "99999999999" not in str(entries)  # the wrong numbers tried are not shown
 
 
 # ------------------------------------------------------------------------------ the command line

@@ -30,6 +30,9 @@ WITHDRAW = "withdraw"
 DELIVER_EVENT = "deliver_event"
 APPROVE_APOLOGY = "approve_apology"
 ALLOCATE = "allocate"
+PROOF_FAILED = "ProofFailed"
+"""The failure type of a citizen's update refused for a wrong identity number (interpreter 4
+on): accepted, so that history counts it, then failed."""
 # Signal and query names.
 UPDATE_CALENDAR = "update_calendar"
 STATE = "state"

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         COMPLETE,
         DELIVER_EVENT,
         PENDING_TASKS,
+        PROOF_FAILED,
         REASSIGN,
         REQUEST_SUPPLEMENT,
         STATE,
@@ -228,7 +229,7 @@ class DossierHandlers(DossierCore):
             self._event(kind, actor="applicant", detail=f"{what}: {detail}")
             log(kind, dossier=self._inp.code, what=what, why=f"{err}; {detail}")
             raise ApplicationError(
-                f"{err} ({detail})", type="ProofFailed", non_retryable=True
+                f"{err} ({detail})", type=PROOF_FAILED, non_retryable=True
             ) from None
         self._rt.proof.succeed()
 
