@@ -201,3 +201,14 @@ def ensure_demo_officers(data: Path, catalog: Mapping[str, FrozenProcedure]) -> 
             )
         save(path, directory)
     return password, str(password_file)
+
+
+def demo_report(data: Path, catalog: Mapping[str, FrozenProcedure]) -> str:
+    """Create the demo officers and say how to log in as one (for `motcua dev` too)."""
+    password, where = ensure_demo_officers(data, catalog)
+    users = list(demo_logins(catalog))
+    example = next((user for user in users if user.startswith("one_stop.")), users[0])
+    return (
+        f"Demo officers ({len(users)}, login ROLE.AGENCY_CODE, password {password!r}, kept in "
+        f"{where}):\n  " + "\n  ".join(users) + f"\nLog in: motcua login --user {example}"
+    )

@@ -66,7 +66,7 @@ class WorkerGroup:
         if not task_queues:
             raise UserError("no task queue to serve")
         self.task_queues = tuple(task_queues)
-        self._trust = trust
+        self.trust = trust
         self._trusted_before: Keyset = {}
         self._executor = ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="activity"
@@ -99,7 +99,7 @@ class WorkerGroup:
     async def __aenter__(self) -> WorkerGroup:
         # One trust per process (validators read `identity.trusted`); restored on exit.
         self._trusted_before = trusted.officer_keys()
-        trusted.trust_officer_keys(self._trust.officer_keys)
+        trusted.trust_officer_keys(self.trust.officer_keys)
         self._runs = [asyncio.create_task(worker.run()) for worker in self.workers]
         return self
 
@@ -153,6 +153,8 @@ async def run_worker(
         max_concurrent_activities=max_concurrent_activities,
     ) as group:
         log.info("worker serving", task_queues=list(group.task_queues), data=str(data_dir))
+        if not group.trust.officer_keys:
+            log.warning("no officer keys trusted: every officer's update will be refused")
         await group.wait(stop or asyncio.Event())
     log.info("worker stopped", task_queues=list(group.task_queues))
 

@@ -8,9 +8,8 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import DATA_DIR
-from motcua import publication
+from motcua import officers, publication
 from motcua.client import credentials
-from motcua.commands.officers import demo_report
 from motcua.demo import report, run_cases
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
@@ -49,7 +48,7 @@ async def run(args: argparse.Namespace) -> int:
         # The demo publishes the catalogue, and plays the officers as its own front door.
         path, manifest = publication.publish(data, catalog, "motcua demo")
         print(f"Published {len(manifest.body.procedures)} procedure versions: {path}", flush=True)
-        print(demo_report(data, catalog), flush=True)
+        print(officers.demo_report(data, catalog), flush=True)
         with credentials.signing(credentials.local_signing(data)):
             async with WorkerGroup(client, queues, data, trust=Trust.of_data(data)):
                 states = await run_cases(client)

@@ -13,8 +13,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import DATA_DIR
-from motcua import login, publication
-from motcua.commands.officers import demo_report
+from motcua import login, officers, publication
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
@@ -47,11 +46,11 @@ async def run(args: argparse.Namespace) -> int:
     stop = stop_on_signals()
     data = args.data.resolve()
     login.signer(data).key()  # the front door's key, and the keyset the worker trusts
-    print(demo_report(data, catalog), flush=True)
+    print(officers.demo_report(data, catalog), flush=True)
     if not publication.manifest_path(data).exists():
         print(
-            "No published catalogue yet: dossiers are refused until `motcua publish` "
-            f"--data {data}.",
+            f"No published catalogue yet: dossiers are refused until `motcua publish --data "
+            f"{data}`.",
             flush=True,
         )
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from activities import DATA_DIR
 from identity.assertions import MAX_LIFETIME
 from motcua import login, officers
 from procedures.loader import DEFAULT_CATALOG
-from procedures.models import FrozenProcedure
 from runtime.errors import UserError
 
 
@@ -121,19 +119,8 @@ def run_list(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from runtime.catalogue import load_catalogue
 
-    print(demo_report(args.data, load_catalogue(args.catalog)))
+    print(officers.demo_report(args.data, load_catalogue(args.catalog)))
     return 0
-
-
-def demo_report(data: Path, catalog: Mapping[str, FrozenProcedure]) -> str:
-    """Create the demo officers and say how to log in as one (for `motcua dev` too)."""
-    password, where = officers.ensure_demo_officers(data, catalog)
-    users = list(officers.demo_logins(catalog))
-    example = next((user for user in users if user.startswith("one_stop.")), users[0])
-    return (
-        f"Demo officers ({len(users)}, login ROLE.AGENCY_CODE, password {password!r}, kept in "
-        f"{where}):\n  " + "\n  ".join(users) + f"\nLog in: motcua login --user {example}"
-    )
 
 
 def run_login(args: argparse.Namespace) -> int:
