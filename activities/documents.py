@@ -22,6 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payloads import RenderedDocument, RenderForm
+from activities.pdf import SignedCopies
 from procedures import templates
 
 log = structlog.get_logger(__name__)
@@ -31,10 +32,12 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class Documents:
-    """Renders legal forms into `<data>/results/<dossier code>/`."""
+    """Renders legal forms into `<data>/results/<dossier code>/`; receipts and results also
+    as PDFs signed by the issuing agency (`activities.pdf`)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.results_dir = data_dir.resolve() / "results"
+        self.signed = SignedCopies(data_dir.resolve())
 
     @activity.defn(name="render_form")
     def render_form(self, request: RenderForm) -> RenderedDocument:
@@ -58,12 +61,16 @@ class Documents:
             **request.context,
         }
         try:
-            html = templates.form_template(request.form.source).render(context)
+            html = templates.render_form(request.form.source, context)
         except Exception as err:  # rendering is pure: no retry can fix any error it raises
             raise _template_error(request, f"{type(err).__name__}: {err}") from err
         data = html.encode()
         path = self.results_dir / request.dossier_code / f"{request.doc_id}-{request.kind}.html"
         _write_atomically(path, data)
+        pdf = None
+        if request.kind in SignedCopies.KINDS:
+            pdf = path.with_suffix(".pdf")
+            _write_atomically(pdf, self.signed.make(request, html))
         digest = hashlib.sha256(data).hexdigest()
         log.info(
             "form rendered",
@@ -71,9 +78,14 @@ class Documents:
             kind=request.kind.value,
             path=str(path),
             sha256=digest,
+            pdf=str(pdf) if pdf else None,
         )
         return RenderedDocument(
-            kind=request.kind, title=request.form.title, path=str(path), sha256=digest
+            kind=request.kind,
+            title=request.form.title,
+            path=str(path),
+            sha256=digest,
+            pdf=str(pdf) if pdf else None,
         )
 
 

@@ -35,6 +35,9 @@ class RenderedDocument(_Payload):
     title: str
     path: str
     sha256: str
+    pdf: str | None = Field(
+        None, description="The signed PDF beside the HTML (receipt, result); absent before."
+    )
 
 
 class Notification(_Payload):

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.audit",
     "motcua.commands.calendar",
     "motcua.commands.interpreters",
+    "motcua.commands.verify_document",
     "motcua.commands.officers",
     "motcua.commands.publish",
 )

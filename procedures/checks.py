@@ -69,6 +69,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.declared_fields()
     checker.expressions()
     checker.graph()
+    checker.unstoppable_loops()
     checker.time_shares()
     return checker.problems
 
@@ -248,6 +249,11 @@ class _Checker:
                     f"only a `choice` field has `choices`; this one is `{spec.type}`",
                     "write `type: choice`, or remove `choices`",
                 )
+            if spec.max_length is not None and spec.type is not FieldType.STRING:
+                self.report(
+                    (*path, "max_length"),
+                    f"only a `string` field has `max_length`; this one is `{spec.type}`",
+                )
 
     # -- the step graph -------------------------------------------------------------------
 
@@ -320,6 +326,43 @@ class _Checker:
                         "every path must lead to an `end` step",
                         key=True,
                     )
+
+    def unstoppable_loops(self) -> None:
+        """Report each loop on which no human task, wait or sub-procedure stops the walk.
+
+        Choices read only the form, decisions and fields, which nothing changes while the
+        dossier goes round such a loop, so it goes round without end: a choice whose only way
+        out is `if: "false"`, a notify ↔ choice loop sending mail after mail. Loops with no
+        way out at all are `dead_ends`' to report.
+        """
+        start = self.procedure.start
+        if start not in self.steps:
+            return
+        reached, ends = _closure([start], self.targets), self.can_end()
+        stops = TaskStep | WaitStep | SubprocedureStep
+        free = {
+            name
+            for name, step in self.steps.items()
+            if name in reached and name in ends and not isinstance(step, stops)
+        }
+
+        def following(name: str) -> list[str]:
+            return [to for to in self.targets(name) if to in free]
+
+        reported: set[str] = set()
+        for name in self.steps:
+            if name not in free or name in reported:
+                continue
+            cycle = _cycle(name, following)
+            if cycle:
+                reported |= set(cycle)
+                self.report(
+                    ("steps", name),
+                    "loop nothing can stop: " + " → ".join(cycle) + " has no human task, wait "
+                    "or sub-procedure, so a dossier would go round it without end",
+                    "put a task or wait step on the loop, or lead it out for good",
+                    key=True,
+                )
 
     def branches(self, name: str, step: ParallelStep) -> None:
         join = step.next

@@ -25,6 +25,7 @@ class Fault(StrEnum):
     UNKNOWN = "unknown"
     REQUIRED = "required"
     MISTYPED = "mistyped"
+    TOO_LONG = "too_long"
 
 
 def faults(declared: Mapping[str, FormField], given: Mapping[str, Any]) -> list[tuple[str, Fault]]:
@@ -38,6 +39,8 @@ def faults(declared: Mapping[str, FormField], given: Mapping[str, Any]) -> list[
                 found.append((name, Fault.REQUIRED))
         elif not fits(spec, value):
             found.append((name, Fault.MISTYPED))
+        elif isinstance(value, str) and len(value) > spec.longest():
+            found.append((name, Fault.TOO_LONG))
     return found
 
 
@@ -91,6 +94,8 @@ def application_problems(declared: Mapping[str, FormField], form: Mapping[str, A
             problems.append(f"{name}: not a declared field" + (f" ({hint})" if hint else ""))
         elif fault is Fault.REQUIRED:
             problems.append(f"{name}: required")
+        elif fault is Fault.TOO_LONG:
+            problems.append(f"{name}: at most {declared[name].longest()} characters")
         else:
             problems.append(f"{name}: {_mistyped(declared[name], form[name])}")
     return problems

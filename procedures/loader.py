@@ -24,13 +24,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
 from pydantic import ValidationError
 
 from procedures import checks, templates
 from procedures.errors import Problem, ProcedureError
 from procedures.messages import problems_of
 from procedures.models import FrozenProcedure, Procedure, SubprocedureStep
+from procedures.text import MAX_PROCEDURE_FILE
 from procedures.yamlnodes import Locator, compose, position, to_data
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog"
@@ -73,8 +73,13 @@ def _without_gc() -> Iterator[None]:
 
 
 def read_text(path: Path) -> str:
-    """A file's UTF-8 text; unreadable or non-UTF-8 files become located problems."""
+    """A file's UTF-8 text; unreadable, too large (`MAX_PROCEDURE_FILE`, checked before
+    reading) or non-UTF-8 files become located problems."""
     try:
+        size = path.stat().st_size
+        if size > MAX_PROCEDURE_FILE:
+            message = f"file of {size} bytes, more than the {MAX_PROCEDURE_FILE} allowed"
+            raise ProcedureError([Problem(str(path), 1, 1, message)])
         data = path.read_bytes()
     except OSError as err:
         raise ProcedureError([Problem(str(path), 1, 1, f"cannot read: {err.strerror}")]) from None
@@ -132,6 +137,17 @@ def _read_templates(data: Any, folder: str, locator: Locator) -> list[Problem]:
         name = form.get("template")
         if not isinstance(name, str):
             continue
+        outside = _outside(folder, name)
+        if outside is not None:
+            problems.append(
+                locator.problem(
+                    ("forms", kind, "template"),
+                    f"forms.{kind}.template: `{name}` {outside}",
+                    "keep templates in the catalogue (beside the YAML file or in its `forms` "
+                    "folder), named by a relative path",
+                )
+            )
+            continue
         source, problem = _template(folder, name)
         if source is None:
             problems.append(
@@ -145,6 +161,32 @@ def _read_templates(data: Any, folder: str, locator: Locator) -> list[Problem]:
             problems.append(problem)
         form["source"] = source
     return problems
+
+
+TEMPLATE_ROOTS: tuple[str, ...] = (os.path.realpath(Path(__file__).parent / "forms"),)
+"""Folders whose templates any procedure may use besides its catalogue's: motcua's own forms."""
+
+
+def _outside(folder: str, name: str) -> str | None:
+    """Why a template name leads out of the catalogue, or None when it stays in.
+
+    A procedure's templates live beside its file or in the `forms` folder next to its
+    catalogue folder (or are motcua's own, `TEMPLATE_ROOTS`); an absolute path, a `..` that
+    climbs out, or a symbolic link pointing elsewhere would let a procedure file publish any
+    file the worker can read (`/etc/passwd`, `/proc/self/environ`) in a citizen's document.
+    """
+    if "\0" in name:
+        return "is not a file name (it holds a NUL character)"
+    if os.path.isabs(name) or name.startswith("~"):
+        return "is an absolute path"
+    real = os.path.realpath(os.path.join(folder, name))
+    here = os.path.realpath(folder)
+    roots = (here, os.path.join(os.path.dirname(here), "forms"), *TEMPLATE_ROOTS)
+    if any(os.path.commonpath([real, root]) == root for root in roots):
+        return None
+    if os.path.normpath(os.path.join(here, name)) != real:
+        return "is a symbolic link leading out of the catalogue"
+    return "leads out of the catalogue"
 
 
 def _template(folder: str, name: str) -> tuple[str | None, Problem | None]:
@@ -166,13 +208,18 @@ def _template(folder: str, name: str) -> tuple[str | None, Problem | None]:
 
 def _compile_template(path: Path) -> tuple[str, Problem | None]:
     source = read_text(path)
-    try:
-        templates.FORMS.compile(source, filename=str(path))
-    except TemplateSyntaxError as err:
-        lines = source.count("\n") + 1
-        line = min(max(err.lineno, 1), lines)
-        return source, Problem(str(path), line, 1, f"template syntax error: {err.message}")
-    return source, None
+    found = templates.form_problem(source)
+    if found is None:
+        return source, None
+    lines = source.splitlines() or [""]
+    line = min(max(found[0], 1), len(lines))
+    return source, Problem(str(path), line, _column(lines[line - 1]), found[1])
+
+
+def _column(text: str) -> int:
+    """Where on its line a template's problem starts: its tag or expression, else 1."""
+    found = [i for i in (text.find("{%"), text.find("{{")) if i >= 0]
+    return min(found) + 1 if found else 1
 
 
 def content_hash(procedure: Procedure, subprocedures: dict[str, FrozenProcedure]) -> str:

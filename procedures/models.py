@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
+from procedures.text import MAX_TEXT
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A name the file refers to elsewhere: lower case, digits and underscores."""
@@ -148,6 +149,18 @@ class FormField(_Model):
     choices: tuple[str, ...] = Field(
         (), description="Allowed values of a `choice` field (at least one; only for `choice`)."
     )
+    max_length: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_TEXT * 32,
+        exclude_if=lambda value: value is None,  # files without it keep their content hash
+        description=f"Most characters a `string` value may have (default {MAX_TEXT}; only for "
+        "`string`).",
+    )
+
+    def longest(self) -> int:
+        """The most characters a `string` value of this field may have."""
+        return self.max_length or MAX_TEXT
 
 
 class Escalation(_Model):
@@ -285,7 +298,7 @@ class Procedure(_Model):
     code: str = Field(
         pattern=r"^[0-9]+\.[0-9]+$", description="Code in the national procedure database."
     )
-    name: str = Field(description="Vietnamese name of the procedure.")
+    name: str = Field(max_length=1000, description="Vietnamese name of the procedure.")
     version: str
     legal_basis: tuple[str, ...] = Field(min_length=1, description="Legal texts it rests on.")
     effective_from: date

@@ -19,26 +19,149 @@ meets them.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, TypeGuard, TypeVar
 
 from jinja2 import (
+    BaseLoader,
     ChainableUndefined,
     StrictUndefined,
     Template,
     TemplateError,
+    TemplateNotFound,
     TemplateSyntaxError,
     nodes,
+    pass_context,
 )
 from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-FORMS = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+MAX_OUTPUT = 200_000
+"""Characters one rendering may produce, and any string or list an operator, filter or call
+builds on the way: a legal form is a few kilobytes, an argument a line."""
+MAX_RANGE = 10_000
+"""Items all the `range()` calls of one rendering may yield together."""
+MAX_LOOP_DEPTH = 2
+"""`for` loops nested deeper than this are refused by validation: their cost multiplies."""
+MAX_POWER = 10**12
+"""The largest number `**` may produce."""
+
+
+class Refused(SecurityError):
+    """A template or expression went over a budget, or reached for something unsafe: a prompt
+    failure instead of a dossier stuck in a loop or a worker at a gigabyte."""
+
+
+class _NoTemplates(BaseLoader):
+    """Refuses every `include`, `import`, `extends` and `from` at run time too: a template is
+    one self-contained text frozen in the dossier, never a path on the worker's disk."""
+
+    def get_source(self, environment: Any, template: str) -> Any:
+        raise TemplateNotFound(f"{template} (templates may not load other templates)")
+
+
+class _Budgeted(ImmutableSandboxedEnvironment):
+    """jinja2's immutable sandbox with budgets: operators, filters and calls may not build
+    values larger than `MAX_OUTPUT`, `range` shares `MAX_RANGE` items per rendering, and the
+    globals are only `range` and `dict` (no `lipsum`, `cycler`, `joiner`, `namespace`)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(loader=_NoTemplates(), **options)
+        self.globals = {"range": _range, "dict": dict}
+        self.filters = {name: _bounded(name, f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for one, other in ((left, right), (right, left)):
+                if isinstance(one, str | list | tuple) and isinstance(other, int):
+                    _check_size(len(one) * max(other, 0), "repetition")
+        elif operator == "**" and _too_powerful(left, right):
+            raise Refused(f"`**` result larger than {MAX_POWER:.0e}")
+        elif operator == "%" and isinstance(left, str) and _WIDTH.search(left):
+            raise Refused(f"format width over {MAX_OUTPUT} characters")
+        return _checked(super().call_binop(context, operator, left, right))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, str) and attribute.startswith("format") and _WIDTH.search(obj):
+            raise Refused(f"format width over {MAX_OUTPUT} characters")
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        return _checked(super().call(__context, __obj, *args, **kwargs))
+
+
+_WIDTH = re.compile(r"[{%][^{}%]*?[0-9]{7,}")
+"""A format specification with a width of a million or more (`'{:>99999999}'`)."""
+
+_SIZE_FILTERS = frozenset({"center", "indent", "wordwrap", "batch", "slice"})
+"""Filters whose number arguments are sizes of what they build."""
+
+
+def _too_powerful(left: Any, right: Any) -> bool:
+    """Whether `left ** right` may pass `MAX_POWER` (judged by digits, without computing it)."""
+    if not (isinstance(left, int | float) and isinstance(right, int | float)):
+        return False
+    digits = len(str(int(abs(left))))
+    return abs(right) > 64 or (abs(left) > 1 and abs(right) * digits > len(str(MAX_POWER)))
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_OUTPUT:
+        raise Refused(f"{what} of {size} items, more than the {MAX_OUTPUT} allowed")
+
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, str | list | tuple | bytes):
+        _check_size(len(value), "a value")
+    return value
+
+
+def _bounded(name: str, function: Any) -> Any:
+    """A filter whose arguments and result are held to the budgets."""
+    sizes = name in _SIZE_FILTERS
+
+    @functools.wraps(function)  # keeps jinja2's pass_context/pass_environment marks
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if sizes:
+            for value in (*args, *kwargs.values()):
+                if isinstance(value, int) and value > MAX_OUTPUT:
+                    raise Refused(f"`{name}` size {value} over {MAX_OUTPUT}")
+        if name == "format" and any(isinstance(a, str) and _WIDTH.search(a) for a in args[:1]):
+            raise Refused(f"format width over {MAX_OUTPUT} characters")
+        return _checked(function(*args, **kwargs))
+
+    return bounded
+
+
+class _Spent:
+    """What one rendering has used of `MAX_RANGE` (kept on its jinja2 context)."""
+
+    def __init__(self) -> None:
+        self.items = 0
+
+
+@pass_context
+def _range(context: Context, *args: int) -> range:
+    """`range`, sharing `MAX_RANGE` items among all the calls of one rendering."""
+    found = range(*args)
+    spent: _Spent = context.__dict__.setdefault("_motcua_spent", _Spent())
+    spent.items += len(found)
+    if spent.items > MAX_RANGE:
+        raise Refused(f"range() over {MAX_RANGE} items in one rendering")
+    return found
+
+
+FORMS = _Budgeted(autoescape=True, undefined=StrictUndefined)
 """Legal forms: autoescaped, and a misspelt variable is an error, not a blank."""
-STEP_ARGS = ImmutableSandboxedEnvironment()
+STEP_ARGS = _Budgeted()
 """Automatic steps' arguments: plain text (no autoescape), rendered in the workflow."""
-EXPRESSIONS = ImmutableSandboxedEnvironment(undefined=ChainableUndefined)
+EXPRESSIONS = _Budgeted(undefined=ChainableUndefined)
 """Choice conditions: a missing name or key reads as undefined, and the condition as false."""
 
 NAMES: tuple[str, ...] = ("form", "decisions", "fields")
@@ -60,12 +183,29 @@ def form_template(source: str) -> Template:
     return FORMS.from_string(source)
 
 
+def render_form(source: str, context: dict[str, Any]) -> str:
+    """A legal form rendered within `MAX_OUTPUT` characters (`Refused` past it)."""
+    return _bounded_output(form_template(source), context)
+
+
+def _bounded_output(template: Template, context: dict[str, Any]) -> str:
+    """The rendering, stopped as soon as it passes `MAX_OUTPUT` characters."""
+    parts, size = [], 0
+    for part in template.generate(context):
+        size += len(part)
+        if size > MAX_OUTPUT:
+            raise Refused(f"output over {MAX_OUTPUT} characters")
+        parts.append(part)
+    return "".join(parts)
+
+
 # ---------------------------------------------------------------------------- step arguments
 
 
 def render_string(source: str, **context: Any) -> str:
-    """An automatic step's argument rendered with `context` (in the workflow: no I/O)."""
-    return STEP_ARGS.from_string(source).render(**context)
+    """An automatic step's argument rendered with `context` (in the workflow: no I/O), within
+    the budgets (`Refused` past one)."""
+    return _bounded_output(STEP_ARGS.from_string(source), context)
 
 
 # ---------------------------------------------------------------------------- expressions
@@ -89,10 +229,13 @@ def evaluate(text: str, context: dict[str, Any]) -> bool:
     """The truth of an expression in the sandbox.
 
     A missing name or key, or a comparison with one (`form.floors > 7` without `floors`),
-    counts as false: a dossier must never stall on data an applicant left out.
+    counts as false: a dossier must never stall on data an applicant left out. Going over a
+    budget or reaching for something unsafe is not a missing value: it raises `Refused`.
     """
     try:
         return bool(_compiled(text)(**context))
+    except Refused:
+        raise
     except (TemplateError, TypeError, ValueError, ArithmeticError):
         return False
 
@@ -108,24 +251,133 @@ def expression_problem(source: str) -> tuple[str, str | None] | None:
         example = "e.g. `form.age < 6 and decisions.receive == 'accept'`"
         return f"expression does not parse: {error}", example
     tree = Parser(EXPRESSIONS, source, state="variable").parse_expression()
-    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
-    unknown = sorted(names - set(NAMES) - set(EXPRESSIONS.globals))
-    if unknown:
-        return (
-            f"expression reads unknown name `{unknown[0]}`",
-            "expressions see only " + ", ".join(sorted(NAMES)),
-        )
-    return None
+    unsafe = unsafe_use(tree, NAMES)
+    if unsafe is None:
+        return None
+    if unsafe[1].startswith("reads"):
+        return f"expression {unsafe[1]}", "expressions see only " + ", ".join(sorted(NAMES))
+    return unsafe[1], None
+
+
+STEP_NAMES: tuple[str, ...] = ("form", "decisions", "code")
+"""What an automatic step's argument template may read (`workflows.effects`)."""
 
 
 @lru_cache(maxsize=4096)
 def template_problem(source: str) -> str | None:
-    """Why an automatic step's argument template does not compile; None when it does."""
+    """Why an automatic step's argument template cannot be used; None when it can."""
     try:
-        STEP_ARGS.compile(source)
+        tree = STEP_ARGS.parse(source)
     except TemplateSyntaxError as err:
         return f"template does not parse: {err.message}"
+    unsafe = unsafe_use(tree, STEP_NAMES)
+    if unsafe is not None and unsafe[1].startswith("reads"):
+        return f"template {unsafe[1]} (it may read {', '.join(STEP_NAMES)})"
+    return None if unsafe is None else unsafe[1]
+
+
+def unsafe_use(tree: nodes.Node, names: tuple[str, ...] | None) -> tuple[int, str] | None:
+    """The first thing in a parsed template or expression that the budgets or the sandbox
+    would refuse at run time, with its line: loading another template, an `_` attribute,
+    a name it cannot read (when `names` lists what it may), a recursive macro, loops nested
+    deeper than `MAX_LOOP_DEPTH`, or a repetition, power, range or size visibly too large."""
+    for loading in _nodes(tree, nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends):
+        kind = type(loading).__name__
+        word = {"FromImport": "from"}.get(kind, kind.lower())
+        return loading.lineno, f"`{{% {word} %}}` is not allowed: a template stands alone"
+    for access in _nodes(tree, nodes.Getattr, nodes.Getitem):
+        attr = access.attr if isinstance(access, nodes.Getattr) else None
+        if isinstance(access, nodes.Getitem) and _is_text(access.arg):
+            attr = str(access.arg.value)
+        if attr is not None and attr.startswith("_"):
+            return access.lineno, f"attribute `{attr}` is not allowed (nothing starting with `_`)"
+    if names is not None:
+        known = {*names, *EXPRESSIONS.globals, "loop", "caller", "varargs", "kwargs"}
+        known |= {n.name for n in _nodes(tree, nodes.Name) if n.ctx in ("store", "param")}
+        known |= {m.name for m in _nodes(tree, nodes.Macro)}
+        for name in _nodes(tree, nodes.Name):
+            if name.ctx == "load" and name.name not in known:
+                return name.lineno, f"reads unknown name `{name.name}`"
+    elif (found := _banned_global(tree)) is not None:
+        return found
+    for macro in _nodes(tree, nodes.Macro):
+        for call in _nodes(macro, nodes.Call):
+            if isinstance(call.node, nodes.Name) and call.node.name in _macro_names(tree):
+                return call.lineno, f"macro `{macro.name}` calls a macro: no recursion"
+    deep = _deep_loop(tree, 0)
+    if deep is not None:
+        return deep.lineno, f"`for` loops nested more than {MAX_LOOP_DEPTH} deep"
+    return _too_large(tree)
+
+
+_REMOVED_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
+
+
+def _banned_global(tree: nodes.Node) -> tuple[int, str] | None:
+    for name in _nodes(tree, nodes.Name):
+        if name.ctx == "load" and name.name in _REMOVED_GLOBALS:
+            return name.lineno, f"`{name.name}` is not available in procedures"
     return None
+
+
+def _macro_names(tree: nodes.Node) -> set[str]:
+    return {m.name for m in _nodes(tree, nodes.Macro)}
+
+
+def _deep_loop(node: nodes.Node, depth: int) -> nodes.Node | None:
+    if isinstance(node, nodes.For):
+        depth += 1
+        if depth > MAX_LOOP_DEPTH:
+            return node
+    for child in node.iter_child_nodes():
+        found = _deep_loop(child, depth)
+        if found is not None:
+            return found
+    return None
+
+
+def _too_large(tree: nodes.Node) -> tuple[int, str] | None:
+    """Constants that make a value over the budgets, seen without running anything."""
+    for op in _nodes(tree, nodes.Mul, nodes.Pow):
+        left, right = op.left, op.right
+        if not (isinstance(left, nodes.Const) and isinstance(right, nodes.Const)):
+            continue
+        try:
+            size = _size_of(op, left.value, right.value)
+        except TypeError:
+            continue
+        if size > MAX_OUTPUT:
+            return op.lineno, f"`{op.operator}` makes a value over the budget ({MAX_OUTPUT})"
+    for call in _nodes(tree, nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name == "range":
+            ints = [a.value for a in call.args if isinstance(a, nodes.Const)]
+            if ints and all(isinstance(i, int) for i in ints) and len(range(*ints)) > MAX_RANGE:
+                return call.lineno, f"range() over {MAX_RANGE} items"
+    for flt in _nodes(tree, nodes.Filter):
+        if flt.name in _SIZE_FILTERS:
+            for arg in (*flt.args, *(kw.value for kw in flt.kwargs)):
+                value = arg.value if isinstance(arg, nodes.Const) else None
+                if isinstance(value, int) and value > MAX_OUTPUT:
+                    return flt.lineno, f"`{flt.name}` size {value} over {MAX_OUTPUT}"
+    return None
+
+
+def _size_of(op: nodes.BinExpr, left: Any, right: Any) -> int:
+    if isinstance(op, nodes.Pow):
+        return MAX_OUTPUT + 1 if _too_powerful(left, right) else 0
+    for one, other in ((left, right), (right, left)):
+        if isinstance(one, str | list | tuple) and isinstance(other, int):
+            return len(one) * other
+    return 0
+
+
+def form_problem(source: str) -> tuple[int, str] | None:
+    """Why a legal form's template cannot be used, with its line; None when it can."""
+    try:
+        tree = FORMS.parse(source)
+    except TemplateSyntaxError as err:
+        return err.lineno, f"template syntax error: {err.message}"
+    return unsafe_use(tree, None)
 
 
 @lru_cache(maxsize=4096)

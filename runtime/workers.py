@@ -91,6 +91,11 @@ class WorkerGroup:
                 workflow_task_poller_behavior=POLLERS,
                 activity_task_poller_behavior=POLLERS,
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                # A rejected update's answer carries the request back; the worker's own size
+                # check would fail the workflow task on a 3 MB note the validator refused (and
+                # wedge the dossier's next update). The server keeps its limits on what is
+                # recorded, and every input motcua records is bounded (`procedures.text`).
+                disable_payload_error_limit=True,
             )
             for queue in self.task_queues
         ]

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -172,10 +173,12 @@ FORM_TITLES = {
 }
 
 
-def forms_yaml() -> str:
-    """The `forms:` entries, with the shipped templates by absolute path."""
+def forms_yaml(folder: Path) -> str:
+    """The `forms:` entries of a procedure written in `folder`, with the shipped templates by
+    relative path (absolute paths are refused: templates stay in the catalogue)."""
+    shipped = os.path.relpath(FORMS, folder)
     return "\n".join(
-        f'  {kind}: {{number: "{number}", title: "{title}", template: "{FORMS}/{kind}.html.j2"}}'
+        f'  {kind}: {{number: "{number}", title: "{title}", template: "{shipped}/{kind}.html.j2"}}'
         for kind, (number, title) in FORM_TITLES.items()
     )
 
@@ -205,7 +208,7 @@ def make_setup(client: Client, folder: Path) -> Setup:
     """Write the two test procedures (normal: days; fast: a one-minute step) and a calendar."""
     run = uuid.uuid4().hex[:6].upper()
     desk, office, queue = f"T{run}.01.H26", f"T{run}.02.H26", f"ops-{run}"
-    common = {"desk": desk, "office": office, "queue": queue, "forms": forms_yaml()}
+    common = {"desk": desk, "office": office, "queue": queue, "forms": forms_yaml(folder)}
     paths = {}
     serial = int(run, 16) % 10**6
     variants = {

@@ -196,7 +196,7 @@ async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -
             if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
                 continue
             if case.withdraw_at == task.step:
-                # a wrong identity number first: counted from interpreter 4 on (its history
+                # a wrong identity number first: counted from interpreter 5 on (its history
                 # records the failed attempt), refused by the validator before
                 with contextlib.suppress(ops.UpdateRejected):
                     await ops.withdraw(client, code, "nhầm số", applicant_id="000000000000")

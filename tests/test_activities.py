@@ -77,7 +77,9 @@ def test_render_form_escapes_and_a_retry_writes_the_same_file(data_dir: Path) ->
 
     again = ActivityEnvironment().run(documents.render_form, render_request())
     assert again == first
-    assert [p.name for p in path.parent.iterdir()] == ["01-receipt.html"]  # no temp files left
+    # No temp files left; a receipt is also a signed PDF (tests/test_signed_documents.py).
+    assert sorted(p.name for p in path.parent.iterdir()) == ["01-receipt.html", "01-receipt.pdf"]
+    assert first.pdf == str(path.with_suffix(".pdf"))
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,16 +13,19 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import eventually, signed
 from temporalio.client import Client, WorkflowHistory
 from timeskip import outcome as dossier_outcome
 
 from motcua import client as ops
-from motcua.audit.export import MANIFEST, export, verify
+from motcua.audit import signing
+from motcua.audit.export import MANIFEST, SIGNATURE, export
 from motcua.audit.history import fetch_runs, read_file
 from motcua.audit.records import Trail
 from motcua.audit.render import render
 from motcua.audit.trail import build_trail
+from motcua.audit.verify import verify
 from motcua.cli import main
 from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_catalog, load_procedure
@@ -45,6 +50,8 @@ APPLICANT = Applicant(
     address="<b>Thôn Đông</b>",
 )
 BIRTH_NUMBER = "KS-2026-000777"
+PERSONAL = ("079190099999", "Phạm Thị Thu Trang", "0987654321", "trang@example.vn", "Thôn Đông")
+"""The applicant's values, which no default export may hold in readable form."""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -244,57 +251,180 @@ def test_rejected_attempts_come_from_the_structured_log(dossier: Dossier, tmp_pa
     assert APPLICANT.full_name not in trail.rejected[0].why
 
 
-def test_export_then_verify_then_one_altered_byte_fails(dossier: Dossier, tmp_path: Path) -> None:
+@pytest.fixture
+def key(data_dir: Path) -> Ed25519PrivateKey:
+    """The auditing service's key, made on first use in a fresh data folder."""
+    return signing.private_key(data_dir)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_default_export_is_signed_and_keeps_personal_data_out(
+    dossier: Dossier, key: Ed25519PrivateKey, data_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "export"
-    written = export(dossier.runs, out)
-    names = {p.name for p in written}
-    assert {"history-1.json", "trail.md", "trail.json", MANIFEST, "MANIFEST.sha256"} <= names
-    assert verify(out).ok
+    written = export(dossier.runs, out, key)
+    assert {p.name for p in written} == {"trail.md", "trail.json", MANIFEST, SIGNATURE}
+    for name, data in _files(out).items():
+        for secret in (*PERSONAL, BIRTH_NUMBER):
+            assert secret.encode() not in data, f"{secret} readable in {name}"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o600}
+    assert stat.S_IMODE((data_dir / "keys" / "audit-ed25519.pem").stat().st_mode) == 0o600
+
     manifest = json.loads((out / MANIFEST).read_text())
-    assert manifest["dossier"] == dossier.code
+    assert (manifest["dossier"], manifest["personal_data"]) == (dossier.code, "masked")
+    digests = [h["sha256"] for h in manifest["histories"]]
+    assert digests == [hashlib.sha256(r.to_json().encode()).hexdigest() for r in dossier.runs]
+    result = verify(out, key.public_key())
+    assert result.ok, result.lines()
+    assert result.lines()[-1] == (
+        f"verified: 3 files checked, signed by key {signing.key_id(key.public_key())}"
+    )
+
+
+def test_full_export_holds_the_histories(
+    dossier: Dossier, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    out = tmp_path / "export"
+    export(dossier.runs, out, key, full=True)
+    assert json.loads((out / MANIFEST).read_text())["personal_data"] == "full"
     history = WorkflowHistory.from_json(dossier.code, (out / "history-1.json").read_text())
     assert len(history.events) == len(dossier.runs[0].events)
+    assert APPLICANT.full_name in (out / "trail.md").read_text()
+    assert verify(out, key.public_key()).ok
 
+
+def test_one_altered_byte_is_named(
+    dossier: Dossier, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    out = tmp_path / "export"
+    export(dossier.runs, out, key)
     trail_md = out / "trail.md"
     data = bytearray(trail_md.read_bytes())
     data[10] ^= 0x01
     trail_md.write_bytes(bytes(data))
-    result = verify(out)
+    result = verify(out, key.public_key())
     assert not result.ok and result.altered == ["trail.md"]
+    assert "ALTERED trail.md" in result.lines()
 
 
-def test_verify_reports_missing_extra_and_forged_manifest(dossier: Dossier, tmp_path: Path) -> None:
+def test_tampered_and_resealed_export_is_refused(
+    dossier: Dossier, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    """An insider changes who decided, regenerates the manifest and signs it with a key of
+    their own: the export no longer verifies against the auditing service's key."""
     out = tmp_path / "export"
-    export(dossier.runs, out)
+    export(dossier.runs, out, key)
+    for name in ("trail.md", "trail.json"):
+        text = (out / name).read_text()
+        assert f"lan@{COMMUNE}" in text
+        (out / name).write_text(text.replace(f"lan@{COMMUNE}", f"mallory@{COMMUNE}"))
+    manifest = json.loads((out / MANIFEST).read_text())
+    for name in ("trail.md", "trail.json"):
+        data = (out / name).read_bytes()
+        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    body = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    (out / MANIFEST).write_bytes(body)
+    insider = Ed25519PrivateKey.generate()
+    (out / SIGNATURE).write_text(json.dumps(signing.sign(insider, body)))
+
+    result = verify(out, key.public_key())
+    assert not result.ok
+    assert result.refused == [
+        f"{MANIFEST}: not signed by the trusted key {signing.key_id(key.public_key())}"
+        f" (the signature names key {signing.key_id(insider.public_key())})"
+    ]
+    (out / SIGNATURE).write_text(json.dumps(signing.sign(key, b"an older manifest")))
+    assert not verify(out, key.public_key()).ok
+
+
+def test_missing_and_extra_files_are_named(
+    dossier: Dossier, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    out = tmp_path / "export"
+    export(dossier.runs, out, key)
     (out / "trail.json").unlink()
     (out / "note.txt").write_text("added later")
-    result = verify(out)
+    result = verify(out, key.public_key())
     assert (result.missing, result.extra) == (["trail.json"], ["note.txt"])
+    (out / SIGNATURE).unlink()
+    assert verify(out, key.public_key()).missing == [SIGNATURE]
 
-    manifest = json.loads((out / MANIFEST).read_text())
-    manifest["files"].pop("trail.json")
-    (out / MANIFEST).write_text(json.dumps(manifest))
-    assert verify(out).altered == [MANIFEST]
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../outside.txt", "leads outside the export folder"),
+        ("sub/../../outside.txt", "leads outside the export folder"),
+        ("OUTSIDE_ABSOLUTE", "an absolute path"),
+        ("link.txt", "a symbolic link"),
+        (None, "lists no file"),
+    ],
+)
+def test_names_outside_the_folder_and_empty_manifests_are_refused(
+    key: Ed25519PrivateKey, tmp_path: Path, name: str | None, why: str
+) -> None:
+    """Even a manifest signed with the right key may only name files inside the folder."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not part of the export")
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "link.txt").symlink_to(outside)
+    entry = {"sha256": hashlib.sha256(outside.read_bytes()).hexdigest(), "bytes": 22}
+    if name == "OUTSIDE_ABSOLUTE":
+        name = str(outside)
+    files = {} if name is None else {name: entry}
+    body = json.dumps({"dossier": "X", "files": files}).encode()
+    (out / MANIFEST).write_bytes(body)
+    (out / SIGNATURE).write_text(json.dumps(signing.sign(key, body)))
+    result = verify(out, key.public_key())
+    assert not result.ok and len(result.refused) == 1 and why in result.refused[0]
+    assert result.lines()[-1].startswith("NOT verified")
 
 
 def test_cli_trail_export_verify(
     dossier: Dossier,
+    data_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", dossier.address)
+    monkeypatch.setattr("activities.DATA_DIR", data_dir)
     assert main(["audit", "trail", dossier.code, "--format", "json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["code"] == dossier.code
 
     out = tmp_path / "bundle"
     assert main(["audit", "export", dossier.code, "--out", str(out)]) == 0
-    assert main(["audit", "verify", str(out)]) == 0
+    assert not (out / "history-1.json").exists()
+    public = tmp_path / "auditor.pem"
+    assert main(["audit", "key", "--out", str(public)]) == 0
+    assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    capsys.readouterr()
+    assert main(["audit", "verify", str(out), "--key", str(public)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("verified")
-    (out / "history-1.json").write_text("{}")
-    assert main(["audit", "verify", str(out)]) == 1
-    assert "ALTERED history-1.json" in capsys.readouterr().out
+    assert main(["audit", "verify", str(out)]) == 0  # this data folder's own key
+    (out / "trail.md").write_text("{}")
+    assert main(["audit", "verify", str(out), "--key", str(public)]) == 1
+    assert "ALTERED trail.md" in capsys.readouterr().out
+
+    (out / "mine.pem").write_bytes(public.read_bytes())
+    assert main(["audit", "verify", str(out), "--key", str(out / "mine.pem")]) == 2
+    assert "a key inside the export proves nothing" in capsys.readouterr().err
+    (tmp_path / "not-a-key.pem").write_text("hello")
+    assert main(["audit", "verify", str(out), "--key", str(tmp_path / "not-a-key.pem")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a readable PEM public key" in err
+
+    full = tmp_path / "full"
+    assert main(["audit", "export", dossier.code, "--out", str(full), "--full"]) == 0
+    captured = capsys.readouterr()
+    assert "full audit export" in captured.err and dossier.code in captured.err
+    assert (full / "history-1.json").is_file()
 
 
 def test_cli_replay_a_dossier_from_the_server(
@@ -407,3 +537,25 @@ def test_trail_says_which_officers_were_told(name: str, told: bool) -> None:
     task = next(t for t in trail.tasks if t.step == late)
     assert (task.reminders, task.escalated_to, task.on_time) == (2, "head", "late")
     assert "residence_officer at 50%" in render(trail, "md")
+
+
+def test_control_characters_in_the_log_are_shown_escaped(dossier: Dossier, tmp_path: Path) -> None:
+    """A user name with ESC or U+202E (logged by an old worker, or forged in the log) cannot
+    rewrite the terminal or the page showing the trail (issue 15 item 9)."""
+    record = {
+        "event": "update_rejected",
+        "dossier": dossier.code,
+        "who": "mal\x1b[2Jlory\u202e@x/head",
+        "what": "claim receive",
+        "why": "no\nnewline",
+        "level": "info",
+        "timestamp": "2026-01-05T02:00:00Z",
+    }
+    log = tmp_path / "worker.log"
+    log.write_text(json.dumps(record, ensure_ascii=False))
+    trail = build_trail(dossier.runs, log=log)
+    for fmt in ("md", "html"):
+        page = render(trail, fmt)
+        assert "\x1b" not in page and "\u202e" not in page
+        assert "mal\\x1b[2Jlory\\u202e@x/head" in page
+        assert "no\\nnewline" in page

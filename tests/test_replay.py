@@ -57,9 +57,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     assert versions["1.001193-parallel-supplement.json"] == 1
     assert versions["1.001193-parallel-supplement.v2.json"] == 2
     assert versions["1.001193-parallel-supplement.v3.json"] == 3
-    assert versions["1.001193-parallel-supplement.v4.json"] == INTERPRETER == 4
+    assert versions["1.001193-parallel-supplement.v4.json"] == 4
+    assert versions["1.001193-parallel-supplement.v5.json"] == INTERPRETER == 5
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3, 4) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4, 5) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 
@@ -76,10 +77,10 @@ def test_a_v3_golden_history_tells_officers_of_reminders_and_an_escalation() -> 
     assert kinds == ["reminder", "reminder", "overdue", "escalated"], kinds
 
 
-def test_a_v4_golden_history_asks_first_and_counts_a_wrong_identity_number() -> None:
-    """Interpreter 4's new commands: the published check (a local activity's marker, before any
+def test_a_v5_golden_history_asks_first_and_counts_a_wrong_identity_number() -> None:
+    """Interpreter 5's new commands: the published check (a local activity's marker, before any
     activity) and an applicant's wrong number, accepted and failed so that it is counted."""
-    events = read_file(HISTORIES / "2.000488-withdrawn.v4.json").history.events
+    events = read_file(HISTORIES / "2.000488-withdrawn.v5.json").history.events
     kinds = [event.WhichOneof("attributes") for event in events]
     marker = kinds.index("marker_recorded_event_attributes")
     assert marker < kinds.index("activity_task_scheduled_event_attributes")

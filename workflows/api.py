@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from identity.assertions import MAX_TOKEN_LENGTH
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
+from procedures.text import Line, Lines, Payload, Text
 from workflows import behaviours
 
 DOSSIER_WORKFLOW = "Dossier"
@@ -31,7 +33,7 @@ DELIVER_EVENT = "deliver_event"
 APPROVE_APOLOGY = "approve_apology"
 ALLOCATE = "allocate"
 PROOF_FAILED = "ProofFailed"
-"""The failure type of a citizen's update refused for a wrong identity number (interpreter 4
+"""The failure type of a citizen's update refused for a wrong identity number (interpreter 5
 on): accepted, so that history counts it, then failed."""
 # Signal and query names.
 UPDATE_CALENDAR = "update_calendar"
@@ -85,9 +87,9 @@ class PortalStatus(IntEnum):
 class Actor(_Msg):
     """Who acts: an officer (`user@AGENCY_CODE/ROLE`) or the applicant (`role="applicant"`)."""
 
-    user: str = Field(min_length=1)
-    agency: str = Field("", description="National agency code; empty for the applicant.")
-    role: str = Field(min_length=1)
+    user: Line = Field(min_length=1)
+    agency: Line = Field("", description="National agency code; empty for the applicant.")
+    role: Line = Field(min_length=1)
 
     @classmethod
     def parse(cls, text: str) -> Actor:
@@ -105,11 +107,11 @@ class Actor(_Msg):
 class Applicant(_Msg):
     """The citizen or business applying: personal data, never logged or indexed."""
 
-    full_name: str
-    id_number: str = Field(description="Citizen identity number (CCCD) or tax code.")
-    phone: str = ""
-    email: str = ""
-    address: str = ""
+    full_name: Line
+    id_number: Line = Field(description="Citizen identity number (CCCD) or tax code.")
+    phone: Line = ""
+    email: Line = ""
+    address: Line = ""
 
 
 class DossierInput(_Msg):
@@ -121,9 +123,9 @@ class DossierInput(_Msg):
     received_at: datetime
     channel: Channel
     applicant: Applicant
-    form: dict[str, Any] = {}
-    documents: tuple[str, ...] = Field((), description="Ids of the documents submitted.")
-    request_id: str = Field(description="The client's request id; a repeat returns this dossier.")
+    form: Payload = {}
+    documents: Lines = Field((), description="Ids of the documents submitted.")
+    request_id: Line = Field(description="The client's request id; a repeat returns this dossier.")
     parent_code: str | None = Field(None, description="Set when run as a sub-procedure.")
     carried: dict[str, Any] | None = Field(
         None, description="State carried over continue-as-new; None on a fresh dossier."
@@ -149,6 +151,7 @@ class DossierInput(_Msg):
 
 _ASSERTION = Field(
     None,
+    max_length=MAX_TOKEN_LENGTH,
     description="The front door's signed assertion for `actor` (JWS, `motcua login`): required "
     "from interpreter behaviour `signed_officers` on; optional in the schema so that histories "
     "from before it still decode.",
@@ -156,35 +159,35 @@ _ASSERTION = Field(
 
 
 class ClaimTask(_Msg):
-    step: str
+    step: Line
     actor: Actor
     assertion: str | None = _ASSERTION
 
 
 class CompleteTask(_Msg):
-    step: str
+    step: Line
     actor: Actor
     assertion: str | None = _ASSERTION
-    decision: str
-    fields: dict[str, Any] = {}
+    decision: Line
+    fields: Payload = {}
 
 
 class ReassignTask(_Msg):
     """A head of the task's agency hands an open task to another officer or role."""
 
-    step: str
+    step: Line
     actor: Actor
     assertion: str | None = _ASSERTION
-    to_user: str | None = None
-    to_role: str | None = None
+    to_user: Line | None = None
+    to_role: Line | None = None
 
 
 class RequestSupplement(_Msg):
-    step: str
+    step: Line
     actor: Actor
     assertion: str | None = _ASSERTION
-    missing: tuple[str, ...] = Field(min_length=1, description="Everything missing, at once.")
-    reason: str = ""
+    missing: Lines = Field(min_length=1, description="Everything missing, at once.")
+    reason: Text = ""
 
 
 _APPLICANT_ID = Field(
@@ -198,29 +201,29 @@ _APPLICANT_ID = Field(
 class SupplementDossier(_Msg):
     """The applicant's supplement: resumes the clock."""
 
-    documents: tuple[str, ...] = Field(min_length=1)
-    note: str = ""
-    applicant_id: str | None = _APPLICANT_ID
+    documents: Lines = Field(min_length=1)
+    note: Text = ""
+    applicant_id: Line | None = _APPLICANT_ID
 
 
 class WithdrawDossier(_Msg):
-    reason: str = ""
-    applicant_id: str | None = _APPLICANT_ID
+    reason: Text = ""
+    applicant_id: Line | None = _APPLICANT_ID
 
 
 class DeliverEvent(_Msg):
     """An external event a `wait` step waits for (payment received, ...)."""
 
-    event: str
+    event: Line
     actor: Actor
     assertion: str | None = _ASSERTION
-    data: dict[str, Any] = {}
+    data: Payload = {}
 
 
 class ApproveApology(_Msg):
     actor: Actor
     assertion: str | None = _ASSERTION
-    reason: str = Field(min_length=1, description="Why the dossier is late, for the applicant.")
+    reason: Text = Field(min_length=1, description="Why the dossier is late, for the applicant.")
 
 
 class TaskStatus(StrEnum):

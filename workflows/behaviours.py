@@ -18,6 +18,7 @@ Behaviour = Literal[
     "halt_ends_walk",
     "updates_last",
     "tells_officers",
+    "stops_runaway",
     "signed_officers",
     "published_only",
     "proof_attempts",
@@ -34,6 +35,10 @@ Behaviour = Literal[
   (`workflows.api.updates_last`, the runtime's ordering runner).
 - `tells_officers`: officers are told of reminders, overdue tasks and escalations
   (`workflows.officers`, outbox/officers.jsonl).
+- `stops_runaway`: a dossier that visits more steps in a row than its budget with no human
+  task, wait or sub-procedure between them (a loop nothing stops), or whose expression or
+  argument template is refused by the budgets of `procedures.templates`, ends as stopped with
+  the step's location as its reason, instead of looping or failing its workflow tasks.
 - `signed_officers`: officers' updates carry the front door's signed assertion; validators
   verify it against workflow time with the keys the worker trusts (`workflows.signed`).
 - `published_only`: the dossier's first act asks whether its procedure is published (a local
@@ -50,7 +55,9 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
-    4: _V2 | {"tells_officers", "signed_officers", "published_only", "proof_attempts"},
+    4: _V2 | {"tells_officers", "stops_runaway"},
+    5: _V2
+    | {"tells_officers", "stops_runaway", "signed_officers", "published_only", "proof_attempts"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

@@ -12,18 +12,60 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, NoReturn, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from procedures.legaltime.calendar import WorkCalendar
     from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
+    from procedures.text import RECORDED, escape
     from workflows import behaviours, legacy_v1, rules, signed
     from workflows import search_attributes as sa
     from workflows.api import Actor, DossierInput, TimelineEntry
     from workflows.logs import log
     from workflows.state import Runtime, Task
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def recorded(model: type[M], raw: tuple[Any, ...]) -> M:
+    """An update's input as its history recorded it, read into its model.
+
+    The handlers take their input raw so that a malformed one reaches the validator (which
+    refuses and logs it, `DossierCore._take`) instead of failing in payload conversion,
+    unlogged. What reaches a handler was validated when it came in; read back from a history,
+    the input checks are skipped (`procedures.text.RECORDED`): a limit added later must not
+    break the replay of an update accepted before it.
+    """
+    return model.model_validate(raw[0] if raw else None, context=RECORDED)
+
+
+def _who(raw: tuple[Any, ...], model: type[BaseModel]) -> str:
+    """Who sent a malformed update, when its `actor` at least is well formed."""
+    first = raw[0] if raw else None
+    if isinstance(first, dict) and "actor" in first:
+        try:
+            return str(Actor.model_validate(first["actor"]))
+        except ValidationError:
+            return "unknown"
+    return "applicant" if "applicant_id" in model.model_fields else "unknown"
+
+
+def _why(err: ValidationError) -> str:
+    """A malformed input's faults, where and what, never the values (personal data)."""
+    faults = err.errors(include_input=False, include_url=False)
+    said = [
+        ".".join(escape(str(part), 40) for part in fault["loc"]) + f": {fault['msg']}"
+        if fault["loc"]
+        else fault["msg"]
+        for fault in faults[:3]
+    ]
+    more = f" (and {len(faults) - 3} more)" if len(faults) > 3 else ""
+    return "; ".join(said) + more
 
 
 class Halt:
@@ -56,6 +98,7 @@ class DossierCore:
         self._halt_ends_walk = False
         self._ended = False
         self._epoch = 0
+        self._unattended = 0  # steps visited since the last human task or wait (stops_runaway)
         self._waiting: set[str] = set()
         self._published: sa.Values | None = None
         self._flush_queued = False
@@ -165,6 +208,22 @@ class DossierCore:
             check()
 
         self._check(what, str(actor), signed_then)
+
+    def _take(self, model: type[M], raw: tuple[Any, ...], update: str) -> M:
+        """An update's input read into its model in the validator: a malformed one (extra or
+        missing fields, wrong types, `null`, too long, control characters) is refused and
+        logged like any other rejection, with who sent it when that much is readable."""
+        if len(raw) != 1:
+            self._refuse(update, _who(raw, model), f"expected one input, got {len(raw)}")
+        try:
+            return model.model_validate(raw[0])
+        except ValidationError as err:
+            self._refuse(update, _who(raw, model), "malformed input: " + _why(err))
+
+    def _refuse(self, what: str, who: str, why: str) -> NoReturn:
+        """Log a refused update for the auditors (history will not keep it) and refuse it."""
+        log("update_rejected", dossier=self._inp.code, who=who, what=escape(what, 64), why=why)
+        raise rules.Rejected(why)
 
     async def _opened(self, step: str) -> Task:
         """The open task of `step`, once the walk has opened it.

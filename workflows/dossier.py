@@ -33,11 +33,12 @@ with workflow.unsafe.imports_passed_through():
         FormKind,
         ParallelStep,
         ResultType,
+        Step,
         SubprocedureStep,
         TaskStep,
         WaitStep,
     )
-    from procedures.templates import evaluate
+    from procedures.templates import Refused, evaluate
     from workflows import legacy_v1
     from workflows.api import (
         DOSSIER_WORKFLOW,
@@ -66,6 +67,16 @@ class _ContinueAsNew:
 
 
 _Reached = tuple[str, EndStep] | _ContinueAsNew | None
+
+UNATTENDED_VISITS = 50
+"""Steps a dossier may visit in a row with no human task, wait or sub-procedure between them,
+beyond twice its procedure's step count (`stops_runaway`): a walk without a loop visits each
+step at most once between two stops, so only a loop nothing can stop goes past it."""
+
+
+def _stopped(reason: str) -> EndStep:
+    """The end of a runaway dossier: stopped, with why and where (`stops_runaway`)."""
+    return EndStep(kind="end", result=ResultType.STOPPED, title=reason, form=FormKind.STOP_NOTICE)
 
 
 @workflow.defn(name=DOSSIER_WORKFLOW)
@@ -124,26 +135,60 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
                 return _ContinueAsNew(step_id)
             step = self._proc.steps[step_id]
             self._rt.visits[step_id] = self._rt.visits.get(step_id, 0) + 1
-            match step:
-                case EndStep():
-                    return step_id, step
-                case TaskStep():
-                    step_id = step.decisions[await self._task(step_id, step)]
-                case AutoStep():
-                    await self._auto(step_id, step)
-                    step_id = step.next
-                case ChoiceStep():
-                    step_id = self._choose(step_id, step)
-                case ParallelStep():
-                    ended = await self._parallel(step_id, step)
-                    if ended is not None:
-                        return ended
-                    step_id = step.next
-                case SubprocedureStep():
-                    step_id = await self._subprocedure(step_id, step)
-                case WaitStep():
-                    step_id = await self._wait(step_id, step)
+            if self._has("stops_runaway"):
+                runaway = self._runaway(step_id, step)
+                if runaway is not None:
+                    return step_id, runaway
+            try:
+                following = await self._step(step_id, step)
+            except Refused as err:
+                if not self._has("stops_runaway"):
+                    raise
+                return step_id, _stopped(str(err))
+            if isinstance(following, tuple):
+                return following
+            step_id = following
         return None
+
+    async def _step(self, step_id: str, step: Step) -> str | tuple[str, EndStep]:
+        """Run one step: the next step's id, or the end reached."""
+        match step:
+            case EndStep():
+                return step_id, step
+            case TaskStep():
+                return step.decisions[await self._task(step_id, step)]
+            case AutoStep():
+                await self._auto(step_id, step)
+                return step.next
+            case ChoiceStep():
+                return self._choose(step_id, step)
+            case ParallelStep():
+                ended = await self._parallel(step_id, step)
+                return ended if isinstance(ended, tuple) else step.next  # branches never CAN
+            case SubprocedureStep():
+                return await self._subprocedure(step_id, step)
+            case WaitStep():
+                return await self._wait(step_id, step)
+        raise TypeError(f"step {step_id!r} of unknown kind {step.kind!r}")
+
+    def _runaway(self, step_id: str, step: Step) -> EndStep | None:
+        """The stop of a dossier going round a loop nothing stops (`stops_runaway`), else None.
+
+        Counts the visits since the last human task, wait or sub-procedure, for the whole
+        dossier (its parallel branches together); not carried over continue-as-new, which
+        only shortens how far a runaway goes.
+        """
+        if isinstance(step, TaskStep | WaitStep | SubprocedureStep):
+            self._unattended = 0
+            return None
+        self._unattended += 1
+        budget = UNATTENDED_VISITS + 2 * len(self._proc.steps)
+        if self._unattended <= budget:
+            return None
+        return _stopped(
+            f"steps.{step_id}: {budget} steps in a row with no human task or wait; "
+            "the procedure loops without end"
+        )
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -307,7 +352,12 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         return task.decision
 
     async def _auto(self, step_id: str, step: AutoStep) -> None:
-        args = {k: self._template(v) for k, v in step.args.items()}
+        args = {}
+        for key, value in step.args.items():
+            try:
+                args[key] = self._template(value)
+            except Refused as err:
+                raise Refused(f"steps.{step_id}.args.{key}: {err}") from None
         if step.activity == "render_form":
             await self._render(FormKind(args["form"]), args)
         elif step.activity == "notify_applicant":
@@ -336,7 +386,17 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             "decisions": self._rt.decisions,
             "fields": self._rt.fields,
         }
-        chosen = next((r.then for r in step.when if evaluate(r.if_, context)), step.otherwise)
+        chosen = step.otherwise
+        for i, rule in enumerate(step.when):
+            try:
+                true = evaluate(rule.if_, context)
+            except Refused as err:
+                if not self._has("stops_runaway"):
+                    continue  # as before version 4: a refused expression read as false
+                raise Refused(f"steps.{step_id}.when[{i}].if: {err}") from None
+            if true:
+                chosen = rule.then
+                break
         self._event("chose", step_id, detail=chosen)
         return chosen
 

@@ -8,15 +8,20 @@ reaches officers using any client, Temporal's own CLI included.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
-from workflows.core import DossierCore, Halt
+from workflows.core import DossierCore, Halt, recorded
 
 with workflow.unsafe.imports_passed_through():
     from procedures.legaltime.calendar import WorkCalendar
     from procedures.legaltime.clock import deadline
     from procedures.models import ResultType
+    from procedures.text import escape
     from workflows import rules, views
     from workflows.api import (
         APOLOGY_STEP,
@@ -57,14 +62,16 @@ class DossierHandlers(DossierCore):
     """The dossier's updates, queries and signal."""
 
     @workflow.update(name=CLAIM)
-    async def claim(self, req: ClaimTask) -> str:
+    async def claim(self, *raw: Any) -> str:
+        req = recorded(ClaimTask, raw)
         task = await self._opened(req.step)
         task.status, task.assignee = TaskStatus.CLAIMED, req.actor.user
         self._event("claimed", req.step, str(req.actor))
         return f"{req.step} claimed by {req.actor.user}"
 
     @claim.validator
-    def _validate_claim(self, req: ClaimTask) -> None:
+    def _validate_claim(self, *raw: Any) -> None:
+        req = self._take(ClaimTask, raw, CLAIM)
         self._check_officer(
             f"claim {req.step}",
             req.actor,
@@ -74,7 +81,8 @@ class DossierHandlers(DossierCore):
         )
 
     @workflow.update(name=COMPLETE)
-    async def complete(self, req: CompleteTask) -> str:
+    async def complete(self, *raw: Any) -> str:
+        req = recorded(CompleteTask, raw)
         task = await self._opened(req.step)
         task.status, task.assignee = TaskStatus.DONE, req.actor.user
         task.decision, task.fields = req.decision, dict(req.fields)
@@ -84,7 +92,8 @@ class DossierHandlers(DossierCore):
         return f"{req.step}: {req.decision}"
 
     @complete.validator
-    def _validate_complete(self, req: CompleteTask) -> None:
+    def _validate_complete(self, *raw: Any) -> None:
+        req = self._take(CompleteTask, raw, COMPLETE)
         self._check_officer(
             f"complete {req.step} with {req.decision}",
             req.actor,
@@ -94,7 +103,8 @@ class DossierHandlers(DossierCore):
         )
 
     @workflow.update(name=REASSIGN)
-    async def reassign(self, req: ReassignTask) -> str:
+    async def reassign(self, *raw: Any) -> str:
+        req = recorded(ReassignTask, raw)
         task = await self._opened(req.step)
         task.role = req.to_role or task.role
         task.assignee = req.to_user
@@ -105,7 +115,8 @@ class DossierHandlers(DossierCore):
         return f"{req.step} reassigned to {target}"
 
     @reassign.validator
-    def _validate_reassign(self, req: ReassignTask) -> None:
+    def _validate_reassign(self, *raw: Any) -> None:
+        req = self._take(ReassignTask, raw, REASSIGN)
         self._check_officer(
             f"reassign {req.step}",
             req.actor,
@@ -115,7 +126,8 @@ class DossierHandlers(DossierCore):
         )
 
     @workflow.update(name=REQUEST_SUPPLEMENT)
-    def request_supplement(self, req: RequestSupplement) -> str:
+    def request_supplement(self, *raw: Any) -> str:
+        req = recorded(RequestSupplement, raw)
         self._rt.supplement = Supplement(
             step=req.step,
             requested_at=workflow.now(),
@@ -127,7 +139,8 @@ class DossierHandlers(DossierCore):
         return f"supplement requested: {'; '.join(req.missing)}"
 
     @request_supplement.validator
-    def _validate_request_supplement(self, req: RequestSupplement) -> None:
+    def _validate_request_supplement(self, *raw: Any) -> None:
+        req = self._take(RequestSupplement, raw, REQUEST_SUPPLEMENT)
         self._check_officer(
             f"request supplement at {req.step}",
             req.actor,
@@ -137,7 +150,8 @@ class DossierHandlers(DossierCore):
         )
 
     @workflow.update(name=SUPPLEMENT)
-    def supplement(self, req: SupplementDossier) -> str:
+    def supplement(self, *raw: Any) -> str:
+        req = recorded(SupplementDossier, raw)
         self._prove(req.applicant_id, "supplement")
         sup = self._rt.supplement
         assert sup is not None
@@ -146,7 +160,9 @@ class DossierHandlers(DossierCore):
         return "supplement received"
 
     @supplement.validator
-    def _validate_supplement(self, req: SupplementDossier) -> None:
+    def _validate_supplement(self, *raw: Any) -> None:
+        req = self._take(SupplementDossier, raw, SUPPLEMENT)
+
         def check() -> None:
             self._check_proof(req.applicant_id)
             rules.check_supplement(self._rt, req)
@@ -154,24 +170,28 @@ class DossierHandlers(DossierCore):
         self._check("supplement", "applicant", check)
 
     @workflow.update(name=WITHDRAW)
-    def withdraw(self, req: WithdrawDossier) -> str:
+    def withdraw(self, *raw: Any) -> str:
+        req = recorded(WithdrawDossier, raw)
         self._prove(req.applicant_id, "withdraw")
         self._end(Halt(ResultType.WITHDRAWN, req.reason or "Công dân rút hồ sơ", None))
         self._event("withdrawn", actor="applicant", detail=req.reason)
         return "dossier withdrawn"
 
     @withdraw.validator
-    def _validate_withdraw(self, req: WithdrawDossier) -> None:
+    def _validate_withdraw(self, *raw: Any) -> None:
+        req = self._take(WithdrawDossier, raw, WITHDRAW)
         self._check("withdraw", "applicant", lambda: self._check_proof(req.applicant_id))
 
     @workflow.update(name=DELIVER_EVENT)
-    def deliver_event(self, req: DeliverEvent) -> str:
+    def deliver_event(self, *raw: Any) -> str:
+        req = recorded(DeliverEvent, raw)
         self._rt.events[req.event] = dict(req.data)
         self._event("event", actor=str(req.actor), detail=req.event)
         return f"{req.event} recorded"
 
     @deliver_event.validator
-    def _validate_deliver_event(self, req: DeliverEvent) -> None:
+    def _validate_deliver_event(self, *raw: Any) -> None:
+        req = self._take(DeliverEvent, raw, DELIVER_EVENT)
         self._check_officer(
             f"deliver {req.event}",
             req.actor,
@@ -181,7 +201,8 @@ class DossierHandlers(DossierCore):
         )
 
     @workflow.update(name=APPROVE_APOLOGY)
-    def approve_apology(self, req: ApproveApology) -> str:
+    def approve_apology(self, *raw: Any) -> str:
+        req = recorded(ApproveApology, raw)
         policy = self._proc.apology
         apology = self._rt.apology
         assert policy is not None and apology is not None
@@ -195,7 +216,8 @@ class DossierHandlers(DossierCore):
         return f"new appointment date {local(self._due())}"
 
     @approve_apology.validator
-    def _validate_approve_apology(self, req: ApproveApology) -> None:
+    def _validate_approve_apology(self, *raw: Any) -> None:
+        req = self._take(ApproveApology, raw, APPROVE_APOLOGY)
         self._check_officer(
             "approve apology",
             req.actor,
@@ -232,6 +254,15 @@ class DossierHandlers(DossierCore):
                 f"{err} ({detail})", type=PROOF_FAILED, non_retryable=True
             ) from None
         self._rt.proof.succeed()
+
+    @workflow.update(dynamic=True)
+    def unknown_update(self, name: str, args: Sequence[RawValue]) -> str:
+        """Never runs: its validator refuses every update name the dossier does not have."""
+        raise rules.Rejected(f"no update named {name!r}")
+
+    @unknown_update.validator
+    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        self._refuse(name, "unknown", f"no update named {escape(name, 64)!r}")
 
     @workflow.signal(name=UPDATE_CALENDAR)
     def update_calendar(self, calendar: WorkCalendar) -> None:

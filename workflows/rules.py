@@ -97,6 +97,8 @@ def check_fields(declared: dict[str, FormField], given: dict[str, Any]) -> None:
             problems.append(f"unknown field {name!r}")
         elif fault is fields.Fault.REQUIRED:
             problems.append(f"field {name!r} is required")
+        elif fault is fields.Fault.TOO_LONG:
+            problems.append(f"field {name!r} has at most {declared[name].longest()} characters")
         else:
             spec = declared[name]
             expected = spec.type.value

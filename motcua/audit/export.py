@@ -1,114 +1,89 @@
-"""A verifiable export of one dossier: raw histories, the trail, and SHA-256 digests of all.
+"""A signed export of one dossier: the masked trail, and a manifest signed by the auditing service.
 
-`MANIFEST.json` lists every file with its digest and size; `MANIFEST.sha256` holds the digest
-of the manifest's canonical JSON (sorted keys, no spaces), so a manifest edited to match an
-altered file is caught too. Keep `MANIFEST.sha256` somewhere else as well (a register, a
-signed e-mail) for the export to prove anything against someone able to rewrite both.
+By default the export carries no personal data in readable form: the trail is masked, and the
+raw histories (which hold the applicant's data as the workflow received it) are left out; the
+manifest still names every run with its event count and the SHA-256 of its history, so an
+auditor with access to the server can fetch a history and check it is the one the trail was
+built from. `full=True` adds the histories and an unmasked trail, for a court or an inspector
+entitled to them; the manifest says which kind an export is.
+
+`MANIFEST.json` lists every file with its SHA-256 and size; `MANIFEST.sig` is an Ed25519
+signature of the manifest's exact bytes by the auditing service's key (`motcua.audit.signing`).
+Whoever changes a file and recomputes the manifest cannot sign it: `motcua.audit.verify` checks
+the signature against a public key the auditor trusts, never one found in the folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowHistory
 
+from activities.keyfiles import private_folder
+from motcua.audit import signing
 from motcua.audit.render import render
 from motcua.audit.trail import build_trail
 
-MANIFEST = "MANIFEST.json"
-MANIFEST_DIGEST = "MANIFEST.sha256"
+MANIFEST, SIGNATURE = signing.MANIFEST, signing.SIGNATURE
+MASKED, FULL = "masked", "full"
 
 
-@dataclass
-class Verification:
-    """What `verify` found: files changed, gone or added since the export."""
+def export(
+    runs: list[WorkflowHistory], out: Path, key: Ed25519PrivateKey, *, full: bool = False
+) -> list[Path]:
+    """Write the trail (md and json), the histories if `full`, the manifest and its signature.
 
-    altered: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-    checked: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not (self.altered or self.missing or self.extra)
-
-    def lines(self) -> list[str]:
-        """The report, one line per finding, and a verdict."""
-        out = [f"ALTERED {name}" for name in self.altered]
-        out += [f"MISSING {name}" for name in self.missing]
-        out += [f"EXTRA   {name}" for name in self.extra]
-        verdict = "verified" if self.ok else "NOT verified"
-        out.append(f"{verdict}: {self.checked} files checked")
-        return out
-
-
-def export(runs: list[WorkflowHistory], out: Path) -> list[Path]:
-    """Write histories, the trail (md and json) and the manifest to `out`; the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    trail = build_trail(runs)
+    The folder is made 0700 and every file 0600: even a masked export names officers and
+    decisions. Returns the files written.
+    """
+    private_folder(out)
+    trail = build_trail(runs, reveal=full)
     files: dict[str, bytes] = {}
     histories = []
     for n, history in enumerate(runs, start=1):
-        name = f"history-{n}.json"
-        files[name] = history.to_json().encode()
-        histories.append({"file": name, "run_id": history.run_id})
+        raw = history.to_json().encode()
+        entry: dict[str, object] = {
+            "run_id": history.run_id,
+            "events": len(history.events),
+            "sha256": _digest(raw),
+        }
+        if full:
+            entry["file"] = f"history-{n}.json"
+            files[f"history-{n}.json"] = raw
+        histories.append(entry)
     files["trail.md"] = render(trail, "md").encode()
     files["trail.json"] = render(trail, "json").encode()
-    for name, data in files.items():
-        (out / name).write_bytes(data)
     manifest = {
         "dossier": trail.code,
         "workflow_id": runs[0].workflow_id,
         "procedure": trail.procedure_code,
         "content_hash": trail.content_hash,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "personal_data": FULL if full else MASKED,
         "histories": histories,
         "files": {
             name: {"sha256": _digest(data), "bytes": len(data)} for name, data in files.items()
         },
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    (out / MANIFEST_DIGEST).write_text(f"{_digest(canonical(manifest))}  {MANIFEST}\n")
-    return [out / name for name in (*files, MANIFEST, MANIFEST_DIGEST)]
+    body = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    files[MANIFEST] = body
+    files[SIGNATURE] = (json.dumps(signing.sign(key, body), indent=2) + "\n").encode()
+    for name, data in files.items():
+        _write(out / name, data)
+    return [out / name for name in files]
 
 
-def verify(folder: Path) -> Verification:
-    """Recompute every digest of an export; report what differs."""
-    result = Verification()
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        recorded = (folder / MANIFEST_DIGEST).read_text(encoding="utf-8").split()[0]
-    except (OSError, ValueError, IndexError):
-        result.missing += [n for n in (MANIFEST, MANIFEST_DIGEST) if not (folder / n).is_file()]
-        if not result.missing:
-            result.altered.append(MANIFEST)
-        return result
-    result.checked = 1
-    if not isinstance(manifest, dict) or _digest(canonical(manifest)) != recorded:
-        result.altered.append(MANIFEST)
-        return result
-    listed: dict[str, Any] = manifest.get("files", {})
-    for name, expected in sorted(listed.items()):
-        path = folder / name
-        if not path.is_file():
-            result.missing.append(name)
-            continue
-        result.checked += 1
-        if _digest(path.read_bytes()) != expected.get("sha256"):
-            result.altered.append(name)
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    result.extra = sorted(present - set(listed) - {MANIFEST, MANIFEST_DIGEST})
-    return result
-
-
-def canonical(manifest: dict[str, Any]) -> bytes:
-    """The manifest's canonical bytes: sorted keys, no insignificant spaces, UTF-8."""
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def _write(path: Path, data: bytes) -> None:
+    """Write a file 0600 from its creation on; an older file of that name is replaced."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def _digest(data: bytes) -> str:

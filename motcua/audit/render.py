@@ -1,5 +1,9 @@
 """An audit trail as Markdown, HTML (every value escaped) or JSON.
 
+Every value's control characters and bidirectional marks are shown escaped
+(`procedures.text.escape`) in Markdown and HTML: a user name holding ESC or U+202E, recorded
+by a client or before input checks existed, cannot rewrite the page or the terminal.
+
 Markdown and HTML print instants in Vietnam's time, as the forms do; JSON keeps ISO 8601 with
 the offset, for tools. All three are drawn from the same `Trail`, so none says more than another.
 """
@@ -12,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from motcua.audit.records import VIETNAM, Trail
+from procedures.text import escape
 
 FORMATS = ("md", "html", "json")
 
@@ -126,7 +131,7 @@ def _kv(data: dict[str, Any]) -> str:
 
 
 def _markdown(trail: Trail) -> str:
-    cell: Callable[[str], str] = lambda text: text.replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    cell: Callable[[str], str] = lambda text: escape(text.replace("|", "\\|"))  # noqa: E731
     out = [f"# Audit trail of dossier {trail.code}", ""]
     for title, header, rows in _sections(trail):
         out += [f"## {title}", ""]
@@ -159,7 +164,9 @@ def _html(trail: Trail) -> str:
         out.append("<table>")
         if any(header):
             out.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
-        out += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows]
+        out += [
+            "<tr>" + "".join(f"<td>{esc(escape(c))}</td>" for c in row) + "</tr>" for row in rows
+        ]
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -369,7 +369,7 @@ class _Builder(LegacyTimers):
         entry = self.updates.get(attrs.meta.update_id)
         failure = attrs.outcome.failure if attrs.outcome.HasField("failure") else None
         if failure is not None and entry is not None and _proof_failed(failure):
-            # interpreter 4: a wrong identity number, counted (and maybe locking the dossier)
+            # interpreter 5: a wrong identity number, counted (and maybe locking the dossier)
             entry.kind = "proof_locked" if "locked until" in failure.message else "proof_failed"
             entry.detail = failure.message
         elif failure is not None:

@@ -30,6 +30,7 @@ from procedures.errors import ProcedureError
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure
+from procedures.text import MAX_LINE, control_problem, payload_problem
 from runtime.errors import UserError
 from workflows import search_attributes as sa
 from workflows.api import (
@@ -132,8 +133,9 @@ def check_submission(
     procedure: Procedure, channel: Channel, form: Mapping[str, Any], documents: Iterable[str]
 ) -> None:
     """Refuse, before anything reaches Temporal, a submission the procedure does not accept:
-    a channel it does not offer, an undeclared document, or (when it declares its
-    `application`) form data with unknown, missing or mistyped fields, all named at once."""
+    a channel it does not offer, an undeclared document, form data too large or holding
+    control characters, or (when it declares its `application`) form data with unknown,
+    missing, mistyped or too long fields, all named at once."""
     if channel not in procedure.channels:
         accepted = ", ".join(c.value for c in procedure.channels)
         raise InvalidRequest(
@@ -143,6 +145,9 @@ def check_submission(
     if unknown:
         known = ", ".join(d.id for d in procedure.documents)
         raise InvalidRequest(f"unknown document(s) {', '.join(unknown)} (known: {known})")
+    too_much = payload_problem(dict(form))
+    if too_much is not None:
+        raise InvalidRequest(f"form: {too_much}")
     if procedure.application:
         problems = fields.application_problems(procedure.application, form)
         if problems:
@@ -170,6 +175,8 @@ async def submit(
     documents = tuple(documents)
     check_submission(proc, channel, form, documents)
     request_id = request_id or default_request_id(proc.code, applicant, form)
+    if len(request_id) > MAX_LINE or control_problem(request_id) is not None:
+        raise InvalidRequest(f"request id: at most {MAX_LINE} characters, no control characters")
     agency = proc.agencies[proc.receiving_agency]
     allocation = await _allocate(client, agency.code, agency.task_queue, request_id)
     code = allocation.code

@@ -8,9 +8,9 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 
-from motcua.audit import export as exporting
 from motcua.audit import history as histories
 from motcua.audit.history import HistoryError, Source
 from runtime.errors import UserError
@@ -62,14 +62,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     trail.set_defaults(handler=_trail)
 
-    export = sub.add_parser("export", help="histories, trail and SHA-256 manifest to a folder")
+    export = sub.add_parser(
+        "export", help="the masked trail and a manifest signed by the auditing service, to a folder"
+    )
     export.add_argument("dossier", metavar="DOSSIER")
     export.add_argument("--out", type=Path, required=True, metavar="DIR")
+    export.add_argument(
+        "--full",
+        action="store_true",
+        help="also the raw histories and an unmasked trail: personal data in clear (logged)",
+    )
     export.set_defaults(handler=_export)
 
-    verify = sub.add_parser("verify", help="check an export against its manifest")
+    verify = sub.add_parser("verify", help="check an export's signature and every file it lists")
     verify.add_argument("folder", type=Path, metavar="DIR")
+    verify.add_argument(
+        "--key",
+        type=Path,
+        metavar="PUBKEY",
+        help="the auditing service's public key (PEM) you trust"
+        " (default: this data folder's, see `motcua audit key`)",
+    )
     verify.set_defaults(handler=_verify)
+
+    key = sub.add_parser("key", help="print the public key that signs exports (made if missing)")
+    key.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE instead")
+    key.set_defaults(handler=_key)
 
 
 async def _replay(args: argparse.Namespace) -> int:
@@ -153,9 +171,14 @@ async def _trail(args: argparse.Namespace) -> int:
 
 
 async def _export(args: argparse.Namespace) -> int:
+    from motcua.audit import export as exporting
+
     runs = await _runs(args.dossier, [])
+    key = _signing_key()
+    if args.full:
+        _log_full_export(args.dossier, args.out)
     try:
-        written = exporting.export([r.history for r in runs], args.out)
+        written = exporting.export([r.history for r in runs], args.out, key, full=args.full)
     except HistoryError as err:
         raise UserError(str(err)) from err
     except OSError as err:
@@ -165,10 +188,62 @@ async def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signing_key() -> Ed25519PrivateKey:
+    from activities import DATA_DIR
+    from activities.keyfiles import KeyFileError
+    from motcua.audit import signing
+
+    try:
+        return signing.private_key(DATA_DIR)
+    except (OSError, KeyFileError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) else str(err)
+        folder = DATA_DIR / signing.KEY_FOLDER
+        raise UserError(f"{folder}: no usable signing key: {reason}") from err
+
+
+def _log_full_export(dossier: str, out: Path) -> None:
+    """A full export puts personal data in clear on disk: say who made it, before writing it."""
+    import getpass
+
+    import structlog
+
+    structlog.get_logger(__name__).warning(
+        "full audit export", dossier_code=dossier, out=str(out), user=getpass.getuser()
+    )
+
+
 def _verify(args: argparse.Namespace) -> int:
+    from activities import DATA_DIR
+    from motcua.audit import signing
+    from motcua.audit.verify import verify
+
     if not args.folder.is_dir():
         raise UserError(f"{args.folder}: no such folder")
-    result = exporting.verify(args.folder)
+    path = args.key or signing.public_key_path(DATA_DIR)
+    if args.key is None and not path.is_file():
+        raise UserError(f"{path}: no public key here; give the one you trust with --key", 2)
+    if path.resolve().is_relative_to(args.folder.resolve()):
+        raise UserError(f"{path}: a key inside the export proves nothing; give one from outside", 2)
+    try:
+        key = signing.load_public(path)
+    except signing.TrustedKeyError as err:
+        raise UserError(str(err), 2) from err
+    result = verify(args.folder, key)
     for line in result.lines():
         print(line)
     return 0 if result.ok else 1
+
+
+def _key(args: argparse.Namespace) -> int:
+    from motcua.audit import signing
+
+    pem = signing.public_pem(_signing_key().public_key())
+    if args.out is None:
+        sys.stdout.write(pem.decode())
+        return 0
+    try:
+        args.out.write_bytes(pem)
+    except OSError as err:
+        raise UserError(f"cannot write {args.out}: {err.strerror or err}") from err
+    print(args.out)
+    return 0

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from motcua import client
-from motcua.commands.output import add_common, emit, when
+from motcua.commands.output import add_common, emit, shown, when
 
 NOTE = (
     "note: the inbox reads Temporal's visibility, which is eventually consistent; "
@@ -65,7 +65,7 @@ def _text(page: client.InboxPage, args: argparse.Namespace) -> str:
         (
             r.dossier,
             r.procedure_code,
-            ", ".join(r.waiting_on),
+            shown(", ".join(r.waiting_on)),
             when(r.due_at),
             "OVERDUE" if r.overdue else "",
             client.STATUS_LABELS[r.status][1],
@@ -102,7 +102,7 @@ def _again(page: client.InboxPage, args: argparse.Namespace) -> str:
 
 def _task(t: client.InboxItem) -> str:
     """A task line under its dossier: step, title, who holds it, when it is due."""
-    holder = f"{t.role} ({t.assignee})" if t.assignee else t.role
+    holder = f"{shown(t.role)} ({shown(t.assignee)})" if t.assignee else shown(t.role)
     late = ", OVERDUE" if t.overdue else ""
     due = f"due {when(t.due_at)}, {t.hours_left:g} h left{late}"
-    return f"    - {t.step}: {t.title} [{holder}] {due}"
+    return f"    - {shown(t.step)}: {shown(t.title)} [{holder}] {due}"

@@ -1,5 +1,7 @@
 """What the dossier commands share: the `--json` switch, printing, and instants in local time.
 
+Every value printed as text goes through `shown` (`procedures.text.escape`): what officers,
+citizens or a raw client wrote cannot move a terminal's cursor, reverse a line or fake one.
 Text output is for people; `--json` output is the client's pydantic models, for scripts.
 """
 
@@ -11,6 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, TypeAdapter
 
+from procedures.text import escape
 from workflows.forms import VIETNAM
 
 _MODELS: TypeAdapter[list[BaseModel]] = TypeAdapter(list[BaseModel])
@@ -26,9 +29,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def emit(result: BaseModel | Sequence[BaseModel], as_json: bool, text: Callable[[], str]) -> None:
-    """Print `result` as JSON, or as the text `text()` renders."""
+    """Print `result` as JSON, or as the text `text()` renders, each line's control characters
+    escaped (values should already be `shown`; this is the net under every command)."""
     if not as_json:
-        print(text())
+        print("\n".join(escape(line) for line in text().split("\n")))
     elif isinstance(result, BaseModel):
         print(result.model_dump_json(indent=2))
     else:
@@ -45,3 +49,9 @@ def hours(minutes: float) -> str:
     sign = "-" if minutes < 0 else ""
     whole = abs(int(minutes))
     return f"{sign}{whole // 60}h{whole % 60:02d}"
+
+
+def shown(value: object, limit: int | None = 300) -> str:
+    """A value someone else wrote (a user, a note, a title), safe on one line of a terminal:
+    control characters, new lines and bidirectional marks escaped, cut at `limit`."""
+    return escape(str(value), limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from motcua import client
-from motcua.commands.output import add_common, emit, hours, when
+from motcua.commands.output import add_common, emit, hours, shown, when
 from workflows.api import DossierState, TimelineEntry
 
 
@@ -28,7 +28,7 @@ def render(state: DossierState) -> str:
     clock = state.clock
     vi, en = client.STATUS_LABELS[state.status]
     lines = [
-        f"{state.code}  {state.procedure_code} {state.procedure_name}",
+        f"{state.code}  {state.procedure_code} {shown(state.procedure_name)}",
         f"status {state.status.value} {vi} / {en}"
         + (f"  result {state.result.value}" if state.result else ""),
         f"clock  received {when(clock.received_at)}  due {when(clock.due_at)}  "
@@ -39,22 +39,24 @@ def render(state: DossierState) -> str:
     lines += [f"       suspended {span}" for span in _suspensions(state.timeline)]
     lines.append("tasks")
     lines += [
-        f"  {t.step:<22} {t.status.value:<9} {t.agency}/{t.role}"
-        + (f" ({t.assignee})" if t.assignee else "")
+        f"  {shown(t.step):<22} {t.status.value:<9} {shown(t.agency)}/{shown(t.role)}"
+        + (f" ({shown(t.assignee)})" if t.assignee else "")
         + f"  due {when(t.due_at)}"
-        + (f"  -> {t.decision}" if t.decision else "")
+        + (f"  -> {shown(t.decision)}" if t.decision else "")
         + ("  OVERDUE" if t.overdue else "")
         for t in state.tasks
     ] or ["  none"]
     lines.append("timeline")
     lines += [
-        f"  {when(e.at)}  {e.kind:<18} {e.step or '':<20} {e.detail}"
+        f"  {when(e.at)}  {e.kind:<18} {shown(e.step or ''):<20} {shown(e.detail)}"
         + (f" [{e.on_time}]" if e.on_time else "")
-        + (f"  by {e.actor}" if e.actor else "")
+        + (f"  by {shown(e.actor)}" if e.actor else "")
         for e in state.timeline
     ]
     lines.append("documents")
-    lines += [f"  {when(d.issued_at)}  {d.title}  {d.path}" for d in state.documents] or ["  none"]
+    lines += [
+        f"  {when(d.issued_at)}  {shown(d.title)}  {shown(d.path)}" for d in state.documents
+    ] or ["  none"]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -66,8 +68,8 @@ def _suspensions(timeline: tuple[TimelineEntry, ...]) -> list[str]:
         if entry.kind == "suspended":
             opened = entry
         elif entry.kind == "resumed" and opened is not None:
-            spans.append(f"{when(opened.at)} -> {when(entry.at)} ({opened.detail})")
+            spans.append(f"{when(opened.at)} -> {when(entry.at)} ({shown(opened.detail)})")
             opened = None
     if opened is not None:
-        spans.append(f"{when(opened.at)} -> now ({opened.detail})")
+        spans.append(f"{when(opened.at)} -> now ({shown(opened.detail)})")
     return spans
