@@ -12,9 +12,7 @@ variable stops the step with a clear, non-retryable error instead. Templates use
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import structlog
@@ -23,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.payloads import RenderedDocument, RenderForm
 from activities.pdf import SignedCopies
+from activities.private import private_dir, write_private
 from procedures import templates
 
 log = structlog.get_logger(__name__)
@@ -100,16 +99,8 @@ def _template_error(request: RenderForm, reason: str) -> ApplicationError:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write through a temporary file and `os.replace`: readers never see half a form."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write through a temporary file and `os.replace`: readers never see half a form.
+
+    Forms carry the applicant's personal data: 0600 in 0700 folders (activities.private)."""
+    private_dir(path.parent.parent)
+    write_private(path, data)

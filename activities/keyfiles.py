@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from activities.private import private_dir, write_private
 
 MAX_KEY_FILE = 64 * 1024
 """Key and certificate files are a few hundred bytes; a bigger one is not ours."""
@@ -20,13 +21,6 @@ MAX_KEY_FILE = 64 * 1024
 
 class KeyFileError(Exception):
     """A key file that exists but cannot be used (too big, unreadable)."""
-
-
-def private_folder(path: Path) -> Path:
-    """Make `path` (and missing parents) with mode 0700; tighten it if it exists."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
 
 
 def read_limited(path: Path, limit: int = MAX_KEY_FILE) -> bytes:
@@ -38,22 +32,6 @@ def read_limited(path: Path, limit: int = MAX_KEY_FILE) -> bytes:
     return data
 
 
-def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `data` to `path` atomically with `mode` (0600 unless said otherwise)."""
-    private_folder(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def create_once(folder: Path, make: Callable[[], dict[str, tuple[bytes, int]]], probe: str) -> None:
     """Run `make` and write the files it returns (name -> (bytes, mode)) unless `probe` exists.
 
@@ -62,7 +40,7 @@ def create_once(folder: Path, make: Callable[[], dict[str, tuple[bytes, int]]], 
     """
     if (folder / probe).is_file():
         return
-    private_folder(folder)
+    private_dir(folder)
     with open(folder / ".lock", "a+b") as lock:
         os.chmod(folder / ".lock", 0o600)
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)

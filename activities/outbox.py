@@ -21,6 +21,7 @@ import structlog
 from temporalio import activity
 
 from activities.payloads import Notification, OfficerNotices, PortalRecord
+from activities.private import open_private
 
 log = structlog.get_logger(__name__)
 
@@ -56,8 +57,8 @@ class JsonlLog:
     @contextmanager
     def locked(self) -> Iterator[AppendFn]:
         """Hold the file lock, caught up with every writer; yield a function that appends."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path, "a+b") as fh:
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        with self._lock, os.fdopen(fd, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 torn = self._catch_up(fh)

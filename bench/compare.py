@@ -42,6 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # `handwritten`, also inside the sandbox
+# Payloads are encrypted on both sides (runtime/codec.py): this process and its worker share
+# throwaway keys, found under $MOTCUA_DATA, set before motcua's modules read it.
+os.environ.setdefault("MOTCUA_DATA", tempfile.mkdtemp(prefix="motcua-compare-keys-"))
 
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowUpdateFailedError  # noqa: E402

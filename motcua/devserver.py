@@ -36,6 +36,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.private import open_private, private_dir
 from runtime.errors import UserError
 from workflows.search_attributes import ALL
 
@@ -151,6 +152,7 @@ class DevServer:
         log_level: str = "warn",
         startup_timeout: float = STARTUP_TIMEOUT,
         sqlite_pragmas: Sequence[str] = SQLITE_PRAGMAS,
+        codec_endpoint: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.ip, self.port, self.ui_port = ip, port, ui_port
@@ -158,6 +160,7 @@ class DevServer:
         self.log_level = log_level
         self.startup_timeout = startup_timeout
         self.sqlite_pragmas = tuple(sqlite_pragmas)
+        self.codec_endpoint = codec_endpoint
         self.db_file = data_dir / "temporal.sqlite"
         self.log_file = data_dir / "temporal.log"
         self.reused = False
@@ -196,6 +199,8 @@ class DevServer:
             args += ["--search-attribute", f"{key.name}={CLI_TYPE_NAMES[key.indexed_value_type]}"]
         for pragma in self.sqlite_pragmas:
             args += ["--sqlite-pragma", pragma]
+        if self.codec_endpoint:
+            args += ["--ui-codec-endpoint", self.codec_endpoint]
         return args
 
     async def start(self) -> None:
@@ -213,17 +218,24 @@ class DevServer:
             return
         if _listening(self.ip, self.ui_port):
             raise UserError(f"port {self.ui_port} (Temporal Web UI) is in use; stop what uses it")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The database holds every history (personal data, encrypted or not): private files,
+        # also those an older version left world-readable.
+        private_dir(self.data_dir)
+        for old in self.data_dir.glob(f"{self.db_file.name}*"):
+            old.chmod(0o600)
         command = self.command()
-        with open(self.log_file, "ab") as log_fh:
+        with os.fdopen(
+            open_private(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab"
+        ) as log_fh:
             # Its own session: the terminal's Ctrl-C reaches only us, and we stop the server
-            # after the worker has drained.
+            # after the worker has drained. umask 077: the SQLite file and its WAL are 0600.
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=log_fh,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                umask=0o077,
             )
         log.info("temporal dev server starting", address=self.address, db=str(self.db_file))
         try:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,7 +35,7 @@ from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.messages import close_match
 from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskStep
 from runtime.catalogue import catalogue_task_queues
-from runtime.connection import DATA_CONVERTER
+from runtime.connection import data_converter
 from runtime.errors import UserError
 from runtime.trust import Trust
 from runtime.workers import WorkerGroup
@@ -77,16 +78,19 @@ OUTCOMES = {
 
 
 @asynccontextmanager
-async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+async def time_skipping_server(
+    converter: DataConverter | None = None,
+) -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's time-skipping test server with motcua's search attributes, stopped on exit.
 
     Also when interrupted, even while it starts: the start is let finish so that the server
-    process can be stopped rather than left running.
+    process can be stopped rather than left running. Payloads are encrypted as everywhere
+    (`converter`, default the process's); golden histories are recorded unencrypted.
     """
     starting = asyncio.ensure_future(
         WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(find_binary("temporal-test-server")),
-            data_converter=DATA_CONVERTER,
+            data_converter=converter or data_converter(),
             runtime=_quiet_runtime(),
         )
     )

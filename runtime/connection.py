@@ -3,12 +3,14 @@
 It reads temporalio's environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS,
 API key; default localhost:7233), so the same code reaches the embedded dev server or a
 production cluster, and converts payloads with pydantic (the workflows' inputs and states are
-pydantic models).
+pydantic models), then encrypts them (runtime/codec.py) with the keys under `$MOTCUA_DATA` or
+from the deployment's `MOTCUA_KEYS` hook.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,11 +19,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
+from activities import DATA_DIR
+from runtime.codec import encrypted_converter
 from runtime.errors import UserError
+from runtime.keyring import KeysUnavailable, load_keys
 
 DEFAULT_ADDRESS = "localhost:7233"
-DATA_CONVERTER: DataConverter = pydantic_data_converter
-"""How every client and worker of motcua encodes payloads."""
+PAYLOAD_CONVERTER = pydantic_data_converter.payload_converter
+"""How values become payloads and back (pydantic), before encryption and after decryption."""
 EXIT_GRACE = 0.1
 """Seconds a short-lived process waits after its last call before the interpreter finalises.
 
@@ -39,11 +44,22 @@ class ServerUnreachable(UserError):
         self.address = address
 
 
+@functools.cache
+def data_converter() -> DataConverter:
+    """How every client, worker and replayer of this process encodes payloads: pydantic, then
+    AES-256-GCM (runtime/codec.py). Keys are read (made on first run) at the first call."""
+    try:
+        return encrypted_converter(load_keys(DATA_DIR))
+    except KeysUnavailable as err:
+        raise UserError(f"payload keys: {err}") from None
+
+
 async def connect(address: str | None = None) -> Client:
     """Connect through temporalio's environment configuration (TEMPORAL_ADDRESS, namespace,
     TLS, API key), so the same code reaches the embedded server or a production cluster."""
     config = ClientConfig.load_client_connect_config()
     target = address or config.get("target_host") or DEFAULT_ADDRESS
+    converter = data_converter()
     try:
         return await Client.connect(
             target,
@@ -51,7 +67,7 @@ async def connect(address: str | None = None) -> Client:
             api_key=config.get("api_key"),
             tls=config.get("tls"),
             rpc_metadata=config.get("rpc_metadata", {}),
-            data_converter=DATA_CONVERTER,
+            data_converter=converter,
         )
     except RuntimeError as err:
         await asyncio.sleep(EXIT_GRACE)  # callers usually exit next: see EXIT_GRACE

@@ -23,6 +23,7 @@ upgrade that changes the private `_Instance` fails there, not silently.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
     EncodingPayloadConverter,
+    PayloadCodec,
     SerializationContext,
 )
 from temporalio.converter._extstore import StorageDriverStoreContext
@@ -42,6 +44,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 from temporalio.workflow import _Definition
 
+from runtime.connection import data_converter
 from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
 from runtime.workers import WORKFLOWS
 
@@ -59,7 +62,8 @@ def _pydantic_encoders() -> tuple[EncodingPayloadConverter, ...]:
 
 
 REPLAY_DATA_CONVERTER = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
-"""Converts like `pydantic_data_converter` (the worker's), without rebuilding it per payload."""
+"""Converts like `pydantic_data_converter` (the worker's), without rebuilding it per payload;
+`new_replayer` adds the worker's payload codec (histories are encrypted)."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,13 @@ class _ReplayInstance(_Instance):
         return getattr(in_sandbox, "instance", None)
 
 
-def new_replayer() -> Replayer:
-    """A replayer configured as the worker is: same workflows, runner, sandbox and conversion."""
+def new_replayer(codec: PayloadCodec | None = None) -> Replayer:
+    """A replayer configured as the worker is: same workflows, runner, sandbox and conversion,
+    decrypting with `codec` (default: the process's, `runtime.connection.data_converter`)."""
+    codec = codec or data_converter().payload_codec
     return Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=REPLAY_DATA_CONVERTER,
+        data_converter=dataclasses.replace(REPLAY_DATA_CONVERTER, payload_codec=codec),
         workflow_runner=workflow_runner(_sandbox()),
         runtime=quiet_runtime(),
     )

@@ -1,8 +1,8 @@
 """Shared fixtures: real Temporal servers from the pip-installed binaries, data folders, workers.
 
 - `dev_env`: one `temporal server start-dev` (in memory) for the whole session, with motcua's
-  custom search attributes registered and the pydantic data converter. Supports everything:
-  search attribute upserts, list/count queries (visibility), updates.
+  custom search attributes registered and motcua's data converter (pydantic, encrypted).
+  Supports everything: search attribute upserts, list/count queries (visibility), updates.
 - `ts_env`: one time-skipping Java test server for the session, for long waits (timers of days
   skip instantly while a test awaits a workflow result).
 
@@ -24,7 +24,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Payloads are encrypted in tests as in production. Every client, worker and replayer of the
+# session (and every `motcua` subprocess a test runs) finds its keys under $MOTCUA_DATA: one
+# fresh folder, set before motcua's modules read it.
+os.environ["MOTCUA_DATA"] = tempfile.mkdtemp(prefix="motcua-test-data-")
+
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +42,11 @@ import pytest
 import pytest_asyncio
 from helpers import TEST_TRUST, front_door_signing
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from motcua.client import credentials
 from motcua.devserver import find_binary, register_search_attributes, shut_down
+from runtime.connection import data_converter
 from workflows.search_attributes import ALL
 
 
@@ -55,7 +65,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
         search_attributes=ALL,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         dev_server_log_level="error",
     )
     try:
@@ -69,7 +79,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, with the custom search attributes added (see above)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(find_binary("temporal-test-server")),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
     )
     try:
         await register_search_attributes(env.client, ALL)
@@ -99,3 +109,33 @@ def run_worker() -> Callable[..., Any]:
         return WorkerGroup(client, queues, data_dir, **options)
 
     return start
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A running codec server: its URL and bearer tokens of an auditor and of an officer."""
+
+    url: str
+    auditor: str
+    officer: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest_asyncio.fixture
+async def codec_server(tmp_path: Path) -> AsyncIterator[Codec]:
+    """The codec server on a free port, decoding with the session's keys (as workers encode)."""
+    from motcua.codec_server import CodecServer, TokenFile, create_app
+    from runtime.codec import EncryptionCodec
+
+    codec = data_converter().payload_codec
+    assert isinstance(codec, EncryptionCodec)
+    tokens = TokenFile(tmp_path / "codec-tokens.json")
+    auditor = tokens.issue("thanh", "auditor", "000.00.19.H26")
+    officer = tokens.issue("lan", "one_stop", "000.00.19.H26")
+    async with CodecServer(create_app(codec, tokens), port=free_port()) as server:
+        yield Codec(server.url, auditor, officer)

@@ -284,7 +284,7 @@ async def main_async(out: Path, suffix: str = "") -> None:
     finally:
         await env.shutdown()
         await asyncio.sleep(0.5)
-    async with time_skipping_server() as skipping:
+    async with time_skipping_server(pydantic_data_converter) as skipping:  # goldens: plain
         for late in LATE_CASES:
             for path in await record_late(skipping, late, out, suffix):
                 print(f"wrote {path}")

@@ -336,9 +336,7 @@ async def test_a_bad_form_starts_nothing_and_a_good_one_reaches_the_dossier(
         await eventually(consulting, what="the consultation task")
     handle = dev_env.client.get_workflow_handle(done.code)
     started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
-    [inp] = pydantic_data_converter.payload_converter.from_payloads(
-        [started.input.payloads[0]], [DossierInput]
-    )
+    [inp] = await dev_env.client.data_converter.decode([started.input.payloads[0]], [DossierInput])
     assert inp.form == {"in_heritage_zone": True, "floors": 3, "started_on": "2026-01-15"}
 
 

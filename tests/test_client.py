@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Codec
 from helpers import APPLICANT, Setup, eventually, open_task, serving, settled, signed, submit
 
 from motcua import client as ops
 from procedures.models import Channel
+from runtime.codec import key_id_of
 from workflows.api import (
     COMPLETE,
     Actor,
@@ -346,8 +348,9 @@ async def test_inbox_puts_overdue_dossiers_first(setup: Setup, late: ops.Submitt
 # ------------------------------------------------------------------------------ temporal CLI
 
 
-async def test_temporal_cli_sends_an_officers_action(setup: Setup) -> None:
-    """Temporal's own CLI is a client too: the update's name and JSON input are the API."""
+async def test_temporal_cli_sends_an_officers_action(setup: Setup, codec_server: Codec) -> None:
+    """Temporal's own CLI is a client too: the update's name and JSON input are the API. It
+    reads (and seals its input) through the codec server, as payloads are encrypted."""
     done = await submit(setup)
     await open_task(setup, done.code, "receive")
     request = signed(CompleteTask(step="receive", actor=setup.desk_officer(), decision="accept"))
@@ -358,9 +361,21 @@ async def test_temporal_cli_sends_an_officers_action(setup: Setup) -> None:
         "--workflow-id", done.code,
         "--name", COMPLETE,
         "--input", request.model_dump_json(),
+        "--codec-endpoint", codec_server.url,
+        "--codec-auth", f"Bearer {codec_server.auditor}",
+        "--codec-header", f"X-Motcua-Dossier={done.code}",
     ]  # fmt: skip
     result = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "receive: accept" in result.stdout
     state = await open_task(setup, done.code, "review")
     assert [t.decision for t in state.tasks if t.step == "receive"] == ["accept"]
+    history = await setup.client.get_workflow_handle(done.code).fetch_history()
+    [sent] = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+        and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        == COMPLETE
+    ]
+    assert key_id_of(sent.payloads[0]) == f"dossier:{done.code}"

@@ -28,7 +28,6 @@ from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     Replayer,
@@ -148,7 +147,7 @@ async def test_claim_taken_by_a_cold_worker_with_the_event_that_opened_it_replay
     assert replayed.replay_failure is None
     plain = Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
+        data_converter=client.data_converter,
         workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
     )
     failed = (await plain.replay_workflow(history, raise_on_replay_failure=False)).replay_failure

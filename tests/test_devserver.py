@@ -144,10 +144,10 @@ def test_a_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path) -> None:
-    port, ui_port = free_port(), free_port()
+    port, ui_port, codec_port = free_port(), free_port(), free_port()
     command = [sys.executable, "-m", "motcua", "dev", "--data", str(tmp_path / "data")]
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--ui-port", str(ui_port)],
+        [*command, "--port", str(port), "--ui-port", str(ui_port), "--codec-port", str(codec_port)],
         cwd=REPO,
         env=os.environ | {"PYTHONPATH": str(REPO), "MOTCUA_LOG": "json"},
         stdout=subprocess.PIPE,
@@ -164,6 +164,7 @@ def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path)
             banner.append(line)
         assert f"http://localhost:{ui_port}" in "".join(banner)
         assert f"127.0.0.1:{port}" in "".join(banner)
+        assert f"Codec server:    http://127.0.0.1:{codec_port}" in "".join(banner)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:

@@ -6,8 +6,8 @@ from typing import Any
 
 from helpers import eventually
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from runtime.connection import data_converter
 from workflows.api import DossierOutcome
 
 
@@ -28,6 +28,6 @@ async def outcome(handle: WorkflowHandle[Any, DossierOutcome]) -> DossierOutcome
     last = history.events[-1]
     assert last.HasField("workflow_execution_completed_event_attributes"), last
     payloads = last.workflow_execution_completed_event_attributes.result.payloads
-    (result,) = await pydantic_data_converter.decode(payloads, [DossierOutcome])
+    (result,) = await data_converter().decode(payloads, [DossierOutcome])
     assert isinstance(result, DossierOutcome)
     return result

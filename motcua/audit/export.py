@@ -24,7 +24,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowHistory
 
-from activities.keyfiles import private_folder
+from activities.private import private_dir
 from motcua.audit import signing
 from motcua.audit.render import render
 from motcua.audit.trail import build_trail
@@ -41,7 +41,7 @@ def export(
     The folder is made 0700 and every file 0600: even a masked export names officers and
     decisions. Returns the files written.
     """
-    private_folder(out)
+    private_dir(out)
     trail = build_trail(runs, reveal=full)
     files: dict[str, bytes] = {}
     histories = []

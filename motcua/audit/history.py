@@ -16,14 +16,17 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
-from runtime.connection import DATA_CONVERTER
+from runtime.codec import decode_messages
+from runtime.connection import PAYLOAD_CONVERTER
 from runtime.errors import UserError
+from runtime.keyring import KeysUnavailable
 from workflows.api import DossierInput
 
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-_CONVERT = DATA_CONVERTER.payload_converter
+_CONVERT = PAYLOAD_CONVERTER
 
 
 def decode(payloads: Any, kind: type[Any]) -> Any:
@@ -83,12 +86,21 @@ def workflow_id_of(history: WorkflowHistory) -> str | None:
     if attrs.workflow_type.name != "Dossier" or not attrs.input.payloads:
         return None
     try:
-        inp = DATA_CONVERTER.payload_converter.from_payloads(attrs.input.payloads, [DossierInput])[
-            0
-        ]
+        inp = PAYLOAD_CONVERTER.from_payloads(attrs.input.payloads, [DossierInput])[0]
     except Exception:  # an unreadable input leaves the caller's fallback name
         return None
     return str(inp.code)
+
+
+async def decrypt(codec: PayloadCodec | None, history: WorkflowHistory, label: str) -> None:
+    """Decrypt the history's payloads in place (runtime/codec.py), so that trail and export
+    read them; an erased dossier's, or one sealed with keys we lack, cannot be (`HistoryError`)."""
+    if codec is None:
+        return
+    try:
+        await decode_messages(history.events, codec)
+    except KeysUnavailable as err:
+        raise HistoryError(label, str(err)) from None
 
 
 async def fetch_runs(client: Client, code: str) -> list[Source]:
@@ -106,8 +118,13 @@ async def fetch_runs(client: Client, code: str) -> list[Source]:
                     f"{client.service_client.config.target_host}"
                 ) from err
             raise UserError(f"cannot fetch the history of {code}: {err.message}") from err
+        label = f"{code} run {history.run_id}"
+        try:
+            await decrypt(client.data_converter.payload_codec, history, label)
+        except HistoryError as err:
+            raise UserError(str(err)) from None
         check(history, code)
-        runs.append(Source(f"{code} run {history.run_id}", history))
+        runs.append(Source(label, history))
         previous = history.events[0].workflow_execution_started_event_attributes
         run_id = previous.continued_execution_run_id or None
         if run_id is None:
@@ -121,9 +138,13 @@ async def query_runs(client: Client, query: str) -> AsyncIterator[Source | Histo
             label = f"{execution.id} run {execution.run_id}"
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             try:
-                yield Source(label, await handle.fetch_history())
+                history = await handle.fetch_history()
+                await decrypt(client.data_converter.payload_codec, history, label)
+                yield Source(label, history)
             except RPCError as err:
                 yield HistoryError(label, f"cannot fetch: {err.message}")
+            except HistoryError as err:
+                yield err
     except RPCError as err:
         raise UserError(f"query {query!r} failed: {err.message}") from err
 

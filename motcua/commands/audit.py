@@ -146,10 +146,17 @@ async def _dossiers(client: Client, codes: list[str]) -> AsyncIterator[Source | 
 
 async def _runs(dossier: str | None, files: list[Path]) -> list[Source]:
     if files:
+        from runtime.connection import data_converter
+
         try:
-            return [histories.read_file(p) for p in files]
+            sources = [histories.read_file(p) for p in files]
+            for source in sources:  # `temporal workflow show` files hold encrypted payloads
+                await histories.decrypt(
+                    data_converter().payload_codec, source.history, source.label
+                )
         except HistoryError as err:
             raise UserError(str(err)) from err
+        return sources
     if not dossier:
         raise UserError("give a dossier code or --file HISTORY.json", 2)
     from runtime.connection import connect

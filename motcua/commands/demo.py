@@ -14,7 +14,8 @@ from motcua.demo import report, run_cases
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
-from runtime.connection import DATA_CONVERTER
+from runtime.codec import encrypted_converter
+from runtime.keyring import load_keys
 from runtime.trust import Trust
 from runtime.workers import WorkerGroup
 
@@ -42,7 +43,9 @@ async def run(args: argparse.Namespace) -> int:
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=DATA_CONVERTER
+            server.address,
+            namespace=server.namespace,
+            data_converter=encrypted_converter(load_keys(data)),
         )
         print(f"Temporal server {server.address}, data in {data}", flush=True)
         # The demo publishes the catalogue, and plays the officers as its own front door.

@@ -14,10 +14,19 @@ from temporalio.client import Client
 
 from activities import DATA_DIR
 from motcua import login, officers, publication
+from motcua.codec_server import (
+    DEFAULT_PORT,
+    DEV_TOKEN_FILE,
+    CodecServer,
+    create_app,
+    dev_token,
+    load_verifier,
+)
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
-from runtime.connection import DATA_CONVERTER
+from runtime.codec import EncryptionCodec, encrypted_converter
+from runtime.keyring import load_keys
 from runtime.workers import run_worker, stop_on_signals
 
 
@@ -36,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder")
     parser.add_argument("--port", type=int, default=7233, help="gRPC port (default 7233)")
     parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (default 8233)")
+    parser.add_argument(
+        "--codec-port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"codec server port, for the Web UI and CLI (default {DEFAULT_PORT})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -53,13 +68,24 @@ async def run(args: argparse.Namespace) -> int:
             f"{data}`.",
             flush=True,
         )
-    async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
+    converter = encrypted_converter(load_keys(data))
+    assert isinstance(converter.payload_codec, EncryptionCodec)
+    dev_token(data)
+    origins = [f"http://{host}:{args.ui_port}" for host in ("localhost", "127.0.0.1")]
+    app = create_app(converter.payload_codec, load_verifier(data), ui_origins=origins)
+    async with (
+        CodecServer(app, port=args.codec_port) as codec,
+        DevServer(data, port=args.port, ui_port=args.ui_port, codec_endpoint=codec.url) as server,
+    ):
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=DATA_CONVERTER
+            server.address, namespace=server.namespace, data_converter=converter
         )
         origin = "already running, reused" if server.reused else f"data in {server.db_file}"
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
+        print(f"Codec server:    {codec.url} (Bearer token in {data / DEV_TOKEN_FILE})", flush=True)
+        if data != DATA_DIR.resolve():  # other commands find the payload keys through it
+            print(f"Other shells:    export MOTCUA_DATA={data}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await run_worker(client, queues, data, stop=stop)
