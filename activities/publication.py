@@ -16,6 +16,7 @@ from temporalio import activity
 from activities.payloads import PublishedQuery
 from identity import publication
 from identity.assertions import Keyset
+from identity.keys import read_keyset
 
 IS_PUBLISHED = "is_published"
 
@@ -41,26 +42,41 @@ class Publication:
 
 
 class ManifestReader:
-    """A `PublishedSet` read from a manifest file, verified with the publishers' keys, and
-    read again when the file changes (so `motcua publish` takes effect without a restart).
+    """A `PublishedSet` read from a manifest file, verified with the publishers' keys (a keyset,
+    or the JWKS file holding it), and read again when either file changes, so `motcua publish`
+    and a new publisher key take effect without a restart.
 
     No manifest: nothing is published. A manifest that does not verify raises, so the local
     activity retries (and the dossier waits) until an operator fixes it, rather than stopping
     every new dossier.
     """
 
-    def __init__(self, path: Path, keys: Keyset) -> None:
-        self._path, self._keys = path, keys
-        self._cached: tuple[tuple[int, int], publication.ManifestBody] | None = None
+    def __init__(self, path: Path, publishers: Keyset | Path) -> None:
+        self._path, self._publishers = path, publishers
+        self._cached: tuple[object, publication.ManifestBody] | None = None
 
     def __call__(self, day: date) -> Mapping[str, str]:
         try:
-            stat = self._path.stat()
+            seen: object = (_stamp(self._path), self._publishers_stamp())
         except FileNotFoundError:
             return {}
-        seen = (stat.st_mtime_ns, stat.st_size)
         cached = self._cached  # one read: activities run in several threads
         if cached is None or cached[0] != seen:
-            cached = (seen, publication.verify(publication.read(self._path), self._keys))
+            keys = (
+                read_keyset(self._publishers)
+                if isinstance(self._publishers, Path)
+                else self._publishers
+            )
+            cached = (seen, publication.verify(publication.read(self._path), keys))
             self._cached = cached
         return publication.published_set(cached[1], day)
+
+    def _publishers_stamp(self) -> tuple[int, int] | None:
+        if not isinstance(self._publishers, Path):
+            return None
+        return _stamp(self._publishers) if self._publishers.exists() else (0, 0)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size

@@ -75,10 +75,10 @@ def write_private(path: Path, key: SigningKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private_file(path, pem)
+    write_private_file(path, pem)
 
 
-def _write_private_file(path: Path, data: bytes) -> None:
+def write_private_file(path: Path, data: bytes) -> None:
     """Bytes to `path` through a 0600 temporary file renamed over it (never world-readable)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -145,7 +145,8 @@ def _public_of(entry: object) -> Ed25519PublicKey | None:
 
 
 def write_keyset(path: Path, keys: Keyset) -> None:
-    """A JWKS file of `keys` (public, so 0644), written atomically."""
+    """A JWKS file of `keys`, written atomically; 0600 like every file motcua writes (it holds
+    no secret: copy it to the workers that verify)."""
     document = {
         "keys": [
             {"kty": "OKP", "crv": "Ed25519", "x": _b64(_raw(public)), "kid": kid, "use": "sig"}
@@ -153,10 +154,7 @@ def write_keyset(path: Path, keys: Keyset) -> None:
         ]
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(document, indent=2) + "\n")
-    temporary.chmod(0o644)
-    os.replace(temporary, path)
+    write_private_file(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from identity.assertions import Keyset
-from identity.keys import SigningKey
+from identity.keys import SigningKey, write_private_file
 from procedures.models import FrozenProcedure
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -132,11 +131,10 @@ def published_set(body: ManifestBody, day: date) -> dict[str, str]:
 
 
 def write(path: Path, manifest: Manifest) -> None:
-    """The manifest as indented JSON, written atomically (public: it holds no secret)."""
+    """The manifest as indented JSON, written atomically, 0600 like every file motcua writes
+    (it holds no secret: copy it to the workers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(manifest.model_dump_json(indent=2) + "\n")
-    os.replace(temporary, path)
+    write_private_file(path, (manifest.model_dump_json(indent=2) + "\n").encode())
 
 
 def read(path: Path) -> Manifest:

@@ -28,13 +28,13 @@ class Trust:
 
     @classmethod
     def from_files(cls, officer_keys: Path, publisher_keys: Path, manifest: Path) -> Trust:
-        """Keysets (JWKS files; a missing one trusts no key) and the manifest they verify."""
+        """The officers' keyset (read now; a missing file trusts no key), and the manifest with
+        the publishers' keyset that verifies it (both read when they change)."""
         try:
             officers = read_keyset(officer_keys) if officer_keys.exists() else {}
-            publishers = read_keyset(publisher_keys) if publisher_keys.exists() else {}
         except KeyFileError as err:
             raise UserError(str(err)) from None
-        return cls(officers, ManifestReader(manifest, publishers))
+        return cls(officers, ManifestReader(manifest, publisher_keys))
 
     @classmethod
     def of_data(cls, data: Path) -> Trust:

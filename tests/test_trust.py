@@ -24,6 +24,7 @@ from identity import keys, layout, publication
 from motcua import cli, login
 from motcua import client as ops
 from motcua import publication as published
+from motcua.audit.history import fetch_runs
 from motcua.audit.trail import build_trail
 from procedures.legaltime.calendar import load_calendar
 from procedures.loader import content_hash, load_procedure
@@ -264,8 +265,8 @@ async def test_five_wrong_identity_numbers_lock_the_dossier_for_a_while(
             WITHDRAW, WithdrawDossier(applicant_id=APPLICANT_ID), result_type=str
         )
         assert (await handle.result()).result is ResultType.WITHDRAWN
-        history = await handle.fetch_history()
-        await new_replayer().replay_workflow(history)
+        await new_replayer().replay_workflow(await handle.fetch_history())
+        history = (await fetch_runs(ts_env.client, handle.id))[0].history  # decoded
     # the audit trail tells each counted attempt, and the lock, apart from the withdrawal
     entries = [(e.kind, e.detail) for e in build_trail([history]).entries]
     proofs = [(kind, detail) for kind, detail in entries if kind.startswith("proof_")]
