@@ -7,6 +7,10 @@ TEMPORAL_NAMESPACE, TLS, API key; default localhost:7233), so the same worker jo
 embedded dev server or a production cluster unchanged.
 
     python worker.py [--task-queue Q ...] [--data DIR] [--catalog DIR] [--metrics-port PORT]
+                     [--officer-keys JWKS] [--publisher-keys JWKS] [--manifest FILE]
+
+It trusts officers' assertions signed by the keys of `--officer-keys` and runs only the
+procedure versions of the manifest signed by a key of `--publisher-keys` (docs/security.md).
 
 A broken catalogue or an unreachable server ends it at once with a one-line reason; SIGINT or
 SIGTERM stops polling, lets running activities finish, and exits 0.
@@ -23,12 +27,14 @@ from pathlib import Path
 from temporalio.runtime import Runtime
 
 from activities import DATA_DIR
+from identity import layout
 from procedures.loader import DEFAULT_CATALOG
 from runtime import logs
 from runtime.catalogue import load_catalogue, select_task_queues
 from runtime.connection import connect
 from runtime.errors import UserError
 from runtime.metrics import telemetry_runtime, tracing_interceptors
+from runtime.trust import Trust
 from runtime.workers import (
     DEFAULT_MAX_CACHED_WORKFLOWS,
     DEFAULT_MAX_CONCURRENT_ACTIVITIES,
@@ -51,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="data folder (MOTCUA_DATA)")
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder")
+    parser.add_argument(
+        "--officer-keys",
+        type=Path,
+        help="JWKS of the front door's public keys (default <data>/identity/officers-keys.json)",
+    )
+    parser.add_argument(
+        "--publisher-keys",
+        type=Path,
+        help="JWKS of the publishers' keys (default <data>/identity/publisher-keys.json)",
+    )
+    parser.add_argument(
+        "--manifest", type=Path, help="published catalogue (default <data>/published.json)"
+    )
     parser.add_argument(
         "--max-cached-workflows",
         type=int,
@@ -80,12 +99,18 @@ async def _serve(args: argparse.Namespace) -> None:
         interceptors = tracing_interceptors()
     except ValueError as err:
         raise UserError(str(err)) from None
+    trust = Trust.from_files(
+        args.officer_keys or layout.officers_signer(args.data).keyset_path,
+        args.publisher_keys or layout.publisher_signer(args.data).keyset_path,
+        args.manifest or layout.manifest_path(args.data),
+    )
     client = await connect()
     await run_worker(
         client,
         queues,
         args.data,
         stop=stop,
+        trust=trust,
         max_cached_workflows=args.max_cached_workflows,
         max_concurrent_activities=args.max_concurrent_activities,
         interceptors=interceptors,

@@ -7,7 +7,7 @@ writes nothing twice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -118,3 +118,11 @@ class AutoStepResult(_Payload):
 
     outcome: str = "done"
     data: dict[str, Any] = {}
+
+
+class PublishedQuery(_Payload):
+    """Is this procedure version published on `day`? (`activities.publication`)."""
+
+    code: str
+    content_hash: str
+    day: date

@@ -50,7 +50,7 @@ from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowUpdateFailedError  # noqa: E402
 from temporalio.common import SearchAttributePair, TypedSearchAttributes  # noqa: E402
 
-from motcua.client import load_frozen  # noqa: E402
+from motcua.client import credentials, load_frozen  # noqa: E402
 from motcua.devserver import DevServer  # noqa: E402
 from procedures.legaltime.calendar import WorkCalendar, load_calendar  # noqa: E402
 from procedures.models import Channel, FormKind, FrozenProcedure  # noqa: E402
@@ -243,7 +243,9 @@ def worker_main(data: Path, profile: Path | None, max_cached: int, cached: bool)
 
     from handwritten import HandwrittenBirthWorkflow
 
+    from identity import layout
     from runtime import logs
+    from runtime.trust import Trust
     from runtime.workers import WORKFLOWS, WorkerGroup, stop_on_signals
 
     logs.configure()
@@ -256,8 +258,14 @@ def worker_main(data: Path, profile: Path | None, max_cached: int, cached: bool)
         client = await connect()
         queues = ["commune", "police", "insurance"]
         workflows = (*WORKFLOWS, HandwrittenBirthWorkflow)
+        trust = Trust(layout.officers_signer(data).keyset(), drafts=True)
         async with WorkerGroup(
-            client, queues, data, workflows=workflows, max_cached_workflows=max_cached
+            client,
+            queues,
+            data,
+            trust=trust,
+            workflows=workflows,
+            max_cached_workflows=max_cached,
         ) as group:
             await group.wait(stop)
 
@@ -379,8 +387,11 @@ async def play_one(
 
     async def decide(step: str, agency: str, role: str, decision: str, data: Any) -> None:
         actor = Actor(user=f"bench.{role}", agency=agency, role=role)
-        claim = ClaimTask(step=step, actor=actor)
-        done = CompleteTask(step=step, actor=actor, decision=decision, fields=data)
+        assertion = await credentials.assertion_for(actor, None)
+        claim = ClaimTask(step=step, actor=actor, assertion=assertion)
+        done = CompleteTask(
+            step=step, actor=actor, decision=decision, fields=data, assertion=assertion
+        )
         await send(lambda: handle.execute_update(CLAIM, claim, result_type=str), latencies, rej)
         await send(lambda: handle.execute_update(COMPLETE, done, result_type=str), latencies, rej)
 
@@ -529,6 +540,8 @@ async def bench(args: argparse.Namespace) -> list[str]:
     tmp = Path(tempfile.mkdtemp(prefix="motcua-compare-"))
     data = tmp / "data"
     data.mkdir()
+    # This process is the officers' front door; the worker trusts its key (interpreter 4 on).
+    credentials.sign_with(credentials.local_signing(data))
     server = DevServer(tmp / "server", port=free_port(), ui_port=free_port(), log_level="error")
     await server.start()
     assert server._process is not None

@@ -37,12 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare import free_port, spawn_worker
 
+from motcua import officers
 from motcua.devserver import DevServer
-from motcua.web.auth import DEMO_PASSWORD, write_demo_directory
 from procedures.loader import load_catalog
 
 PROCEDURE = "2.000720"
-DESK = "one_stop@000.20.20.H26"
+DESK = "one_stop.000.20.20.H26"
+PASSWORD = "motcua-bench-password"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 APPLICANT = {"full_name": "Nguyễn Văn Bench", "id_number": "001099000001"}
 
@@ -99,7 +100,7 @@ async def submit_all(base: str, count: int, concurrency: int) -> list[float]:
 
 async def sign_in(base: str) -> httpx.AsyncClient:
     http = httpx.AsyncClient(base_url=base, timeout=60)
-    answer = await http.post("/api/v1/session", json={"user": DESK, "password": DEMO_PASSWORD})
+    answer = await http.post("/api/v1/session", json={"user": DESK, "password": PASSWORD})
     answer.raise_for_status()
     return http
 
@@ -139,7 +140,9 @@ async def run(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="motcua-web-bench-"))
     data = folder / "data"
     data.mkdir()
-    write_demo_directory(data / "officers.json", load_catalog().values())
+    (data / "identity").mkdir(mode=0o700)
+    (data / "identity" / officers.DEMO_PASSWORD_FILE).write_text(PASSWORD + "\n")
+    officers.ensure_demo_officers(data, load_catalog())
     server = DevServer(folder / "server", port=free_port(), ui_port=free_port())
     await server.start()
     worker = spawn_worker(server.address, data, script="worker.py")

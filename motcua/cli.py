@@ -39,6 +39,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.codec",
     "motcua.commands.verify_document",
     "motcua.commands.setup",
+    "motcua.commands.officers",
+    "motcua.commands.publish",
 )
 
 

@@ -28,7 +28,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payloads import Notification, OfficerNotice, PortalRecord
+from identity import keys
 from motcua import client as ops
+from motcua.client import credentials
 from motcua.devserver import find_binary, register_search_attributes, shut_down
 from motcua.play import (
     APPROVE,
@@ -47,6 +49,7 @@ from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskSt
 from runtime.catalogue import catalogue_task_queues
 from runtime.connection import data_converter
 from runtime.errors import UserError
+from runtime.trust import Trust
 from runtime.workers import WorkerGroup
 from workflows.api import (
     APOLOGY_STEP,
@@ -336,30 +339,36 @@ async def dry_run(
     given = sample_fields(proc.application) if form is None else form
     documents = tuple(d.id for d in proc.documents if d.needed(given))
     queues = catalogue_task_queues({proc.code: frozen})
-    async with WorkerGroup(env.client, queues, data, max_cached_workflows=NO_CACHE):
-        submitted = await ops.submit(
-            env.client,
-            frozen,
-            APPLICANT,
-            channel,
-            given,
-            documents,
-            request_id=f"dryrun-{uuid.uuid4()}",
-            calendar=calendar,
-        )
-        skip = TimeSkip(calendar=calendar, skip_to=lambda at: _skip_to(env, at))
-        try:
-            final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
-        except TooManyVisits:  # a healthy dossier going round: withdrawn, it ends cleanly
-            await ops.withdraw(
-                env.client, submitted.code, "dry run stopped", applicant_id=APPLICANT.id_number
+    # The dry run is its own front door (a key of its own, for this run) and runs drafts.
+    key = keys.generate()
+    trust = Trust({key.kid: key.public}, drafts=True)
+    with credentials.signing(credentials.key_signing(key, env.get_current_time)):
+        async with WorkerGroup(
+            env.client, queues, data, trust=trust, max_cached_workflows=NO_CACHE
+        ):
+            submitted = await ops.submit(
+                env.client,
+                frozen,
+                APPLICANT,
+                channel,
+                given,
+                documents,
+                request_id=f"dryrun-{uuid.uuid4()}",
+                calendar=calendar,
             )
-            await play(env.client, submitted.code, frozen, DEFAULT_PLAN)
-            raise
-        except UserError:
-            await _stop(env.client, submitted.code)
-            raise
-        states = [final, *await _descendants(env.client, final)]
+            skip = TimeSkip(calendar=calendar, skip_to=lambda at: _skip_to(env, at))
+            try:
+                final = await play(env.client, submitted.code, frozen, plan, skip, PATIENCE)
+            except TooManyVisits:  # a healthy dossier going round: withdrawn, it ends cleanly
+                await ops.withdraw(
+                    env.client, submitted.code, "dry run stopped", applicant_id=APPLICANT.id_number
+                )
+                await play(env.client, submitted.code, frozen, DEFAULT_PLAN)
+                raise
+            except UserError:
+                await _stop(env.client, submitted.code)
+                raise
+            states = [final, *await _descendants(env.client, final)]
     procedures = _procedures(frozen)
     runs = tuple(_run(s, procedures[s.procedure_code], calendar, data) for s in states)
     return DryRun(source=frozen.source, data_dir=str(data) if keep else None, dossiers=runs)

@@ -20,9 +20,13 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, PollerBehaviorAutoscaling, Worker
 
 from activities import all_activities
+from activities.publication import Publication
+from identity import trusted
+from identity.assertions import Keyset
 from runtime.errors import UserError
 from runtime.metrics import ActivityLatency
 from runtime.sandbox import workflow_runner
+from runtime.trust import Trust
 from workflows.counter import AgencyCounterWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.rating import RatingWorkflow
@@ -55,6 +59,7 @@ class WorkerGroup:
         task_queues: Sequence[str],
         data_dir: Path,
         *,
+        trust: Trust,
         workflows: Sequence[type] = WORKFLOWS,
         activities: Sequence[Callable[..., Any]] | None = None,
         max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
@@ -64,10 +69,16 @@ class WorkerGroup:
         if not task_queues:
             raise UserError("no task queue to serve")
         self.task_queues = tuple(task_queues)
+        self.trust = trust
+        self._trusted_before: Keyset = {}
         self._executor = ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="activity"
         )
         bound = list(activities) if activities is not None else all_activities(data_dir)
+        # Asked by each new dossier as a local activity, so by the worker running workflows;
+        # `activities=[]` makes a workflows-only worker, which polls no activity task.
+        bound.append(Publication(trust.published, drafts=trust.drafts).is_published)
+        workflows_only = activities is not None and not activities
         # Built here, not on entry: a workflow that fails validation raises at once.
         self.workers = [
             Worker(
@@ -75,6 +86,7 @@ class WorkerGroup:
                 task_queue=queue,
                 workflows=list(workflows),
                 activities=bound,
+                no_remote_activities=workflows_only,
                 activity_executor=self._executor,
                 workflow_runner=workflow_runner(),
                 max_cached_workflows=max_cached_workflows,
@@ -94,6 +106,9 @@ class WorkerGroup:
         self._runs: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> WorkerGroup:
+        # One trust per process (validators read `identity.trusted`); restored on exit.
+        self._trusted_before = trusted.officer_keys()
+        trusted.trust_officer_keys(self.trust.officer_keys)
         self._runs = [asyncio.create_task(worker.run()) for worker in self.workers]
         return self
 
@@ -123,6 +138,7 @@ class WorkerGroup:
         await asyncio.gather(*(worker.shutdown() for worker in running), return_exceptions=True)
         await asyncio.gather(*self._runs, return_exceptions=True)
         self._executor.shutdown(wait=True)
+        trusted.trust_officer_keys(self._trusted_before)
 
 
 async def run_worker(
@@ -131,20 +147,25 @@ async def run_worker(
     data_dir: Path,
     *,
     stop: asyncio.Event | None = None,
+    trust: Trust | None = None,
     max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
     max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     interceptors: Sequence[Interceptor] = (),
 ) -> None:
-    """Serve the task queues until `stop` is set (or for ever), then shut down gracefully."""
+    """Serve the task queues until `stop` is set (or for ever), then shut down gracefully;
+    trusting the keys and manifest of `data_dir` unless `trust` says otherwise."""
     async with WorkerGroup(
         client,
         task_queues,
         data_dir,
+        trust=trust or Trust.of_data(data_dir),
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
         interceptors=interceptors,
     ) as group:
         log.info("worker serving", task_queues=list(group.task_queues), data=str(data_dir))
+        if not group.trust.officer_keys:
+            log.warning("no officer keys trusted: every officer's update will be refused")
         await group.wait(stop or asyncio.Event())
     log.info("worker stopped", task_queues=list(group.task_queues))
 

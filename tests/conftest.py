@@ -17,8 +17,9 @@
 - `data_dir`: a fresh data folder per test (results, outbox, registers).
 - `run_worker(client, task_queues, data_dir, **options)`: an async context manager serving the
   queues with the production configuration of `runtime.workers.WorkerGroup` (same sandbox
-  passthrough, activities bound to `data_dir`); `workflows=` and `activities=` can be replaced
-  by stand-ins.
+  passthrough, activities bound to `data_dir`), trusting `helpers.TEST_TRUST` unless `trust=`
+  says otherwise; `workflows=` and `activities=` can be replaced by stand-ins.
+- `front_door` (automatic): client operations sign officers' updates with the tests' key.
 """
 
 from __future__ import annotations
@@ -32,19 +33,30 @@ import tempfile
 os.environ["MOTCUA_DATA"] = tempfile.mkdtemp(prefix="motcua-test-data-")
 
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from helpers import TEST_TRUST, front_door_signing
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from motcua.client import credentials
 from motcua.devserver import find_binary, register_search_attributes, shut_down
 from runtime.connection import data_converter
 from workflows.search_attributes import ALL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def front_door() -> Iterator[None]:
+    """Client operations of the tests sign officers' updates with the tests' front door key
+    (`helpers.FRONT_DOOR`), which test workers trust (`helpers.TEST_TRUST`)."""
+    previous = credentials.sign_with(front_door_signing)
+    yield
+    credentials.sign_with(previous)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -93,6 +105,7 @@ def run_worker() -> Callable[..., Any]:
         client: Client, task_queues: str | Sequence[str], data_dir: Path, **options: Any
     ) -> WorkerGroup:
         queues = [task_queues] if isinstance(task_queues, str) else list(task_queues)
+        options.setdefault("trust", TEST_TRUST)
         return WorkerGroup(client, queues, data_dir, **options)
 
     return start

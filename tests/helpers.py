@@ -5,6 +5,9 @@
 - `Setup`: fresh agencies, two procedures (normal: days; fast: a one-minute step) and a calendar
   open round the clock, for tests against a real dev server; `serving` adds a worker on their
   queue, `submit` a fresh dossier.
+- Trust: the front door's key of the tests (`FRONT_DOOR`), what test workers trust
+  (`TEST_TRUST`: its public key, drafts allowed), and `signed` to sign a raw update input the
+  way the front door would (conftest.py signs every client operation with it).
 - Waiting: `eventually` polls a condition that only eventual consistency delays (visibility,
   files written by activities), bounded; `settled` waits until a history stops growing.
 """
@@ -17,21 +20,64 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jwt
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 
+from identity import assertions, keys
 from motcua import client as ops
 from procedures.errors import Problem
 from procedures.legaltime.calendar import OfficeHours, WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
 from runtime import logs
+from runtime.trust import Trust
 from workflows.api import Actor, Applicant, DossierState, TaskStatus
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+FRONT_DOOR = keys.generate()
+"""The front door's signing key in tests; workers of the tests trust its public key."""
+TEST_TRUST = Trust({FRONT_DOOR.kid: FRONT_DOOR.public}, drafts=True)
+"""What test workers trust: the tests' front door, and every procedure (fixtures are drafts)."""
+
+
+def sign(actor: Actor, key: keys.SigningKey = FRONT_DOOR, **options: Any) -> str:
+    """An assertion for `actor` signed by `key`, valid from now unless `now=` says otherwise
+    (`lifetime=`, `dossier=`, `task=` as `identity.assertions.issue` takes them)."""
+    options.setdefault("now", datetime.now(UTC))
+    return assertions.issue(
+        key.private, key.kid, user=actor.user, agency=actor.agency, role=actor.role, **options
+    )
+
+
+def long_lived(actor: Actor) -> str:
+    """The tests' front door's assertion for `actor`, valid a year either side of now: tests
+    on the time-skipping server move workflow time by days, past any real lifetime. (The
+    front door never issues such a token; `verify` accepts it since the signature is good.)"""
+    now = int(datetime.now(UTC).timestamp())
+    claims: dict[str, Any] = {"user": actor.user, "agency": actor.agency, "role": actor.role}
+    claims |= {"iat": now - 366 * 86400, "exp": now + 366 * 86400}
+    return jwt.encode(
+        claims, FRONT_DOOR.private, algorithm="EdDSA", headers={"kid": FRONT_DOOR.kid}
+    )
+
+
+async def front_door_signing(actor: Actor) -> str:
+    """What conftest.py installs for client operations (`motcua.client.credentials`)."""
+    return long_lived(actor)
+
+
+def signed(body: M) -> M:
+    """An officer's raw update input with the assertion for its `actor`."""
+    actor = getattr(body, "actor")  # noqa: B009 - every officer's input has one
+    return body.model_copy(update={"assertion": long_lived(actor)})
+
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "procedures"
 FULL = (FIXTURES / "catalog" / "full.yaml").read_text("utf-8")
@@ -214,7 +260,7 @@ async def serving(client: Client, folder: Path) -> AsyncIterator[Setup]:
     logs.configure()
     ready = make_setup(client, folder)
     (folder / "data").mkdir()
-    async with WorkerGroup(client, [ready.queue], folder / "data"):
+    async with WorkerGroup(client, [ready.queue], folder / "data", trust=TEST_TRUST):
         yield ready
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import eventually
+from helpers import eventually, signed
 from temporalio.client import Client, WorkflowHistory
 from timeskip import outcome as dossier_outcome
 
@@ -489,7 +489,7 @@ async def test_trail_shows_reminders_escalation_and_extension(
         await ts_env.sleep(timedelta(days=12))
         await _when_open(client, code, "process")
         await handle.execute_update(
-            APPROVE_APOLOGY, ApproveApology(actor=head, reason="Chờ xác minh")
+            APPROVE_APOLOGY, signed(ApproveApology(actor=head, reason="Chờ xác minh"))
         )
         await ops.complete(client, code, "process", head, "approve")
         await _when_open(client, code, "return_result")

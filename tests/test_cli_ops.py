@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from helpers import APPLICANT, Setup, eventually, serving, settled
 
-from motcua import cli, identity
+from motcua import cli, identity, login, publication
 from motcua.client import Acted, InboxPage, Submitted
 from motcua.commands.task import field
 from runtime.errors import UserError
@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 async def setup(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
     async with serving(dev_env.client, tmp_path_factory.mktemp("cli")) as ready:
+        # `motcua submit` runs only what is published (in the data folder its --data names)
+        procedures = {p.procedure.code: p for p in (ready.normal, ready.fast)}
+        publication.publish(ready.folder / "data", procedures, "tests")
         yield ready
 
 
@@ -57,7 +60,7 @@ def applicant_file(folder: Path, id_number: str) -> Path:
 
 async def submitted(motcua: Any, setup: Setup, tmp_path: Path, id_number: str) -> Submitted:
     status, out, err = await motcua(
-        "submit", str(setup.folder / "normal.yaml"),
+        "submit", str(setup.folder / "normal.yaml"), "--data", str(setup.folder / "data"),
         "--applicant", str(applicant_file(tmp_path, id_number)),
         "--documents", "application", "--json",
     )  # fmt: skip
@@ -93,6 +96,7 @@ async def test_submit_prints_code_and_appointment_and_is_idempotent(
     form = tmp_path / "form.json"
     form.write_text(json.dumps({"floors_planned": 2}))
     argv = ["submit", str(setup.folder / "normal.yaml"), "--applicant", str(applicant)]
+    argv += ["--data", str(setup.folder / "data")]
     argv += ["--form", str(form), "--channel", "online", "--documents", "application,drawing"]
     status, out, err = await motcua(*argv)
     assert status == 0, err
@@ -277,11 +281,13 @@ async def test_unknown_dossier_is_one_line(motcua: Any, argv: list[str]) -> None
     [
         ["show", "X-000000-0001"],
         ["inbox", "--agency", "X"],
-        ["task", "claim", "X-000000-0001", "receive", "--as", "lan@X/one_stop"],
+        ["task", "claim", "X-000000-0001", "receive", "--as", "lan@X/one_stop", "--data", "DATA"],
         ["citizen", "status", "X-000000-0001", "--json"],
     ],
 )
-def test_unreachable_server_is_one_line_naming_the_address(argv: list[str]) -> None:
+def test_unreachable_server_is_one_line_naming_the_address(argv: list[str], tmp_path: Path) -> None:
+    login.signer(tmp_path).key()  # `--as` signs with the data folder's officers key
+    argv = [str(tmp_path) if arg == "DATA" else arg for arg in argv]
     env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:1", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-m", "motcua", *argv],

@@ -19,7 +19,17 @@ from typing import Any
 
 import pytest
 from conftest import Codec
-from helpers import APPLICANT, Setup, eventually, open_task, serving, settled, submit
+from helpers import (
+    APPLICANT,
+    TEST_TRUST,
+    Setup,
+    eventually,
+    open_task,
+    serving,
+    settled,
+    signed,
+    submit,
+)
 
 from motcua import client as ops
 from motcua.client import InboxRow
@@ -359,7 +369,7 @@ async def test_temporal_cli_sends_an_officers_action(setup: Setup, codec_server:
     reads (and seals its input) through the codec server, as payloads are encrypted."""
     done = await submit(setup)
     await open_task(setup, done.code, "receive")
-    request = CompleteTask(step="receive", actor=setup.desk_officer(), decision="accept")
+    request = signed(CompleteTask(step="receive", actor=setup.desk_officer(), decision="accept"))
     temporal = Path(sys.executable).with_name("temporal")
     command = [
         str(temporal), "workflow", "update", "execute",
@@ -398,7 +408,7 @@ async def test_the_inbox_due_is_the_agencys_own_not_another_agencys(
     police = frozen.procedure.agencies["police"].code
     queues = catalogue_task_queues({"1.001193": frozen})
     both = frozenset({"register_residence", "issue_card"})  # left open: neither is overdue
-    async with WorkerGroup(dev_env.client, queues, tmp_path):
+    async with WorkerGroup(dev_env.client, queues, tmp_path, trust=TEST_TRUST):
         done = await ops.submit(
             dev_env.client, frozen, APPLICANT, Channel.ONLINE, {}, documents,
             request_id=f"inbox-due-{uuid.uuid4()}",

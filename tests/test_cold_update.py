@@ -18,7 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from helpers import eventually, make_setup, submit
+from helpers import TEST_TRUST, eventually, make_setup, signed, submit
 from packaging.requirements import Requirement
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
@@ -115,9 +115,11 @@ async def test_claim_taken_by_a_cold_worker_with_the_event_that_opened_it_replay
     entered, release = threading.Event(), threading.Event()
     notify = gated_notification(data, entered, release)
     others = [a for a in all_activities(data) if a.__name__ != "notify_applicant"]
-    activities = WorkerGroup(client, [s.queue], data, workflows=(), activities=[*others, notify])
+    activities = WorkerGroup(
+        client, [s.queue], data, trust=TEST_TRUST, workflows=(), activities=[*others, notify]
+    )
     async with activities:
-        first = WorkerGroup(client, [s.queue], data, activities=[])
+        first = WorkerGroup(client, [s.queue], data, trust=TEST_TRUST, activities=[])
         async with first:
             dossier = await submit(s)
             assert await asyncio.to_thread(entered.wait, 20), "receipt notification not sent"
@@ -130,13 +132,13 @@ async def test_claim_taken_by_a_cold_worker_with_the_event_that_opened_it_replay
             return kinds.count(COMPLETED) == kinds.count(SCHEDULED)
 
         await eventually(activities_done, what="the receipt notification's completion")
-        request = ClaimTask(step="receive", actor=s.desk_officer())
+        request = signed(ClaimTask(step="receive", actor=s.desk_officer()))
         update_id = f"claim-{dossier.code}"
         claim = asyncio.create_task(
             handle.execute_update(CLAIM, request, id=update_id, result_type=str)
         )
         await eventually(lambda: admitted(client, dossier.code, update_id), what="claim admitted")
-        async with WorkerGroup(client, [s.queue], data, activities=[]):
+        async with WorkerGroup(client, [s.queue], data, trust=TEST_TRUST, activities=[]):
             await claim
             history = await handle.fetch_history()
 

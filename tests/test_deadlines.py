@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import eventually
+from helpers import eventually, signed
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from timeskip import outcome
@@ -231,7 +231,9 @@ async def complete(
         ),
         f"{step} open",
     )
-    await handle.execute_update(COMPLETE, CompleteTask(step=step, actor=actor, decision=decision))
+    await handle.execute_update(
+        COMPLETE, signed(CompleteTask(step=step, actor=actor, decision=decision))
+    )
 
 
 async def fired_timers(handle: WorkflowHandle[Any, Any]) -> list[datetime]:
@@ -328,7 +330,7 @@ async def test_escalation_reassigns_to_head_when_the_share_runs_out(
     assert events(current, "escalated", "process")[0].detail == f"to {AGENCY}/head"
     # the specialist may no longer decide; the head may
     refused = await rejection(
-        handle, COMPLETE, CompleteTask(step="process", actor=SPECIALIST, decision="approve")
+        handle, COMPLETE, signed(CompleteTask(step="process", actor=SPECIALIST, decision="approve"))
     )
     assert "needs role 'head'" in refused
     await complete(handle, "process", HEAD, "approve")
@@ -390,7 +392,9 @@ async def test_supplement_pauses_and_shifts_the_due_instant(
 
     await handle.execute_update(
         REQUEST_SUPPLEMENT,
-        RequestSupplement(step="process", actor=SPECIALIST, missing=("Bản sao sổ hộ khẩu",)),
+        signed(
+            RequestSupplement(step="process", actor=SPECIALIST, missing=("Bản sao sổ hộ khẩu",))
+        ),
     )
     paused = await reached(
         handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5"
@@ -432,7 +436,9 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
     weeks, handle = await start(env, procedure)
     await sleep_until(env, weeks.at(2, 0, "16:30"))
     assert not events(await state(handle), "apology_requested")
-    refused = await rejection(handle, APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="x"))
+    refused = await rejection(
+        handle, APPROVE_APOLOGY, signed(ApproveApology(actor=HEAD, reason="x"))
+    )
     assert "no apology letter" in refused
 
     await sleep_until(env, weeks.at(2, 0, "18:00"))
@@ -441,11 +447,15 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
     assert current.apology is not None  # the head sees it as a task, for the inbox
     assert (current.apology.agency, current.apology.role) == (AGENCY, "head")
     assert current.apology.due_at == weeks.at(2, 1, "17:00")
-    refused = await rejection(handle, APPROVE_APOLOGY, ApproveApology(actor=DESK, reason="x"))
+    refused = await rejection(
+        handle, APPROVE_APOLOGY, signed(ApproveApology(actor=DESK, reason="x"))
+    )
     assert f"approved by {AGENCY}/head" in refused
 
     answer = await handle.execute_update(
-        APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="Cần xác minh thêm"), result_type=str
+        APPROVE_APOLOGY,
+        signed(ApproveApology(actor=HEAD, reason="Cần xác minh thêm")),
+        result_type=str,
     )
     assert weeks.day(2, 3).strftime("%d/%m/%Y") in answer
     current = await reached(
@@ -458,7 +468,9 @@ async def test_apology_one_working_day_before_extends_and_issues_form_04(
     text = Path(letter.path).read_text()
     assert "Mẫu 04" in text and "17:00 ngày " + weeks.day(2, 3).strftime("%d/%m/%Y") in text
 
-    refused = await rejection(handle, APPROVE_APOLOGY, ApproveApology(actor=HEAD, reason="again"))
+    refused = await rejection(
+        handle, APPROVE_APOLOGY, signed(ApproveApology(actor=HEAD, reason="again"))
+    )
     assert "no apology letter" in refused or "extension" in refused
     await sleep_until(env, weeks.at(2, 2, "18:00"))  # one day before the new date: no new task
     current = await state(handle)
@@ -539,7 +551,7 @@ async def test_dossier_without_supplement_stops(
     weeks, handle = await start(env, procedure)
     await handle.execute_update(
         REQUEST_SUPPLEMENT,
-        RequestSupplement(step="receive", actor=DESK, missing=("Giấy chứng sinh",)),
+        signed(RequestSupplement(step="receive", actor=DESK, missing=("Giấy chứng sinh",))),
     )
     await sleep_until(env, weeks.at(2, 0, "16:59"))
     assert (await state(handle)).status is PortalStatus.SUPPLEMENT_REQUESTED
@@ -573,7 +585,9 @@ async def test_wait_step_with_suspended_clock_shows_status_6_and_moves_the_due(
     assert (await state(handle)).status is PortalStatus.FINANCIAL_OBLIGATION
     await handle.execute_update(
         DELIVER_EVENT,
-        DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x")),
+        signed(
+            DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x"))
+        ),
     )
     current = await reached(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
     assert current.clock.due_at == weeks.at(2, 3, "17:00")
@@ -621,13 +635,15 @@ async def test_overlapping_suspensions_payment_and_supplement(
     await sleep_until(env, weeks.at(0, 4, "20:00"))
     await handle.execute_update(
         REQUEST_SUPPLEMENT,
-        RequestSupplement(step="check", actor=SPECIALIST, missing=("Tờ khai thuế",)),
+        signed(RequestSupplement(step="check", actor=SPECIALIST, missing=("Tờ khai thuế",))),
     )
     await reached(handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5")
     await sleep_until(env, weeks.at(2, 0, "20:00"))
     await handle.execute_update(
         DELIVER_EVENT,
-        DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x")),
+        signed(
+            DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x"))
+        ),
     )
     paid = await reached(handle, lambda s: bool(events(s, "arrived")), "payment")
     assert paid.clock.suspended  # the supplement still holds the clock

@@ -168,7 +168,7 @@ def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path)
         assert f"127.0.0.1:{port}" in "".join(banner)
         assert f"Codec server:    http://127.0.0.1:{codec_port}" in "".join(banner)
         assert f"Web app:         http://localhost:{web_port}" in "".join(banner)
-        assert "one_stop@000.20.20.H26" in "".join(banner)  # a demo officer's login
+        assert "one_stop.000.20.20.H26" in "".join(banner)  # a demo officer's login
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/procedures") as page:
             assert "Đăng ký thành lập hộ kinh doanh" in page.read().decode()
         process.send_signal(signal.SIGINT)

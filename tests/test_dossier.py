@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import eventually, settled
+from helpers import eventually, settled, signed
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -132,7 +132,7 @@ async def complete(
 ) -> str:
     await wait_open(handle, step)
     return await handle.execute_update(
-        COMPLETE, CompleteTask(step=step, actor=actor, decision=decision, fields=fields)
+        COMPLETE, signed(CompleteTask(step=step, actor=actor, decision=decision, fields=fields))
     )
 
 
@@ -143,7 +143,7 @@ async def test_every_step_kind_end_to_end(
     """Versions 1 (with its patch markers) and 2 still run for dossiers started under them."""
     handle = await start(workers, frozen("every-step.yaml"), interpreter=interpreter)
     await wait_open(handle, "receive")
-    await handle.execute_update(CLAIM, ClaimTask(step="receive", actor=DESK))
+    await handle.execute_update(CLAIM, signed(ClaimTask(step="receive", actor=DESK)))
     await complete(handle, "receive", DESK, "accept")
     # choice: form.fast is missing, so the dossier goes to review.
     await complete(handle, "review", OFFICE, "ok", opinion="đủ điều kiện", area_m2=120.5)
@@ -160,7 +160,8 @@ async def test_every_step_kind_end_to_end(
     paused = await eventually(waiting, timeout=5, what="financial obligation", every=0.05)
     assert paused.clock.suspended
     await handle.execute_update(
-        DELIVER_EVENT, DeliverEvent(event="payment_received", actor=OFFICE, data={"vnd": 500000})
+        DELIVER_EVENT,
+        signed(DeliverEvent(event="payment_received", actor=OFFICE, data={"vnd": 500000})),
     )
     # sub-procedure: a child dossier on the second agency's queue, served by the second worker.
     child = workers.get_workflow_handle(f"{handle.id}.sub")
@@ -197,8 +198,10 @@ async def test_every_step_kind_end_to_end(
     # A history written by today's code replays against it (the golden histories under
     # tests/histories hold older ones: see test_replay.py).
     history = await handle.fetch_history()
-    markers = any(e.HasField("marker_recorded_event_attributes") for e in history.events)
-    assert markers == (interpreter == 1)  # version 2 is versioned by its input, not patches
+    patches = [
+        e for e in history.events if e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert bool(patches) == (interpreter == 1)  # version 2 is versioned by its input, not patches
     await new_replayer().replay_workflow(history)
 
 
@@ -243,51 +246,76 @@ async def test_refusal_in_one_branch_cancels_its_sibling(workers: Client) -> Non
 async def test_rejected_updates_leave_history_unchanged(workers: Client) -> None:
     handle = await start(workers, frozen("every-step.yaml"))
     await wait_open(handle, "receive")
-    await handle.execute_update(CLAIM, ClaimTask(step="receive", actor=DESK))
+    await handle.execute_update(CLAIM, signed(ClaimTask(step="receive", actor=DESK)))
     await complete(handle, "receive", DESK, "accept")
     await wait_open(handle, "review")
     before = await settled_length(handle)
     attempts: list[tuple[str, Any, str]] = [
-        (COMPLETE, CompleteTask(step="review", actor=SECOND, decision="ok"), "belongs to agency"),
         (
             COMPLETE,
-            CompleteTask(
-                step="review",
-                actor=OFFICE.model_copy(update={"role": "head"}),
-                decision="ok",
-                fields={"opinion": "x"},
+            signed(CompleteTask(step="review", actor=SECOND, decision="ok")),
+            "belongs to agency",
+        ),
+        (
+            COMPLETE,
+            signed(
+                CompleteTask(
+                    step="review",
+                    actor=OFFICE.model_copy(update={"role": "head"}),
+                    decision="ok",
+                    fields={"opinion": "x"},
+                )
             ),
             "needs role 'specialist'",
         ),
         (
             COMPLETE,
-            CompleteTask(step="review", actor=OFFICE, decision="approve", fields={"opinion": "x"}),
+            signed(
+                CompleteTask(
+                    step="review", actor=OFFICE, decision="approve", fields={"opinion": "x"}
+                )
+            ),
             "decision 'approve' is not allowed",
         ),
         (
             COMPLETE,
-            CompleteTask(step="review", actor=OFFICE, decision="ok"),
+            signed(CompleteTask(step="review", actor=OFFICE, decision="ok")),
             "'opinion' is required",
         ),
         (
             COMPLETE,
-            CompleteTask(
-                step="review",
-                actor=OFFICE,
-                decision="ok",
-                fields={"opinion": "x", "area_m2": "big"},
+            signed(
+                CompleteTask(
+                    step="review",
+                    actor=OFFICE,
+                    decision="ok",
+                    fields={"opinion": "x", "area_m2": "big"},
+                )
             ),
             "'area_m2' must be number",
         ),
         (
             COMPLETE,
-            CompleteTask(
-                step="review", actor=OFFICE, decision="ok", fields={"opinion": "x", "colour": "red"}
+            signed(
+                CompleteTask(
+                    step="review",
+                    actor=OFFICE,
+                    decision="ok",
+                    fields={"opinion": "x", "colour": "red"},
+                )
             ),
             "unknown field 'colour'",
         ),
-        (COMPLETE, CompleteTask(step="receive", actor=DESK, decision="accept"), "is not open"),
-        (COMPLETE, CompleteTask(step="nowhere", actor=DESK, decision="accept"), "no open task"),
+        (
+            COMPLETE,
+            signed(CompleteTask(step="receive", actor=DESK, decision="accept")),
+            "is not open",
+        ),
+        (
+            COMPLETE,
+            signed(CompleteTask(step="nowhere", actor=DESK, decision="accept")),
+            "no open task",
+        ),
     ]
     for name, request, reason in attempts:
         with pytest.raises(WorkflowUpdateFailedError) as failure:
@@ -300,11 +328,11 @@ async def test_rejected_updates_leave_history_unchanged(workers: Client) -> None
 async def test_a_claimed_task_belongs_to_its_claimant(workers: Client) -> None:
     handle = await start(workers, frozen("every-step.yaml"))
     await wait_open(handle, "receive")
-    await handle.execute_update(CLAIM, ClaimTask(step="receive", actor=DESK))
+    await handle.execute_update(CLAIM, signed(ClaimTask(step="receive", actor=DESK)))
     other = DESK.model_copy(update={"user": "hung"})
     with pytest.raises(WorkflowUpdateFailedError) as failure:
         await handle.execute_update(
-            COMPLETE, CompleteTask(step="receive", actor=other, decision="accept")
+            COMPLETE, signed(CompleteTask(step="receive", actor=other, decision="accept"))
         )
     assert "claimed by lan" in str(failure.value.cause)
     await handle.terminate("test over")

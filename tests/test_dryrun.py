@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from helpers import TEST_TRUST
 from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
@@ -356,7 +357,9 @@ async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
     data = tmp_path / "signed.json"
     data.write_text(json.dumps({"register_page": 12}), encoding="utf-8")
     address = server.client.service_client.config.target_host
-    async with WorkerGroup(server.client, queues, tmp_path, max_cached_workflows=0):
+    async with WorkerGroup(
+        server.client, queues, tmp_path, trust=TEST_TRUST, max_cached_workflows=0
+    ):
         done = await ops.submit(
             server.client, frozen, APPLICANT, Channel.IN_PERSON, {}, ["declaration"]
         )

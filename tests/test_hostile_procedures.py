@@ -23,7 +23,7 @@ from motcua.audit.history import fetch_runs
 from motcua.audit.replay import replay
 from procedures import templates
 from procedures.errors import ProcedureError
-from procedures.loader import load_procedure
+from procedures.loader import content_hash, load_procedure
 from procedures.models import FormKind, FrozenProcedure, ResultType, Step
 from workflows.dossier import UNATTENDED_VISITS
 
@@ -223,8 +223,13 @@ def hostile(s: Setup, start: str, steps: dict[str, Any]) -> FrozenProcedure:
             },
         }
     )
+    # Its true content hash: test workers run drafts, so only the published check of a real
+    # worker (interpreter 5, tests/test_trust.py) would stop it first; a made-up hash would.
     return FrozenProcedure.model_construct(
-        procedure=procedure, content_hash="f" * 64, source="hostile.yaml", subprocedures={}
+        procedure=procedure,
+        content_hash=content_hash(procedure, {}),
+        source="hostile.yaml",
+        subprocedures={},
     )
 
 

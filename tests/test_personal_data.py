@@ -131,6 +131,7 @@ def code(dev: Dev) -> str:
         json.dumps({"full_name": NAME, "id_number": ID_NUMBER, "phone": "0987654321"}),
         encoding="utf-8",
     )
+    dev.motcua("publish")  # only published procedures run (docs/security.md)
     submitted = dev.motcua("submit", "1.001193", "--applicant", str(applicant))
     found = re.search(r"\b(\S+-\d{6}-\d{4})\b", submitted)
     assert found, submitted

@@ -126,6 +126,24 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
     assert all(r.due is None or r.due.second == 0 for r in couple)
 
 
+def test_a_v5_golden_history_asks_first_and_counts_a_wrong_identity_number() -> None:
+    """Interpreter 5's new commands: the published check (a local activity's marker, before any
+    activity) and an applicant's wrong number, accepted and failed so that it is counted."""
+    events = read_file(HISTORIES / "2.000488-withdrawn.v5.json").history.events
+    kinds = [event.WhichOneof("attributes") for event in events]
+    marker = kinds.index("marker_recorded_event_attributes")
+    assert marker < kinds.index("activity_task_scheduled_event_attributes")
+    assert events[marker].marker_recorded_event_attributes.marker_name == "core_local_activity"
+    failures = [
+        event.workflow_execution_update_completed_event_attributes.outcome.failure
+        for event in events
+        if event.HasField("workflow_execution_update_completed_event_attributes")
+        and event.workflow_execution_update_completed_event_attributes.outcome.HasField("failure")
+    ]
+    assert [f.application_failure_info.type for f in failures] == ["ProofFailed"]
+    assert "attempt 1 of 5" in failures[0].message
+
+
 async def test_every_golden_history_replays_with_the_current_code() -> None:
     outcomes = await replay([read_file(p) for p in GOLDEN], concurrency=4)
     failed = [o.line() for o in outcomes if not o.ok]

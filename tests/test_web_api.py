@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
-from webserver import PASSWORD, PDF, serve_web
+from webserver import PASSWORD, PDF, serve_web, web_trust
 
 QUEUES = ["commune", "business", "justice", "police"]
 HOUSEHOLD = "2.000720"
@@ -26,7 +26,7 @@ async def web(
     dev_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
 ) -> AsyncIterator[str]:
     async with (
-        run_worker(dev_env.client, QUEUES, data_dir),
+        run_worker(dev_env.client, QUEUES, data_dir, trust=web_trust(data_dir)),
         serve_web(dev_env.client, data_dir, lookups_per_window=5) as base,
     ):
         yield base
@@ -125,7 +125,7 @@ async def test_officers_act_through_the_api_and_see_their_action_at_once(web: st
         code = (await submit(citizen, str(uuid.uuid4())))["code"]
 
     async with httpx.AsyncClient(base_url=web) as outsider:
-        csrf = await sign_in(outsider, f"one_stop@{JUSTICE}")
+        csrf = await sign_in(outsider, f"one_stop.{JUSTICE}")
         hidden = await outsider.get(f"/api/v1/dossiers/{code}")
         assert hidden.status_code == 404
         refused = await outsider.post(
@@ -136,7 +136,7 @@ async def test_officers_act_through_the_api_and_see_their_action_at_once(web: st
     async with httpx.AsyncClient(base_url=web) as desk:
         no_csrf = await desk.post(f"/api/v1/dossiers/{code}/tasks/receive/claim")
         assert no_csrf.status_code == 401  # not signed in yet
-        csrf = await sign_in(desk, f"one_stop@{COMMUNE}")
+        csrf = await sign_in(desk, f"one_stop.{COMMUNE}")
         forged = await desk.post(
             f"/api/v1/dossiers/{code}/tasks/receive/claim", headers={"X-CSRF-Token": "x"}
         )
@@ -175,7 +175,7 @@ async def test_officers_act_through_the_api_and_see_their_action_at_once(web: st
 async def test_the_applicant_supplements_then_withdraws(web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as citizen, httpx.AsyncClient(base_url=web) as desk:
         code = (await submit(citizen, str(uuid.uuid4())))["code"]
-        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop@{COMMUNE}")}
+        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop.{COMMUNE}")}
         await wait_for_task(desk, code, "receive")
         asked = await desk.post(
             f"/api/v1/dossiers/{code}/tasks/receive/request-supplement",
@@ -215,7 +215,7 @@ async def test_pages_refuse_a_form_without_its_csrf_token(web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as http:
         await http.get("/officer/login")  # a session cookie, but no token in the form
         forged = await http.post(
-            "/officer/login", data={"user": f"one_stop@{COMMUNE}", "password": PASSWORD}
+            "/officer/login", data={"user": f"one_stop.{COMMUNE}", "password": PASSWORD}
         )
         assert forged.status_code == 403
         assert "motcua_session" not in forged.headers.get("set-cookie", "") or "Đăng xuất" not in (
@@ -226,7 +226,7 @@ async def test_pages_refuse_a_form_without_its_csrf_token(web: str) -> None:
 async def test_inbox_filters_and_a_head_only_reassignment(web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as citizen, httpx.AsyncClient(base_url=web) as desk:
         code = (await submit(citizen, str(uuid.uuid4())))["code"]
-        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop@{COMMUNE}")}
+        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop.{COMMUNE}")}
         await wait_for_task(desk, code, "receive")
 
         async def listed(**query: Any) -> bool:
@@ -249,7 +249,7 @@ async def test_inbox_filters_and_a_head_only_reassignment(web: str) -> None:
         assert refused.json()["detail"].endswith("only the agency's head may reassign a task")
 
     async with httpx.AsyncClient(base_url=web) as head:
-        headers = {"X-CSRF-Token": await sign_in(head, f"head@{COMMUNE}")}
+        headers = {"X-CSRF-Token": await sign_in(head, f"head.{COMMUNE}")}
         moved = await head.post(
             f"/api/v1/dossiers/{code}/tasks/receive/reassign",
             json={"to_user": "lan"},
@@ -269,7 +269,7 @@ async def test_the_applicant_rates_a_finished_dossier_once(
         early = await citizen.post(f"/api/v1/dossiers/{code}/rating", json=rating)
         assert early.status_code == 409
         assert early.json()["detail"].endswith("the dossier has no result yet")
-        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop@{COMMUNE}")}
+        headers = {"X-CSRF-Token": await sign_in(desk, f"one_stop.{COMMUNE}")}
         await wait_for_task(desk, code, "receive")
         refused = await desk.post(
             f"/api/v1/dossiers/{code}/tasks/receive/complete",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
-from webserver import PASSWORD, PDF, serve_web
+from webserver import PASSWORD, PDF, serve_web, web_trust
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -54,7 +54,7 @@ async def web(
     dev_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
 ) -> AsyncIterator[str]:
     async with (
-        run_worker(dev_env.client, QUEUES, data_dir),
+        run_worker(dev_env.client, QUEUES, data_dir, trust=web_trust(data_dir)),
         serve_web(dev_env.client, data_dir) as base,
     ):
         yield base
@@ -132,7 +132,7 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     assert "Nguyễn Văn An" in Path(await (await download.value).path()).read_text()
 
     # An officer of another agency neither finds nor opens it.
-    outsider, other = await sign_in(browser, web, f"one_stop@{JUSTICE}")
+    outsider, other = await sign_in(browser, web, f"one_stop.{JUSTICE}")
     await expect(other.get_by_role("link", name=code)).to_have_count(0)
     await other.goto(f"/officer/dossiers/{code}")
     await expect(other.get_by_role("alert")).to_have_text(f"Không có hồ sơ {code}")
@@ -141,7 +141,7 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     await outsider.close()
 
     # The commune's one-stop desk finds it in the inbox, claims, and must name the business.
-    desk_context, desk = await sign_in(browser, web, f"one_stop@{COMMUNE}")
+    desk_context, desk = await sign_in(browser, web, f"one_stop.{COMMUNE}")
     row = desk.get_by_role("link", name=code)
     for _ in range(50):  # visibility is eventually consistent
         if await row.count():
@@ -162,7 +162,7 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     await expect(desk.locator('a[href$="/tasks/receive"]')).to_have_count(0)
 
     # The business office reviews (an integer field typed wrong first), and its head approves.
-    registrar_context, registrar = await sign_in(browser, web, f"registrar@{BUSINESS}")
+    registrar_context, registrar = await sign_in(browser, web, f"registrar.{BUSINESS}")
     await open_task(registrar, code, "review")
     await registrar.get_by_label("Ngành, nghề kinh doanh").fill("Bán lẻ tạp hóa")
     await registrar.get_by_label("Vốn kinh doanh (đồng)").fill("nhiều")
@@ -171,7 +171,7 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     await registrar.get_by_label("Vốn kinh doanh (đồng)").fill("50000000")
     await decide(registrar, "propose_registration")
     await registrar_context.close()
-    head_context, head = await sign_in(browser, web, f"head@{BUSINESS}")
+    head_context, head = await sign_in(browser, web, f"head.{BUSINESS}")
     await open_task(head, code, "approve")
     await decide(head, "approve")
     await head_context.close()
@@ -185,7 +185,9 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
         await desk.wait_for_timeout(200)
         await desk.reload()
     await expect(desk.locator(".timeline")).to_contain_text("Kết thúc")
-    await expect(desk.locator(".timeline")).to_contain_text("registrar@005.20.20.H26/registrar")
+    await expect(desk.locator(".timeline")).to_contain_text(
+        "registrar.005.20.20.H26@005.20.20.H26/registrar"
+    )
     await shot(desk, "dossier")
     await desk_context.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.requests import Request
@@ -56,7 +57,14 @@ def test_form_values_take_their_declared_types() -> None:
 
 def test_a_tampered_session_cookie_counts_as_none() -> None:
     sessions = Sessions("s" * 40, secure=True, max_age_hours=1)
-    signed_in = Session(officer=SessionOfficer(user="lan", agency="000.00.19.H26", role="head"))
+    officer = SessionOfficer(
+        user="lan",
+        agency="000.00.19.H26",
+        role="head",
+        assertion="a.b.c",
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    signed_in = Session(officer=officer)
     response = Response()
     sessions.save(response, signed_in)
     header = response.headers["set-cookie"]

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from identity.assertions import MAX_TOKEN_LENGTH
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
 from procedures.text import Line, Lines, Payload, Text
@@ -41,6 +42,9 @@ DELIVER_EVENT = "deliver_event"
 APPROVE_APOLOGY = "approve_apology"
 ALLOCATE = "allocate"
 ALLOCATE_MANY = "allocate_many"
+PROOF_FAILED = "ProofFailed"
+"""The failure type of a citizen's update refused for a wrong identity number (interpreter 5
+on): accepted, so that history counts it, then failed."""
 # Signal and query names.
 UPDATE_CALENDAR = "update_calendar"
 STATE = "state"
@@ -168,14 +172,25 @@ class DossierInput(_Msg):
         return packing.pack(data) if info.mode_is_json() else data
 
 
+_ASSERTION = Field(
+    None,
+    max_length=MAX_TOKEN_LENGTH,
+    description="The front door's signed assertion for `actor` (JWS, `motcua login`): required "
+    "from interpreter behaviour `signed_officers` on; optional in the schema so that histories "
+    "from before it still decode.",
+)
+
+
 class ClaimTask(_Msg):
     step: Line
     actor: Actor
+    assertion: str | None = _ASSERTION
 
 
 class CompleteTask(_Msg):
     step: Line
     actor: Actor
+    assertion: str | None = _ASSERTION
     decision: Line
     fields: Payload = {}
 
@@ -185,6 +200,7 @@ class ReassignTask(_Msg):
 
     step: Line
     actor: Actor
+    assertion: str | None = _ASSERTION
     to_user: Line | None = None
     to_role: Line | None = None
 
@@ -192,6 +208,7 @@ class ReassignTask(_Msg):
 class RequestSupplement(_Msg):
     step: Line
     actor: Actor
+    assertion: str | None = _ASSERTION
     missing: Lines = Field(min_length=1, description="Everything missing, at once.")
     reason: Text = ""
 
@@ -230,11 +247,13 @@ class DeliverEvent(_Msg):
 
     event: Line
     actor: Actor
+    assertion: str | None = _ASSERTION
     data: Payload = {}
 
 
 class ApproveApology(_Msg):
     actor: Actor
+    assertion: str | None = _ASSERTION
     reason: Text = Field(min_length=1, description="Why the dossier is late, for the applicant.")
 
 

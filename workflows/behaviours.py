@@ -24,6 +24,9 @@ Behaviour = Literal[
     "vietnamese_end_notice",
     "templates_read_fields",
     "template_errors_end_dossier",
+    "signed_officers",
+    "published_only",
+    "proof_attempts",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -55,6 +58,12 @@ Behaviour = Literal[
 - `template_errors_end_dossier`: a template that fails at run time (an argument or an end
   step's reason, in any branch) fails the dossier at once with a located one-line message
   (`TemplateError: step … argument …: …`) instead of retrying the workflow task for ever.
+- `signed_officers`: officers' updates carry the front door's signed assertion; validators
+  verify it against workflow time with the keys the worker trusts (`workflows.signed`).
+- `published_only`: the dossier's first act asks whether its procedure is published (a local
+  activity, `activities.publication`); if not, it ends as stopped before any side effect.
+- `proof_attempts`: wrong identity numbers from the applicant are counted by accepted updates;
+  five in a row lock citizen actions for a while (`workflows.proof`).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -74,6 +83,9 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "vietnamese_end_notice",
         "templates_read_fields",
         "template_errors_end_dossier",
+        "signed_officers",
+        "published_only",
+        "proof_attempts",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

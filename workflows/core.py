@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.metrics as metrics
     import workflows.rules as rules
     import workflows.search_attributes as sa
+    import workflows.signed as signed
     from procedures.legaltime.calendar import WorkCalendar
     from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
@@ -202,6 +203,25 @@ class DossierCore:
             log("update_rejected", dossier=self._inp.code, who=actor, what=what, why=str(err))
             metrics.update_rejected(what.split()[0], str(err))
             raise
+
+    def _check_officer(
+        self,
+        what: str,
+        actor: Actor,
+        assertion: str | None,
+        step: str | None,
+        check: Callable[[], None],
+    ) -> None:
+        """`_check` for an officer's update: with `signed_officers`, the assertion is verified
+        (against workflow time, `workflows.signed`) before the task's rules are asked."""
+
+        def signed_then() -> None:
+            if self._has("signed_officers"):
+                now = workflow.now()
+                signed.check_officer(assertion, actor, dossier=self._inp.code, step=step, now=now)
+            check()
+
+        self._check(what, str(actor), signed_then)
 
     def _take(self, model: type[M], raw: tuple[Any, ...], update: str) -> M:
         """An update's input read into its model in the validator: a malformed one (extra or

@@ -25,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
     # full name: passed through, not imported again for every run (see workflows/core.py)
     import workflows.legacy_v1 as legacy_v1
     import workflows.metrics as metrics
-    from activities.payloads import AutoStepInput, AutoStepResult
+    from activities.payloads import AutoStepInput, AutoStepResult, PublishedQuery
+    from procedures.integrity import genuine
     from procedures.legaltime.calendar import TimeLimit
     from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
     from procedures.models import (
@@ -50,7 +51,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.core import Halt
     from workflows.effects import ACTIVITY_TIMEOUT
-    from workflows.forms import handovers, local
+    from workflows.forms import VIETNAM, handovers, local
+    from workflows.logs import log
     from workflows.state import Task
 
 RESULT_WORDS = {
@@ -96,6 +98,8 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
 
     @workflow.run
     async def run(self, inp: DossierInput) -> DossierOutcome:
+        if inp.carried is None and self._has("published_only") and not await self._is_published():
+            return self._unpublished()
         if inp.carried is None:
             await self._receive()
         watchers = []
@@ -203,6 +207,48 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         )
 
     # ------------------------------------------------------------------ receipt and end
+
+    async def _is_published(self) -> bool:
+        """Whether the worker's published catalogue lists this procedure version on the day of
+        receipt: asked once, first, and recorded in history, so replay reads the answer. A
+        procedure whose content does not give the hash it carries is not asked about."""
+        frozen = self._inp.procedure
+        if not genuine(frozen):
+            return False
+        query = PublishedQuery(
+            code=self._proc.code,
+            content_hash=frozen.content_hash,
+            day=self._inp.received_at.astimezone(VIETNAM).date(),
+        )
+        published: bool = await workflow.execute_local_activity(
+            "is_published", query, start_to_close_timeout=ACTIVITY_TIMEOUT, result_type=bool
+        )
+        return published
+
+    def _unpublished(self) -> DossierOutcome:
+        """End a dossier of an unpublished procedure as stopped, before any side effect: no
+        receipt, notification, document or portal record."""
+        now = workflow.now()
+        content_hash = self._inp.procedure.content_hash
+        reason = f"procedure {self._proc.code} version {content_hash[:12]} is not published"
+        self._ended = True
+        self._rt.clock = self._rt.clock.finish(now)
+        self._rt.status, self._rt.result = PortalStatus.STOPPED, ResultType.STOPPED
+        self._event("unpublished", detail=reason)
+        log(
+            "procedure_unpublished",
+            dossier=self._inp.code,
+            procedure=self._proc.code,
+            content_hash=content_hash,
+        )
+        self._sync_attributes()
+        return DossierOutcome(
+            code=self._inp.code,
+            result=ResultType.STOPPED,
+            status=PortalStatus.STOPPED,
+            finished_at=now,
+            on_time=self._rt.clock.status(self._cal).value,
+        )
 
     async def _receive(self) -> None:
         if self._inp.channel.value == "online":

@@ -13,6 +13,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 from workflows.core import DossierCore, Halt, recorded
 
@@ -25,11 +26,13 @@ with workflow.unsafe.imports_passed_through():
     from procedures.models import ResultType
     from procedures.text import escape
     from workflows.api import (
+        APOLOGY_STEP,
         APPROVE_APOLOGY,
         CLAIM,
         COMPLETE,
         DELIVER_EVENT,
         PENDING_TASKS,
+        PROOF_FAILED,
         REASSIGN,
         REQUEST_SUPPLEMENT,
         STATE,
@@ -53,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.forms import local
     from workflows.logs import log
+    from workflows.proof import MAX_FAILURES
     from workflows.state import Supplement
 
 
@@ -70,7 +74,13 @@ class DossierHandlers(DossierCore):
     @claim.validator
     def _validate_claim(self, *raw: Any) -> None:
         req = self._take(ClaimTask, raw, CLAIM)
-        self._check(f"claim {req.step}", str(req.actor), lambda: rules.check_claim(self._rt, req))
+        self._check_officer(
+            f"claim {req.step}",
+            req.actor,
+            req.assertion,
+            req.step,
+            lambda: rules.check_claim(self._rt, req),
+        )
 
     @workflow.update(name=COMPLETE)
     async def complete(self, *raw: Any) -> str:
@@ -86,9 +96,11 @@ class DossierHandlers(DossierCore):
     @complete.validator
     def _validate_complete(self, *raw: Any) -> None:
         req = self._take(CompleteTask, raw, COMPLETE)
-        self._check(
+        self._check_officer(
             f"complete {req.step} with {req.decision}",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            req.step,
             lambda: rules.check_complete(self._proc, self._rt, req),
         )
 
@@ -107,9 +119,11 @@ class DossierHandlers(DossierCore):
     @reassign.validator
     def _validate_reassign(self, *raw: Any) -> None:
         req = self._take(ReassignTask, raw, REASSIGN)
-        self._check(
+        self._check_officer(
             f"reassign {req.step}",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            req.step,
             lambda: rules.check_reassign(self._proc, self._rt, req),
         )
 
@@ -129,15 +143,18 @@ class DossierHandlers(DossierCore):
     @request_supplement.validator
     def _validate_request_supplement(self, *raw: Any) -> None:
         req = self._take(RequestSupplement, raw, REQUEST_SUPPLEMENT)
-        self._check(
+        self._check_officer(
             f"request supplement at {req.step}",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            req.step,
             lambda: rules.check_request_supplement(self._proc, self._rt, req),
         )
 
     @workflow.update(name=SUPPLEMENT)
     def supplement(self, *raw: Any) -> str:
         req = recorded(SupplementDossier, raw)
+        self._prove(req.applicant_id, "supplement")
         sup = self._rt.supplement
         assert sup is not None
         sup.received = req.documents
@@ -149,7 +166,7 @@ class DossierHandlers(DossierCore):
         req = self._take(SupplementDossier, raw, SUPPLEMENT)
 
         def check() -> None:
-            rules.check_applicant(self._inp.applicant.id_number, req.applicant_id)
+            self._check_proof(req.applicant_id)
             rules.check_supplement(self._rt, req)
 
         self._check("supplement", "applicant", check)
@@ -157,6 +174,7 @@ class DossierHandlers(DossierCore):
     @workflow.update(name=WITHDRAW)
     def withdraw(self, *raw: Any) -> str:
         req = recorded(WithdrawDossier, raw)
+        self._prove(req.applicant_id, "withdraw")
         self._end(Halt(ResultType.WITHDRAWN, req.reason or "Công dân rút hồ sơ", None))
         self._event("withdrawn", actor="applicant", detail=req.reason)
         return "dossier withdrawn"
@@ -164,11 +182,7 @@ class DossierHandlers(DossierCore):
     @withdraw.validator
     def _validate_withdraw(self, *raw: Any) -> None:
         req = self._take(WithdrawDossier, raw, WITHDRAW)
-        self._check(
-            "withdraw",
-            "applicant",
-            lambda: rules.check_applicant(self._inp.applicant.id_number, req.applicant_id),
-        )
+        self._check("withdraw", "applicant", lambda: self._check_proof(req.applicant_id))
 
     @workflow.update(name=DELIVER_EVENT)
     def deliver_event(self, *raw: Any) -> str:
@@ -180,8 +194,12 @@ class DossierHandlers(DossierCore):
     @deliver_event.validator
     def _validate_deliver_event(self, *raw: Any) -> None:
         req = self._take(DeliverEvent, raw, DELIVER_EVENT)
-        self._check(
-            f"deliver {req.event}", str(req.actor), lambda: rules.check_event(self._waiting, req)
+        self._check_officer(
+            f"deliver {req.event}",
+            req.actor,
+            req.assertion,
+            None,
+            lambda: rules.check_event(self._waiting, req),
         )
 
     @workflow.update(name=APPROVE_APOLOGY)
@@ -202,11 +220,42 @@ class DossierHandlers(DossierCore):
     @approve_apology.validator
     def _validate_approve_apology(self, *raw: Any) -> None:
         req = self._take(ApproveApology, raw, APPROVE_APOLOGY)
-        self._check(
+        self._check_officer(
             "approve apology",
-            str(req.actor),
+            req.actor,
+            req.assertion,
+            APOLOGY_STEP,
             lambda: rules.check_apology(self._proc, self._rt, req),
         )
+
+    def _check_proof(self, given: str | None) -> None:
+        """The validator's part of the applicant's proof: before `proof_attempts`, the number
+        itself; from it, only the lock (the number is checked by the handler, which history
+        records, so that wrong ones can be counted)."""
+        if self._has("proof_attempts"):
+            rules.check_unlocked(self._rt.proof, workflow.now())
+        else:
+            rules.check_applicant(self._inp.applicant.id_number, given)
+
+    def _prove(self, given: str | None, what: str) -> None:
+        """With `proof_attempts`, the applicant's number, counted: a wrong one is recorded in
+        the timeline (and the fifth in a row locks) and fails the update."""
+        if not self._has("proof_attempts"):
+            return
+        try:
+            rules.check_applicant(self._inp.applicant.id_number, given)
+        except rules.Rejected as err:
+            proof, now = self._rt.proof, workflow.now()
+            if proof.fail(now):
+                kind, detail = "proof_locked", f"locked until {local(proof.locked_until)}"
+            else:
+                kind, detail = "proof_failed", f"attempt {proof.failures} of {MAX_FAILURES}"
+            self._event(kind, actor="applicant", detail=f"{what}: {detail}")
+            log(kind, dossier=self._inp.code, what=what, why=f"{err}; {detail}")
+            raise ApplicationError(
+                f"{err} ({detail})", type=PROOF_FAILED, non_retryable=True
+            ) from None
+        self._rt.proof.succeed()
 
     @workflow.update(dynamic=True)
     def unknown_update(self, name: str, args: Sequence[RawValue]) -> str:

@@ -8,6 +8,7 @@ leaves no event in history (so the worker logs it: see `workflows.dossier`).
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Any
 
 from procedures import fields
@@ -23,6 +24,8 @@ from workflows.api import (
     SupplementDossier,
     TaskStatus,
 )
+from workflows.forms import local
+from workflows.proof import ProofAttempts
 from workflows.state import Runtime, Task
 
 
@@ -135,6 +138,13 @@ def check_applicant(applicant_id: str, given: str | None) -> None:
     """Only the applicant supplements or withdraws; the number is never echoed or logged."""
     if given is None or not hmac.compare_digest(given.strip(), applicant_id):
         raise Rejected("the identity number given is not this dossier's applicant's")
+
+
+def check_unlocked(proof: ProofAttempts, now: datetime) -> None:
+    """Citizen actions wait while too many wrong identity numbers lock the dossier."""
+    if proof.locked(now):
+        until = local(proof.locked_until)
+        raise Rejected(f"too many wrong identity numbers: try again after {until}")
 
 
 def check_supplement(state: Runtime, req: SupplementDossier) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.legaltime.clock import DossierClock
 from procedures.models import ResultType
 from workflows.api import DocumentView, PortalStatus, TaskStatus, TimelineEntry
+from workflows.proof import ProofAttempts
 
 
 class Task(BaseModel):
@@ -89,6 +90,7 @@ class Runtime(BaseModel):
     apology: Apology | None = None
     seq: int = 0
     resume_at: str | None = None
+    proof: ProofAttempts = Field(default_factory=ProofAttempts)
 
     def next_seq(self) -> int:
         """A number unique within the dossier, for idempotency keys and document names."""

@@ -21,6 +21,7 @@ from typing import Any
 from google.protobuf.message import Message
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -52,7 +53,7 @@ from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Procedure, TaskStep
 from workflows import api
 from workflows import search_attributes as sa
-from workflows.api import DossierInput, DossierOutcome, PortalStatus
+from workflows.api import PROOF_FAILED, DossierInput, DossierOutcome, PortalStatus
 
 _CONVERT = pydantic_data_converter.payload_converter
 E = EventType
@@ -126,7 +127,9 @@ class _Builder(LegacyTimers):
         self.tasks: list[TaskRecord] = []
         self.documents: list[DocumentRecord] = []
         self.activities: dict[int, tuple[str, Any]] = {}
-        self.updates: dict[int, Entry] = {}
+        self.updates: dict[str, Entry] = {}
+        """Accepted updates' entries by update id (the time-skipping server leaves the completion's
+        `accepted_event_id` at 0; the update id is in both events)."""
         self.children: dict[int, DossierInput] = {}
         self.roles: set[str] = set()
         self.overdue = False
@@ -311,7 +314,7 @@ class _Builder(LegacyTimers):
         req = decode(request.input.args, model)
         actor = str(req.actor) if hasattr(req, "actor") else "applicant"
         entry = self._apply(event, name, req, actor)
-        self.updates[event.event_id] = entry
+        self.updates[request.meta.update_id] = entry
 
     def _apply(self, event: HistoryEvent, name: str, req: Any, actor: str) -> Entry:
         at = event.event_time.ToDatetime(UTC)
@@ -363,9 +366,14 @@ class _Builder(LegacyTimers):
 
     def _update_completed(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_update_completed_event_attributes
-        entry = self.updates.get(attrs.accepted_event_id)
-        if attrs.outcome.HasField("failure"):
-            self._add(event, "update_failed", detail=attrs.outcome.failure.message)
+        entry = self.updates.get(attrs.meta.update_id)
+        failure = attrs.outcome.failure if attrs.outcome.HasField("failure") else None
+        if failure is not None and entry is not None and _proof_failed(failure):
+            # interpreter 5: a wrong identity number, counted (and maybe locking the dossier)
+            entry.kind = "proof_locked" if "locked until" in failure.message else "proof_failed"
+            entry.detail = failure.message
+        elif failure is not None:
+            self._add(event, "update_failed", detail=failure.message)
         elif entry is not None and entry.kind == "extended":
             result = decode(attrs.outcome.success, str)
             entry.detail = f"{entry.detail}; {result}"
@@ -614,3 +622,8 @@ def _attributes(event: HistoryEvent) -> Any:
     which = event.WhichOneof("attributes")
     attrs: Message = getattr(event, which) if which else event
     return attrs
+
+
+def _proof_failed(failure: Failure) -> bool:
+    """Whether an update failed for a wrong identity number (`workflows.handlers._prove`)."""
+    return failure.application_failure_info.type == PROOF_FAILED

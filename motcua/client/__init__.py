@@ -27,9 +27,15 @@ from motcua.client.errors import (
     NoWorker,
     UpdateRejected,
 )
-from motcua.client.events import deliver_event
 from motcua.client.inbox import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, inbox, inbox_query
-from motcua.client.officers import approve_apology, claim, complete, reassign, request_supplement
+from motcua.client.officers import (
+    approve_apology,
+    claim,
+    complete,
+    deliver_event,
+    reassign,
+    request_supplement,
+)
 from motcua.client.submit import check_submission, default_request_id, load_frozen, submit
 from motcua.client.views import (
     STATUS_LABELS,

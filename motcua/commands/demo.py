@@ -8,12 +8,15 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import DATA_DIR
+from motcua import officers, publication
+from motcua.client import credentials
 from motcua.demo import report, run_cases
 from motcua.devserver import DevServer
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
 from runtime.codec import encrypted_converter
 from runtime.keyring import load_keys
+from runtime.trust import Trust
 from runtime.workers import WorkerGroup
 
 
@@ -35,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace) -> int:
     """Everything the demo starts, it stops, also when interrupted."""
-    queues = catalogue_task_queues(load_catalogue(DEFAULT_CATALOG))
+    catalog = load_catalogue(DEFAULT_CATALOG)
+    queues = catalogue_task_queues(catalog)
     data = args.data.resolve()
     async with DevServer(data, port=args.port, ui_port=args.ui_port) as server:
         client = await Client.connect(
@@ -44,8 +48,13 @@ async def run(args: argparse.Namespace) -> int:
             data_converter=encrypted_converter(load_keys(data)),
         )
         print(f"Temporal server {server.address}, data in {data}", flush=True)
-        async with WorkerGroup(client, queues, data):
-            states = await run_cases(client)
+        # The demo publishes the catalogue, and plays the officers as its own front door.
+        path, manifest = publication.publish(data, catalog, "motcua demo")
+        print(f"Published {len(manifest.body.procedures)} procedure versions: {path}", flush=True)
+        print(officers.demo_report(data, catalog), flush=True)
+        with credentials.signing(credentials.local_signing(data)):
+            async with WorkerGroup(client, queues, data, trust=Trust.of_data(data)):
+                states = await run_cases(client)
         for state in states:
             print()
             print(report(state))

@@ -14,6 +14,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import DATA_DIR
+from motcua import login, officers, publication
 from motcua.codec_server import (
     DEFAULT_PORT,
     DEV_TOKEN_FILE,
@@ -25,7 +26,6 @@ from motcua.codec_server import (
 from motcua.commands.web import settings_for
 from motcua.devserver import DevServer
 from motcua.web import app as web_app
-from motcua.web.auth import DEMO_PASSWORD, write_demo_directory
 from motcua.web.serve import check_port, serve
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
@@ -69,6 +69,14 @@ async def run(args: argparse.Namespace) -> int:
         check_port("127.0.0.1", args.web_port, "--web-port")
     stop = stop_on_signals()
     data = args.data.resolve()
+    login.signer(data).key()  # the front door's key, and the keyset the worker trusts
+    print(officers.demo_report(data, catalog), flush=True)
+    if not publication.manifest_path(data).exists():
+        print(
+            f"No published catalogue yet: dossiers are refused until `motcua publish --data "
+            f"{data}`.",
+            flush=True,
+        )
     converter = encrypted_converter(load_keys(data))
     assert isinstance(converter.payload_codec, EncryptionCodec)
     dev_token(data)
@@ -90,11 +98,12 @@ async def run(args: argparse.Namespace) -> int:
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         serving = [asyncio.create_task(run_worker(client, queues, data, stop=stop))]
         if args.web_port:
-            settings = settings_for(data)
-            officers = write_demo_directory(settings.officers_file, catalog.values())
-            web = web_app.create_app(settings, temporal=client, catalog_dir=args.catalog)
-            print(f"Web app:         http://localhost:{args.web_port}", flush=True)
-            print(_logins(officers), flush=True)
+            web = web_app.create_app(settings_for(data), temporal=client, catalog_dir=args.catalog)
+            print(
+                f"Web app:         http://localhost:{args.web_port} (officers sign in at "
+                "/officer/login as a demo officer above)",
+                flush=True,
+            )
             listening = asyncio.Event()
             serving.append(
                 asyncio.create_task(serve(web, "127.0.0.1", args.web_port, stop, listening))
@@ -104,17 +113,3 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.gather(*serving)
     print("Stopped.", flush=True)
     return 0
-
-
-def _logins(officers: dict[str, str]) -> str:
-    """The demo officers, one line per agency: sign in as `role@AGENCY`."""
-    by_agency: dict[str, list[str]] = {}
-    named: dict[str, str] = {}
-    for user, agency_name in officers.items():
-        role, agency = user.split("@", 1)
-        by_agency.setdefault(agency, []).append(role)
-        named.setdefault(agency, agency_name.strip())
-    lines = [f"Demo officers, password {DEMO_PASSWORD!r}; sign in as ROLE@AGENCY, e.g.:"]
-    for agency, roles in sorted(by_agency.items()):
-        lines.append(f"  {', '.join(f'{r}@{agency}' for r in roles)}  ({named[agency][:40]})")
-    return "\n".join(lines)

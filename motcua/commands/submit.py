@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from motcua import client
+from activities import DATA_DIR
+from motcua import client, publication
 from motcua.commands import options
 from motcua.commands.output import add_common, emit, when
-from procedures.models import Channel
+from procedures.models import Channel, FrozenProcedure
 from runtime.errors import UserError
 from workflows.api import Applicant
+from workflows.forms import VIETNAM
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--form", type=Path, metavar="FILE.json", help="form data (JSON object)")
     parser.add_argument("--documents", default="", metavar="a,b", help="submitted document ids")
     parser.add_argument("--request-id", help="client request id (default: content hash)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_DIR,
+        help="data folder whose published catalogue (and publisher keys) says what may run",
+    )
     add_common(parser)
     parser.set_defaults(handler=run)
 
@@ -60,6 +69,7 @@ async def run(args: argparse.Namespace) -> int:
     # A submission the procedure refuses is refused here, before connecting to Temporal.
     frozen = client.load_frozen(args.procedure)
     client.check_submission(frozen.procedure, channel, form, documents)
+    check_published(args.data, frozen)
     async with client.session(args.address) as temporal:
         done = await client.submit(
             temporal,
@@ -79,6 +89,18 @@ async def run(args: argparse.Namespace) -> int:
             ),
         )
     return 0
+
+
+def check_published(data: Path, frozen: FrozenProcedure) -> None:
+    """Refuse, before anything is recorded, a procedure version nobody published (the worker
+    would stop its dossier anyway): drafts run in `motcua dryrun`."""
+    day = datetime.now(VIETNAM).date()
+    if publication.published(data, day).get(frozen.content_hash) != frozen.procedure.code:
+        raise UserError(
+            f"procedure {frozen.procedure.code} version {frozen.content_hash[:12]} "
+            f"({frozen.source}) is not published: run `motcua publish`, or try a draft with "
+            "`motcua dryrun`"
+        )
 
 
 def _first(err: ValidationError) -> str:

@@ -1,8 +1,10 @@
 """`motcua task claim|complete|reassign|request-supplement|approve-apology`: officers act.
 
-`--as USER@AGENCY/ROLE` goes through the identity resolver (`motcua.identity`); the dossier
-workflow's validators decide whether that officer may act, and a refusal ends the command
-with their reason.
+An officer acts as `motcua login` made them: the cached signed assertion goes with the update,
+and the dossier workflow's validators verify it and decide whether that officer may act; a
+refusal ends the command with their reason. `--as USER@AGENCY/ROLE` (mapped by the identity
+resolver, `motcua.identity`) is for the embedded default's tests and demos only: it signs with
+the data folder's officers key, so it works only where that private key is readable.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 
-from motcua import client, identity
+from activities import DATA_DIR
+from motcua import client, identity, login
+from motcua.client import credentials
 from motcua.commands.output import add_common, emit
+from runtime.errors import UserError
 from workflows.api import Actor
 
 
@@ -39,13 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub = actions.add_parser(name, help=help_text)
         sub.add_argument("dossier", metavar="DOSSIER", help="dossier code")
         sub.add_argument("step", metavar="STEP", help="step id of the task")
-        sub.add_argument(
-            "--as",
-            dest="actor",
-            required=True,
-            metavar="USER@AGENCY/ROLE",
-            help="who acts (mapped by MOTCUA_IDENTITY; trusted as given by default)",
-        )
+        _identity_options(sub)
         add_common(sub)
         return sub
 
@@ -76,12 +76,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "approve-apology", help="approve the apology and new appointment date (form 04)"
     )
     letter.add_argument("dossier", metavar="DOSSIER", help="dossier code")
-    letter.add_argument("--as", dest="actor", required=True, metavar="USER@AGENCY/ROLE")
+    _identity_options(letter)
     letter.add_argument(
         "--reason", required=True, help="why the dossier is late, for the applicant"
     )
     add_common(letter)
     letter.set_defaults(handler=run_approve_apology)
+
+
+def _identity_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as",
+        dest="actor",
+        metavar="USER@AGENCY/ROLE",
+        help="tests and demos on the embedded default only: act as this officer, signed with "
+        "the data folder's officers key (default: as your `motcua login`)",
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DATA_DIR, help="data folder whose key `--as` signs with"
+    )
+
+
+async def _officer(args: argparse.Namespace) -> tuple[Actor, str]:
+    """Who acts, and the assertion that proves it: the cached login, or with `--as` one
+    signed here (by the process's own front door if it has one, else the data folder's key)."""
+    if args.actor is None:
+        session = login.cached()
+        claims = session.claims
+        return Actor(user=claims.user, agency=claims.agency, role=claims.role), session.token
+    actor = identity.resolve(args.actor)
+    signed = await credentials.assertion_for(actor, None)
+    if signed is not None:
+        return actor, signed
+    key = login.signer(args.data).private_path
+    if not key.exists():
+        raise UserError(
+            f"--as signs with the officers' key of the embedded default, and {key} does not "
+            "exist: log in with `motcua login --user USER` instead",
+            exit_code=2,
+        )
+    return actor, await credentials.local_signing(args.data)(actor)
 
 
 def _print(done: client.Acted, args: argparse.Namespace) -> int:
@@ -91,32 +125,37 @@ def _print(done: client.Acted, args: argparse.Namespace) -> int:
 
 async def _act(
     args: argparse.Namespace,
-    call: Callable[[Client, Actor], Awaitable[client.Acted]],
+    call: Callable[[Client, Actor, str], Awaitable[client.Acted]],
 ) -> int:
-    """Resolve `--as`, run one operation on a fresh connection, print what it did."""
-    actor = identity.resolve(args.actor)
+    """Find who acts, run one operation on a fresh connection, print what it did."""
+    actor, assertion = await _officer(args)
     async with client.session(args.address) as temporal:
-        done = await call(temporal, actor)
+        done = await call(temporal, actor, assertion)
     return _print(done, args)
 
 
 async def run_claim(args: argparse.Namespace) -> int:
-    return await _act(args, lambda t, actor: client.claim(t, args.dossier, args.step, actor))
+    return await _act(
+        args,
+        lambda t, actor, signed: client.claim(t, args.dossier, args.step, actor, assertion=signed),
+    )
 
 
 async def run_complete(args: argparse.Namespace) -> int:
     fields = dict(args.fields)
     return await _act(
         args,
-        lambda t, actor: client.complete(t, args.dossier, args.step, actor, args.decision, fields),
+        lambda t, actor, signed: client.complete(
+            t, args.dossier, args.step, actor, args.decision, fields, assertion=signed
+        ),
     )
 
 
 async def run_reassign(args: argparse.Namespace) -> int:
     return await _act(
         args,
-        lambda t, actor: client.reassign(
-            t, args.dossier, args.step, actor, args.to_user, args.to_role
+        lambda t, actor, signed: client.reassign(
+            t, args.dossier, args.step, actor, args.to_user, args.to_role, assertion=signed
         ),
     )
 
@@ -124,13 +163,16 @@ async def run_reassign(args: argparse.Namespace) -> int:
 async def run_request_supplement(args: argparse.Namespace) -> int:
     return await _act(
         args,
-        lambda t, actor: client.request_supplement(
-            t, args.dossier, args.step, actor, args.missing, args.reason
+        lambda t, actor, signed: client.request_supplement(
+            t, args.dossier, args.step, actor, args.missing, args.reason, assertion=signed
         ),
     )
 
 
 async def run_approve_apology(args: argparse.Namespace) -> int:
     return await _act(
-        args, lambda t, actor: client.approve_apology(t, args.dossier, actor, args.reason)
+        args,
+        lambda t, actor, signed: client.approve_apology(
+            t, args.dossier, actor, args.reason, assertion=signed
+        ),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -55,8 +56,18 @@ class Credentials(_In):
     password: str = Field(max_length=256)
 
 
+class SignedInOfficer(BaseModel):
+    """Who signed in (the assertion itself stays in the session cookie)."""
+
+    user: str
+    agency: str
+    role: str
+    name: str = ""
+    expires_at: datetime
+
+
 class SignedIn(BaseModel):
-    officer: SessionOfficer
+    officer: SignedInOfficer
     csrf: str = Field(description="Send as `X-CSRF-Token` with every officer action.")
 
 
@@ -154,7 +165,7 @@ async def sign_in(request: Request, body: Credentials, response: Response) -> Si
         raise WebError(401, "Unauthorized", "wrong user name or password")
     sess = Session(officer=SessionOfficer(**officer.model_dump()))
     web.sessions.save(response, sess)
-    return SignedIn(officer=sess.officer or SessionOfficer(**officer.model_dump()), csrf=sess.csrf)
+    return SignedIn(officer=SignedInOfficer(**officer.model_dump()), csrf=sess.csrf)
 
 
 @router.post("/uploads", response_model=Uploaded, status_code=201)
@@ -288,7 +299,11 @@ async def claim(request: Request, code: str, step: str, x_csrf: CSRF = None) -> 
     web = web_of(request)
     officer = _officer(web, request, x_csrf, change=True)
     await _dossier(web, officer, code)
-    return await _acted(web, code, await client.claim(web.client(), code, step, officer.actor()))
+    return await _acted(
+        web,
+        code,
+        await client.claim(web.client(), code, step, officer.actor(), assertion=officer.assertion),
+    )
 
 
 @router.post("/dossiers/{code}/tasks/{step}/complete", response_model=ActedOut)
@@ -299,7 +314,13 @@ async def complete(
     officer = _officer(web, request, x_csrf, change=True)
     await _dossier(web, officer, code)
     acted = await client.complete(
-        web.client(), code, step, officer.actor(), body.decision, body.fields
+        web.client(),
+        code,
+        step,
+        officer.actor(),
+        body.decision,
+        body.fields,
+        assertion=officer.assertion,
     )
     return await _acted(web, code, acted)
 
@@ -312,7 +333,13 @@ async def reassign(
     officer = _officer(web, request, x_csrf, change=True)
     await _dossier(web, officer, code)
     acted = await client.reassign(
-        web.client(), code, step, officer.actor(), body.to_user, body.to_role
+        web.client(),
+        code,
+        step,
+        officer.actor(),
+        body.to_user,
+        body.to_role,
+        assertion=officer.assertion,
     )
     return await _acted(web, code, acted)
 
@@ -325,7 +352,13 @@ async def request_supplement(
     officer = _officer(web, request, x_csrf, change=True)
     await _dossier(web, officer, code)
     acted = await client.request_supplement(
-        web.client(), code, step, officer.actor(), body.missing, body.reason
+        web.client(),
+        code,
+        step,
+        officer.actor(),
+        body.missing,
+        body.reason,
+        assertion=officer.assertion,
     )
     return await _acted(web, code, acted)
 
@@ -337,5 +370,7 @@ async def approve_apology(
     web = web_of(request)
     officer = _officer(web, request, x_csrf, change=True)
     await _dossier(web, officer, code)
-    acted = await client.approve_apology(web.client(), code, officer.actor(), body.reason)
+    acted = await client.approve_apology(
+        web.client(), code, officer.actor(), body.reason, assertion=officer.assertion
+    )
     return await _acted(web, code, acted)

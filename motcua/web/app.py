@@ -16,7 +16,7 @@ from temporalio.client import Client
 from motcua import client, metrics
 from motcua.indicators import dashboard
 from motcua.web import api, citizen, officer
-from motcua.web.auth import LocalDirectory, OfficerDirectory
+from motcua.web.auth import IdentityDirectory, OfficerDirectory
 from motcua.web.context import Web
 from motcua.web.problems import in_vietnamese, problem, status_of
 from motcua.web.ratelimit import MemoryRateLimiter, RateLimiter
@@ -49,7 +49,7 @@ def create_app(
     """The app; `temporal` is connected at start-up (envconfig) unless one is given."""
     web = Web(
         settings,
-        directory=directory or LocalDirectory(settings.officers_file),
+        directory=directory or IdentityDirectory(settings.data_dir),
         storage=storage or LocalStorage(settings.data_dir / "uploads"),
         limiter=rate_limiter or MemoryRateLimiter(),
         catalog=load_catalog(catalog_dir),

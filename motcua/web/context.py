@@ -3,6 +3,7 @@ directory, the rate limiter, the catalogue, the Temporal client and the page ren
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -121,6 +122,13 @@ class Web:
         if sess.officer is None:
             raise WebError(
                 401, "Unauthorized", "sign in as an officer first", "Vui lòng đăng nhập trước"
+            )
+        if sess.officer.expires_at <= datetime.now(UTC):
+            raise WebError(
+                401,
+                "Unauthorized",
+                "your sign-in has expired: sign in again",
+                "Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại",
             )
         return Officer.model_validate(sess.officer.model_dump())
 

@@ -285,7 +285,7 @@ async def act(request: Request, code: str, step: str, action: str) -> Response:
     form = await read_form(web, request)
     web.check_csrf(sess, _text(form, "csrf"))
     state = await _dossier(web, officer, code)
-    actor = officer.actor()
+    actor, signed = officer.actor(), officer.assertion
     temporal = web.client()
     values = {k: _text(form, k) for k in form if k != "csrf"}
     declared: dict[str, Any] = {}
@@ -293,7 +293,7 @@ async def act(request: Request, code: str, step: str, action: str) -> Response:
     if action == "claim":
 
         def call() -> Awaitable[client.Acted]:
-            return client.claim(temporal, code, step, actor)
+            return client.claim(temporal, code, step, actor, assertion=signed)
     elif action == "complete":
         frozen = await dossiers.frozen_procedure(temporal, state)
         spec = dossiers.task_step(frozen, step)
@@ -302,24 +302,26 @@ async def act(request: Request, code: str, step: str, action: str) -> Response:
         decision = values.get("decision", "")
 
         def call() -> Awaitable[client.Acted]:
-            return client.complete(temporal, code, step, actor, decision, given)
+            return client.complete(temporal, code, step, actor, decision, given, assertion=signed)
     elif action == "reassign":
         to_user = values.get("to_user", "").strip()[:200] or None
         to_role = values.get("to_role", "").strip()[:64] or None
 
         def call() -> Awaitable[client.Acted]:
-            return client.reassign(temporal, code, step, actor, to_user, to_role)
+            return client.reassign(temporal, code, step, actor, to_user, to_role, assertion=signed)
     elif action == "supplement":
         missing = [m[:64] for m in form.getlist("missing") if isinstance(m, str)][:50]
         reason = values.get("reason", "")[:500]
 
         def call() -> Awaitable[client.Acted]:
-            return client.request_supplement(temporal, code, step, actor, missing, reason)
+            return client.request_supplement(
+                temporal, code, step, actor, missing, reason, assertion=signed
+            )
     elif action == "apology":
         reason = values.get("reason", "")[:500]
 
         def call() -> Awaitable[client.Acted]:
-            return client.approve_apology(temporal, code, actor, reason)
+            return client.approve_apology(temporal, code, actor, reason, assertion=signed)
     else:
         raise WebError(404, "Not Found", f"no action {action!r}")
     try:

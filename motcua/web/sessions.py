@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
@@ -29,6 +30,9 @@ class SessionOfficer(BaseModel):
     agency: str
     role: str
     name: str = ""
+    assertion: str
+    """The front door's signed assertion (`motcua.web.auth`): in the signed cookie only."""
+    expires_at: datetime
 
 
 class Session(BaseModel):

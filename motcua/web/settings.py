@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.errors import UserError
@@ -36,11 +36,6 @@ class WebSettings:
     """Take the client's address from X-Forwarded-For (only behind a proxy that sets it)."""
     session_hours: int = 10
     temporal_address: str | None = None
-    officers_file: Path = field(default=Path())
-
-    def __post_init__(self) -> None:
-        if self.officers_file == Path():
-            object.__setattr__(self, "officers_file", self.data_dir / "officers.json")
 
 
 def load_secret(data_dir: Path) -> str:

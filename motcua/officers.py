@@ -1,0 +1,214 @@
+"""The officer directory of the embedded default: who may log in, for which agency and roles.
+
+A YAML file (0600, under `<data>/identity/`) of officers with an argon2id hash of their
+password (argon2-cffi, memory-hard: a stolen file is slow to guess from). Deployments with
+their own directory plug in single sign-on instead (`identity.oidc`); either way the front
+door ends by issuing a signed assertion (`motcua.login`).
+
+    officers:
+      lan:
+        name: Nguyễn Thị Lan
+        agency: 000.00.19.H26
+        roles: [one_stop]
+        password: $argon2id$v=19$m=65536,t=3,p=4$...
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from procedures.models import FrozenProcedure
+from runtime.errors import UserError
+
+FILE_NAME = "officers.yaml"
+MAX_DIRECTORY_BYTES = 4 * 1024 * 1024
+MAX_PASSWORD_LENGTH = 1024
+"""Characters; longer input is refused before it reaches the KDF (no hashing floods)."""
+MIN_PASSWORD_LENGTH = 8
+USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""Officer logins: letters, digits, `.`, `_`, `-`; no `@`, `/` or control characters."""
+DEMO_PASSWORD_FILE = "demo-password"
+
+_hasher = PasswordHasher()
+
+
+class Officer(BaseModel):
+    """One officer: the agency they work for and the roles they may act in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    agency: str = Field(pattern=r"^[0-9A-Za-z.]{1,32}$")
+    roles: tuple[str, ...] = Field(min_length=1)
+    password: str = Field(max_length=256, description="argon2id hash (PHC string).")
+
+
+class Directory(BaseModel):
+    """Officers by login."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    officers: dict[str, Officer] = {}
+
+
+def path_in(data: Path) -> Path:
+    return data / "identity" / FILE_NAME
+
+
+def load(path: Path) -> Directory:
+    """The directory in `path` (empty when the file does not exist yet)."""
+    if not path.exists():
+        return Directory()
+    try:
+        if path.stat().st_size > MAX_DIRECTORY_BYTES:
+            raise UserError(f"{path}: larger than {MAX_DIRECTORY_BYTES} bytes")
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Directory.model_validate(data)
+    except OSError as err:
+        raise UserError(f"{path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise UserError(f"{where}: not YAML") from None
+    except ValidationError as err:
+        problem = err.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        raise UserError(f"{path}: {field}: {problem['msg']}") from None
+
+
+def save(path: Path, directory: Directory) -> None:
+    """Write the directory 0600 (it holds password hashes), in a 0700 folder, atomically."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    text = yaml.safe_dump(
+        directory.model_dump(mode="json"), allow_unicode=True, sort_keys=True, width=200
+    )
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text)
+    os.replace(temporary, path)
+
+
+def check_password(password: str) -> str:
+    """A new password, refused (one line) when too short or too long."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise UserError(
+            f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            exit_code=2,
+        )
+    return password
+
+
+def with_officer(
+    directory: Directory,
+    user: str,
+    *,
+    name: str,
+    agency: str,
+    roles: Iterable[str],
+    password_hash: str,
+) -> Directory:
+    """The directory with `user` added (or replaced)."""
+    if not re.fullmatch(USER_PATTERN, user):
+        raise UserError(f"login {user[:64]!r}: letters, digits, . _ - only (64 at most)", 2)
+    try:
+        officer = Officer(name=name, agency=agency, roles=tuple(roles), password=password_hash)
+    except ValidationError as err:
+        problem = err.errors()[0]
+        raise UserError(f"officer {user}: {problem['loc'][0]}: {problem['msg']}", 2) from None
+    return Directory(officers={**directory.officers, user: officer})
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of a checked password."""
+    return _hasher.hash(check_password(password))
+
+
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+def authenticate(directory: Directory, user: str, password: str) -> Officer:
+    """The officer, if the password is theirs; one message for unknown users and wrong
+    passwords, and a hash computed either way, so a caller learns nothing about who exists."""
+    refused = UserError("unknown user or wrong password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise refused
+    officer = directory.officers.get(user)
+    try:
+        _hasher.verify(officer.password if officer else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    if officer is None:
+        raise refused
+    return officer
+
+
+def demo_logins(catalog: Mapping[str, FrozenProcedure]) -> dict[str, tuple[str, str, str]]:
+    """One demo officer per agency code and role the catalogue uses (sub-procedures too):
+    login `ROLE.AGENCY_CODE` -> (agency code, role, agency name)."""
+    found: dict[str, tuple[str, str, str]] = {}
+
+    def visit(procedures: Iterable[FrozenProcedure]) -> None:
+        for frozen in procedures:
+            for agency in frozen.procedure.agencies.values():
+                for role in agency.roles:
+                    found[f"{role}.{agency.code}"] = (agency.code, role, agency.name)
+            visit(frozen.subprocedures.values())
+
+    visit(catalog.values())
+    return dict(sorted(found.items()))
+
+
+def ensure_demo_officers(data: Path, catalog: Mapping[str, FrozenProcedure]) -> tuple[str, str]:
+    """Add the catalogue's demo officers missing from the directory of `data`, all with one
+    random password kept (0600) in `<data>/identity/demo-password`; returns (password, file).
+    """
+    folder = data / "identity"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    password_file = folder / DEMO_PASSWORD_FILE
+    if password_file.exists():
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = secrets.token_urlsafe(12)
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(password + "\n")
+    path = path_in(data)
+    directory = load(path)
+    missing = {
+        user: spec for user, spec in demo_logins(catalog).items() if user not in directory.officers
+    }
+    if missing:
+        shared = hash_password(password)  # one hash (salted once) for every demo officer
+        for user, (agency, role, agency_name) in missing.items():
+            directory = with_officer(
+                directory,
+                user,
+                name=f"Demo {role} ({agency_name})"[:200],
+                agency=agency,
+                roles=(role,),
+                password_hash=shared,
+            )
+        save(path, directory)
+    return password, str(password_file)
+
+
+def demo_report(data: Path, catalog: Mapping[str, FrozenProcedure]) -> str:
+    """Create the demo officers and say how to log in as one (for `motcua dev` too)."""
+    password, where = ensure_demo_officers(data, catalog)
+    users = list(demo_logins(catalog))
+    example = next((user for user in users if user.startswith("one_stop.")), users[0])
+    return (
+        f"Demo officers ({len(users)}, login ROLE.AGENCY_CODE, password {password!r}, kept in "
+        f"{where}):\n  " + "\n  ".join(users) + f"\nLog in: motcua login --user {example}"
+    )
