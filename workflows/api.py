@@ -23,6 +23,7 @@ from pydantic import (
 
 from identity.assertions import MAX_TOKEN_LENGTH
 from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.clock import DossierClock
 from procedures.models import Channel, FrozenProcedure, ResultType
 from procedures.text import Line, Lines, Payload, Text
 from workflows import behaviours, packing
@@ -157,6 +158,17 @@ class DossierInput(_Msg):
         (docs/auditing.md).
         """
         return self.interpreter if "interpreter" in self.model_fields_set else 1
+
+    def opening_clock(self) -> DossierClock:
+        """The dossier's legal clock at receipt: the workflow starts from it, and the client
+        reads the appointment date from it without waiting for the workflow."""
+        proc = self.procedure.procedure
+        return DossierClock(
+            budget=proc.time_limit,
+            max_extensions=proc.max_extensions,
+            hours=proc.agencies[proc.receiving_agency].office_hours(self.calendar),
+            whole_minutes=behaviours.has(self.interpreter_version(), "whole_minute_clock"),
+        ).start(self.received_at)
 
     @model_validator(mode="before")
     @classmethod

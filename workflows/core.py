@@ -94,13 +94,7 @@ class DossierCore:
         if inp.carried is not None:
             self._rt = Runtime.model_validate(inp.carried)
         else:
-            clock = DossierClock(
-                budget=self._proc.time_limit,
-                max_extensions=self._proc.max_extensions,
-                hours=self._hours,
-                whole_minutes=self._has("whole_minute_clock"),
-            ).start(inp.received_at)
-            self._rt = Runtime(clock=clock)
+            self._rt = Runtime(clock=inp.opening_clock())
         self._halt: Halt | None = None
         self._halt_ends_walk = False
         self._ended = False

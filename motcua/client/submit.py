@@ -24,13 +24,18 @@ from motcua.client.views import Submitted
 from procedures import fields
 from procedures.errors import ProcedureError
 from procedures.legaltime.calendar import DEFAULT_OVERRIDES, WorkCalendar, load_calendar
-from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure
 from procedures.text import MAX_LINE, control_problem, payload_problem
 from runtime.errors import UserError
 from workflows import search_attributes as sa
-from workflows.api import DOSSIER_WORKFLOW, Applicant, DossierInput, PortalStatus
+from workflows.api import (
+    DOSSIER_WORKFLOW,
+    INTERPRETER,
+    Applicant,
+    DossierInput,
+    PortalStatus,
+)
 from workflows.counter import key_of, ticket
 
 REQUEST_MEMO = "request"
@@ -162,6 +167,7 @@ async def submit(
         form=form,
         documents=documents,
         request_id=request_id,
+        interpreter=INTERPRETER,  # set, so that this input too says which version it runs
     )
     existing = number.existing
     try:
@@ -213,12 +219,7 @@ def _calendar(_key: tuple[int, int]) -> WorkCalendar:
 
 def _due(inp: DossierInput) -> datetime:
     """The appointment date of a dossier just received, as its workflow computes it first."""
-    proc = inp.procedure.procedure
-    hours = proc.agencies[proc.receiving_agency].office_hours(inp.calendar)
-    clock = DossierClock(
-        budget=proc.time_limit, max_extensions=proc.max_extensions, hours=hours
-    ).start(inp.received_at)
-    return clock.due(inp.calendar)
+    return inp.opening_clock().due(inp.calendar)
 
 
 async def _started_for(client: Client, code: str, key: str) -> bool:
