@@ -24,6 +24,7 @@ Behaviour = Literal[
     "vietnamese_end_notice",
     "templates_read_fields",
     "template_errors_end_dossier",
+    "delivers_notifications",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -55,6 +56,9 @@ Behaviour = Literal[
 - `template_errors_end_dossier`: a template that fails at run time (an argument or an end
   step's reason, in any branch) fails the dossier at once with a located one-line message
   (`TemplateError: step … argument …: …`) instead of retrying the workflow task for ever.
+- `delivers_notifications`: the applicant's notifications carry their recipient (`to`: the
+  e-mail address on the email channel, the phone number on sms), so the activity delivers them
+  through SMTP or the SMS gateway (`activities.delivery`) instead of only queuing them.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -74,6 +78,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "vietnamese_end_notice",
         "templates_read_fields",
         "template_errors_end_dossier",
+        "delivers_notifications",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
