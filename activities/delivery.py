@@ -14,7 +14,8 @@ environment.
     gateway = "outbox"          # outbox | https://… | module:function (activities.sms)
     token = "…"
 
-Without an SMTP host (the embedded default) e-mails stay in `outbox/notifications.jsonl` only.
+Without an SMTP host (the embedded default; an empty MOTCUA_SMTP_HOST also turns it off)
+e-mails stay in `outbox/notifications.jsonl` only.
 Officers' notices go to the addresses `<data>/officer-contacts.yaml` lists for their agency
 and role (`"AGENCY/ROLE": [address, …]`). What was delivered, how and when is in
 `outbox/deliveries.jsonl` (`activities.sendlog`, which also states the at-most-once rule).

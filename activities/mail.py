@@ -70,7 +70,10 @@ def build(
             continue
         room -= len(data)
         maintype, subtype = _SUBTYPES.get(path.suffix, ("application", "octet-stream"))
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype, filename=path.name, params=params
+        )
     return msg
 
 
