@@ -133,8 +133,9 @@ async def test_receipt_arrives_by_email_and_sms_once_with_no_address_logged(
     assert msg["From"] == "motcua@ubnd.example.vn"
     assert msg["Subject"] == f"Hồ sơ {by_mail.code} đã được tiếp nhận"
     assert by_mail.code in msg["Message-ID"]
-    assert "Ngày hẹn trả kết quả" in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    attached = {part.get_filename(): part for part in msg.iter_attachments()}
+    text = msg.get_body(("plain",))
+    assert text is not None and "Ngày hẹn trả kết quả" in text.get_content()
+    attached = {str(part.get_filename()): part for part in msg.iter_attachments()}
     receipt = next(name for name in attached if name.endswith("-receipt.html"))
     assert "Giấy tiếp nhận" in attached[receipt].get_content()
     assert receipt.replace(".html", ".pdf") in attached, "the signed PDF rides along"
