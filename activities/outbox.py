@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from temporalio import activity
 
-from activities.delivery import GIVE_UP_AFTER, Delivery
+from activities.delivery import GIVE_UP_AFTER, Delivery, DeliveryError
 from activities.jsonl import JsonlLog
 from activities.payloads import Notification, OfficerNotices, PortalRecord
 
@@ -88,10 +88,13 @@ def _giving_up(key: str) -> Iterator[None]:
     try:
         yield
     except Exception as err:
+        # The class only (an SMTP reply may quote the address), or our own one-line message
+        # naming the settings file and key, which never quotes an address.
+        error = str(err) if isinstance(err, DeliveryError) else type(err).__name__
         if activity.in_activity() and activity.info().attempt >= GIVE_UP_AFTER:
-            log.warning("delivery given up", key=key, error=type(err).__name__)
+            log.warning("delivery given up", key=key, error=error)
             return
-        log.warning("delivery failed, to retry", key=key, error=type(err).__name__)
+        log.warning("delivery failed, to retry", key=key, error=error)
         raise
 
 

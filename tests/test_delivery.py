@@ -329,3 +329,19 @@ def test_settings_from_file_and_environment_with_one_line_errors(data_dir: Path)
         DeliveryError, match=r"officer-contacts.yaml: 'H26/one_stop': not an e-mail"
     ):
         Delivery(data_dir, DeliverySettings()).contacts.addresses("H26", "one_stop")
+
+
+def test_motcua_dev_refuses_bad_delivery_settings_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from motcua.cli import main
+
+    assert main(["dev", "--data", str(tmp_path), "--smtp", "localhost"]) == 1
+    assert capsys.readouterr().err == (
+        "motcua: --smtp 'localhost': expected HOST:PORT, e.g. localhost:1025\n"
+    )
+    (tmp_path / SETTINGS_FILE).write_text('[smtp]\nhost = "mail.example.vn"\nport = 99999\n')
+    assert main(["dev", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("motcua: ") and err.endswith("smtp port 99999\n")
+    assert err.count("\n") == 1
