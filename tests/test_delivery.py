@@ -5,6 +5,7 @@ each message once, even when the activity is retried after a crash between send 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -25,11 +26,12 @@ from typing import Any, ClassVar
 import pytest
 from aiosmtpd.controller import Controller
 from helpers import APPLICANT, eventually, make_setup, submit
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities import all_activities
 from activities.delivery import (
     CONTACTS_FILE,
+    GIVE_UP_AFTER,
     SETTINGS_FILE,
     Delivery,
     DeliveryError,
@@ -345,3 +347,21 @@ def test_motcua_dev_refuses_bad_delivery_settings_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("motcua: ") and err.endswith("smtp port 99999\n")
     assert err.count("\n") == 1
+
+
+def test_a_dead_server_is_given_up_after_the_last_attempt(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dossier is not held back for ever: at attempt `GIVE_UP_AFTER` the activity ends,
+    the message left queued and its delivery "failed"."""
+    logs.configure()
+    down = SmtpSettings("127.0.0.1", free_port())
+    outbox = Outbox(data_dir, Delivery(data_dir, DeliverySettings(smtp=down)))
+    env = ActivityEnvironment()
+    message = notification()
+    with pytest.raises(ConnectionRefusedError):
+        env.run(outbox.notify_applicant, message)
+    env.info = dataclasses.replace(env.info, attempt=GIVE_UP_AFTER)
+    env.run(outbox.notify_applicant, message)
+    assert [d["state"] for d in deliveries(data_dir)] == ["sending", "failed"] * 2
+    assert "delivery given up" in capsys.readouterr().err
