@@ -27,6 +27,7 @@ from pathlib import Path
 from temporalio.runtime import Runtime
 
 from activities import DATA_DIR
+from activities.delivery import DeliverySettings
 from identity import layout
 from procedures.loader import DEFAULT_CATALOG
 from runtime import logs
@@ -97,6 +98,7 @@ async def _serve(args: argparse.Namespace) -> None:
         Runtime.set_default(telemetry_runtime(args.metrics_port))
     try:
         interceptors = tracing_interceptors()
+        DeliverySettings.load(args.data)  # a bad delivery.toml or MOTCUA_SMTP_* stops us here
     except ValueError as err:
         raise UserError(str(err)) from None
     trust = Trust.from_files(

@@ -10,21 +10,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from activities.delivery import DeliverySettings
 
 DATA_DIR = Path(os.environ.get("MOTCUA_DATA", ".data"))
 """Where results, outbox, registers and the embedded server's SQLite file live."""
 
 
-def all_activities(data_dir: Path) -> list[Callable[..., Any]]:
-    """Every activity, bound to `data_dir`, for a `Worker(activities=...)`."""
+def all_activities(
+    data_dir: Path, delivery: DeliverySettings | None = None
+) -> list[Callable[..., Any]]:
+    """Every activity, bound to `data_dir`, for a `Worker(activities=...)`; `delivery`
+    (`activities.delivery.DeliverySettings`) replaces the settings read from the environment."""
     # Imported here, not at the top: workflow code imports `activities.payloads`, which runs
     # this file first, and must not drag file-writing modules into the workflow sandbox.
+    from activities.delivery import Delivery
     from activities.documents import Documents
     from activities.outbox import Outbox
     from activities.results import Register
 
-    documents, outbox, register = Documents(data_dir), Outbox(data_dir), Register(data_dir)
+    outbox = Outbox(data_dir, Delivery(data_dir, delivery))
+    documents, register = Documents(data_dir), Register(data_dir)
     return [
         documents.render_form,
         outbox.notify_applicant,

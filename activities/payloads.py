@@ -41,7 +41,8 @@ class RenderedDocument(_Payload):
 
 
 class Notification(_Payload):
-    """A message to the applicant, appended once to the notification outbox."""
+    """A message to the applicant, appended once to the notification outbox and delivered
+    once (`activities.delivery`) when it has a recipient."""
 
     notification_id: str
     dossier_code: str
@@ -50,6 +51,12 @@ class Notification(_Payload):
     body: str
     documents: tuple[str, ...] = ()
     at: datetime
+    to: str | None = Field(
+        None,
+        description="The applicant's e-mail address or phone number, per `channel` (interpreter "
+        "`delivers_notifications`); personal data, encrypted in history, never logged.",
+        exclude_if=lambda to: to is None,  # earlier interpreters' inputs keep their bytes
+    )
 
 
 class PortalRecord(_Payload):

@@ -18,7 +18,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outbox import JsonlLog
+from activities.jsonl import JsonlLog
 from activities.payloads import AutoStepInput, AutoStepResult
 
 log = structlog.get_logger(__name__)

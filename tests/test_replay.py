@@ -105,7 +105,7 @@ def _inputs(name: str, activity: str, kind: type[T]) -> list[T]:
 def test_v5_golden_histories_cover_its_behaviours() -> None:
     """Interpreter 5: notices in Vietnamese with the officers' values, the couple's appointment
     as a suspension of its own (portal status 4, not 6), the officer's reason on form 03, due
-    instants on whole minutes."""
+    instants on whole minutes, notifications carrying their recipient."""
     payment = _inputs("1.004227-fields-payment.v5.json", "notify_applicant", Notification)
     assert "thông báo số TB-2026-001" in payment[1].body
     assert "40000000 đồng" in payment[1].body
@@ -124,6 +124,12 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
         "Bên nam chưa đủ 20 tuổi",
     )
     assert all(r.due is None or r.due.second == 0 for r in couple)
+    # delivers_notifications: the recipient per channel (online: e-mail; at the desk: phone)
+    assert {n.to for n in payment} == {"0912345678"}
+    online = _inputs("2.000720-refused.v5.json", "notify_applicant", Notification)
+    assert {n.to for n in online} == {"nhung@example.vn"}
+    earlier = _inputs("2.000720-refused.v4.json", "notify_applicant", Notification)
+    assert {n.to for n in earlier} == {None}
 
 
 def test_a_v5_golden_history_asks_first_and_counts_a_wrong_identity_number() -> None:

@@ -27,6 +27,7 @@ Behaviour = Literal[
     "signed_officers",
     "published_only",
     "proof_attempts",
+    "delivers_notifications",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -64,6 +65,9 @@ Behaviour = Literal[
   activity, `activities.publication`); if not, it ends as stopped before any side effect.
 - `proof_attempts`: wrong identity numbers from the applicant are counted by accepted updates;
   five in a row lock citizen actions for a while (`workflows.proof`).
+- `delivers_notifications`: the applicant's notifications carry their recipient (`to`: the
+  e-mail address on the email channel, the phone number on sms), so the activity delivers them
+  through SMTP or the SMS gateway (`activities.delivery`) instead of only queuing them.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -86,6 +90,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "signed_officers",
         "published_only",
         "proof_attempts",
+        "delivers_notifications",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

@@ -67,6 +67,10 @@ class DossierEffects(DossierCore):
 
     async def _notify(self, subject: str, body: str, *documents: RenderedDocument) -> None:
         channel = {"online": "email", "in_person": "sms", "post": "post"}[self._inp.channel.value]
+        to = None
+        if self._has("delivers_notifications"):
+            contact = {"email": self._inp.applicant.email, "sms": self._inp.applicant.phone}
+            to = contact.get(channel) or None  # an applicant without one gets the queue only
         await workflow.execute_activity(
             "notify_applicant",
             Notification(
@@ -77,6 +81,7 @@ class DossierEffects(DossierCore):
                 body=body,
                 documents=tuple(d.path for d in documents),
                 at=workflow.now(),
+                to=to,
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )

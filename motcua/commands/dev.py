@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 
 from temporalio.client import Client
 
 from activities import DATA_DIR
+from activities.delivery import DeliveryError, DeliverySettings
 from motcua import login, officers, publication
 from motcua.codec_server import (
     DEFAULT_PORT,
@@ -30,6 +32,7 @@ from motcua.web.serve import check_port, serve
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
 from runtime.codec import EncryptionCodec, encrypted_converter
+from runtime.errors import UserError
 from runtime.keyring import load_keys
 from runtime.workers import run_worker, stop_on_signals
 
@@ -58,7 +61,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--web-port", type=int, default=8000, help="motcua web app port (default 8000; 0: none)"
     )
+    parser.add_argument(
+        "--smtp",
+        metavar="HOST:PORT",
+        help="deliver e-mails through this SMTP server (sets MOTCUA_SMTP_HOST and _PORT; "
+        "default: none, e-mails stay in the outbox)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _use_smtp(value: str) -> None:
+    """Point this process's worker at `HOST:PORT`, then check the delivery settings load."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--smtp {value!r}: expected HOST:PORT, e.g. localhost:1025")
+    os.environ["MOTCUA_SMTP_HOST"], os.environ["MOTCUA_SMTP_PORT"] = host, port
+
+
+def _delivery(data: Path) -> DeliverySettings:
+    """The settings the worker will load, checked before anything starts."""
+    try:
+        return DeliverySettings.load(data)
+    except DeliveryError as err:
+        raise UserError(str(err)) from None
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -77,6 +102,9 @@ async def run(args: argparse.Namespace) -> int:
             f"{data}`.",
             flush=True,
         )
+    if args.smtp:
+        _use_smtp(args.smtp)
+    delivery = _delivery(data)
     converter = encrypted_converter(load_keys(data))
     assert isinstance(converter.payload_codec, EncryptionCodec)
     dev_token(data)
@@ -96,6 +124,10 @@ async def run(args: argparse.Namespace) -> int:
         if data != DATA_DIR.resolve():  # other commands find the payload keys through it
             print(f"Other shells:    export MOTCUA_DATA={data}", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
+        smtp = delivery.smtp
+        mail = f"SMTP {smtp.host}:{smtp.port}" if smtp else "outbox only (--smtp HOST:PORT)"
+        sms = "outbox" if delivery.sms_gateway == "outbox" else "MOTCUA_SMS_GATEWAY"
+        print(f"Notifications:   e-mail {mail}; SMS {sms}", flush=True)
         serving = [asyncio.create_task(run_worker(client, queues, data, stop=stop))]
         if args.web_port:
             web = web_app.create_app(settings_for(data), temporal=client, catalog_dir=args.catalog)
