@@ -285,7 +285,9 @@ class SubprocedureStep(_Step):
 
 def _suspension(value: Any) -> Any:
     """One message for a wrong `suspends_clock`, not one per member of the union."""
-    if isinstance(value, bool) or value in {r.value for r in SuspendReason}:
+    if isinstance(value, bool) or (
+        isinstance(value, str) and value in {r.value for r in SuspendReason}
+    ):
         return value
     reasons = ", ".join(r.value for r in SuspendReason)
     raise ValueError(f"`{value}` is not true, false or why the clock stops: {reasons}")

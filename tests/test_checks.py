@@ -429,6 +429,9 @@ def test_a_wait_names_why_it_suspends_the_clock(load: Load) -> None:
     [problem] = load(text)
     assert problem.message.startswith("steps.pay.suspends_clock")
     assert "citizen_appointment" in problem.message + (problem.hint or "")
+    for odd in ("[]", "{}", "[financial_obligation]"):  # not a crash: a located problem
+        [problem] = load(edit(FULL, ("suspends_clock: true", f"suspends_clock: {odd}")))
+        assert problem.message.startswith("steps.pay.suspends_clock"), problem.message
 
 
 def test_a_conditional_document_reads_only_declared_application_fields(load: Load) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import signed
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -234,10 +235,12 @@ async def play(temporal: Client, p: Plan, frozen: FrozenProcedure, cal: WorkCale
     step = "decide" if p.procedure == c.main else "check"
     me = Actor.parse(f"{p.officer}/one_stop" if p.procedure == c.main else f"{p.officer}/officer")
     if p.pays:
-        payment = DeliverEvent(
-            event="payment_received",
-            actor=Actor.parse(f"bank@{p.agency}/one_stop"),
-            data={"method": p.pays},
+        payment = signed(
+            DeliverEvent(
+                event="payment_received",
+                actor=Actor.parse(f"bank@{p.agency}/one_stop"),
+                data={"method": p.pays},
+            )
         )
         handle = temporal.get_workflow_handle(code)
         for _ in range(300):

@@ -17,16 +17,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import APPLICANT, always_open, forms_yaml
+from helpers import APPLICANT, FRONT_DOOR, always_open, forms_yaml
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from identity import keys, layout
 from motcua import client as ops
+from motcua import publication
 from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
@@ -177,7 +180,15 @@ def agencies(dev_env: Any, tmp_path: Path) -> Iterator[Agencies]:
         encoding="utf-8",
     )
     data = tmp_path / "data"
-    data.mkdir()
+    for name in queues:  # each worker trusts the tests' front door and runs the published set
+        folder = data / name
+        folder.mkdir(parents=True)
+        keys.write_keyset(
+            layout.officers_signer(folder).keyset_path, {FRONT_DOOR.kid: FRONT_DOOR.public}
+        )
+        publication.publish(
+            folder, {"two": load_procedure(path)}, "test", effective_from=date(2000, 1, 1)
+        )
     client = dev_env.client
     ready = Agencies(
         client,

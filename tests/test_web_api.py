@@ -152,7 +152,7 @@ async def test_officers_act_through_the_api_and_see_their_action_at_once(web: st
         claimed = await desk.post(f"/api/v1/dossiers/{code}/tasks/receive/claim", headers=headers)
         assert claimed.status_code == 200, claimed.text
         task = next(t for t in claimed.json()["state"]["tasks"] if t["step"] == "receive")
-        assert task["assignee"] == "one_stop"  # seen at once, from the state
+        assert task["assignee"] == f"one_stop.{COMMUNE}"  # seen at once, from the state
         invalid = await desk.post(
             f"/api/v1/dossiers/{code}/tasks/receive/complete",
             json={"decision": "accept"},
