@@ -60,7 +60,11 @@ def _assigned(task: Task, actor: Actor) -> None:
     _same_agency(task, actor)
     if actor.role != task.role:
         raise Rejected(f"task {task.step!r} needs role {task.role!r}, not {actor.role!r}")
-    if task.status is TaskStatus.CLAIMED and task.assignee not in (None, actor.user):
+    if task.status is TaskStatus.CLAIMED and task.assignee not in (
+        None,
+        actor.user,
+        actor.acting_for,
+    ):
         raise Rejected(f"task {task.step!r} is claimed by {task.assignee}")
 
 
@@ -72,8 +76,8 @@ def check_active(state: Runtime, ended: bool) -> None:
 def check_claim(state: Runtime, req: ClaimTask) -> None:
     task = _open_task(state, req.step)
     _assigned(task, req.actor)
-    if task.assignee == req.actor.user:
-        raise Rejected(f"task {req.step!r} is already claimed by you")
+    if task.assignee is not None and task.assignee in (req.actor.user, req.actor.acting_for):
+        raise Rejected(f"task {req.step!r} is already claimed by {task.assignee}")
 
 
 def check_complete(procedure: Procedure, state: Runtime, req: CompleteTask) -> None:
