@@ -23,8 +23,8 @@ from motcua.audit.history import fetch_runs
 from motcua.audit.trail import build_trail
 from motcua.client.officers import assigned_to
 from procedures.legaltime.calendar import load_calendar
-from procedures.loader import load_procedure
-from procedures.models import Channel
+from procedures.loader import content_hash, load_procedure
+from procedures.models import Channel, Escalation, FrozenProcedure
 from runtime import logs
 from runtime.workers import WorkerGroup
 from workflows.api import (
@@ -47,13 +47,39 @@ DESK_AGENCY = "T00.00.01.H26"
 OFFICE_AGENCY = "T00.00.02.H26"
 
 
-async def start(client: Client, interpreter: int | None = None) -> WorkflowHandle[Any, Any]:
+def escalating_to_a_deputy() -> FrozenProcedure:
+    """every-step.yaml with the desk's task escalating to a `deputy` role of the desk."""
+    frozen = load_procedure(FIXTURES / "every-step.yaml")
+    proc = frozen.procedure
+    desk = proc.agencies["desk"]
+    receive = proc.steps["receive"]
+    changed = proc.model_copy(
+        update={
+            "agencies": {
+                **proc.agencies,
+                "desk": desk.model_copy(update={"roles": (*desk.roles, "deputy")}),
+            },
+            "steps": {
+                **proc.steps,
+                "receive": receive.model_copy(
+                    update={"escalation": Escalation(escalate_to="deputy")}
+                ),
+            },
+        }
+    )
+    digest = content_hash(changed, frozen.subprocedures)
+    return frozen.model_copy(update={"procedure": changed, "content_hash": digest})
+
+
+async def start(
+    client: Client, interpreter: int | None = None, procedure: FrozenProcedure | None = None
+) -> WorkflowHandle[Any, Any]:
     at = datetime.now(UTC)
     code = f"{DESK_AGENCY}-{at:%y%m%d}-{uuid.uuid4().hex[:8]}"
     extra = {} if interpreter is None else {"interpreter": interpreter}
     inp = DossierInput(
         code=code,
-        procedure=load_procedure(FIXTURES / "every-step.yaml"),
+        procedure=procedure or load_procedure(FIXTURES / "every-step.yaml"),
         calendar=load_calendar(range(at.year - 1, at.year + 2)),
         received_at=at,
         channel=Channel.ONLINE,
@@ -204,3 +230,12 @@ async def test_an_older_interpreter_refuses_acting_for(workers: Client) -> None:
     delegate = lan.model_copy(update={"user": "hoa", "acting_for": "lan"})
     why = await refusal(handle, CLAIM, ClaimTask(step="receive", actor=delegate))
     assert "no acting for another officer" in why
+
+
+async def test_the_role_a_task_escalates_to_may_redistribute_it_too(workers: Client) -> None:
+    handle = await start(workers, procedure=escalating_to_a_deputy())
+    absent = Actor(user=f"lan{uuid.uuid4().hex[:6]}", agency=DESK_AGENCY, role="one_stop")
+    await claimed_by(handle, absent)
+    deputy = Actor(user="duc", agency=DESK_AGENCY, role="deputy")
+    done = await ops.reassign(workers, handle.id, "receive", deputy, "hoa", reason="ốm")
+    assert done.message == f"receive reassigned to hoa@{DESK_AGENCY}/one_stop"

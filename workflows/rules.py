@@ -115,10 +115,16 @@ def check_fields(declared: dict[str, FormField], given: dict[str, Any]) -> None:
 
 
 def check_reassign(procedure: Procedure, state: Runtime, req: ReassignTask) -> None:
+    """Heads reassign, and so does the role the step escalates to (who takes a late task over
+    may also hand it on): a head's bulk redistribution is one of these per task."""
     task = _open_task(state, req.step)
     _same_agency(task, req.actor)
-    if req.actor.role != "head":
-        raise Rejected("only the agency's head may reassign a task")
+    step = procedure.steps.get(req.step)
+    escalation = step.escalation if isinstance(step, TaskStep) else None
+    escalated_to = escalation.escalate_to if escalation else None
+    if req.actor.role not in ("head", escalated_to):
+        also = f" or its {escalated_to!r}" if escalated_to not in (None, "head") else ""
+        raise Rejected(f"only the agency's head{also} may reassign a task")
     if req.to_user is None and req.to_role is None:
         raise Rejected("say whom to reassign to: to_user, to_role or both")
     roles = procedure.agencies[task.agency_key].roles
