@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ALGORITHM = "EdDSA"
 """The only signature algorithm accepted: Ed25519 (RFC 8037)."""
@@ -44,10 +45,37 @@ class Claims(BaseModel):
     exp: int = Field(ge=0, description="Expires at, seconds since the epoch.")
     dossier: str | None = Field(None, max_length=64, description="Only for this dossier.")
     task: str | None = Field(None, max_length=64, description="Only for this step's task.")
+    acting_for: str | None = Field(
+        None, min_length=1, max_length=64, description="The officer `user` acts for (delegation)."
+    )
+    acting_from: int | None = Field(None, ge=0, description="The delegation's start, seconds.")
+    acting_until: int | None = Field(None, ge=0, description="The delegation's end, seconds.")
+
+    @model_validator(mode="after")
+    def _bounded_delegation(self) -> Claims:
+        """Acting for someone is always for a bounded period, stated in the assertion."""
+        period = (self.acting_from, self.acting_until)
+        if self.acting_for is None and period != (None, None):
+            raise ValueError("a delegation period without `acting_for`")
+        if self.acting_for is not None:
+            if None in period:
+                raise ValueError("`acting_for` without its period (acting_from, acting_until)")
+            if self.acting_for == self.user:
+                raise ValueError("an officer does not act for themselves")
+        return self
 
     @property
     def expires_at(self) -> datetime:
         return datetime.fromtimestamp(self.exp, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """Who an assertion's officer acts for, and the period the delegation covers."""
+
+    acting_for: str
+    start: datetime
+    end: datetime
 
 
 class Reason(StrEnum):
@@ -83,8 +111,10 @@ def issue(
     lifetime: timedelta = DEFAULT_LIFETIME,
     dossier: str | None = None,
     task: str | None = None,
+    delegation: Delegation | None = None,
 ) -> str:
-    """Sign an assertion valid from `now` for `lifetime` (at most `MAX_LIFETIME`)."""
+    """Sign an assertion valid from `now` for `lifetime` (at most `MAX_LIFETIME`); with a
+    `delegation`, `user` acts for its officer during its period (the verifier checks it)."""
     if not timedelta(0) < lifetime <= MAX_LIFETIME:
         raise ValueError(f"an assertion lives between 0 and {MAX_LIFETIME}, not {lifetime}")
     issued = int(now.timestamp())
@@ -96,6 +126,9 @@ def issue(
         exp=issued + int(lifetime.total_seconds()),
         dossier=dossier,
         task=task,
+        acting_for=delegation.acting_for if delegation else None,
+        acting_from=int(delegation.start.timestamp()) if delegation else None,
+        acting_until=int(delegation.end.timestamp()) if delegation else None,
     )
     payload = claims.model_dump(exclude_none=True)
     return jwt.encode(payload, key, algorithm=ALGORITHM, headers={"kid": kid})

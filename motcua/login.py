@@ -60,13 +60,48 @@ def login(
     role: str | None = None,
     lifetime: timedelta = assertions.DEFAULT_LIFETIME,
     now: datetime | None = None,
+    acting_for: str | None = None,
 ) -> Session:
-    """Check the password and sign an assertion for one of the officer's roles."""
-    officer = officers.authenticate(officers.load(officers.path_in(data)), user, password)
+    """Check the password and sign an assertion for one of the officer's roles, or, with
+    `acting_for`, for acting for that officer under a delegation active now."""
+    directory = officers.load(officers.path_in(data))
+    officer = officers.authenticate(directory, user, password)
+    if acting_for is not None:
+        return _acting(data, directory, user, acting_for, role, lifetime, now)
     chosen = role or officer.roles[0]
     if chosen not in officer.roles:
         raise UserError(f"{user} may act as {', '.join(officer.roles)}, not {chosen}", 2)
     return sign(data, user, officer.agency, chosen, lifetime=lifetime, now=now)
+
+
+def _acting(
+    data: Path,
+    directory: officers.Directory,
+    user: str,
+    acting_for: str,
+    role: str | None,
+    lifetime: timedelta,
+    now: datetime | None,
+) -> Session:
+    """An assertion for `user` acting for `acting_for` under today's delegation: in its role,
+    stating its period, and living no longer than it."""
+    at = now or datetime.now(UTC)
+    granted = officers.active_delegation(directory, acting_for, user, at)
+    if role is not None and role != granted.role:
+        raise UserError(f"the delegation to act for {acting_for} is as {granted.role}", 2)
+    absent, delegate = directory.officers.get(acting_for), directory.officers[user]
+    if absent is None or absent.agency != delegate.agency or granted.role not in absent.roles:
+        raise UserError(f"the delegation to act for {acting_for} no longer fits the directory")
+    start, end = granted.period()
+    return sign(
+        data,
+        user,
+        delegate.agency,
+        granted.role,
+        lifetime=min(lifetime, end - at),
+        now=at,
+        delegation=assertions.Delegation(acting_for=acting_for, start=start, end=end),
+    )
 
 
 def sign(
@@ -79,6 +114,7 @@ def sign(
     now: datetime | None = None,
     dossier: str | None = None,
     task: str | None = None,
+    delegation: assertions.Delegation | None = None,
 ) -> Session:
     """An assertion signed with the data folder's officers key, without a password: for the
     login above, and for the dry run's and tests' played officers (`--as`)."""
@@ -96,6 +132,7 @@ def sign(
         lifetime=lifetime,
         dossier=dossier,
         task=task,
+        delegation=delegation,
     )
     return Session(token, assertions.verify(token, {key.kid: key.public}, now or datetime.now(UTC)))
 

@@ -11,6 +11,11 @@ door ends by issuing a signed assertion (`motcua.login`).
         agency: 000.00.19.H26
         roles: [one_stop]
         password: $argon2id$v=19$m=65536,t=3,p=4$...
+    delegations:
+      - {from: lan, to: hoa, role: one_stop, start: 2026-12-01, end: 2026-12-15}
+
+A delegation lets `to` act for `from` in `role`, from the start of `start` to the end of
+`end` (Vietnam's days): `motcua login --acting-for` then signs a bounded assertion.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import yaml
@@ -28,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from procedures.models import FrozenProcedure
 from runtime.errors import UserError
+from workflows.forms import VIETNAM
 
 FILE_NAME = "officers.yaml"
 MAX_DIRECTORY_BYTES = 4 * 1024 * 1024
@@ -37,6 +44,9 @@ MIN_PASSWORD_LENGTH = 8
 USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Officer logins: letters, digits, `.`, `_`, `-`; no `@`, `/` or control characters."""
 DEMO_PASSWORD_FILE = "demo-password"
+MAX_DELEGATIONS = 10_000
+MAX_DELEGATION_DAYS = 366
+"""A delegation covers a leave, not a career: longer ones are refused."""
 
 _hasher = PasswordHasher()
 
@@ -52,12 +62,37 @@ class Officer(BaseModel):
     password: str = Field(max_length=256, description="argon2id hash (PHC string).")
 
 
+class Delegation(BaseModel):
+    """`to` may act for `from` (an officer on leave) in `role`, over whole days, both included."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    from_user: str = Field(alias="from", pattern=USER_PATTERN)
+    to_user: str = Field(alias="to", pattern=USER_PATTERN)
+    role: str = Field(min_length=1, max_length=64)
+    start: date
+    end: date
+
+    def period(self) -> tuple[datetime, datetime]:
+        """The instants it covers: from midnight of `start` to midnight after `end`, in
+        Vietnam's time, whatever the server's zone."""
+        return (
+            datetime.combine(self.start, time(), VIETNAM),
+            datetime.combine(self.end + timedelta(days=1), time(), VIETNAM),
+        )
+
+    def active(self, now: datetime) -> bool:
+        start, end = self.period()
+        return start <= now < end
+
+
 class Directory(BaseModel):
-    """Officers by login."""
+    """Officers by login, and the delegations between them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     officers: dict[str, Officer] = {}
+    delegations: tuple[Delegation, ...] = Field((), max_length=MAX_DELEGATIONS)
 
 
 def path_in(data: Path) -> Path:
@@ -88,9 +123,8 @@ def load(path: Path) -> Directory:
 def save(path: Path, directory: Directory) -> None:
     """Write the directory 0600 (it holds password hashes), in a 0700 folder, atomically."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    text = yaml.safe_dump(
-        directory.model_dump(mode="json"), allow_unicode=True, sort_keys=True, width=200
-    )
+    dumped = directory.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    text = yaml.safe_dump({"officers": {}, **dumped}, allow_unicode=True, sort_keys=True, width=200)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -127,6 +161,71 @@ def with_officer(
         problem = err.errors()[0]
         raise UserError(f"officer {user}: {problem['loc'][0]}: {problem['msg']}", 2) from None
     return Directory(officers={**directory.officers, user: officer})
+
+
+def with_delegation(
+    directory: Directory, from_user: str, to_user: str, role: str, start: date, end: date
+) -> Directory:
+    """The directory with `to_user` allowed to act for `from_user` in `role` from `start` to
+    `end` (replacing an earlier delegation between them): both officers of one agency, the
+    role one of the absent officer's, a bounded period."""
+    absent, delegate = (_officer(directory, user) for user in (from_user, to_user))
+    if from_user == to_user:
+        raise UserError(f"{from_user} cannot act for themselves", 2)
+    if absent.agency != delegate.agency:
+        raise UserError(
+            f"{to_user} works for {delegate.agency}, {from_user} for {absent.agency}: a "
+            "delegation stays within one agency",
+            2,
+        )
+    if role not in absent.roles:
+        raise UserError(f"{from_user} acts as {', '.join(absent.roles)}, not {role}", 2)
+    if not timedelta(0) <= end - start < timedelta(days=MAX_DELEGATION_DAYS):
+        raise UserError(
+            f"a delegation runs from its start to its end, {MAX_DELEGATION_DAYS} days at most", 2
+        )
+    kept = tuple(
+        d for d in directory.delegations if (d.from_user, d.to_user) != (from_user, to_user)
+    )
+    added = Delegation(from_user=from_user, to_user=to_user, role=role, start=start, end=end)
+    return directory.model_copy(update={"delegations": (*kept, added)})
+
+
+def without_delegation(directory: Directory, from_user: str, to_user: str) -> Directory:
+    """The directory with the delegation from `from_user` to `to_user` revoked."""
+    kept = tuple(
+        d for d in directory.delegations if (d.from_user, d.to_user) != (from_user, to_user)
+    )
+    if len(kept) == len(directory.delegations):
+        raise UserError(f"{to_user} has no delegation to act for {from_user}", 2)
+    return directory.model_copy(update={"delegations": kept})
+
+
+def active_delegation(
+    directory: Directory, from_user: str, to_user: str, now: datetime
+) -> Delegation:
+    """The delegation letting `to_user` act for `from_user` at `now`, else a one-line error."""
+    for delegation in directory.delegations:
+        if (delegation.from_user, delegation.to_user) == (from_user, to_user):
+            if delegation.active(now):
+                return delegation
+            raise UserError(
+                f"the delegation to act for {from_user} runs {delegation.start} to "
+                f"{delegation.end}: not today"
+            )
+    raise UserError(f"{to_user} has no delegation to act for {from_user}")
+
+
+def delegations_to(directory: Directory, to_user: str, now: datetime) -> list[Delegation]:
+    """The delegations `to_user` may use at `now` (the web login offers them)."""
+    return [d for d in directory.delegations if d.to_user == to_user and d.active(now)]
+
+
+def _officer(directory: Directory, user: str) -> Officer:
+    officer = directory.officers.get(user)
+    if officer is None:
+        raise UserError(f"no officer {user[:64]!r} in the directory", 2)
+    return officer
 
 
 def hash_password(password: str) -> str:

@@ -109,9 +109,12 @@ async def supplement_once(client: Client, code: str, task: TaskView) -> None:
 
 
 async def reassign_to_colleague(client: Client, code: str, task: TaskView) -> None:
-    """The head hands the task to a named specialist."""
+    """The head hands the task to a named specialist, saying why (interpreter 5 on: in the
+    timeline too, behaviour `reasoned_reassignment`)."""
     head = Actor(user="head.1", agency=task.agency, role="head")
-    await ops.reassign(client, code, task.step, head, to_user="specialist.2")
+    await ops.reassign(
+        client, code, task.step, head, to_user="specialist.2", reason="Chuyên viên nghỉ phép"
+    )
 
 
 CASES: tuple[Case, ...] = (

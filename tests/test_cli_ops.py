@@ -21,6 +21,7 @@ from helpers import APPLICANT, Setup, eventually, serving, settled
 
 from motcua import cli, identity, login, publication
 from motcua.client import Acted, InboxPage, Submitted
+from motcua.client import officers as client_officers
 from motcua.commands.task import field
 from runtime.errors import UserError
 from workflows.api import Actor, DossierState, PortalStatus
@@ -225,6 +226,36 @@ async def test_rejections_and_bad_identities_are_one_line(
         "task", "reassign", done.code, "receive", "--as", f"thu@{setup.desk}/head"
     )
     assert status == 1 and "to_user, to_role or both" in one_line(err)
+
+
+async def test_a_head_redistributes_an_officers_tasks_from_the_command_line(
+    motcua: Any, setup: Setup, tmp_path: Path
+) -> None:
+    codes = []
+    for number in ("079200000011", "079200000012"):
+        done = await submitted(motcua, setup, tmp_path, number)
+        await receive_open(motcua, done.code)
+        status, _, err = await motcua(
+            "task", "claim", done.code, "receive", "--as", f"vy@{setup.desk}/one_stop"
+        )
+        assert status == 0, err
+        codes.append(done.code)
+
+    async def listed() -> bool:
+        return len(await client_officers.assigned_to(setup.client, setup.desk, "vy")) == 2
+
+    await eventually(listed, what="vy's tasks in visibility")
+    argv = ("task", "redistribute", "--from", "vy", "--to", "khoa", "--reason", "nghỉ phép")
+    status, out, _ = await motcua(*argv, "--as", f"vy@{setup.desk}/one_stop")
+    assert status == 1 and out.count(": refused: only the agency's head") == 2, out
+    status, out, err = await motcua(*argv, "--as", f"thu@{setup.desk}/head", "--json")
+    assert status == 0, err
+    results = json.loads(out)
+    assert sorted((r["dossier"], r["done"]) for r in results) == [(c, True) for c in sorted(codes)]
+    for code in codes:
+        _, out, _ = await motcua("show", code, "--json")
+        timeline = DossierState.model_validate_json(out).timeline
+        assert any(e.kind == "reassigned" and e.detail.endswith(": nghỉ phép") for e in timeline)
 
 
 async def test_citizen_commands(motcua: Any, setup: Setup, tmp_path: Path) -> None:

@@ -82,6 +82,25 @@ def test_claims_outside_the_model_are_malformed_even_when_signed() -> None:
         _issue(key, lifetime=timedelta(days=2))
 
 
+def test_a_delegation_is_signed_with_its_period_and_never_without_one() -> None:
+    key = keys.generate()
+    keyset = {key.kid: key.public}
+    week = assertions.Delegation("hoa", NOW - timedelta(days=1), NOW + timedelta(days=6))
+    claims = assertions.verify(_issue(key, delegation=week), keyset, NOW)
+    assert (claims.acting_for, claims.acting_until) == ("hoa", int(week.end.timestamp()))
+    assert assertions.verify(_issue(key), keyset, NOW).acting_for is None  # as before
+    base = {"user": "lan", "agency": "A", "role": "r", "iat": 0, "exp": 10**10}
+    for extra in (
+        {"acting_for": "hoa"},  # no period: an unbounded delegation proves nothing
+        {"acting_from": 0, "acting_until": 10**10},  # a period for nobody
+        {"acting_for": "lan", "acting_from": 0, "acting_until": 10**10},  # for oneself
+    ):
+        token = jwt.encode(
+            {**base, **extra}, key.private, algorithm="EdDSA", headers={"kid": key.kid}
+        )
+        assert _refusal(token, keyset) is Reason.MALFORMED, extra
+
+
 def test_rotation_keeps_old_public_keys_and_files_are_private(tmp_path: Path) -> None:
     signer = keys.Signer(tmp_path / "identity", "officers")
     first = signer.key()

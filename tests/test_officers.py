@@ -176,3 +176,60 @@ def test_publish_signs_the_catalogue_and_a_changed_manifest_proves_nothing(
     _, manifest = published.publish(tmp_path, CATALOG, "Sở Tư pháp", effective_from=on)
     assert manifest.kid in published.signer(tmp_path).keyset()
     assert publication.published_set(manifest.body, date(2026, 11, 29)) == {}
+
+
+def test_a_delegate_logs_in_acting_for_an_absent_colleague_within_the_period(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, token_file = tmp_path / "data", tmp_path / "token"
+    monkeypatch.setenv("MOTCUA_TOKEN_FILE", str(token_file))
+    for user, agency in (("lan", "000.00.19.H26"), ("hoa", "000.00.19.H26"), ("an", "X.1")):
+        status, _, err = run(
+            capsys, monkeypatch, "correct horse\n", "officers", "add", user, "--name", user,
+            "--agency", agency, "--role", "one_stop", "--password-stdin", "--data", str(data),
+        )  # fmt: skip
+        assert status == 0, err
+    today = datetime.now(officers.VIETNAM).date()
+
+    def delegate(*argv: str) -> tuple[int, str, str]:
+        return run(capsys, monkeypatch, "", "officers", "delegate", *argv, "--data", str(data))
+
+    # another agency, a role the absent officer lacks: one line each
+    for argv, why in (
+        (("--from", "lan", "--to", "an", "--role", "one_stop", "--until", f"{today}"), "agency"),
+        (("--from", "lan", "--to", "hoa", "--role", "head", "--until", f"{today}"), "not head"),
+    ):
+        status, _, err = delegate(*argv)
+        assert status == 2 and why in err and err.count("\n") == 1, err
+
+    def log_in() -> tuple[int, str, str]:
+        return run(
+            capsys, monkeypatch, "correct horse\n", "login", "--user", "hoa", "--acting-for",
+            "lan", "--password-stdin", "--data", str(data),
+        )  # fmt: skip
+
+    assert log_in()[:2] == (1, "")  # no delegation yet
+    status, out, err = delegate(
+        "--from", "lan", "--to", "hoa", "--role", "one_stop", "--until", f"{today}"
+    )
+    assert status == 0, err
+    assert "from: lan" in officers.path_in(data).read_text()
+    status, out, err = log_in()
+    assert status == 0, err
+    assert out.startswith("logged in as hoa@000.00.19.H26/one_stop acting for lan until ")
+    claims = login.cached().claims
+    assert claims.acting_for == "lan"
+    assert claims.acting_until is not None and claims.exp <= claims.acting_until
+    # revoked: no more logging in as lan's delegate
+    assert run(capsys, monkeypatch, "", "officers", "revoke", "--from", "lan", "--to", "hoa",
+               "--data", str(data))[0] == 0  # fmt: skip
+    status, _, err = log_in()
+    assert (status, err) == (1, "motcua: hoa has no delegation to act for lan\n")
+    # a period already over is refused at login too
+    status, _, err = delegate(
+        "--from", "lan", "--to", "hoa", "--role", "one_stop", "--since", "2020-01-01",
+        "--until", "2020-01-31",
+    )  # fmt: skip
+    assert status == 0, err
+    status, _, err = log_in()
+    assert status == 1 and "runs 2020-01-01 to 2020-01-31: not today" in err

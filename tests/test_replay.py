@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox._runner import _Instance
 from activities.payloads import Notification, OfficerNotices, PortalRecord, RenderForm
 from motcua.audit.history import HistoryError, Source, read_file
 from motcua.audit.replay import replay
+from motcua.audit.trail import build_trail
 from motcua.cli import main
 from runtime import logs, replayer
 from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
@@ -130,6 +131,16 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
     assert {n.to for n in online} == {"nhung@example.vn"}
     earlier = _inputs("2.000720-refused.v4.json", "notify_applicant", Notification)
     assert {n.to for n in earlier} == {None}
+
+
+def test_a_v5_golden_history_keeps_the_reason_of_a_reassignment() -> None:
+    """`reasoned_reassignment`: the head's reason travels with the update, and the trail (like
+    the timeline) shows it."""
+    history = read_file(HISTORIES / "1.009974-choice-reassign.v5.json").history
+    trail = build_trail([history])
+    moved = next(e for e in trail.entries if e.kind == "reassigned")
+    assert moved.detail == "to specialist.2: Chuyên viên nghỉ phép"
+    assert moved.actor == "head.1@005.20.20.H26/head"
 
 
 def test_a_v5_golden_history_asks_first_and_counts_a_wrong_identity_number() -> None:

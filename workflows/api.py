@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from identity.assertions import MAX_TOKEN_LENGTH
+from identity.assertions import MAX_TOKEN_LENGTH, Claims
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.legaltime.clock import DossierClock
 from procedures.models import Channel, FrozenProcedure, ResultType
@@ -101,6 +101,27 @@ class Actor(_Msg):
     user: Line = Field(min_length=1)
     agency: Line = Field("", description="National agency code; empty for the applicant.")
     role: Line = Field(min_length=1)
+    acting_for: Line | None = Field(
+        None,
+        min_length=1,
+        description="The officer this one acts for, under a delegation the signed assertion "
+        "states (interpreter behaviour `acting_for`); absent from the JSON when None, so an "
+        "actor's payload is what it was before the field existed.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_delegation(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("acting_for") is None:
+            data.pop("acting_for", None)
+        return data
+
+    @classmethod
+    def signed(cls, claims: Claims) -> Actor:
+        """The actor an assertion's claims name."""
+        return cls(
+            user=claims.user, agency=claims.agency, role=claims.role, acting_for=claims.acting_for
+        )
 
     @classmethod
     def parse(cls, text: str) -> Actor:
@@ -112,7 +133,8 @@ class Actor(_Msg):
         return cls(user=user, agency=agency, role=role)
 
     def __str__(self) -> str:
-        return f"{self.user}@{self.agency}/{self.role}" if self.agency else self.user
+        who = f"{self.user}@{self.agency}/{self.role}" if self.agency else self.user
+        return f"{who} acting for {self.acting_for}" if self.acting_for else who
 
 
 class Applicant(_Msg):
@@ -215,6 +237,11 @@ class ReassignTask(_Msg):
     assertion: str | None = _ASSERTION
     to_user: Line | None = None
     to_role: Line | None = None
+    reason: Text = Field(
+        "",
+        description="Why (an officer on leave...): recorded in the dossier's timeline from "
+        "interpreter behaviour `reasoned_reassignment` on; empty in older histories.",
+    )
 
 
 class RequestSupplement(_Msg):

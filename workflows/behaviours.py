@@ -28,6 +28,8 @@ Behaviour = Literal[
     "published_only",
     "proof_attempts",
     "delivers_notifications",
+    "acting_for",
+    "reasoned_reassignment",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -68,6 +70,12 @@ Behaviour = Literal[
 - `delivers_notifications`: the applicant's notifications carry their recipient (`to`: the
   e-mail address on the email channel, the phone number on sms), so the activity delivers them
   through SMTP or the SMS gateway (`activities.delivery`) instead of only queuing them.
+- `acting_for`: an officer may act for another under a delegation the signed assertion states
+  (`acting_for` and its period); validators check the period against workflow time, the
+  task's rules accept the delegate on the absent officer's claimed task, and the timeline says
+  "X acting for Y" (`workflows.signed`). Without it an actor acting for anyone is refused.
+- `reasoned_reassignment`: a reassignment's `reason` (a head redistributing an absent
+  officer's work) is written into the timeline entry, not only into the update's input.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -91,6 +99,8 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "published_only",
         "proof_attempts",
         "delivers_notifications",
+        "acting_for",
+        "reasoned_reassignment",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

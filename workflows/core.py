@@ -210,9 +210,19 @@ class DossierCore:
         (against workflow time, `workflows.signed`) before the task's rules are asked."""
 
         def signed_then() -> None:
+            delegation = self._has("acting_for")
+            if actor.acting_for is not None and not delegation:
+                raise rules.Rejected("this dossier's interpreter has no acting for another officer")
             if self._has("signed_officers"):
                 now = workflow.now()
-                signed.check_officer(assertion, actor, dossier=self._inp.code, step=step, now=now)
+                signed.check_officer(
+                    assertion,
+                    actor,
+                    dossier=self._inp.code,
+                    step=step,
+                    now=now,
+                    delegation=delegation,
+                )
             check()
 
         self._check(what, str(actor), signed_then)

@@ -67,7 +67,7 @@ class DossierHandlers(DossierCore):
     async def claim(self, *raw: Any) -> str:
         req = recorded(ClaimTask, raw)
         task = await self._opened(req.step)
-        task.status, task.assignee = TaskStatus.CLAIMED, req.actor.user
+        task.status, task.assignee = TaskStatus.CLAIMED, req.actor.acting_for or req.actor.user
         self._event("claimed", req.step, str(req.actor))
         return f"{req.step} claimed by {req.actor.user}"
 
@@ -86,7 +86,7 @@ class DossierHandlers(DossierCore):
     async def complete(self, *raw: Any) -> str:
         req = recorded(CompleteTask, raw)
         task = await self._opened(req.step)
-        task.status, task.assignee = TaskStatus.DONE, req.actor.user
+        task.status, task.assignee = TaskStatus.DONE, req.actor.acting_for or req.actor.user
         task.decision, task.fields = req.decision, dict(req.fields)
         task.closed_at, task.closed_by = workflow.now(), str(req.actor)
         self._rt.decisions[req.step] = req.decision
@@ -112,7 +112,8 @@ class DossierHandlers(DossierCore):
         task.assignee = req.to_user
         task.status = TaskStatus.CLAIMED if req.to_user else TaskStatus.OPEN
         target = f"{req.to_user or ''}@{task.agency}/{task.role}"
-        self._event("reassigned", req.step, str(req.actor), f"to {target}")
+        why = f": {req.reason}" if req.reason and self._has("reasoned_reassignment") else ""
+        self._event("reassigned", req.step, str(req.actor), f"to {target}{why}")
         self._publish()
         return f"{req.step} reassigned to {target}"
 

@@ -60,7 +60,11 @@ def _assigned(task: Task, actor: Actor) -> None:
     _same_agency(task, actor)
     if actor.role != task.role:
         raise Rejected(f"task {task.step!r} needs role {task.role!r}, not {actor.role!r}")
-    if task.status is TaskStatus.CLAIMED and task.assignee not in (None, actor.user):
+    if task.status is TaskStatus.CLAIMED and task.assignee not in (
+        None,
+        actor.user,
+        actor.acting_for,
+    ):
         raise Rejected(f"task {task.step!r} is claimed by {task.assignee}")
 
 
@@ -72,8 +76,8 @@ def check_active(state: Runtime, ended: bool) -> None:
 def check_claim(state: Runtime, req: ClaimTask) -> None:
     task = _open_task(state, req.step)
     _assigned(task, req.actor)
-    if task.assignee == req.actor.user:
-        raise Rejected(f"task {req.step!r} is already claimed by you")
+    if task.assignee is not None and task.assignee in (req.actor.user, req.actor.acting_for):
+        raise Rejected(f"task {req.step!r} is already claimed by {task.assignee}")
 
 
 def check_complete(procedure: Procedure, state: Runtime, req: CompleteTask) -> None:
@@ -111,10 +115,16 @@ def check_fields(declared: dict[str, FormField], given: dict[str, Any]) -> None:
 
 
 def check_reassign(procedure: Procedure, state: Runtime, req: ReassignTask) -> None:
+    """Heads reassign, and so does the role the step escalates to (who takes a late task over
+    may also hand it on): a head's bulk redistribution is one of these per task."""
     task = _open_task(state, req.step)
     _same_agency(task, req.actor)
-    if req.actor.role != "head":
-        raise Rejected("only the agency's head may reassign a task")
+    step = procedure.steps.get(req.step)
+    escalation = step.escalation if isinstance(step, TaskStep) else None
+    escalated_to = escalation.escalate_to if escalation else None
+    if req.actor.role not in ("head", escalated_to):
+        also = f" or its {escalated_to!r}" if escalated_to not in (None, "head") else ""
+        raise Rejected(f"only the agency's head{also} may reassign a task")
     if req.to_user is None and req.to_role is None:
         raise Rejected("say whom to reassign to: to_user, to_role or both")
     roles = procedure.agencies[task.agency_key].roles

@@ -337,7 +337,10 @@ class _Builder(LegacyTimers):
             )
         if name == api.REASSIGN:
             target = f"{req.to_user or ''}/{req.to_role or ''}".strip("/")
-            return self._add(event, "reassigned", step=req.step, actor=actor, detail=f"to {target}")
+            why = f": {mask.text(req.reason)}" if req.reason else ""
+            return self._add(
+                event, "reassigned", step=req.step, actor=actor, detail=f"to {target}{why}"
+            )
         if name == api.REQUEST_SUPPLEMENT:
             return self._add(
                 event,

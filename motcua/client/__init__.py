@@ -9,8 +9,8 @@ complete another agency's task, whatever client it uses. A rejection reaches the
 `UpdateRejected` with the validator's reason; the worker has already logged it (who, what, why).
 
 Its modules read like its operations: `submit`, `inbox`, `citizen` (status, supplement,
-withdraw), `officers` (claim, complete, reassign, request_supplement, approve_apology), `events`
-(deliver_event, for a `wait` step), with
+withdraw), `officers` (claim, complete, reassign, request_supplement, approve_apology, and
+`redistribute`, a head's bulk reassignment), `events` (deliver_event, for a `wait` step), with
 `views` (what they answer), `errors` (what can go wrong) and `dossier` (the state query and the
 update every action runs); `connect` and `session` come from `runtime.connection`. On the
 package, `submit` and `inbox` are the operations, not their modules: reach a module's other
@@ -34,6 +34,7 @@ from motcua.client.officers import (
     complete,
     deliver_event,
     reassign,
+    redistribute,
     request_supplement,
 )
 from motcua.client.submit import check_submission, default_request_id, load_frozen, submit
@@ -45,6 +46,7 @@ from motcua.client.views import (
     InboxPage,
     InboxRow,
     IssuedDocument,
+    Redistributed,
     Submitted,
 )
 from runtime.connection import DEFAULT_ADDRESS, ServerUnreachable, connect, session
@@ -65,6 +67,7 @@ __all__ = [
     "IssuedDocument",
     "NoWorker",
     "NotReady",
+    "Redistributed",
     "ServerUnreachable",
     "Submitted",
     "UpdateRejected",
@@ -79,6 +82,7 @@ __all__ = [
     "inbox_query",
     "load_frozen",
     "reassign",
+    "redistribute",
     "request_supplement",
     "session",
     "show",

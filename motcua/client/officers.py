@@ -12,7 +12,10 @@ from temporalio.client import Client
 
 from motcua.client.credentials import assertion_for
 from motcua.client.dossier import act, update_input
-from motcua.client.views import Acted
+from motcua.client.errors import DossierNotFound, InvalidRequest, UpdateRejected
+from motcua.client.inbox import MAX_PAGE_SIZE, inbox
+from motcua.client.views import Acted, InboxItem, Redistributed
+from procedures.text import MAX_TEXT as MAX_REASON_LENGTH
 from workflows.api import (
     APPROVE_APOLOGY,
     CLAIM,
@@ -27,6 +30,7 @@ from workflows.api import (
     DeliverEvent,
     ReassignTask,
     RequestSupplement,
+    TaskStatus,
 )
 
 
@@ -70,18 +74,93 @@ async def reassign(
     to_user: str | None = None,
     to_role: str | None = None,
     *,
+    reason: str = "",
     assertion: str | None = None,
 ) -> Acted:
-    """A head hands an open task to another officer or role of the same agency."""
+    """A head hands an open task to another officer or role of the same agency; the reason
+    goes into the dossier's history."""
     request = update_input(
         ReassignTask,
         step=step,
         actor=actor,
         to_user=to_user,
         to_role=to_role,
+        reason=reason,
         assertion=await assertion_for(actor, assertion),
     )
     return await act(client, code, REASSIGN, request)
+
+
+async def assigned_to(client: Client, agency: str, user: str) -> list[InboxItem]:
+    """The open tasks of `agency` claimed by `user`: the agency's inbox, every page, with
+    each dossier's tasks (visibility, then one `state` query per dossier)."""
+    found: list[InboxItem] = []
+    page: str | None = None
+    while True:
+        listed = await inbox(client, agency, page_size=MAX_PAGE_SIZE, page=page, details=True)
+        found += (
+            item
+            for row in listed.rows
+            for item in row.tasks or ()
+            if item.assignee == user and item.status is TaskStatus.CLAIMED
+        )
+        page = listed.next_page
+        if page is None:
+            return found
+
+
+async def redistribute(
+    client: Client,
+    actor: Actor,
+    from_user: str,
+    *,
+    reason: str,
+    to_user: str | None = None,
+    to_role: str | None = None,
+    agency: str | None = None,
+    assertion: str | None = None,
+) -> list[Redistributed]:
+    """A head hands every task `from_user` has claimed in `agency` (default: the head's) to
+    `to_user` and/or `to_role`, one reassignment per task with `reason` in each dossier's
+    history; the result says, per task, whether it was done or why the workflow refused."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidRequest("say why the work is redistributed (--reason): it goes into history")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidRequest(f"the reason has at most {MAX_REASON_LENGTH} characters")
+    if to_user is None and to_role is None:
+        raise InvalidRequest("say whom to hand the work to: a user, a role or both")
+    if to_user == from_user:
+        raise InvalidRequest(f"the work of {from_user} cannot be handed to {from_user}")
+    token = await assertion_for(actor, assertion)
+    results = []
+    for item in await assigned_to(client, agency or actor.agency, from_user):
+        try:
+            acted = await reassign(
+                client,
+                item.dossier,
+                item.step,
+                actor,
+                to_user,
+                to_role,
+                reason=reason,
+                assertion=token,
+            )
+        except UpdateRejected as err:
+            results.append(
+                Redistributed(dossier=item.dossier, step=item.step, done=False, message=err.reason)
+            )
+        except DossierNotFound as err:
+            results.append(
+                Redistributed(dossier=item.dossier, step=item.step, done=False, message=str(err))
+            )
+        else:
+            results.append(
+                Redistributed(
+                    dossier=item.dossier, step=item.step, done=True, message=acted.message
+                )
+            )
+    return results
 
 
 async def request_supplement(

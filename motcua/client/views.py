@@ -30,6 +30,16 @@ class Acted(_View):
     message: str
 
 
+class Redistributed(_View):
+    """One task of a bulk redistribution and what became of it: `done`, or refused with the
+    workflow validator's reason (`message`)."""
+
+    dossier: str
+    step: str
+    done: bool
+    message: str
+
+
 class InboxItem(_View):
     """One open task of a dossier in an officer's inbox (`inbox(..., details=True)`)."""
 

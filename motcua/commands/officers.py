@@ -1,4 +1,5 @@
-"""`motcua officers add|list|demo` and `motcua login`: the embedded default's front door.
+"""`motcua officers add|list|demo|delegate|revoke` and `motcua login`: the embedded default's
+front door.
 
 The directory and the signing key live under `<data>/identity/` (0700); `login` caches the
 signed token, 0600, in the user's config folder (`motcua.login`).
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from activities import DATA_DIR
@@ -17,6 +18,8 @@ from identity.assertions import MAX_LIFETIME
 from motcua import login, officers
 from procedures.loader import DEFAULT_CATALOG
 from runtime.errors import UserError
+from workflows.api import Actor
+from workflows.forms import VIETNAM
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +74,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder")
     _data_option(demo)
     demo.set_defaults(handler=run_demo)
+    grant = actions.add_parser(
+        "delegate", help="let an officer act for another (on leave) for a bounded period"
+    )
+    grant.add_argument("--from", dest="from_user", required=True, help="the absent officer")
+    grant.add_argument("--to", dest="to_user", required=True, help="who acts for them")
+    grant.add_argument("--role", required=True, help="the absent officer's role to act in")
+    grant.add_argument(
+        "--since", type=_day, default=None, help="first day, YYYY-MM-DD (default: today)"
+    )
+    grant.add_argument("--until", type=_day, required=True, help="last day, YYYY-MM-DD")
+    _data_option(grant)
+    grant.set_defaults(handler=run_delegate)
+    revoke = actions.add_parser("revoke", help="end a delegation now")
+    revoke.add_argument("--from", dest="from_user", required=True, help="the absent officer")
+    revoke.add_argument("--to", dest="to_user", required=True, help="who acted for them")
+    _data_option(revoke)
+    revoke.set_defaults(handler=run_revoke)
 
     log_in = subparsers.add_parser(
         "login",
@@ -81,6 +101,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     log_in.add_argument("--user", required=True, help="your login")
     log_in.add_argument("--role", help="the role to act in (default: your first)")
+    log_in.add_argument(
+        "--acting-for",
+        metavar="USER",
+        help="act for this officer under a delegation active today (`motcua officers delegate`)",
+    )
     log_in.add_argument(
         "--hours",
         type=float,
@@ -127,11 +152,48 @@ def run_login(args: argparse.Namespace) -> int:
     hours = timedelta(hours=args.hours)
     if not timedelta(0) < hours <= MAX_LIFETIME:
         raise UserError(f"--hours: between 0 and {MAX_LIFETIME.total_seconds() / 3600:g}", 2)
-    session = login.login(args.data, args.user, read_password(args), role=args.role, lifetime=hours)
+    session = login.login(
+        args.data,
+        args.user,
+        read_password(args),
+        role=args.role,
+        lifetime=hours,
+        acting_for=args.acting_for,
+    )
     where = login.cache(session)
     claims = session.claims
     print(
-        f"logged in as {claims.user}@{claims.agency}/{claims.role} until "
+        f"logged in as {Actor.signed(claims)} until "
         f"{claims.expires_at:%Y-%m-%d %H:%M} UTC (token in {where})"
     )
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text[:40]!r}") from None
+
+
+def run_delegate(args: argparse.Namespace) -> int:
+    path = officers.path_in(args.data)
+    since = args.since or datetime.now(VIETNAM).date()
+    directory = officers.with_delegation(
+        officers.load(path), args.from_user, args.to_user, args.role, since, args.until
+    )
+    officers.save(path, directory)
+    print(
+        f"{args.to_user} may act for {args.from_user} as {args.role} from {since} to "
+        f"{args.until} (`motcua login --user {args.to_user} --acting-for {args.from_user}`)"
+    )
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    path = officers.path_in(args.data)
+    officers.save(
+        path, officers.without_delegation(officers.load(path), args.from_user, args.to_user)
+    )
+    print(f"{args.to_user} no longer acts for {args.from_user}")
     return 0

@@ -1,4 +1,5 @@
-"""`motcua task claim|complete|reassign|request-supplement|approve-apology`: officers act.
+"""`motcua task claim|complete|reassign|redistribute|request-supplement|approve-apology`:
+officers act.
 
 An officer acts as `motcua login` made them: the cached signed assertion goes with the update,
 and the dossier workflow's validators verify it and decide whether that officer may act; a
@@ -65,7 +66,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     move = action("reassign", "hand a task to another officer or role (heads only)")
     move.add_argument("--to-user", help="the officer to hand the task to")
     move.add_argument("--to-role", help="the role (of the same agency) to hand it to")
+    move.add_argument("--reason", default="", help="why, recorded in the dossier's history")
     move.set_defaults(handler=run_reassign)
+    bulk = actions.add_parser(
+        "redistribute",
+        help="hand every task an officer has claimed to another officer or role (heads only)",
+        description="For an officer on leave or gone: each task the officer has claimed in "
+        "the agency is reassigned with the reason, recorded in each dossier's history; one "
+        "line per task says whether it was done or why the workflow refused it.",
+    )
+    bulk.add_argument("--from", dest="from_user", required=True, help="the absent officer")
+    target = bulk.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", dest="to_user", help="the officer who takes the work over")
+    target.add_argument("--to-role", help="hand the work back to a role's shared inbox")
+    bulk.add_argument("--reason", required=True, help="why: recorded in each dossier's history")
+    bulk.add_argument("--agency", help="agency code whose tasks to list (default: yours)")
+    _identity_options(bulk)
+    add_common(bulk)
+    bulk.set_defaults(handler=run_redistribute)
     ask = action("request-supplement", "ask the applicant for missing documents")
     ask.add_argument(
         "--missing", action="append", required=True, metavar="TEXT", help="repeat per item"
@@ -103,7 +121,7 @@ async def _officer(args: argparse.Namespace) -> tuple[Actor, str]:
     if args.actor is None:
         session = login.cached()
         claims = session.claims
-        return Actor(user=claims.user, agency=claims.agency, role=claims.role), session.token
+        return Actor.signed(claims), session.token
     actor = identity.resolve(args.actor)
     signed = await credentials.assertion_for(actor, None)
     if signed is not None:
@@ -155,9 +173,43 @@ async def run_reassign(args: argparse.Namespace) -> int:
     return await _act(
         args,
         lambda t, actor, signed: client.reassign(
-            t, args.dossier, args.step, actor, args.to_user, args.to_role, assertion=signed
+            t,
+            args.dossier,
+            args.step,
+            actor,
+            args.to_user,
+            args.to_role,
+            reason=args.reason,
+            assertion=signed,
         ),
     )
+
+
+async def run_redistribute(args: argparse.Namespace) -> int:
+    """Exit 0 when every task was handed over, 1 when the workflow refused any."""
+    actor, assertion = await _officer(args)
+    async with client.session(args.address) as temporal:
+        results = await client.redistribute(
+            temporal,
+            actor,
+            args.from_user,
+            reason=args.reason,
+            to_user=args.to_user,
+            to_role=args.to_role,
+            agency=args.agency,
+            assertion=assertion,
+        )
+
+    def text() -> str:
+        lines = [
+            f"{r.dossier} {r.step}: {'done' if r.done else 'refused'}: {r.message}" for r in results
+        ]
+        done = sum(r.done for r in results)
+        lines.append(f"{done} of {len(results)} task(s) of {args.from_user} handed over")
+        return "\n".join(lines)
+
+    emit(results, args.json, text)
+    return 0 if all(r.done for r in results) else 1
 
 
 async def run_request_supplement(args: argparse.Namespace) -> int:

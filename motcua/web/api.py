@@ -54,6 +54,9 @@ class _In(BaseModel):
 class Credentials(_In):
     user: str = Field(max_length=256)
     password: str = Field(max_length=256)
+    acting_for: str | None = Field(
+        None, max_length=64, description="Act for this colleague under an active delegation."
+    )
 
 
 class SignedInOfficer(BaseModel):
@@ -64,6 +67,7 @@ class SignedInOfficer(BaseModel):
     role: str
     name: str = ""
     expires_at: datetime
+    acting_for: str | None = None
 
 
 class SignedIn(BaseModel):
@@ -160,9 +164,12 @@ async def sign_in(request: Request, body: Credentials, response: Response) -> Si
     settings = web.settings
     web.limit(f"login:addr:{web.address(request)}", settings.logins_per_window * 5, 300)
     web.limit(f"login:user:{body.user}", settings.logins_per_window, 300)
-    officer = await asyncio.to_thread(web.directory.authenticate, body.user, body.password)
+    officer = await asyncio.to_thread(
+        web.directory.authenticate, body.user, body.password, body.acting_for
+    )
     if officer is None:
-        raise WebError(401, "Unauthorized", "wrong user name or password")
+        why = " or no delegation active today" if body.acting_for else ""
+        raise WebError(401, "Unauthorized", f"wrong user name or password{why}")
     sess = Session(officer=SessionOfficer(**officer.model_dump()))
     web.sessions.save(response, sess)
     return SignedIn(officer=SignedInOfficer(**officer.model_dump()), csrf=sess.csrf)

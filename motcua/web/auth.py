@@ -36,15 +36,20 @@ class Officer(BaseModel):
     name: str = ""
     assertion: str
     expires_at: datetime
+    acting_for: str | None = None
+    """The colleague this officer acts for under a delegation the assertion states."""
 
     def actor(self) -> Actor:
         """The actor updates carry: exactly who the assertion was signed for."""
-        return Actor(user=self.user, agency=self.agency, role=self.role)
+        return Actor(user=self.user, agency=self.agency, role=self.role, acting_for=self.acting_for)
 
 
 class OfficerDirectory(Protocol):
-    def authenticate(self, user: str, password: str) -> Officer | None:
-        """The officer when the password is theirs; None otherwise (never says which failed)."""
+    def authenticate(
+        self, user: str, password: str, acting_for: str | None = None
+    ) -> Officer | None:
+        """The officer when the password is theirs (and, with `acting_for`, a delegation to
+        act for that colleague is active); None otherwise (never says which failed)."""
         ...
 
 
@@ -54,11 +59,13 @@ class IdentityDirectory:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
 
-    def authenticate(self, user: str, password: str) -> Officer | None:
+    def authenticate(
+        self, user: str, password: str, acting_for: str | None = None
+    ) -> Officer | None:
         if len(user) > MAX_CREDENTIAL or len(password) > MAX_CREDENTIAL:
             return None
         try:
-            session = login.login(self.data_dir, user, password)
+            session = login.login(self.data_dir, user, password, acting_for=acting_for)
         except UserError:
             return None
         claims = session.claims
@@ -68,4 +75,5 @@ class IdentityDirectory:
             role=claims.role,
             assertion=session.token,
             expires_at=claims.expires_at,
+            acting_for=claims.acting_for,
         )

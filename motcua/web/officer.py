@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from motcua import client, metrics
+from motcua.client.officers import assigned_to
 from motcua.web import dossiers, fields
 from motcua.web.auth import Officer
 from motcua.web.citizen import ISSUED_HEADERS, _text, issued_file, read_form
@@ -41,7 +42,7 @@ def _signed_in(web: Web, sess: Session) -> Officer | None:
 async def login_form(request: Request) -> Response:
     web = web_of(request)
     sess = web.session(request)
-    return web.page(request, sess, "login.html", failed=False, user="")
+    return web.page(request, sess, "login.html", failed=False, user="", acting_for="")
 
 
 @router.post("/officer/login", response_class=HTMLResponse)
@@ -54,9 +55,14 @@ async def login(request: Request) -> Response:
     settings = web.settings
     web.limit(f"login:addr:{web.address(request)}", settings.logins_per_window * 5, 300)
     web.limit(f"login:user:{user}", settings.logins_per_window, 300)
-    officer = await asyncio.to_thread(web.directory.authenticate, user, _text(form, "password"))
+    acting_for = _text(form, "acting_for").strip()[:64] or None
+    officer = await asyncio.to_thread(
+        web.directory.authenticate, user, _text(form, "password"), acting_for
+    )
     if officer is None:
-        return web.page(request, sess, "login.html", 401, failed=True, user=user)
+        return web.page(
+            request, sess, "login.html", 401, failed=True, user=user, acting_for=acting_for or ""
+        )
     fresh = Session(lang=sess.lang, officer=SessionOfficer(**officer.model_dump()))
     return web.redirect("/officer", fresh)
 
@@ -347,6 +353,72 @@ async def act(request: Request, code: str, step: str, action: str) -> Response:
     if action == "claim":
         return web.redirect(f"/officer/dossiers/{code}/tasks/{step}", sess)
     return web.redirect(f"/officer/dossiers/{code}", sess)
+
+
+@router.get("/officer/redistribute", response_class=HTMLResponse)
+async def redistribute_form(request: Request, absent: str = "") -> Response:
+    """A head's page for an officer on leave or gone: the tasks they have claimed in the
+    head's agency, and the form handing them all over."""
+    web = web_of(request)
+    sess = web.session(request)
+    officer = _signed_in(web, sess)
+    if officer is None:
+        return web.redirect("/officer/login", sess)
+    absent = absent.strip()[:64]
+    tasks = await assigned_to(web.client(), officer.agency, absent) if absent else []
+    return web.page(
+        request, sess, "redistribute.html", absent=absent, tasks=tasks, results=None, values={}
+    )
+
+
+@router.post("/officer/redistribute", response_class=HTMLResponse)
+async def redistribute(request: Request) -> Response:
+    """Hand every task of the absent officer over, with the reason; one result per task (the
+    workflow's validators decide: a non-head, or a head of another agency, is refused)."""
+    web = web_of(request)
+    sess = web.session(request)
+    officer = web.officer(sess)
+    form = await read_form(web, request)
+    web.check_csrf(sess, _text(form, "csrf"))
+    values = {k: _text(form, k).strip()[:2000] for k in ("absent", "to_user", "to_role", "reason")}
+    absent = values["absent"][:64]
+    try:
+        results = await client.redistribute(
+            web.client(),
+            officer.actor(),
+            absent,
+            reason=values["reason"],
+            to_user=values["to_user"][:64] or None,
+            to_role=values["to_role"][:64] or None,
+            assertion=officer.assertion,
+        )
+    except client.InvalidRequest as err:
+        tasks = await assigned_to(web.client(), officer.agency, absent) if absent else []
+        return web.page(
+            request,
+            sess,
+            "redistribute.html",
+            422,
+            absent=absent,
+            tasks=tasks,
+            results=None,
+            values=values,
+            general=str(err),
+        )
+    for result in results:
+        if result.done:
+            sess.acted(result.dossier)
+        else:
+            metrics.record_rejection("reassign", result.message)
+    return web.page(
+        request,
+        sess,
+        "redistribute.html",
+        absent=absent,
+        tasks=[],
+        results=results,
+        values=values,
+    )
 
 
 @router.get("/officer/dossiers/{code}/documents/{name}")

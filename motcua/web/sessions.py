@@ -33,6 +33,7 @@ class SessionOfficer(BaseModel):
     assertion: str
     """The front door's signed assertion (`motcua.web.auth`): in the signed cookie only."""
     expires_at: datetime
+    acting_for: str | None = None
 
 
 class Session(BaseModel):
