@@ -24,6 +24,7 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -35,6 +36,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import WorkflowSerializationContext
 
 from activities.private import open_private, private_dir, write_private
+from identity import assertions, keys, layout
 from runtime.codec import DOSSIER_PREFIX, EncryptionCodec, key_id_of
 from runtime.errors import UserError
 from runtime.keyring import KeysUnavailable
@@ -118,11 +120,40 @@ def dev_token(data_dir: Path) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class OfficerAssertions:
+    """Officers' signed assertions (`motcua login`, the web app's sign-in) as bearer tokens:
+    verified with the officers' keyset the workers trust, now; the role they were signed for
+    decides whether they may read (an `auditor`), as for every other officer's act."""
+
+    keyset: Path
+
+    def __call__(self, token: str) -> Reader:
+        try:
+            claims = assertions.verify(token, keys.read_keyset(self.keyset), datetime.now(UTC))
+        except (assertions.Refused, keys.KeyFileError) as err:
+            raise Unauthenticated(str(err)) from None
+        return Reader(claims.user, claims.role, claims.agency)
+
+
+@dataclass(frozen=True)
+class EitherToken:
+    """A signed assertion (a compact JWS: three dot-separated parts) or a token of the file."""
+
+    signed: TokenVerifier
+    kept: TokenVerifier
+
+    def __call__(self, token: str) -> Reader:
+        return (self.signed if token.count(".") == 2 else self.kept)(token)
+
+
 def load_verifier(data_dir: Path) -> TokenVerifier:
-    """The verifier named by `MOTCUA_CODEC_VERIFIER=module:function`, else the token file."""
+    """The verifier named by `MOTCUA_CODEC_VERIFIER=module:function`, else officers' signed
+    assertions and the embedded default's token file."""
     spec = os.environ.get(VERIFIER_ENV, "").strip()
     if not spec:
-        return TokenFile(data_dir / TOKENS_FILE)
+        signed = OfficerAssertions(layout.officers_signer(data_dir).keyset_path)
+        return EitherToken(signed, TokenFile(data_dir / TOKENS_FILE))
     module_name, sep, name = spec.partition(":")
     if not (sep and module_name and name):
         raise UserError(f"{VERIFIER_ENV} must be module:function, got {spec!r}", exit_code=2)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,8 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import WorkflowSerializationContext
 
-from motcua.codec_server import payload_json
+from identity import assertions, keys, layout
+from motcua.codec_server import create_app, load_verifier, payload_json
 from runtime import logs
 from runtime.codec import EncryptionCodec, key_id_of
 from runtime.connection import data_converter
@@ -91,3 +93,32 @@ async def test_an_erased_dossiers_payloads_stay_encrypted_and_the_read_is_logged
     assert read["reader"] == "thanh" and read["dossiers"] == sorted([erased, DOSSIER])
     assert read["payloads"] == 2 and read["unreadable"] == 1
     assert "Còn" not in json.dumps(logged, ensure_ascii=False)
+
+
+async def test_an_officers_signed_assertion_reads_only_as_an_auditor(tmp_path: Path) -> None:
+    """The front door's assertions (`motcua login`, the web app) are bearer tokens too: an
+    auditor's decodes, another role's is refused (403), a forged or expired one is not a
+    token at all (401)."""
+    codec = data_converter().payload_codec
+    assert isinstance(codec, EncryptionCodec)
+    app = create_app(codec, load_verifier(tmp_path))
+    key = layout.officers_signer(tmp_path).key()
+    now = datetime.now(UTC)
+
+    def token(role: str, signer: keys.SigningKey = key, at: datetime = now) -> str:
+        return assertions.issue(
+            signer.private, signer.kid, user="an", agency="000.00.19.H26", role=role, now=at
+        )
+
+    sealed = body({"id_number": "079300002222"})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://codec"
+    ) as http:
+
+        async def decode(bearer: str) -> httpx.Response:
+            return await http.post("/decode", content=sealed, headers=auth(bearer))
+
+        assert (await decode(token("auditor"))).status_code == 200
+        assert (await decode(token("one_stop"))).status_code == 403
+        assert (await decode(token("auditor", keys.generate()))).status_code == 401
+        assert (await decode(token("auditor", at=now - timedelta(days=1)))).status_code == 401
