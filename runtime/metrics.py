@@ -14,6 +14,7 @@ Tracing is off unless `MOTCUA_TRACING` says where spans go: `console` (stderr) o
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any
 
@@ -78,7 +79,7 @@ def tracing_interceptors() -> list[Interceptor]:
 
     exporter: SpanExporter
     if where == "console":
-        exporter = ConsoleSpanExporter()
+        exporter = ConsoleSpanExporter(out=sys.stderr)
     elif where == "otlp":
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

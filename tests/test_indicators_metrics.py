@@ -154,6 +154,7 @@ async def test_tracing_to_the_console_shows_the_dossier_s_workflow_runs(
     assert names & {"RunWorkflow:Dossier", "RunActivity:render_form", "RunActivity:sync_portal"}
     recorded = repr([(s.name, dict(s.attributes or {})) for s in spans.get_finished_spans()])
     assert applicant.full_name not in recorded and applicant.id_number not in recorded
+    provider.shutdown()  # its console exporter writes now, not at exit to a closed stream
 
 
 def test_an_unknown_tracing_exporter_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
