@@ -44,9 +44,13 @@ from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowExecutionStatus  # noqa: E402
 
 from motcua import client as ops  # noqa: E402
-from motcua import play  # noqa: E402
+from motcua import play, publication  # noqa: E402
+from motcua.audit.history import decrypt  # noqa: E402
+from motcua.client import credentials  # noqa: E402
 from motcua.devserver import DevServer  # noqa: E402
+from procedures.loader import DEFAULT_CATALOG  # noqa: E402
 from procedures.models import Channel, FrozenProcedure, ResultType  # noqa: E402
+from runtime.catalogue import load_catalogue  # noqa: E402
 from workflows.api import Applicant, DossierOutcome  # noqa: E402
 
 SECTION = "## Durability under kill -9 (bench/chaos.py)"
@@ -254,6 +258,7 @@ async def verify(client: Client, codes: list[str], data: Path) -> dict[str, Any]
                 outcome = await handle.result()
                 approved += outcome.result is ResultType.APPROVED
             history = await handle.fetch_history()
+        await decrypt(client.data_converter.payload_codec, history, code)
         for event in history.events:
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 attrs = event.activity_task_scheduled_event_attributes
@@ -327,6 +332,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     tmp = Path(tempfile.mkdtemp(prefix="motcua-chaos-"))
     data = tmp / "data"
     data.mkdir()
+    # As a province runs it: the catalogue published, officers signed by the front door's key.
+    publication.publish(data, load_catalogue(DEFAULT_CATALOG), "chaos")
+    credentials.sign_with(credentials.local_signing(data))
     chaos = Chaos(tmp / "server", data, free_port(), free_port())
     rng = random.Random(args.seed)
     play.POLL_SECONDS = args.poll  # the bot's officers look at their dossiers this often
