@@ -424,7 +424,7 @@ def _run(
     receiving = proc.agencies[proc.receiving_agency]
     day = receiving.office_hours(calendar).day_minutes
     ended = [e.at for e in state.timeline if e.kind == "ended"]
-    limit = proc.time_limit
+    limit = state.clock.limit or proc.time_limit
     unit = limit.unit.value.replace("_", " ").removesuffix("s" if limit.amount == 1 else "")
     portal = _outbox(data / "outbox" / "portal.jsonl", PortalRecord, state.code)
     notices = _outbox(data / "outbox" / "notifications.jsonl", Notification, state.code)

@@ -71,6 +71,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.conditional_documents()
     checker.graph()
     checker.unstoppable_loops()
+    checker.time_limits()
     checker.time_shares()
     return checker.problems
 
@@ -180,15 +181,7 @@ class _Checker:
         for name, step in self.steps.items():
             if isinstance(step, ChoiceStep):
                 for i, rule in enumerate(step.when):
-                    where = ("steps", name, "when", i, "if")
-                    problem = templates.expression_problem(rule.if_)
-                    if problem:
-                        self.report(where, *problem)
-                        continue
-                    _, refs = templates.names_read(rule.if_, template=False)
-                    self.field_refs(where, refs)
-                    if checked:
-                        self.form_uses(where, templates.form_uses(rule.if_, template=False))
+                    self.condition(("steps", name, "when", i, "if"), rule.if_)
             elif isinstance(step, AutoStep | EndStep):
                 if isinstance(step, AutoStep):
                     found = _strings(step.args, ("steps", name, "args"))
@@ -497,8 +490,39 @@ class _Checker:
 
     # -- time -----------------------------------------------------------------------------
 
+    def time_limits(self) -> None:
+        """Each case of a variable limit: a condition that parses and reads what exists, and a
+        limit in the procedure's unit (the step shares count in it)."""
+        unit = self.procedure.time_limit.unit
+        for i, case in enumerate(self.procedure.time_limits):
+            where = ("time_limits", i)
+            self.condition((*where, "if"), case.if_)
+            if case.limit.unit is not unit:
+                self.report(
+                    (*where, "limit", "unit"),
+                    f"`{case.limit.unit}` is not the unit of `time_limit` (`{unit}`)",
+                    f"write every case's limit in {unit}: the step shares count in it",
+                )
+
+    def condition(self, where: Sequence[str | int], text: str) -> bool:
+        """An expression on `form`, `decisions` and `fields` (a choice's `if`, a case of a
+        variable limit): it parses, and what it reads is declared. False when it does not
+        parse."""
+        problem = templates.expression_problem(text)
+        if problem:
+            self.report(where, *problem)
+            return False
+        _, refs = templates.names_read(text, template=False)
+        self.field_refs(where, refs)
+        if self.procedure.application:
+            self.form_uses(where, templates.form_uses(text, template=False))
+        return True
+
     def time_shares(self) -> None:
-        limit = self.procedure.time_limit
+        limit = max(
+            (self.procedure.time_limit, *(case.limit for case in self.procedure.time_limits)),
+            key=lambda limit: limit.amount,
+        )
         if self.procedure.start not in self.steps:
             return
         try:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
 from procedures.legaltime.clock import SuspendReason
-from procedures.templates import evaluate
+from procedures.templates import Refused, evaluate
 from procedures.text import MAX_TEXT
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -337,6 +337,25 @@ Step = Annotated[
 ]
 
 
+class LimitCase(_Model):
+    """One case of a variable time limit: `limit` applies while `if` holds (the first case that
+    holds wins; none: the procedure's `time_limit`)."""
+
+    if_: str = Field(
+        alias="if",
+        max_length=500,
+        description="Expression on `form`, `decisions` and `fields`, e.g. "
+        "`decisions.examine == 'needs_verification'`. On `form` alone it holds from receipt "
+        "(the receipt's appointment); on an officer's decision or field, from that decision on.",
+    )
+    limit: TimeLimit = Field(description="The legal time limit in this case, counted from receipt.")
+    title: str | None = Field(
+        None, max_length=500, description="Why this limit applies, for the applicant's notice."
+    )
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
 class Procedure(_Model):
     """One administrative procedure (thủ tục hành chính), as its author writes it."""
 
@@ -352,6 +371,14 @@ class Procedure(_Model):
     level: Level
     channels: tuple[Channel, ...] = Field(min_length=1)
     time_limit: TimeLimit = Field(description="The legal processing time limit.")
+    time_limits: tuple[LimitCase, ...] = Field(
+        (),
+        exclude_if=lambda cases: not cases,  # files without it keep their content hash
+        max_length=20,
+        description="Variable time limits: cases, each a condition and the limit it gives "
+        "(same unit as `time_limit`); the first that holds sets the dossier's limit, else "
+        "`time_limit` does. Evaluated at receipt and after every officer's decision.",
+    )
     max_extensions: int = Field(1, ge=0, description="How many times the date may be moved.")
     supplement: SupplementPolicy | None = None
     apology: Apology | None = None
@@ -369,6 +396,21 @@ class Procedure(_Model):
     forms: dict[FormKind, Form] = Field({}, description="Legal forms the procedure issues.")
     start: Identifier
     steps: dict[Identifier, Step] = Field(min_length=1)
+
+    def limit_for(
+        self, form: Mapping[str, Any], decisions: Mapping[str, Any], fields: Mapping[str, Any]
+    ) -> tuple[TimeLimit, LimitCase | None]:
+        """The dossier's time limit on this data, and the case that gave it (None: the
+        procedure's `time_limit`). A case whose condition is refused counts as not holding."""
+        context = {"form": dict(form), "decisions": dict(decisions), "fields": dict(fields)}
+        for case in self.time_limits:
+            try:
+                holds = evaluate(case.if_, context)
+            except Refused:
+                holds = False
+            if holds:
+                return case.limit, case
+        return self.time_limit, None
 
 
 class FrozenProcedure(_Model):

@@ -453,3 +453,49 @@ def test_a_conditional_document_reads_only_declared_application_fields(load: Loa
         "documents[0].required_if: `required_if` reads `form`, but the procedure declares no "
         "`application`"
     ]
+
+
+def test_a_variable_time_limit_reads_what_exists_in_the_procedures_unit(
+    load: Load, tmp_path: Path
+) -> None:
+    def with_cases(*cases: str) -> str:
+        listed = "".join(f"  - {case}\n" for case in cases)
+        return FULL.replace(
+            "time_limit: {amount: 5, unit: working_days}\n",
+            "time_limit: {amount: 5, unit: working_days}\ntime_limits:\n" + listed,
+            1,
+        )
+
+    text = with_cases(
+        "{if: \"decisions.review == 'approve'\", limit: {amount: 8, unit: calendar_days}}",
+        '{if: "fields.reviw.x", limit: {amount: 2}}',
+        '{if: "form.age <", limit: {amount: 2}}',
+    )
+    assert seen(load(text)) == [
+        (
+            "time_limits[0].limit.unit: `calendar_days` is not the unit of `time_limit` "
+            "(`working_days`)",
+            "write every case's limit in working_days: the step shares count in it",
+            *at(text, "calendar_days}}"),
+        ),
+        (
+            "time_limits[1].if: fields.reviw: `reviw` is not a task step (no such step); "
+            "officers enter fields only at tasks",
+            "did you mean `review`?",
+            *at(text, '"fields.reviw.x"'),
+        ),
+        (
+            "time_limits[2].if: expression does not parse: unexpected 'end of template'",
+            "e.g. `form.age < 6 and decisions.receive == 'accept'`",
+            *at(text, '"form.age <"'),
+        ),
+    ]
+    # the shares may fill the longest case's limit: 4 days of steps, a 1-day default
+    fits = with_cases("{if: \"decisions.review == 'approve'\", limit: {amount: 4}}").replace(
+        "time_limit: {amount: 5,", "time_limit: {amount: 1,", 1
+    )
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(fits, "utf-8")
+    assert load_procedure(path).procedure.time_limits[0].limit.amount == 4
+    [problem] = load(fits.replace("limit: {amount: 4}", "limit: {amount: 3.5}"))
+    assert problem.message.startswith("time_limit.amount: step shares add up to 4 working days")

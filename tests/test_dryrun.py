@@ -23,14 +23,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
 from motcua.cli import main
+from motcua.client.submit import default_calendar
 from motcua.dryrun import APPLICANT, DossierRun, dry_run, plan_for, time_skipping_server
 from motcua.play import DossierFailed, Plan, TooManyVisits, awaited, play
+from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
 from procedures.models import Channel
 from runtime.catalogue import catalogue_task_queues
 from runtime.workers import WorkerGroup
 from workflows.api import TimelineEntry
-from workflows.forms import VIETNAM
+from workflows.forms import VIETNAM, local
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "procedures" / "catalog"
@@ -412,3 +414,68 @@ async def test_a_supplement_asked_at_a_step_stops_the_clock_until_it_comes(
     assert seen.index(("supplement_requested", "review")) < seen.index(("supplemented", "review"))
     assert 5 in dossier.portal_statuses  # supplement requested
     assert "supplement_request" in {d.kind for d in dossier.documents}
+
+
+def due_after(frozen_file: Path, received: datetime, amount: float) -> datetime:
+    """When a dossier of the file received then is due with a limit of `amount` of its unit."""
+    proc = load_procedure(frozen_file).procedure
+    calendar = default_calendar()
+    hours = proc.agencies[proc.receiving_agency].office_hours(calendar)
+    limit = proc.time_limit.model_copy(update={"amount": amount})
+    clock = DossierClock(budget=limit, max_extensions=0, hours=hours, whole_minutes=True)
+    return clock.start(received).due(calendar)
+
+
+async def test_a_marriage_is_due_the_same_day_and_five_days_once_verification_is_needed(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    file = CATALOG / "marriage-registration.yaml"
+    same_day = await run(server, tmp_path / "a", "marriage-registration.yaml")
+    assert same_day.time_limit == "1 working day"
+    assert same_day.due_at == due_after(file, same_day.received_at, 1)
+    assert "time_limit_changed" not in [e.kind for e in same_day.timeline]
+
+    checked = await run(
+        server, tmp_path / "b", "marriage-registration.yaml", decide=("examine=needs_verification",)
+    )
+    assert checked.result == "approved"
+    assert checked.time_limit == "5 working days"
+    due = due_after(file, checked.received_at, 5)
+    assert checked.due_at == due
+    changed = next(e for e in checked.timeline if e.kind == "time_limit_changed")
+    assert changed.detail == f"5 ngày làm việc; due {local(due)}"
+    told = next(n for n in checked.notifications if "hẹn lại" in n.subject)
+    assert told.body == (
+        "Thời hạn giải quyết: 5 ngày làm việc (Cần xác minh điều kiện kết hôn của hai bên). "
+        f"Ngày hẹn trả kết quả mới: {local(due)}."
+    )
+
+
+async def test_a_limit_chosen_by_the_application_is_the_receipts_appointment(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A case on `form` holds from receipt: the receipt prints its limit and appointment."""
+    shutil.copytree(REPO / "procedures" / "forms", tmp_path / "forms")
+    (tmp_path / "catalog").mkdir()
+    file = tmp_path / "catalog" / "marriage.yaml"
+    text = (CATALOG / "marriage-registration.yaml").read_text("utf-8")
+    text = text.replace(
+        "  - if: \"decisions.examine == 'needs_verification' or decisions.verify is defined\"",
+        '  - if: "form.other_commune"',
+    ).replace(
+        "receiving_agency: commune\n",
+        "receiving_agency: commune\napplication:\n  other_commune: {type: boolean}\n",
+    )
+    file.write_text(text, "utf-8")
+    frozen = load_procedure(file)
+    plan = plan_for(frozen, (), (), False)
+    dossier = (
+        await dry_run(server, frozen, tmp_path / "data", plan, form={"other_commune": True})
+    ).dossiers[0]
+    due = due_after(file, dossier.received_at, 5)
+    assert (dossier.due_at, dossier.time_limit) == (due, "5 working days")
+    assert "time_limit_changed" not in [e.kind for e in dossier.timeline]
+    receipt = next(d for d in dossier.documents if d.kind == "receipt")
+    html = (tmp_path / "data" / receipt.path).read_text("utf-8")
+    assert "Thời gian giải quyết hồ sơ theo quy định: 5 ngày làm việc." in html
+    assert local(due) in html

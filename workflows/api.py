@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.calendar import TimeLimit, WorkCalendar
 from procedures.models import Channel, FrozenProcedure, ResultType
 from procedures.text import Line, Lines, Payload, Text
 from workflows import behaviours, packing
@@ -287,6 +287,9 @@ class ClockView(_Msg):
     suspended: bool
     extensions: int
     status: str = Field(description="early / on_time / late, as the portal counts it.")
+    limit: TimeLimit | None = Field(
+        None, description="The dossier's time limit (of its case, when the limit varies)."
+    )
 
 
 class DossierState(_Msg):

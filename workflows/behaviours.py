@@ -24,6 +24,7 @@ Behaviour = Literal[
     "vietnamese_end_notice",
     "templates_read_fields",
     "template_errors_end_dossier",
+    "variable_time_limits",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -55,6 +56,10 @@ Behaviour = Literal[
 - `template_errors_end_dossier`: a template that fails at run time (an argument or an end
   step's reason, in any branch) fails the dossier at once with a located one-line message
   (`TemplateError: step … argument …: …`) instead of retrying the workflow task for ever.
+- `variable_time_limits`: a procedure's `time_limits` set the dossier's legal limit: the case
+  that holds on the form at receipt (the receipt's appointment), then again after every
+  officer's decision; a change moves the due instant, is recorded (`time_limit_changed`) and
+  tells the applicant the new appointment.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -74,6 +79,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "vietnamese_end_notice",
         "templates_read_fields",
         "template_errors_end_dossier",
+        "variable_time_limits",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

@@ -88,8 +88,11 @@ class DossierCore:
         if inp.carried is not None:
             self._rt = Runtime.model_validate(inp.carried)
         else:
+            budget = self._proc.time_limit
+            if self._has("variable_time_limits"):  # a case on the form holds from receipt
+                budget, _ = self._proc.limit_for(inp.form, {}, {})
             clock = DossierClock(
-                budget=self._proc.time_limit,
+                budget=budget,
                 max_extensions=self._proc.max_extensions,
                 hours=self._hours,
                 whole_minutes=self._has("whole_minute_clock"),

@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.core import Halt
     from workflows.effects import ACTIVITY_TIMEOUT
-    from workflows.forms import handovers, local
+    from workflows.forms import handovers, limit_words, local
     from workflows.state import Task
 
 RESULT_WORDS = {
@@ -328,7 +328,26 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             due=task.clock.due(self._cal),
         )
         assert task.decision is not None
+        if self._has("variable_time_limits") and self._proc.time_limits:
+            await self._retime()
         return task.decision
+
+    async def _retime(self) -> None:
+        """Count the dossier against the limit of the case that holds now
+        (`variable_time_limits`); a change moves the appointment and the applicant is told."""
+        limit, case = self._proc.limit_for(self._inp.form, self._rt.decisions, self._rt.fields)
+        if limit == self._rt.clock.budget:
+            return
+        self._rt.clock = self._rt.clock.with_budget(limit)
+        self._epoch += 1
+        words = limit_words(limit)
+        self._event("time_limit_changed", detail=f"{words}; due {local(self._due())}")
+        self._publish()
+        why = f" ({case.title})" if case is not None and case.title else ""
+        await self._notify(
+            f"Hồ sơ {self._inp.code}: hẹn lại ngày trả kết quả",
+            f"Thời hạn giải quyết: {words}{why}. Ngày hẹn trả kết quả mới: {local(self._due())}.",
+        )
 
     async def _auto(self, step_id: str, step: AutoStep) -> None:
         args = {}

@@ -38,8 +38,11 @@ class DossierEffects(DossierCore):
     async def _render(self, kind: FormKind, details: dict[str, Any]) -> RenderedDocument:
         form = self._proc.forms[kind]
         seq = self._rt.next_seq()
+        procedure = procedure_context(self._proc)
+        if self._has("variable_time_limits"):  # the dossier's own limit, of its case
+            procedure["time_limit"] = self._rt.clock.budget.model_dump(mode="json")
         context = {
-            "procedure": procedure_context(self._proc),
+            "procedure": procedure,
             "form": {"number": form.number, "title": form.title},
             "dossier": dossier_context(
                 self._inp, self._rt, self._due(), self._has("templates_read_fields")

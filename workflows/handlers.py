@@ -262,6 +262,7 @@ class DossierHandlers(DossierCore):
                 suspended=clock.suspended,
                 extensions=clock.extensions,
                 status=clock.status(self._cal, now).value,
+                limit=clock.budget,
             ),
             calendar_version=self._cal.version,
             apology=views.apology(

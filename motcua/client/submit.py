@@ -29,6 +29,7 @@ from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure
 from procedures.text import MAX_LINE, control_problem, payload_problem
 from runtime.errors import UserError
+from workflows import behaviours
 from workflows import search_attributes as sa
 from workflows.api import DOSSIER_WORKFLOW, Applicant, DossierInput, PortalStatus
 from workflows.counter import key_of, ticket
@@ -215,9 +216,12 @@ def _due(inp: DossierInput) -> datetime:
     """The appointment date of a dossier just received, as its workflow computes it first."""
     proc = inp.procedure.procedure
     hours = proc.agencies[proc.receiving_agency].office_hours(inp.calendar)
-    clock = DossierClock(
-        budget=proc.time_limit, max_extensions=proc.max_extensions, hours=hours
-    ).start(inp.received_at)
+    budget = proc.time_limit
+    if behaviours.has(inp.interpreter_version(), "variable_time_limits"):
+        budget, _ = proc.limit_for(inp.form, {}, {})
+    clock = DossierClock(budget=budget, max_extensions=proc.max_extensions, hours=hours).start(
+        inp.received_at
+    )
     return clock.due(inp.calendar)
 
 
