@@ -20,6 +20,7 @@ from procedures.models import (
     ACTIVITY_NAMES,
     AutoStep,
     ChoiceStep,
+    CitizenStep,
     EndStep,
     FieldType,
     FormField,
@@ -48,7 +49,7 @@ def edges(step: Step) -> list[Edge]:
         return [(("results", str(result)), to) for result, to in step.results.items()]
     if isinstance(step, AutoStep):
         return [(("next",), step.next)]
-    if isinstance(step, WaitStep):
+    if isinstance(step, WaitStep | CitizenStep):
         return [(("next",), step.next), (("on_timeout",), step.on_timeout)]
     if isinstance(step, ParallelStep):
         return [(("branches", name), to) for name, to in step.branches.items()] + [
@@ -231,8 +232,8 @@ class _Checker:
         self.field_refs(path, refs)
 
     def field_refs(self, path: Sequence[str | int], refs: Sequence[templates.FieldRef]) -> None:
-        """Each `fields.STEP.FIELD` names a task step and a field it declares."""
-        tasks = {n: s for n, s in self.steps.items() if isinstance(s, TaskStep)}
+        """Each `fields.STEP.FIELD` names a task (or citizen) step and a field it declares."""
+        tasks = {n: s for n, s in self.steps.items() if isinstance(s, TaskStep | CitizenStep)}
         for step, field in refs:
             task = tasks.get(step)
             if task is None:
@@ -240,7 +241,7 @@ class _Checker:
                 self.report(
                     path,
                     f"fields.{step}: `{step}` is not a task step ({what}); officers enter "
-                    "fields only at tasks",
+                    "fields only at tasks (applicants at citizen steps)",
                     close_match(step, list(tasks), listing=False),
                 )
             elif field is not None and field not in task.fields:
@@ -292,7 +293,7 @@ class _Checker:
             (("application", name), spec) for name, spec in self.procedure.application.items()
         ]
         for name, step in self.steps.items():
-            if isinstance(step, TaskStep):
+            if isinstance(step, TaskStep | CitizenStep):
                 declared += [
                     (("steps", name, "fields", field), spec) for field, spec in step.fields.items()
                 ]
@@ -399,7 +400,7 @@ class _Checker:
         if start not in self.steps:
             return
         reached, ends = _closure([start], self.targets), self.can_end()
-        stops = TaskStep | WaitStep | SubprocedureStep
+        stops = TaskStep | WaitStep | CitizenStep | SubprocedureStep
         free = {
             name
             for name, step in self.steps.items()

@@ -314,6 +314,37 @@ class WaitStep(_Step):
         return self.suspends_clock or None
 
 
+class CitizenStep(_Step):
+    """Something only the applicant does (come and sign, pay, confirm) by a deadline: told
+    when the step opens, they act with `motcua citizen act` (their identity number as proof);
+    without it by the deadline, the dossier goes `on_timeout`."""
+
+    kind: Literal["citizen"]
+    deadline: TimeLimit = Field(
+        description="How long the applicant has, from the step's opening (the receiving "
+        "agency's hours and calendar)."
+    )
+    next: Identifier = Field(description="The step after the applicant has acted.")
+    on_timeout: Identifier = Field(description="The step when the deadline passes first.")
+    suspends_clock: Annotated[bool | SuspendReason, BeforeValidator(_suspension)] = Field(
+        SuspendReason.CITIZEN_APPOINTMENT,
+        description="The legal clock stops while the applicant has to act, and why (default "
+        "`citizen_appointment`; `false`: it runs).",
+    )
+    fields: dict[Identifier, FormField] = Field(
+        {},
+        description="What the applicant gives when acting (e.g. a payment receipt number), "
+        "read later as `fields.STEP.FIELD`.",
+    )
+
+    @property
+    def suspension(self) -> SuspendReason | None:
+        """Why the clock stops while the applicant has to act, or None when it runs."""
+        if self.suspends_clock is True:
+            return SuspendReason.CITIZEN_APPOINTMENT
+        return self.suspends_clock or None
+
+
 class EndStep(_Step):
     """The end of the dossier with its result; `form` is issued on the way out."""
 
@@ -332,7 +363,14 @@ class EndStep(_Step):
 
 
 Step = Annotated[
-    TaskStep | AutoStep | ParallelStep | ChoiceStep | SubprocedureStep | WaitStep | EndStep,
+    TaskStep
+    | AutoStep
+    | ParallelStep
+    | ChoiceStep
+    | SubprocedureStep
+    | WaitStep
+    | CitizenStep
+    | EndStep,
     Field(discriminator="kind"),
 ]
 

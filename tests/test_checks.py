@@ -398,7 +398,7 @@ def test_a_template_reads_only_its_context_and_declared_officer_fields(load: Loa
         ),
         (
             "steps.check_records.args.c: fields.route: `route` is not a task step (a step of "
-            "another kind); officers enter fields only at tasks",
+            "another kind); officers enter fields only at tasks (applicants at citizen steps)",
             None,
             *at(text, '"{{ fields.route'),
         ),
@@ -420,7 +420,7 @@ def test_an_end_steps_reason_and_a_choice_are_checked_like_templates(load: Load)
         "steps.route.when[0].if: fields.review.nope: step `review` declares no field `nope` "
         "(declared: none)",
         "steps.refused.reason: fields.reviw: `reviw` is not a task step (no such step); officers "
-        "enter fields only at tasks",
+        "enter fields only at tasks (applicants at citizen steps)",
     ]
 
 
@@ -480,7 +480,7 @@ def test_a_variable_time_limit_reads_what_exists_in_the_procedures_unit(
         ),
         (
             "time_limits[1].if: fields.reviw: `reviw` is not a task step (no such step); "
-            "officers enter fields only at tasks",
+            "officers enter fields only at tasks (applicants at citizen steps)",
             "did you mean `review`?",
             *at(text, '"fields.reviw.x"'),
         ),
@@ -499,3 +499,31 @@ def test_a_variable_time_limit_reads_what_exists_in_the_procedures_unit(
     assert load_procedure(path).procedure.time_limits[0].limit.amount == 4
     [problem] = load(fits.replace("limit: {amount: 4}", "limit: {amount: 3.5}"))
     assert problem.message.startswith("time_limit.amount: step shares add up to 4 working days")
+
+
+def test_a_citizen_step_is_checked_like_a_wait_and_its_fields_like_a_tasks(load: Load) -> None:
+    citizen = (
+        "  sign:\n    kind: citizen\n    deadline: {amount: 10, unit: calendar_days}\n"
+        "    next: aproved\n    on_timeout: stopped\n"
+        "    fields: {witness: {type: string, choices: [a]}}\n"
+    )
+    text = edit(FULL, ("decisions: {approve: pay,", "decisions: {approve: sign,")).replace(
+        "  approved: {kind: end", citizen + "  approved: {kind: end", 1
+    )
+    text = text.replace(
+        'args: {register: "{{ form.register }}"}',
+        'args: {register: "{{ fields.sign.witness }} {{ fields.sign.wtness }}"}',
+    )
+    messages = sorted(message for message, *_ in seen(load(text)))
+    assert messages == sorted(
+        [
+            "steps.check_records.args.register: fields.sign.wtness: step `sign` declares no field "
+            "`wtness` (declared: witness)",
+            "steps.sign.next: unknown step `aproved`",
+            "steps.sign.fields.witness.choices: only a `choice` field has `choices`; this one is "
+            "`string`",
+            "steps.pay: step `pay` is never reached from `start` (receive)",
+            "steps.child: step `child` is never reached from `start` (receive)",
+            "steps.approved: step `approved` is never reached from `start` (receive)",
+        ]
+    )

@@ -209,7 +209,7 @@ async def test_the_default_dry_run_of_every_catalogue_procedure_ends_approved(
     dossier = await run(server, tmp_path, file)
     assert dossier.result == "approved"
     assert dossier.path[-1].outcome == "approved"
-    waits = [e.step for e in dossier.timeline if e.kind == "waiting"]
+    waits = [e.step for e in dossier.timeline if e.kind in ("waiting", "citizen_waiting")]
     arrived = [e.step for e in dossier.timeline if e.kind == "arrived"]
     assert waits == arrived  # every awaited event came, once
 
@@ -352,11 +352,44 @@ async def test_the_tax_offices_values_reach_the_notice_and_a_refusal_its_reason(
 async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
     server: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The couple came and signed: delivered with `motcua event`, not raw `temporal` JSON."""
+    """The tax was paid: delivered with `motcua event`, not raw `temporal` JSON."""
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    queues = catalogue_task_queues({frozen.procedure.code: frozen})
+    data = tmp_path / "paid.json"
+    data.write_text(json.dumps({"receipt": "BL-12"}), encoding="utf-8")
+    address = server.client.service_client.config.target_host
+    documents = [d.id for d in frozen.procedure.documents if d.needed({})]
+    async with WorkerGroup(server.client, queues, tmp_path, max_cached_workflows=0):
+        done = await ops.submit(server.client, frozen, APPLICANT, Channel.IN_PERSON, {}, documents)
+        officers = asyncio.create_task(play(server.client, done.code, frozen, Plan(no_event=True)))
+        for _ in range(200):
+            if awaited(await ops.show(server.client, done.code)) == "payment_received":
+                break
+            await asyncio.sleep(0.1)
+        seen = await ops.status(server.client, done.code)  # what the applicant reads meanwhile
+        assert (seen.status, seen.now_vi) == (
+            6,
+            "Tạm dừng tính thời hạn: chờ thực hiện nghĩa vụ tài chính",
+        )
+        argv = ["event", done.code, "payment_received", "--data", str(data), "--address", address]
+        assert await asyncio.to_thread(main, argv) == 0
+        assert f"{done.code}: " in capsys.readouterr().out
+        assert await asyncio.to_thread(main, argv) == 1  # once only
+        final = await asyncio.wait_for(officers, 60)
+        assert final.result == "approved"
+        assert ("arrived", "wait_payment") in kinds_of(final.timeline)
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert "is not waiting for 'payment_received' (waiting for: none)" in err[0]
+
+
+async def test_the_couple_confirm_their_own_step_with_motcua_citizen_act(
+    server: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A citizen step: the couple are told to come and sign, the status says so, and only
+    their identity number makes `motcua citizen act` count."""
     frozen = load_procedure(CATALOG / "marriage-registration.yaml")
     queues = catalogue_task_queues({frozen.procedure.code: frozen})
-    data = tmp_path / "signed.json"
-    data.write_text(json.dumps({"register_page": 12}), encoding="utf-8")
     address = server.client.service_client.config.target_host
     async with WorkerGroup(server.client, queues, tmp_path, max_cached_workflows=0):
         done = await ops.submit(
@@ -364,24 +397,31 @@ async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
         )
         officers = asyncio.create_task(play(server.client, done.code, frozen, Plan(no_event=True)))
         for _ in range(200):
-            if awaited(await ops.show(server.client, done.code)) == "couple_signed":
+            seen = await ops.status(server.client, done.code)
+            if seen.your_step is not None:
                 break
             await asyncio.sleep(0.1)
-        seen = await ops.status(server.client, done.code)  # what the couple reads meanwhile
-        assert (seen.status, seen.now_vi) == (
-            4,
-            "Tạm dừng tính thời hạn: chờ người yêu cầu đến thực hiện",
-        )
-        argv = ["event", done.code, "couple_signed", "--data", str(data), "--address", address]
-        assert await asyncio.to_thread(main, argv) == 0
-        assert f"{done.code}: " in capsys.readouterr().out
-        assert await asyncio.to_thread(main, argv) == 1  # once only
+        assert seen.your_step == "sign_and_receive"
+        assert seen.now_vi.startswith("Đề nghị ông/bà thực hiện: Hai bên nam, nữ cùng có mặt")
+        status = ["citizen", "status", done.code, "--address", address]
+        assert await asyncio.to_thread(main, status) == 0
+        page = capsys.readouterr().out
+        assert f"motcua citizen act {done.code} sign_and_receive --id-number" in page
+        act = ["citizen", "act", done.code, "sign_and_receive", "--address", address]
+        assert await asyncio.to_thread(main, [*act, "--id-number", "000000000000"]) == 1
+        err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+        assert err == [
+            f"motcua: citizen_act on {done.code} rejected: the identity number given is not this "
+            "dossier's applicant's"
+        ]
+        assert await asyncio.to_thread(main, [*act, "--id-number", APPLICANT.id_number]) == 0
+        assert f"{done.code}: đã ghi nhận" in capsys.readouterr().out
         final = await asyncio.wait_for(officers, 60)
         assert final.result == "approved"
-        assert ("arrived", "sign_and_receive") in kinds_of(final.timeline)
-    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    assert "is not waiting for 'couple_signed' (waiting for: none)" in err[0]
+        assert ("citizen_acted", "sign_and_receive") in kinds_of(final.timeline)
+    notices = (tmp_path / "outbox" / "notifications.jsonl").read_text("utf-8").splitlines()
+    told = [json.loads(line) for line in notices if "đề nghị ông/bà thực hiện" in line]
+    assert len(told) == 1 and "Hạn thực hiện: 17:00 ngày" in told[0]["body"]
 
 
 def kinds_of(timeline: tuple[TimelineEntry, ...]) -> list[tuple[str, str | None]]:

@@ -124,6 +124,19 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
         "Bên nam chưa đủ 20 tuổi",
     )
     assert all(r.due is None or r.due.second == 0 for r in couple)
+    told = _inputs("1.000894-citizen-appointment.v5.json", "notify_applicant", Notification)
+    subjects = [n.subject.split(": ")[-1] for n in told]
+    # variable_time_limits: verification needed, a new appointment; citizen_steps: the couple
+    # are asked to come and sign, and confirm it themselves
+    assert subjects[1:3] == ["hẹn lại ngày trả kết quả", "đề nghị ông/bà thực hiện"]
+    assert told[1].body.startswith("Thời hạn giải quyết: 5 ngày làm việc")
+    history = read_file(HISTORIES / "1.000894-citizen-appointment.v5.json").history
+    updates = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert "citizen_act" in updates
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:

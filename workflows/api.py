@@ -38,6 +38,7 @@ SUPPLEMENT = "supplement"
 WITHDRAW = "withdraw"
 DELIVER_EVENT = "deliver_event"
 APPROVE_APOLOGY = "approve_apology"
+CITIZEN_ACT = "citizen_act"
 ALLOCATE = "allocate"
 ALLOCATE_MANY = "allocate_many"
 # Signal and query names.
@@ -213,6 +214,14 @@ class SupplementDossier(_Msg):
 
 class WithdrawDossier(_Msg):
     reason: Text = ""
+    applicant_id: Line | None = _APPLICANT_ID
+
+
+class CitizenAct(_Msg):
+    """The applicant has done what a `citizen` step asks (come and signed, paid, confirmed)."""
+
+    step: Line
+    fields: Payload = {}
     applicant_id: Line | None = _APPLICANT_ID
 
 

@@ -25,6 +25,7 @@ Behaviour = Literal[
     "templates_read_fields",
     "template_errors_end_dossier",
     "variable_time_limits",
+    "citizen_steps",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -60,6 +61,9 @@ Behaviour = Literal[
   that holds on the form at receipt (the receipt's appointment), then again after every
   officer's decision; a change moves the due instant, is recorded (`time_limit_changed`) and
   tells the applicant the new appointment.
+- `citizen_steps`: a `citizen` step tells the applicant what to do and by when, stops the
+  clock (by default) and waits for the applicant's `citizen_act` update (their identity
+  number as proof) or its deadline.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -80,6 +84,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "templates_read_fields",
         "template_errors_end_dossier",
         "variable_time_limits",
+        "citizen_steps",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

@@ -104,6 +104,10 @@ class DossierCore:
         self._epoch = 0
         self._unattended = 0  # steps visited since the last human task or wait (stops_runaway)
         self._waiting: set[str] = set()
+        # Citizen steps open now, and those the applicant has acted on (`citizen_steps`); like
+        # `_waiting`, never carried: continue-as-new happens only between top-level steps.
+        self._awaiting: set[str] = set()
+        self._acted: set[str] = set()
         self._published: tuple[sa.Values, sa.Indicators | None] | None = None
         self._flush_queued = False
         self._dues = DueCache()

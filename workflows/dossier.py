@@ -13,6 +13,7 @@ the calendar signal) is in `workflows.handlers`; the state all of them share is
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.models import (
         AutoStep,
         ChoiceStep,
+        CitizenStep,
         EndStep,
         FormKind,
         ParallelStep,
@@ -172,6 +174,8 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
                 return await self._subprocedure(step_id, step)
             case WaitStep():
                 return await self._wait(step_id, step)
+            case CitizenStep():
+                return await self._citizen(step_id, step)
         raise TypeError(f"step {step_id!r} of unknown kind {step.kind!r}")
 
     def _runaway(self, step_id: str, step: Step) -> EndStep | None:
@@ -181,7 +185,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         dossier (its parallel branches together); not carried over continue-as-new, which
         only shortens how far a runaway goes.
         """
-        if isinstance(step, TaskStep | WaitStep | SubprocedureStep):
+        if isinstance(step, TaskStep | WaitStep | CitizenStep | SubprocedureStep):
             self._unattended = 0
             return None
         self._unattended += 1
@@ -480,6 +484,42 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             await self._set_status(status, "Tiếp tục xử lý")
         self._event("arrived" if arrived else "timed_out", step_id, detail=step.event)
         return step.next if arrived else step.on_timeout
+
+    async def _citizen(self, step_id: str, step: CitizenStep) -> str:
+        """The applicant's turn (`citizen_steps`): told what to do and by when, the clock
+        standing meanwhile (by default), until they act (`citizen_act`) or the deadline."""
+        if not self._has("citizen_steps"):
+            raise ApplicationError(
+                f"step {step_id!r} is a citizen step, which interpreter "
+                f"{self._inp.interpreter_version()} does not run",
+                non_retryable=True,
+            )
+        started = workflow.now()
+
+        def due() -> datetime:
+            return deadline(self._cal, started, step.deadline, self._hours)
+
+        what = step.title or step_id
+        self._awaiting.add(step_id)
+        self._event("citizen_waiting", step_id, detail=f"{what}; hạn {local(due())}")
+        reason = step.suspension
+        if reason is not None:
+            self._suspend(reason)
+            await self._set_status(HOLD_STATUS[reason], what)
+        await self._notify(
+            f"Hồ sơ {self._inp.code}: đề nghị ông/bà thực hiện",
+            f"{what}. Hạn thực hiện: {local(due())}.",
+        )
+        try:
+            acted = await self._until(lambda: step_id in self._acted, due)
+        finally:
+            self._awaiting.discard(step_id)
+            self._acted.discard(step_id)
+        if reason is not None:
+            status = self._resume(reason)
+            await self._set_status(status, "Tiếp tục xử lý")
+        self._event("arrived" if acted else "timed_out", step_id, detail="applicant")
+        return step.next if acted else step.on_timeout
 
     # ------------------------------------------------------------------ supplements
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules, views
     from workflows.api import (
         APPROVE_APOLOGY,
+        CITIZEN_ACT,
         CLAIM,
         COMPLETE,
         DELIVER_EVENT,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_CALENDAR,
         WITHDRAW,
         ApproveApology,
+        CitizenAct,
         ClaimTask,
         ClockView,
         CompleteTask,
@@ -180,6 +182,25 @@ class DossierHandlers(DossierCore):
         req = self._take(DeliverEvent, raw, DELIVER_EVENT)
         self._check(
             f"deliver {req.event}", str(req.actor), lambda: rules.check_event(self._waiting, req)
+        )
+
+    @workflow.update(name=CITIZEN_ACT)
+    def citizen_act(self, *raw: Any) -> str:
+        req = recorded(CitizenAct, raw)
+        self._rt.fields[req.step] = dict(req.fields)
+        self._acted.add(req.step)
+        self._event("citizen_acted", req.step, "applicant")
+        return f"{req.step}: done"
+
+    @citizen_act.validator
+    def _validate_citizen_act(self, *raw: Any) -> None:
+        req = self._take(CitizenAct, raw, CITIZEN_ACT)
+        self._check(
+            f"act at {req.step}",
+            "applicant",
+            lambda: rules.check_citizen_act(
+                self._proc, self._awaiting, self._inp.applicant.id_number, req
+            ),
         )
 
     @workflow.update(name=APPROVE_APOLOGY)
