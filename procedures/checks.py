@@ -70,6 +70,7 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.declared_fields()
     checker.expressions()
     checker.conditional_documents()
+    checker.computed_fees()
     checker.graph()
     checker.unstoppable_loops()
     checker.time_limits()
@@ -183,6 +184,9 @@ class _Checker:
             if isinstance(step, ChoiceStep):
                 for i, rule in enumerate(step.when):
                     self.condition(("steps", name, "when", i, "if"), rule.if_)
+            elif isinstance(step, CitizenStep):
+                for i, item in enumerate(step.amounts):
+                    self.condition(("steps", name, "amounts", i, "amount"), item.amount)
             elif isinstance(step, AutoStep | EndStep):
                 if isinstance(step, AutoStep):
                     found = _strings(step.args, ("steps", name, "args"))
@@ -201,29 +205,39 @@ class _Checker:
         """A `required_if` is an expression on `form` alone (nothing else exists at
         submission) over declared application fields."""
         for i, doc in enumerate(self.procedure.documents):
-            if doc.required_if is None:
-                continue
-            where = ("documents", i, "required_if")
-            problem = templates.expression_problem(doc.required_if)
-            if problem:
-                self.report(where, *problem)
-                continue
-            names, _ = templates.names_read(doc.required_if, template=False)
-            others = [n for n in names if n != "form"]
-            if others:
-                self.report(
-                    where,
-                    f"`required_if` reads `{others[0]}`, which a submission does not have",
-                    "a document's condition reads only `form`, the application",
-                )
-            elif not self.procedure.application:
-                self.report(
-                    where,
-                    "`required_if` reads `form`, but the procedure declares no `application`",
-                    "declare the fields it reads under `application`",
-                )
-            else:
-                self.form_uses(where, templates.form_uses(doc.required_if, template=False))
+            if doc.required_if is not None:
+                where = ("documents", i, "required_if")
+                self.on_form_only(where, doc.required_if, "`required_if`", "a document's condition")
+
+    def computed_fees(self) -> None:
+        """A fee's `amount` is an expression on `form` alone (computed at receipt) over
+        declared application fields."""
+        for i, fee in enumerate(self.procedure.fees):
+            if fee.amount is not None:
+                self.on_form_only(("fees", i, "amount"), fee.amount, "`amount`", "an amount")
+
+    def on_form_only(self, where: Sequence[str | int], text: str, key: str, what: str) -> None:
+        """An expression evaluated at submission: it parses and reads declared `form` fields."""
+        problem = templates.expression_problem(text)
+        if problem:
+            self.report(where, *problem)
+            return
+        names, _ = templates.names_read(text, template=False)
+        others = [n for n in names if n != "form"]
+        if others:
+            self.report(
+                where,
+                f"{key} reads `{others[0]}`, which a submission does not have",
+                f"{what} reads only `form`, the application",
+            )
+        elif not self.procedure.application:
+            self.report(
+                where,
+                f"{key} reads `form`, but the procedure declares no `application`",
+                "declare the fields it reads under `application`",
+            )
+        else:
+            self.form_uses(where, templates.form_uses(text, template=False))
 
     def template_names(self, path: Sequence[str | int], text: str) -> None:
         """Each `fields.STEP.FIELD` a template reads names a field a task declares (the names

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
 from procedures.legaltime.clock import SuspendReason
-from procedures.templates import Refused, evaluate
+from procedures.templates import Refused, amount_of, evaluate
 from procedures.text import MAX_TEXT
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -120,8 +120,26 @@ class Fee(_Model):
     """A fee or charge, in VND."""
 
     name: str
-    amount_vnd: int = Field(ge=0)
+    amount_vnd: int = Field(ge=0, description="The amount (with `amount`: when it gives none).")
     exempt: tuple[str, ...] = Field((), description="Categories of applicants exempt from it.")
+    amount: str | None = Field(
+        None,
+        exclude_if=lambda amount: amount is None,  # files without it keep their content hash
+        max_length=500,
+        description="The amount computed from the application: an expression on `form` giving "
+        "whole VND, e.g. `form.area_m2 * 1500`, or a table: "
+        "`{'urban': 200000, 'rural': 100000}[form.zone]`.",
+    )
+
+    def for_form(self, form: Mapping[str, Any]) -> int:
+        """The amount due on this application: `amount` computed, else `amount_vnd`."""
+        if self.amount is None:
+            return self.amount_vnd
+        try:
+            found = amount_of(self.amount, {"form": dict(form), "decisions": {}, "fields": {}})
+        except Refused:
+            found = None
+        return self.amount_vnd if found is None else found
 
 
 class ResultDocument(_Model):
@@ -314,6 +332,17 @@ class WaitStep(_Step):
         return self.suspends_clock or None
 
 
+class Amount(_Model):
+    """A sum of money the applicant is asked for, computed when the step opens."""
+
+    name: str = Field(max_length=500, description="What it is, e.g. `Lệ phí trước bạ`.")
+    amount: str = Field(
+        max_length=500,
+        description="Expression giving whole VND on `form`, `decisions` and `fields`, e.g. "
+        "`fields.assess_tax.registration_fee_vnd` or `form.area_m2 * 15000`.",
+    )
+
+
 class CitizenStep(_Step):
     """Something only the applicant does (come and sign, pay, confirm) by a deadline: told
     when the step opens, they act with `motcua citizen act` (their identity number as proof);
@@ -335,6 +364,19 @@ class CitizenStep(_Step):
         {},
         description="What the applicant gives when acting (e.g. a payment receipt number), "
         "read later as `fields.STEP.FIELD`.",
+    )
+    amounts: tuple[Amount, ...] = Field(
+        (),
+        exclude_if=lambda amounts: not amounts,
+        max_length=20,
+        description="For a payment: the sums asked for (and their total), in the applicant's "
+        "notice and the timeline.",
+    )
+    event: Identifier | None = Field(
+        None,
+        exclude_if=lambda event: event is None,
+        description="An external event that also completes the step (`motcua event`, e.g. "
+        "the treasury's or an officer's confirmation of payment).",
     )
 
     @property

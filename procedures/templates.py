@@ -247,6 +247,23 @@ def evaluate(text: str, context: dict[str, Any]) -> bool:
         return False
 
 
+def amount_of(text: str, context: dict[str, Any]) -> int | None:
+    """An amount of money (whole VND, ≥ 0) an expression gives, e.g. an officer's field or
+    `form.area_m2 * 15000`; None when it gives no such number (a value not entered yet, an
+    error). Going over a budget raises `Refused`, as for `evaluate`."""
+    try:
+        value = _compiled(text)(**context)
+    except Refused:
+        raise
+    except (TemplateError, TypeError, ValueError, ArithmeticError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return round(value)
+    return int(value)
+
+
 # ---------------------------------------------------------------------------- static analysis
 
 

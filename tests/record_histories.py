@@ -141,6 +141,7 @@ CASES: tuple[Case, ...] = (
         "1.004227-fields-payment",
         "1.004227",
         decisions={"endorse": ["return_for_rework", "sign"]},
+        form={"area_m2": 800},  # interpreter 5: the appraisal fee computed from the area
         fields={
             "assess_tax": {
                 "notice_number": "TB-2026-001",

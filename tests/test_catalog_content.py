@@ -17,6 +17,7 @@ from procedures.legaltime.calendar import TimeUnit
 from procedures.models import (
     AutoStep,
     ChoiceStep,
+    CitizenStep,
     EndStep,
     FormKind,
     Level,
@@ -61,7 +62,7 @@ def successors(step: Step) -> list[str]:
         return [*(rule.then for rule in step.when), step.otherwise]
     if isinstance(step, SubprocedureStep):
         return list(step.results.values())
-    if isinstance(step, WaitStep):
+    if isinstance(step, WaitStep | CitizenStep):
         return [step.next, step.on_timeout]
     return []
 
@@ -215,6 +216,7 @@ def test_catalogue_uses_every_kind_of_step() -> None:
         ChoiceStep,
         SubprocedureStep,
         WaitStep,
+        CitizenStep,
         EndStep,
     }
 

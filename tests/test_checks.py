@@ -527,3 +527,31 @@ def test_a_citizen_step_is_checked_like_a_wait_and_its_fields_like_a_tasks(load:
             "steps.approved: step `approved` is never reached from `start` (receive)",
         ]
     )
+
+
+def test_a_computed_fee_reads_the_application_and_a_payments_amounts_the_fields(
+    load: Load,
+) -> None:
+    age = "application:\n  age: {type: integer}\n  register: {type: string}\n"
+    fee = '  - {name: "Lệ phí", amount_vnd: 0, amount: "AMOUNT"}\n'
+
+    def with_fee(amount: str, application: str = age) -> str:
+        return FULL.replace(
+            "forms:\n", f"{application}fees:\n" + fee.replace("AMOUNT", amount) + "forms:\n", 1
+        )
+
+    assert [m for m, *_ in seen(load(with_fee("fields.review.x * 2")))] == [
+        "fees[0].amount: `amount` reads `fields`, which a submission does not have"
+    ]
+    assert [m for m, *_ in seen(load(with_fee("form.agee * 1000")))] == [
+        "fees[0].amount: form.agee is not a declared application field (declared: age, register)"
+    ]
+    payment = edit(FULL, ("decisions: {approve: pay,", "decisions: {approve: sign,")).replace(
+        "  approved: {kind: end",
+        "  sign:\n    kind: citizen\n    deadline: {amount: 10, unit: calendar_days}\n"
+        "    amounts: [{name: Phí, amount: 'fields.review.fee +'}]\n"
+        "    next: pay\n    on_timeout: stopped\n  approved: {kind: end",
+        1,
+    )
+    [problem] = load(payment)
+    assert problem.message.startswith("steps.sign.amounts[0].amount: expression does not parse")

@@ -25,7 +25,7 @@ from motcua import client as ops
 from motcua.cli import main
 from motcua.client.submit import default_calendar
 from motcua.dryrun import APPLICANT, DossierRun, dry_run, plan_for, time_skipping_server
-from motcua.play import DossierFailed, Plan, TooManyVisits, awaited, play
+from motcua.play import DossierFailed, Plan, TooManyVisits, play
 from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
 from procedures.models import Channel
@@ -352,7 +352,8 @@ async def test_the_tax_offices_values_reach_the_notice_and_a_refusal_its_reason(
 async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
     server: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The tax was paid: delivered with `motcua event`, not raw `temporal` JSON."""
+    """The tax was paid: the treasury's (or an officer's) confirmation delivered with
+    `motcua event`, not raw `temporal` JSON, completes the applicant's payment step."""
     frozen = load_procedure(CATALOG / "land-transfer.yaml")
     queues = catalogue_task_queues({frozen.procedure.code: frozen})
     data = tmp_path / "paid.json"
@@ -363,14 +364,12 @@ async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
         done = await ops.submit(server.client, frozen, APPLICANT, Channel.IN_PERSON, {}, documents)
         officers = asyncio.create_task(play(server.client, done.code, frozen, Plan(no_event=True)))
         for _ in range(200):
-            if awaited(await ops.show(server.client, done.code)) == "payment_received":
+            seen = await ops.status(server.client, done.code)  # what the applicant reads
+            if seen.your_step == "wait_payment":
                 break
             await asyncio.sleep(0.1)
-        seen = await ops.status(server.client, done.code)  # what the applicant reads meanwhile
-        assert (seen.status, seen.now_vi) == (
-            6,
-            "Tạm dừng tính thời hạn: chờ thực hiện nghĩa vụ tài chính",
-        )
+        assert seen.status == 6  # a financial obligation
+        assert seen.now_vi.startswith("Đề nghị ông/bà thực hiện: Nộp thuế thu nhập cá nhân")
         argv = ["event", done.code, "payment_received", "--data", str(data), "--address", address]
         assert await asyncio.to_thread(main, argv) == 0
         assert f"{done.code}: " in capsys.readouterr().out
@@ -519,3 +518,41 @@ async def test_a_limit_chosen_by_the_application_is_the_receipts_appointment(
     html = (tmp_path / "data" / receipt.path).read_text("utf-8")
     assert "Thời gian giải quyết hồ sơ theo quy định: 5 ngày làm việc." in html
     assert local(due) in html
+
+
+async def test_the_applicant_is_asked_for_the_tax_offices_amounts_and_confirms_payment(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A payment computed during processing: the tax office's amounts and their total in the
+    notice, the clock stopped as a financial obligation until the applicant gives the
+    receipt's number; the appraisal fee computed from the declared area on the receipt."""
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    entered = [
+        ("assess_tax.personal_income_tax_vnd", 40_000_000),
+        ("assess_tax.registration_fee_vnd", 10_000_000),
+        ("wait_payment.receipt_number", "BL-2026-77"),
+    ]
+    plan = plan_for(frozen, (), (), False, fields=entered)
+    dossier = (
+        await dry_run(server, frozen, tmp_path / "paid", plan, form={"area_m2": 800})
+    ).dossiers[0]
+    assert dossier.result == "approved"
+    asked = next(n for n in dossier.notifications if "đề nghị ông/bà thực hiện" in n.subject)
+    assert (
+        "Thuế thu nhập cá nhân: 40.000.000 đồng; Lệ phí trước bạ: 10.000.000 đồng; "
+        "Tổng cộng: 50.000.000 đồng. Hạn thực hiện: 17:00 ngày"
+    ) in asked.body
+    seen = [(e.kind, e.detail) for e in dossier.timeline]
+    held = seen.index(("suspended", "financial_obligation"))
+    assert held < seen.index(("citizen_acted", "")) < seen.index(("arrived", "applicant"))
+    assert 6 in dossier.portal_statuses
+    receipt = next(d for d in dossier.documents if d.kind == "receipt")
+    html = (tmp_path / "paid" / receipt.path).read_text("utf-8")
+    assert "150.000" in html and "100.000" not in html  # 501-1,000 m²: the middle band
+
+    plan = plan_for(frozen, (), (), True)  # nobody confirms: the 30 days run out
+    unpaid = (await dry_run(server, frozen, tmp_path / "unpaid", plan)).dossiers[0]
+    assert unpaid.result == "stopped"
+    assert ("timed_out", "wait_payment") in kinds(unpaid)
+    told = next(n for n in unpaid.notifications if "đề nghị ông/bà thực hiện" in n.subject)
+    assert "Thuế thu nhập cá nhân: chưa xác định" in told.body  # not entered by the tax office

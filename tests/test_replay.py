@@ -137,6 +137,12 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
         if e.HasField("workflow_execution_update_accepted_event_attributes")
     ]
     assert "citizen_act" in updates
+    # citizen_steps with amounts: the tax office's sums and their total; computed_fees: the
+    # appraisal fee of an 800 m² parcel on the receipt
+    asked = next(n for n in payment if "đề nghị ông/bà thực hiện" in n.subject)
+    assert "Tổng cộng: 50.000.000 đồng" in asked.body
+    fees = forms[0].context["procedure"]["fees"]
+    assert [fee["amount_vnd"] for fee in fees] == [150_000, 28_000]
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:

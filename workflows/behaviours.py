@@ -26,6 +26,7 @@ Behaviour = Literal[
     "template_errors_end_dossier",
     "variable_time_limits",
     "citizen_steps",
+    "computed_fees",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -63,7 +64,10 @@ Behaviour = Literal[
   tells the applicant the new appointment.
 - `citizen_steps`: a `citizen` step tells the applicant what to do and by when, stops the
   clock (by default) and waits for the applicant's `citizen_act` update (their identity
-  number as proof) or its deadline.
+  number as proof) or its deadline; its `amounts` (a payment) are computed when it opens and
+  told with their total, and its `event` completes it too.
+- `computed_fees`: forms show each fee's `amount` computed from the application (`form`),
+  instead of its fixed `amount_vnd`.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -85,6 +89,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "template_errors_end_dossier",
         "variable_time_limits",
         "citizen_steps",
+        "computed_fees",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         TaskStep,
         WaitStep,
     )
-    from procedures.templates import Refused, evaluate
+    from procedures.templates import Refused, amount_of, evaluate
     from workflows import legacy_v1, metrics
     from workflows.api import (
         DOSSIER_WORKFLOW,
@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.core import Halt
     from workflows.effects import ACTIVITY_TIMEOUT
-    from workflows.forms import handovers, limit_words, local
+    from workflows.forms import handovers, limit_words, local, vnd
     from workflows.state import Task
 
 RESULT_WORDS = {
@@ -500,26 +500,58 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             return deadline(self._cal, started, step.deadline, self._hours)
 
         what = step.title or step_id
+        if step.amounts:
+            what += ". " + self._amounts(step_id, step)
         self._awaiting.add(step_id)
+        if step.event is not None:  # also completed from outside (payment confirmed)
+            self._waiting.add(step.event)
+            self._rt.events.pop(step.event, None)
         self._event("citizen_waiting", step_id, detail=f"{what}; hạn {local(due())}")
         reason = step.suspension
         if reason is not None:
             self._suspend(reason)
-            await self._set_status(HOLD_STATUS[reason], what)
+            await self._set_status(HOLD_STATUS[reason], step.title or step_id)
         await self._notify(
             f"Hồ sơ {self._inp.code}: đề nghị ông/bà thực hiện",
             f"{what}. Hạn thực hiện: {local(due())}.",
         )
+
+        def done() -> bool:
+            return step_id in self._acted or (
+                step.event is not None and step.event in self._rt.events
+            )
+
         try:
-            acted = await self._until(lambda: step_id in self._acted, due)
+            acted = await self._until(done, due)
         finally:
             self._awaiting.discard(step_id)
             self._acted.discard(step_id)
+            if step.event is not None:
+                self._waiting.discard(step.event)
         if reason is not None:
             status = self._resume(reason)
             await self._set_status(status, "Tiếp tục xử lý")
         self._event("arrived" if acted else "timed_out", step_id, detail="applicant")
         return step.next if acted else step.on_timeout
+
+    def _amounts(self, step_id: str, step: CitizenStep) -> str:
+        """The sums a payment step asks for, and their total, in the applicant's words:
+        `Lệ phí trước bạ: 10.000.000 đồng; Tổng cộng: 10.000.000 đồng`."""
+        context = {
+            "form": self._inp.form,
+            "decisions": self._rt.decisions,
+            "fields": self._rt.fields,
+        }
+        said: list[str] = []
+        total: int | None = 0
+        for i, item in enumerate(step.amounts):
+            try:
+                amount = amount_of(item.amount, context)
+            except Refused as err:
+                raise Refused(f"steps.{step_id}.amounts[{i}].amount: {err}") from None
+            said.append(f"{item.name}: {vnd(amount)}")
+            total = total + amount if total is not None and amount is not None else None
+        return "; ".join([*said, f"Tổng cộng: {vnd(total)}"])
 
     # ------------------------------------------------------------------ supplements
 

@@ -41,6 +41,10 @@ class DossierEffects(DossierCore):
         procedure = procedure_context(self._proc)
         if self._has("variable_time_limits"):  # the dossier's own limit, of its case
             procedure["time_limit"] = self._rt.clock.budget.model_dump(mode="json")
+        if self._has("computed_fees"):  # the amounts due on this application
+            for fee, shown in zip(self._proc.fees, procedure["fees"], strict=True):
+                shown["amount_vnd"] = fee.for_form(self._inp.form)
+                shown.pop("amount", None)
         context = {
             "procedure": procedure,
             "form": {"number": form.number, "title": form.title},

@@ -52,6 +52,13 @@ def limit_words(limit: TimeLimit) -> str:
     return f"{limit.amount:g} {UNIT_WORDS[limit.unit.value]}"
 
 
+def vnd(amount: int | None) -> str:
+    """`10.000.000 đồng`, as Vietnamese notices write sums; `chưa xác định` for none."""
+    if amount is None:
+        return "chưa xác định"
+    return f"{amount:,}".replace(",", ".") + " đồng"
+
+
 def procedure_context(procedure: Procedure) -> dict[str, Any]:
     """The procedure's identity, documents and fees: not its steps, which no form prints."""
     return procedure.model_dump(mode="json", include=_PROCEDURE_FIELDS)
