@@ -136,12 +136,33 @@ class _Checker:
                 if step.activity not in ACTIVITY_NAMES:
                     hint = close_match(step.activity, sorted(ACTIVITY_NAMES))
                     self.report((*where, "activity"), f"unknown activity `{step.activity}`", hint)
+                elif step.activity == "render_form":
+                    self.rendered_form(where, step)
             elif isinstance(step, EndStep) and step.form and step.form not in proc.forms:
                 self.report(
                     (*where, "form"),
                     f"form `{step.form}` is not declared in `forms`",
                     f"add `forms: {{{step.form}: {{number: …, title: …, template: …}}}}`",
                 )
+
+    def rendered_form(self, where: Sequence[str | int], step: AutoStep) -> None:
+        """A `render_form` step names a declared form: a fixed kind or one of the procedure's
+        own, whose template the loader has frozen with it."""
+        form = step.args.get("form")
+        declared = [str(kind) for kind in self.procedure.forms]
+        if form is None:
+            self.report(
+                (*where, "args"),
+                "`render_form` needs `args: {form: …}`, the form to issue",
+                f"one of: {', '.join(declared)}" if declared else "declare it under `forms`",
+            )
+        elif not isinstance(form, str) or form not in declared:
+            self.report(
+                (*where, "args", "form"),
+                f"form `{form}` is not declared in `forms`",
+                close_match(str(form), declared, listing=False)
+                or f"add `{form}: {{number: …, title: …, template: …}}` under `forms`",
+            )
 
     def required_forms(self) -> None:
         """Forms the dossier issues on its own: the receipt always, others with their policy."""

@@ -473,7 +473,12 @@ class Procedure(_Model):
     )
     fees: tuple[Fee, ...] = ()
     results: tuple[ResultDocument, ...] = ()
-    forms: dict[FormKind, Form] = Field({}, description="Legal forms the procedure issues.")
+    forms: dict[FormKind | Identifier, Form] = Field(
+        {},
+        description="Legal forms the procedure issues: the fixed kinds (receipt, refusal...) "
+        "and documents of its own (any other identifier, e.g. `cadastral_transfer_slip`), "
+        "issued by an `auto` step `render_form` with `form: <name>`.",
+    )
     start: Identifier
     steps: dict[Identifier, Step] = Field(min_length=1)
 

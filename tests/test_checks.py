@@ -155,8 +155,9 @@ def test_path_that_never_ends(load: Load) -> None:
         ),
         (
             "  approved: {kind",
-            "  limbo: {kind: auto, activity: render_form, next: circle}\n"
-            "  circle: {kind: auto, activity: render_form, next: circle}\n  approved: {kind",
+            "  limbo: {kind: auto, activity: render_form, args: {form: receipt}, next: circle}\n"
+            "  circle: {kind: auto, activity: render_form, args: {form: receipt}, next: circle}\n"
+            "  approved: {kind",
         ),
     )
     assert seen(load(text)) == [
@@ -555,3 +556,29 @@ def test_a_computed_fee_reads_the_application_and_a_payments_amounts_the_fields(
     )
     [problem] = load(payment)
     assert problem.message.startswith("steps.sign.amounts[0].amount: expression does not parse")
+
+
+def test_a_form_issued_by_a_step_is_declared_a_fixed_kind_or_the_procedures_own(
+    load: Load, tmp_path: Path
+) -> None:
+    text = edit(
+        FULL,
+        (
+            "    kind: auto\n    activity: notify_applicant\n",
+            "    kind: auto\n    activity: render_form\n",
+        ),
+        ('args: {register: "{{ form.register }}"}', "args: {form: transfer_slp}"),
+    )
+    [problem] = load(text)
+    assert problem.message == (
+        "steps.check_records.args.form: form `transfer_slp` is not declared in `forms`"
+    )
+    own = text.replace(
+        "forms:\n",
+        "forms:\n  transfer_slip: {number: '03', title: Phiếu, template: ../forms/result.html.j2}"
+        "\n",
+        1,
+    ).replace("{form: transfer_slp}", "{form: transfer_slip}")
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(own, "utf-8")
+    assert "transfer_slip" in load_procedure(path).procedure.forms

@@ -531,6 +531,7 @@ async def test_the_applicant_is_asked_for_the_tax_offices_amounts_and_confirms_p
         ("assess_tax.personal_income_tax_vnd", 40_000_000),
         ("assess_tax.registration_fee_vnd", 10_000_000),
         ("wait_payment.receipt_number", "BL-2026-77"),
+        ("check_transfer.parcel", "Thửa 12, tờ bản đồ 3"),
     ]
     plan = plan_for(frozen, (), (), False, fields=entered)
     dossier = (
@@ -549,6 +550,9 @@ async def test_the_applicant_is_asked_for_the_tax_offices_amounts_and_confirms_p
     receipt = next(d for d in dossier.documents if d.kind == "receipt")
     html = (tmp_path / "paid" / receipt.path).read_text("utf-8")
     assert "150.000" in html and "100.000" not in html  # 501-1,000 m²: the middle band
+    slip = next(d for d in dossier.documents if d.kind == "cadastral_transfer_slip")  # its own
+    text = (tmp_path / "paid" / slip.path).read_text("utf-8")
+    assert "Mẫu số 03/BĐS-TTĐC" in text and "Thửa 12, tờ bản đồ 3" in text
 
     plan = plan_for(frozen, (), (), True)  # nobody confirms: the 30 days run out
     unpaid = (await dry_run(server, frozen, tmp_path / "unpaid", plan)).dossiers[0]

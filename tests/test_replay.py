@@ -116,7 +116,7 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
     couple = _inputs("1.000894-citizen-appointment.v5.json", "sync_portal", PortalRecord)
     assert 6 not in {record.status for record in couple}
     refused = _inputs("1.000894-refused-reason.v5.json", "render_form", RenderForm)
-    form_03 = next(call for call in refused if call.kind.value == "refusal")
+    form_03 = next(call for call in refused if str(call.kind) == "refusal")
     assert form_03.context["details"]["reason"] == "Bên nam chưa đủ 20 tuổi"
     ended = _inputs("1.000894-refused-reason.v5.json", "notify_applicant", Notification)[-1]
     assert (ended.subject.split(": ")[-1], ended.body) == (
@@ -143,6 +143,8 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
     assert "Tổng cộng: 50.000.000 đồng" in asked.body
     fees = forms[0].context["procedure"]["fees"]
     assert [fee["amount_vnd"] for fee in fees] == [150_000, 28_000]
+    # procedure_forms: the land office's own transfer slip to the tax office
+    assert "cadastral_transfer_slip" in {str(call.kind) for call in forms}
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:

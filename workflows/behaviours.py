@@ -27,6 +27,7 @@ Behaviour = Literal[
     "variable_time_limits",
     "citizen_steps",
     "computed_fees",
+    "procedure_forms",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -68,6 +69,8 @@ Behaviour = Literal[
   told with their total, and its `event` completes it too.
 - `computed_fees`: forms show each fee's `amount` computed from the application (`form`),
   instead of its fixed `amount_vnd`.
+- `procedure_forms`: an `auto` step `render_form` issues a form the procedure defines itself
+  (`forms` keyed by any identifier besides the fixed kinds).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -90,6 +93,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "variable_time_limits",
         "citizen_steps",
         "computed_fees",
+        "procedure_forms",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

@@ -361,7 +361,8 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             except Refused as err:
                 raise Refused(f"steps.{step_id}.args.{key}: {err}") from None
         if step.activity == "render_form":
-            await self._render(FormKind(args["form"]), args)
+            own = self._has("procedure_forms") and args["form"] not in set(FormKind)
+            await self._render(str(args["form"]) if own else FormKind(args["form"]), args)
         elif step.activity == "notify_applicant":
             await self._notify(str(args.get("subject", "")), str(args.get("body", "")))
         else:

@@ -35,7 +35,7 @@ by at most this long before the activity is retried elsewhere."""
 class DossierEffects(DossierCore):
     """The activities the dossier calls, over its state."""
 
-    async def _render(self, kind: FormKind, details: dict[str, Any]) -> RenderedDocument:
+    async def _render(self, kind: FormKind | str, details: dict[str, Any]) -> RenderedDocument:
         form = self._proc.forms[kind]
         seq = self._rt.next_seq()
         procedure = procedure_context(self._proc)
@@ -67,7 +67,7 @@ class DossierEffects(DossierCore):
             result_type=RenderedDocument,
         )
         self._rt.documents.append(
-            DocumentView(kind=kind.value, title=doc.title, path=doc.path, issued_at=workflow.now())
+            DocumentView(kind=str(kind), title=doc.title, path=doc.path, issued_at=workflow.now())
         )
         self._event("document_issued", detail=f"{form.number} {form.title}")
         return doc
