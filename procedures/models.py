@@ -483,11 +483,20 @@ class Procedure(_Model):
     steps: dict[Identifier, Step] = Field(min_length=1)
 
     def limit_for(
-        self, form: Mapping[str, Any], decisions: Mapping[str, Any], fields: Mapping[str, Any]
+        self,
+        form: Mapping[str, Any],
+        decisions: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        received: str | None = None,
     ) -> tuple[TimeLimit, LimitCase | None]:
         """The dossier's time limit on this data, and the case that gave it (None: the
         procedure's `time_limit`). A case whose condition is refused counts as not holding."""
-        context = {"form": dict(form), "decisions": dict(decisions), "fields": dict(fields)}
+        context = {
+            "form": dict(form),
+            "decisions": dict(decisions),
+            "fields": dict(fields),
+            "received": received,
+        }
         for case in self.time_limits:
             try:
                 holds = evaluate(case.if_, context)

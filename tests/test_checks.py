@@ -11,6 +11,7 @@ from helpers import FIXTURES, FULL, at, edit, seen
 
 from procedures.errors import Problem, ProcedureError
 from procedures.loader import load_procedure
+from procedures.templates import evaluate
 
 Load = Callable[[str], list[Problem]]
 """Given a variant of `full.yaml`, the problems loading it reports."""
@@ -224,7 +225,7 @@ def test_expression_reading_an_unknown_name(load: Load) -> None:
     assert seen(load(text)) == [
         (
             "steps.route.when[0].if: expression reads unknown name `dossier`",
-            "expressions see only decisions, fields, form",
+            "expressions see only decisions, fields, form, received",
             *at(text, '"dossier.age < 6"'),
         )
     ]
@@ -582,3 +583,15 @@ def test_a_form_issued_by_a_step_is_declared_a_fixed_kind_or_the_procedures_own(
     path = tmp_path / "catalog" / "full.yaml"
     path.write_text(own, "utf-8")
     assert "transfer_slip" in load_procedure(path).procedure.forms
+
+
+def test_a_condition_on_dates_counts_days_and_whole_months() -> None:
+    """Filed within 3 months of the contract's end; registered within 30 days of signing."""
+    within = "months_between(form.contract_end, received) < 3"
+    assert evaluate(within, {"form": {"contract_end": "2026-01-31"}, "received": "2026-04-30"})
+    assert not evaluate(within, {"form": {"contract_end": "2026-01-31"}, "received": "2026-05-01"})
+    assert not evaluate(within, {"form": {}, "received": "2026-02-01"})  # no date: false
+    assert not evaluate(within, {"form": {"contract_end": "31/01/2026"}, "received": "2026-02-01"})
+    late = "days_between(form.signed_on, received) > 30"
+    assert evaluate(late, {"form": {"signed_on": "2026-01-01"}, "received": "2026-02-01"})
+    assert not evaluate(late, {"form": {"signed_on": "2026-01-02"}, "received": "2026-02-01"})

@@ -560,3 +560,19 @@ async def test_the_applicant_is_asked_for_the_tax_offices_amounts_and_confirms_p
     assert ("timed_out", "wait_payment") in kinds(unpaid)
     told = next(n for n in unpaid.notifications if "đề nghị ông/bà thực hiện" in n.subject)
     assert "Thuế thu nhập cá nhân: chưa xác định" in told.body  # not entered by the tax office
+
+
+async def test_a_transfer_registered_over_30_days_after_the_contract_is_told_so(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A condition on dates: the contract's day (the application) against the receipt's."""
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    plan = plan_for(frozen, (), (), False)
+    signed = {"contract_signed_on": "2020-01-02"}  # years before any receipt
+    late = (await dry_run(server, frozen, tmp_path / "late", plan, form=signed)).dossiers[0]
+    assert ("chose", "notify_late_registration") in [(e.kind, e.detail) for e in late.timeline]
+    told = next(n for n in late.notifications if "quá hạn" in n.subject)
+    assert "ký ngày 2020-01-02" in told.body
+    assert late.result == "approved"
+    timely = (await dry_run(server, frozen, tmp_path / "timely", plan)).dossiers[0]
+    assert ("chose", "check_transfer") in [(e.kind, e.detail) for e in timely.timeline]

@@ -7,7 +7,7 @@ update, signal and query names, stable across versions: renaming one breaks runn
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any
 
@@ -286,6 +286,12 @@ class DocumentView(_Msg):
     title: str
     path: str
     issued_at: datetime
+
+
+def received_on(received_at: datetime) -> str:
+    """The day a dossier was received, `YYYY-MM-DD` in Vietnam's time: what expressions read
+    as `received`."""
+    return received_at.astimezone(timezone(timedelta(hours=7))).date().isoformat()
 
 
 class ClockView(_Msg):

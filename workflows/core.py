@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.text import RECORDED, escape
     from workflows import behaviours, legacy_v1, metrics, rules
     from workflows import search_attributes as sa
-    from workflows.api import Actor, DossierInput, TimelineEntry
+    from workflows.api import Actor, DossierInput, TimelineEntry, received_on
     from workflows.logs import log
     from workflows.state import Runtime, Task
 
@@ -90,7 +90,7 @@ class DossierCore:
         else:
             budget = self._proc.time_limit
             if self._has("variable_time_limits"):  # a case on the form holds from receipt
-                budget, _ = self._proc.limit_for(inp.form, {}, {})
+                budget, _ = self._proc.limit_for(inp.form, {}, {}, received_on(inp.received_at))
             clock = DossierClock(
                 budget=budget,
                 max_extensions=self._proc.max_extensions,
@@ -115,6 +115,16 @@ class DossierCore:
         # runs again when the last one ends. Empty at every continue-as-new, which happens
         # only between top-level steps, so it need not be carried.
         self._holds: list[SuspendReason] = []
+
+    def _expression_context(self) -> dict[str, Any]:
+        """What conditions and amounts read: the form, decisions, officers' values and the
+        day of receipt (`procedures.templates.NAMES`)."""
+        return {
+            "form": self._inp.form,
+            "decisions": self._rt.decisions,
+            "fields": self._rt.fields,
+            "received": received_on(self._inp.received_at),
+        }
 
     def _has(self, behaviour: behaviours.Behaviour) -> bool:
         """Whether this dossier's interpreter version has `behaviour` (`workflows.behaviours`)."""

@@ -339,7 +339,10 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
     async def _retime(self) -> None:
         """Count the dossier against the limit of the case that holds now
         (`variable_time_limits`); a change moves the appointment and the applicant is told."""
-        limit, case = self._proc.limit_for(self._inp.form, self._rt.decisions, self._rt.fields)
+        context = self._expression_context()
+        limit, case = self._proc.limit_for(
+            context["form"], context["decisions"], context["fields"], context["received"]
+        )
         if limit == self._rt.clock.budget:
             return
         self._rt.clock = self._rt.clock.with_budget(limit)
@@ -384,11 +387,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         self._event("automatic", step_id, detail=step.activity)
 
     def _choose(self, step_id: str, step: ChoiceStep) -> str:
-        context = {
-            "form": self._inp.form,
-            "decisions": self._rt.decisions,
-            "fields": self._rt.fields,
-        }
+        context = self._expression_context()
         chosen = step.otherwise
         for i, rule in enumerate(step.when):
             try:
@@ -538,11 +537,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
     def _amounts(self, step_id: str, step: CitizenStep) -> str:
         """The sums a payment step asks for, and their total, in the applicant's words:
         `Lệ phí trước bạ: 10.000.000 đồng; Tổng cộng: 10.000.000 đồng`."""
-        context = {
-            "form": self._inp.form,
-            "decisions": self._rt.decisions,
-            "fields": self._rt.fields,
-        }
+        context = self._expression_context()
         said: list[str] = []
         total: int | None = 0
         for i, item in enumerate(step.amounts):

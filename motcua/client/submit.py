@@ -31,7 +31,13 @@ from procedures.text import MAX_LINE, control_problem, payload_problem
 from runtime.errors import UserError
 from workflows import behaviours
 from workflows import search_attributes as sa
-from workflows.api import DOSSIER_WORKFLOW, Applicant, DossierInput, PortalStatus
+from workflows.api import (
+    DOSSIER_WORKFLOW,
+    Applicant,
+    DossierInput,
+    PortalStatus,
+    received_on,
+)
 from workflows.counter import key_of, ticket
 
 REQUEST_MEMO = "request"
@@ -218,7 +224,7 @@ def _due(inp: DossierInput) -> datetime:
     hours = proc.agencies[proc.receiving_agency].office_hours(inp.calendar)
     budget = proc.time_limit
     if behaviours.has(inp.interpreter_version(), "variable_time_limits"):
-        budget, _ = proc.limit_for(inp.form, {}, {})
+        budget, _ = proc.limit_for(inp.form, {}, {}, received_on(inp.received_at))
     clock = DossierClock(budget=budget, max_extensions=proc.max_extensions, hours=hours).start(
         inp.received_at
     )
