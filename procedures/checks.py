@@ -235,22 +235,33 @@ class _Checker:
         declared application fields."""
         for i, fee in enumerate(self.procedure.fees):
             if fee.amount is not None:
-                self.on_form_only(("fees", i, "amount"), fee.amount, "`amount`", "an amount")
+                where = ("fees", i, "amount")
+                self.on_form_only(where, fee.amount, "`amount`", "an amount", ("form", "channel"))
 
-    def on_form_only(self, where: Sequence[str | int], text: str, key: str, what: str) -> None:
-        """An expression evaluated at submission: it parses and reads declared `form` fields."""
+    def on_form_only(
+        self,
+        where: Sequence[str | int],
+        text: str,
+        key: str,
+        what: str,
+        readable: tuple[str, ...] = ("form",),
+    ) -> None:
+        """An expression evaluated at submission: it parses, reads only what a submission has
+        (`readable`) and only declared `form` fields."""
         problem = templates.expression_problem(text)
         if problem:
             self.report(where, *problem)
             return
         names, _ = templates.names_read(text, template=False)
-        others = [n for n in names if n != "form"]
+        others = [n for n in names if n not in readable]
         if others:
             self.report(
                 where,
                 f"{key} reads `{others[0]}`, which a submission does not have",
-                f"{what} reads only `form`, the application",
+                f"{what} reads only {' and '.join(f'`{n}`' for n in readable)}",
             )
+        elif "form" not in names:
+            return
         elif not self.procedure.application:
             self.report(
                 where,

@@ -126,17 +126,20 @@ class Fee(_Model):
         None,
         exclude_if=lambda amount: amount is None,  # files without it keep their content hash
         max_length=500,
-        description="The amount computed from the application: an expression on `form` giving "
-        "whole VND, e.g. `form.area_m2 * 1500`, or a table: "
-        "`{'urban': 200000, 'rural': 100000}[form.zone]`.",
+        description="The amount computed from the application: an expression on `form` and "
+        "`channel` (`in_person`, `online`, `post`) giving whole VND, e.g. "
+        "`form.area_m2 * 1500`, a table: `{'urban': 200000, 'rural': 100000}[form.zone]`, or "
+        "`14000 if channel == 'online' else 28000`.",
     )
 
-    def for_form(self, form: Mapping[str, Any]) -> int:
-        """The amount due on this application: `amount` computed, else `amount_vnd`."""
+    def for_form(self, form: Mapping[str, Any], channel: str | None = None) -> int:
+        """The amount due on this application, submitted on `channel`: `amount` computed,
+        else `amount_vnd`."""
         if self.amount is None:
             return self.amount_vnd
+        context = {"form": dict(form), "decisions": {}, "fields": {}, "channel": channel}
         try:
-            found = amount_of(self.amount, {"form": dict(form), "decisions": {}, "fields": {}})
+            found = amount_of(self.amount, context)
         except Refused:
             found = None
         return self.amount_vnd if found is None else found
@@ -488,6 +491,7 @@ class Procedure(_Model):
         decisions: Mapping[str, Any],
         fields: Mapping[str, Any],
         received: str | None = None,
+        channel: str | None = None,
     ) -> tuple[TimeLimit, LimitCase | None]:
         """The dossier's time limit on this data, and the case that gave it (None: the
         procedure's `time_limit`). A case whose condition is refused counts as not holding."""
@@ -496,6 +500,7 @@ class Procedure(_Model):
             "decisions": dict(decisions),
             "fields": dict(fields),
             "received": received,
+            "channel": channel,
         }
         for case in self.time_limits:
             try:

@@ -202,9 +202,9 @@ references are checked by `validate` instead (`names_read`). Dossiers whose inte
 EXPRESSIONS = _Budgeted(undefined=ChainableUndefined)
 """Choice conditions: a missing name or key reads as undefined, and the condition as false."""
 
-NAMES: tuple[str, ...] = ("form", "decisions", "fields", "received")
-"""What an expression may read: the dossier's form data, decisions taken, fields filled, and
-the day it was received (`YYYY-MM-DD`, local time)."""
+NAMES: tuple[str, ...] = ("form", "decisions", "fields", "received", "channel")
+"""What an expression may read: the dossier's form data, decisions taken, fields filled, the
+day it was received (`YYYY-MM-DD`, local time) and the channel it came by."""
 
 FormUses = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]
 """The `form` fields an expression or template reads, and each (field, literal) it compares."""

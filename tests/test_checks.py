@@ -225,7 +225,7 @@ def test_expression_reading_an_unknown_name(load: Load) -> None:
     assert seen(load(text)) == [
         (
             "steps.route.when[0].if: expression reads unknown name `dossier`",
-            "expressions see only decisions, fields, form, received",
+            "expressions see only channel, decisions, fields, form, received",
             *at(text, '"dossier.age < 6"'),
         )
     ]
@@ -532,7 +532,7 @@ def test_a_citizen_step_is_checked_like_a_wait_and_its_fields_like_a_tasks(load:
 
 
 def test_a_computed_fee_reads_the_application_and_a_payments_amounts_the_fields(
-    load: Load,
+    load: Load, tmp_path: Path
 ) -> None:
     age = "application:\n  age: {type: integer}\n  register: {type: string}\n"
     fee = '  - {name: "Lệ phí", amount_vnd: 0, amount: "AMOUNT"}\n'
@@ -545,6 +545,11 @@ def test_a_computed_fee_reads_the_application_and_a_payments_amounts_the_fields(
     assert [m for m, *_ in seen(load(with_fee("fields.review.x * 2")))] == [
         "fees[0].amount: `amount` reads `fields`, which a submission does not have"
     ]
+    path = tmp_path / "catalog" / "full.yaml"  # a fee on the channel and the form is valid
+    path.write_text(with_fee("14000 if channel == 'online' else form.age * 1000"), "utf-8")
+    computed = load_procedure(path).procedure.fees[0]
+    on = (computed.for_form({"age": 3}, "online"), computed.for_form({"age": 3}, "post"))
+    assert on == (14000, 3000)
     assert [m for m, *_ in seen(load(with_fee("form.agee * 1000")))] == [
         "fees[0].amount: form.agee is not a declared application field (declared: age, register)"
     ]

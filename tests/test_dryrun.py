@@ -574,5 +574,9 @@ async def test_a_transfer_registered_over_30_days_after_the_contract_is_told_so(
     told = next(n for n in late.notifications if "quá hạn" in n.subject)
     assert "ký ngày 2020-01-02" in told.body
     assert late.result == "approved"
-    timely = (await dry_run(server, frozen, tmp_path / "timely", plan)).dossiers[0]
+    online = Channel.ONLINE  # and a fee that depends on the channel: half, online
+    timely = (await dry_run(server, frozen, tmp_path / "timely", plan, channel=online)).dossiers[0]
     assert ("chose", "check_transfer") in [(e.kind, e.detail) for e in timely.timeline]
+    receipt = next(d for d in timely.documents if d.kind == "receipt")
+    html = (tmp_path / "timely" / receipt.path).read_text("utf-8")
+    assert "14.000" in html and "28.000" not in html

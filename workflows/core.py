@@ -90,7 +90,8 @@ class DossierCore:
         else:
             budget = self._proc.time_limit
             if self._has("variable_time_limits"):  # a case on the form holds from receipt
-                budget, _ = self._proc.limit_for(inp.form, {}, {}, received_on(inp.received_at))
+                received = received_on(inp.received_at)
+                budget, _ = self._proc.limit_for(inp.form, {}, {}, received, inp.channel.value)
             clock = DossierClock(
                 budget=budget,
                 max_extensions=self._proc.max_extensions,
@@ -124,6 +125,7 @@ class DossierCore:
             "decisions": self._rt.decisions,
             "fields": self._rt.fields,
             "received": received_on(self._inp.received_at),
+            "channel": self._inp.channel.value,
         }
 
     def _has(self, behaviour: behaviours.Behaviour) -> bool:

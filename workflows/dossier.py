@@ -341,7 +341,11 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         (`variable_time_limits`); a change moves the appointment and the applicant is told."""
         context = self._expression_context()
         limit, case = self._proc.limit_for(
-            context["form"], context["decisions"], context["fields"], context["received"]
+            context["form"],
+            context["decisions"],
+            context["fields"],
+            context["received"],
+            context["channel"],
         )
         if limit == self._rt.clock.budget:
             return

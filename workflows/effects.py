@@ -43,7 +43,7 @@ class DossierEffects(DossierCore):
             procedure["time_limit"] = self._rt.clock.budget.model_dump(mode="json")
         if self._has("computed_fees"):  # the amounts due on this application
             for fee, shown in zip(self._proc.fees, procedure["fees"], strict=True):
-                shown["amount_vnd"] = fee.for_form(self._inp.form)
+                shown["amount_vnd"] = fee.for_form(self._inp.form, self._inp.channel.value)
                 shown.pop("amount", None)
         context = {
             "procedure": procedure,

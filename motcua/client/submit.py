@@ -224,7 +224,8 @@ def _due(inp: DossierInput) -> datetime:
     hours = proc.agencies[proc.receiving_agency].office_hours(inp.calendar)
     budget = proc.time_limit
     if behaviours.has(inp.interpreter_version(), "variable_time_limits"):
-        budget, _ = proc.limit_for(inp.form, {}, {}, received_on(inp.received_at))
+        received = received_on(inp.received_at)
+        budget, _ = proc.limit_for(inp.form, {}, {}, received, inp.channel.value)
     clock = DossierClock(budget=budget, max_extensions=proc.max_extensions, hours=hours).start(
         inp.received_at
     )
