@@ -365,7 +365,7 @@ class _Checker:
     # -- the step graph -------------------------------------------------------------------
 
     def targets(self, name: str) -> list[str]:
-        return self.after[name]
+        return self.after.get(name, [])  # an unknown step (reported as such) leads nowhere
 
     def graph(self) -> None:
         start = self.procedure.start
@@ -513,7 +513,7 @@ class _Checker:
         for branch, steps in own.items():
             others = {s: b for b, found in own.items() if b != branch for s in found}
             for n in sorted(steps - after - set(others)):
-                for where, to in self.edges[n]:
+                for where, to in self.edges.get(n, []):  # a branch may name an unknown step
                     target = self.steps.get(to)
                     if to == join or target is None or isinstance(target, EndStep):
                         continue

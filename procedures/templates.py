@@ -152,7 +152,6 @@ class _Spent:
         self.items = 0
 
 
-@pass_context
 def _day(value: Any) -> date:
     """A `date` field's value (`YYYY-MM-DD`) or a date as a date; ValueError otherwise."""
     if isinstance(value, date):
@@ -180,6 +179,7 @@ def months_between(start: Any, end: Any) -> int:
     return months
 
 
+@pass_context
 def _range(context: Context, *args: int) -> range:
     """`range`, sharing `MAX_RANGE` items among all the calls of one rendering."""
     found = range(*args)

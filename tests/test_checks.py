@@ -600,3 +600,9 @@ def test_a_condition_on_dates_counts_days_and_whole_months() -> None:
     late = "days_between(form.signed_on, received) > 30"
     assert evaluate(late, {"form": {"signed_on": "2026-01-01"}, "received": "2026-02-01"})
     assert not evaluate(late, {"form": {"signed_on": "2026-01-02"}, "received": "2026-02-01"})
+
+
+def test_a_branch_naming_an_unknown_step_is_reported_not_a_crash(load: Load) -> None:
+    text = edit(FULL, ("records: check_records", "records: check_recrds"))
+    messages = [message for message, *_ in seen(load(text))]
+    assert "steps.both.branches.records: unknown step `check_recrds`" in messages
