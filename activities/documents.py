@@ -54,7 +54,7 @@ class Documents:
             "form": {
                 "number": request.form.number,
                 "title": request.form.title,
-                "kind": request.kind.value,
+                "kind": str(request.kind),
             },
             "dossier_code": request.dossier_code,
             **request.context,
@@ -74,7 +74,7 @@ class Documents:
         log.info(
             "form rendered",
             dossier_code=request.dossier_code,
-            kind=request.kind.value,
+            kind=str(request.kind),
             path=str(path),
             sha256=digest,
             pdf=str(pdf) if pdf else None,

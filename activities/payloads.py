@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from procedures.models import Form, FormKind
+from procedures.models import Form, FormKind, Identifier
 
 
 class _Payload(BaseModel):
@@ -25,13 +25,13 @@ class RenderForm(_Payload):
 
     doc_id: str = Field(description="Sequence within the dossier, e.g. `03`; names the file.")
     dossier_code: str
-    kind: FormKind
+    kind: FormKind | Identifier = Field(description="A fixed kind, or a procedure's own form.")
     form: Form = Field(description="Number, title and the frozen template source.")
     context: dict[str, Any] = Field(description="procedure, dossier, issued_at, details.")
 
 
 class RenderedDocument(_Payload):
-    kind: FormKind
+    kind: FormKind | Identifier
     title: str
     path: str
     sha256: str

@@ -45,7 +45,14 @@ from motcua.play import (
 from procedures.fields import fits
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.messages import close_match
-from procedures.models import Channel, FrozenProcedure, ResultType, Step, TaskStep
+from procedures.models import (
+    Channel,
+    CitizenStep,
+    FrozenProcedure,
+    ResultType,
+    Step,
+    TaskStep,
+)
 from runtime.catalogue import catalogue_task_queues
 from runtime.connection import data_converter
 from runtime.errors import UserError
@@ -196,9 +203,13 @@ def _field(steps: dict[str, list[Step]], name: str, value: Any) -> tuple[str, st
     step_id, dot, field_name = name.partition(".")
     if not dot or not field_name:
         raise UserError(f"{option}: expected STEP.FIELD=VALUE", 2)
-    _decisions(steps, step_id, "--field", option.removeprefix("--field "))
+    if not any(isinstance(s, CitizenStep) for s in steps.get(step_id, [])):
+        _decisions(steps, step_id, "--field", option.removeprefix("--field "))
     declared = {
-        k: spec for s in steps[step_id] if isinstance(s, TaskStep) for k, spec in s.fields.items()
+        k: spec
+        for s in steps[step_id]
+        if isinstance(s, TaskStep | CitizenStep)
+        for k, spec in s.fields.items()
     }
     spec = declared.get(field_name)
     if spec is None:
@@ -433,7 +444,7 @@ def _run(
     receiving = proc.agencies[proc.receiving_agency]
     day = receiving.office_hours(calendar).day_minutes
     ended = [e.at for e in state.timeline if e.kind == "ended"]
-    limit = proc.time_limit
+    limit = state.clock.limit or proc.time_limit
     unit = limit.unit.value.replace("_", " ").removesuffix("s" if limit.amount == 1 else "")
     portal = _outbox(data / "outbox" / "portal.jsonl", PortalRecord, state.code)
     notices = _outbox(data / "outbox" / "notifications.jsonl", Notification, state.code)

@@ -23,6 +23,7 @@ from motcua import client as ops
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.legaltime.clock import deadline
 from procedures.models import (
+    CitizenStep,
     EndStep,
     FieldType,
     FormField,
@@ -40,7 +41,9 @@ from workflows.api import (
 )
 
 POLL_SECONDS = 0.2
-STEP_TAKEN = frozenset(("decided", "automatic", "chose", "handed_over", "waiting"))
+STEP_TAKEN = frozenset(
+    ("decided", "automatic", "chose", "handed_over", "waiting", "citizen_waiting")
+)
 """Timeline entries that each mean one visit of a step (a wait is counted when it starts)."""
 APPROVE = "approve"
 """The one decision on the apology letter (`TaskView.decisions` of step `apology`)."""
@@ -65,7 +68,8 @@ class Plan:
     second for the second..., the last for every later visit (default: the first that does not
     end the dossier badly); `apology: (approve,)` has the head approve the apology letter, which
     is otherwise left unapproved so that lateness stays visible. Officers act on a `late` step
-    only once its deadline has passed; with `no_event`, awaited events never come. `fields`
+    only once its deadline has passed; with `no_event`, awaited events never come and the
+    applicant never acts at a citizen step (else at once, with `fields` for that step). `fields`
     are the values officers enter at a step (by step, then field), over sample values for the
     required ones. At a `supplement` step the officer first asks for a supplement (once per
     dossier, as the law allows), and the applicant (`applicant_id`) brings it. With
@@ -171,6 +175,17 @@ async def _act_on(
         actor = Actor(user=f"demo.{apology.role}", agency=apology.agency, role=apology.role)
         await ops.approve_apology(client, state.code, actor, "Hồ sơ giải quyết quá hạn")
         return True
+    turn = _waiting(state, "citizen_waiting")
+    visit = f"{state.code} {state.timeline.index(turn)}" if turn else ""
+    if turn and turn.step is not None and visit not in delivered and not plan.no_event:
+        step = frozen.procedure.steps[turn.step]
+        assert isinstance(step, CitizenStep)
+        given = sample_fields(step.fields) | dict(plan.fields.get(turn.step, {}))
+        await ops.act_as_applicant(
+            client, state.code, turn.step, given, applicant_id=plan.applicant_id
+        )
+        delivered.add(visit)
+        return True
     waiting = _waiting(state)
     visit = f"{state.code} {state.timeline.index(waiting)}" if waiting else ""
     if waiting and visit not in delivered and not plan.no_event:
@@ -182,11 +197,12 @@ async def _act_on(
     return False
 
 
-def _waiting(state: DossierState) -> TimelineEntry | None:
-    """The timeline entry of the wait the dossier is in, if it is waiting for an event."""
+def _waiting(state: DossierState, kind: str = "waiting") -> TimelineEntry | None:
+    """The timeline entry of the wait the dossier is in, if it is waiting for an event (or,
+    with `kind="citizen_waiting"`, for the applicant at a citizen step)."""
     pending: dict[str | None, TimelineEntry] = {}
     for entry in state.timeline:
-        if entry.kind == "waiting":
+        if entry.kind == kind:
             pending[entry.step] = entry
         elif entry.kind in ("arrived", "timed_out"):
             pending.pop(entry.step, None)
@@ -250,14 +266,17 @@ def _wake_at(dossiers: Dossiers, plan: Plan, calendar: WorkCalendar) -> datetime
             and not task.overdue
             and not state.clock.suspended  # its due instant recedes while the clock stands
         ]
-        waiting = _waiting(state) if plan.no_event else None
-        if waiting is not None and waiting.step is not None:
+        for kind in ("waiting", "citizen_waiting"):
+            waiting = _waiting(state, kind) if plan.no_event else None
+            if waiting is None or waiting.step is None:
+                continue
             proc = frozen.procedure
             step = proc.steps[waiting.step]
-            assert isinstance(step, WaitStep)
+            assert isinstance(step, WaitStep | CitizenStep)
+            limit = step.timeout if isinstance(step, WaitStep) else step.deadline
             receiving = proc.agencies[proc.receiving_agency]
             hours = receiving.office_hours(calendar)
-            instants.append(deadline(calendar, waiting.at, step.timeout, hours) + PAST)
+            instants.append(deadline(calendar, waiting.at, limit, hours) + PAST)
     return min(instants, default=None)
 
 

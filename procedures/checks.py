@@ -20,6 +20,7 @@ from procedures.models import (
     ACTIVITY_NAMES,
     AutoStep,
     ChoiceStep,
+    CitizenStep,
     EndStep,
     FieldType,
     FormField,
@@ -48,7 +49,7 @@ def edges(step: Step) -> list[Edge]:
         return [(("results", str(result)), to) for result, to in step.results.items()]
     if isinstance(step, AutoStep):
         return [(("next",), step.next)]
-    if isinstance(step, WaitStep):
+    if isinstance(step, WaitStep | CitizenStep):
         return [(("next",), step.next), (("on_timeout",), step.on_timeout)]
     if isinstance(step, ParallelStep):
         return [(("branches", name), to) for name, to in step.branches.items()] + [
@@ -69,8 +70,10 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.declared_fields()
     checker.expressions()
     checker.conditional_documents()
+    checker.computed_fees()
     checker.graph()
     checker.unstoppable_loops()
+    checker.time_limits()
     checker.time_shares()
     return checker.problems
 
@@ -133,12 +136,33 @@ class _Checker:
                 if step.activity not in ACTIVITY_NAMES:
                     hint = close_match(step.activity, sorted(ACTIVITY_NAMES))
                     self.report((*where, "activity"), f"unknown activity `{step.activity}`", hint)
+                elif step.activity == "render_form":
+                    self.rendered_form(where, step)
             elif isinstance(step, EndStep) and step.form and step.form not in proc.forms:
                 self.report(
                     (*where, "form"),
                     f"form `{step.form}` is not declared in `forms`",
                     f"add `forms: {{{step.form}: {{number: …, title: …, template: …}}}}`",
                 )
+
+    def rendered_form(self, where: Sequence[str | int], step: AutoStep) -> None:
+        """A `render_form` step names a declared form: a fixed kind or one of the procedure's
+        own, whose template the loader has frozen with it."""
+        form = step.args.get("form")
+        declared = [str(kind) for kind in self.procedure.forms]
+        if form is None:
+            self.report(
+                (*where, "args"),
+                "`render_form` needs `args: {form: …}`, the form to issue",
+                f"one of: {', '.join(declared)}" if declared else "declare it under `forms`",
+            )
+        elif not isinstance(form, str) or form not in declared:
+            self.report(
+                (*where, "args", "form"),
+                f"form `{form}` is not declared in `forms`",
+                close_match(str(form), declared, listing=False)
+                or f"add `{form}: {{number: …, title: …, template: …}}` under `forms`",
+            )
 
     def required_forms(self) -> None:
         """Forms the dossier issues on its own: the receipt always, others with their policy."""
@@ -180,15 +204,10 @@ class _Checker:
         for name, step in self.steps.items():
             if isinstance(step, ChoiceStep):
                 for i, rule in enumerate(step.when):
-                    where = ("steps", name, "when", i, "if")
-                    problem = templates.expression_problem(rule.if_)
-                    if problem:
-                        self.report(where, *problem)
-                        continue
-                    _, refs = templates.names_read(rule.if_, template=False)
-                    self.field_refs(where, refs)
-                    if checked:
-                        self.form_uses(where, templates.form_uses(rule.if_, template=False))
+                    self.condition(("steps", name, "when", i, "if"), rule.if_)
+            elif isinstance(step, CitizenStep):
+                for i, item in enumerate(step.amounts):
+                    self.condition(("steps", name, "amounts", i, "amount"), item.amount)
             elif isinstance(step, AutoStep | EndStep):
                 if isinstance(step, AutoStep):
                     found = _strings(step.args, ("steps", name, "args"))
@@ -207,29 +226,50 @@ class _Checker:
         """A `required_if` is an expression on `form` alone (nothing else exists at
         submission) over declared application fields."""
         for i, doc in enumerate(self.procedure.documents):
-            if doc.required_if is None:
-                continue
-            where = ("documents", i, "required_if")
-            problem = templates.expression_problem(doc.required_if)
-            if problem:
-                self.report(where, *problem)
-                continue
-            names, _ = templates.names_read(doc.required_if, template=False)
-            others = [n for n in names if n != "form"]
-            if others:
-                self.report(
-                    where,
-                    f"`required_if` reads `{others[0]}`, which a submission does not have",
-                    "a document's condition reads only `form`, the application",
-                )
-            elif not self.procedure.application:
-                self.report(
-                    where,
-                    "`required_if` reads `form`, but the procedure declares no `application`",
-                    "declare the fields it reads under `application`",
-                )
-            else:
-                self.form_uses(where, templates.form_uses(doc.required_if, template=False))
+            if doc.required_if is not None:
+                where = ("documents", i, "required_if")
+                self.on_form_only(where, doc.required_if, "`required_if`", "a document's condition")
+
+    def computed_fees(self) -> None:
+        """A fee's `amount` is an expression on `form` alone (computed at receipt) over
+        declared application fields."""
+        for i, fee in enumerate(self.procedure.fees):
+            if fee.amount is not None:
+                where = ("fees", i, "amount")
+                self.on_form_only(where, fee.amount, "`amount`", "an amount", ("form", "channel"))
+
+    def on_form_only(
+        self,
+        where: Sequence[str | int],
+        text: str,
+        key: str,
+        what: str,
+        readable: tuple[str, ...] = ("form",),
+    ) -> None:
+        """An expression evaluated at submission: it parses, reads only what a submission has
+        (`readable`) and only declared `form` fields."""
+        problem = templates.expression_problem(text)
+        if problem:
+            self.report(where, *problem)
+            return
+        names, _ = templates.names_read(text, template=False)
+        others = [n for n in names if n not in readable]
+        if others:
+            self.report(
+                where,
+                f"{key} reads `{others[0]}`, which a submission does not have",
+                f"{what} reads only {' and '.join(f'`{n}`' for n in readable)}",
+            )
+        elif "form" not in names:
+            return
+        elif not self.procedure.application:
+            self.report(
+                where,
+                f"{key} reads `form`, but the procedure declares no `application`",
+                "declare the fields it reads under `application`",
+            )
+        else:
+            self.form_uses(where, templates.form_uses(text, template=False))
 
     def template_names(self, path: Sequence[str | int], text: str) -> None:
         """Each `fields.STEP.FIELD` a template reads names a field a task declares (the names
@@ -238,8 +278,8 @@ class _Checker:
         self.field_refs(path, refs)
 
     def field_refs(self, path: Sequence[str | int], refs: Sequence[templates.FieldRef]) -> None:
-        """Each `fields.STEP.FIELD` names a task step and a field it declares."""
-        tasks = {n: s for n, s in self.steps.items() if isinstance(s, TaskStep)}
+        """Each `fields.STEP.FIELD` names a task (or citizen) step and a field it declares."""
+        tasks = {n: s for n, s in self.steps.items() if isinstance(s, TaskStep | CitizenStep)}
         for step, field in refs:
             task = tasks.get(step)
             if task is None:
@@ -247,7 +287,7 @@ class _Checker:
                 self.report(
                     path,
                     f"fields.{step}: `{step}` is not a task step ({what}); officers enter "
-                    "fields only at tasks",
+                    "fields only at tasks (applicants at citizen steps)",
                     close_match(step, list(tasks), listing=False),
                 )
             elif field is not None and field not in task.fields:
@@ -299,7 +339,7 @@ class _Checker:
             (("application", name), spec) for name, spec in self.procedure.application.items()
         ]
         for name, step in self.steps.items():
-            if isinstance(step, TaskStep):
+            if isinstance(step, TaskStep | CitizenStep):
                 declared += [
                     (("steps", name, "fields", field), spec) for field, spec in step.fields.items()
                 ]
@@ -325,7 +365,7 @@ class _Checker:
     # -- the step graph -------------------------------------------------------------------
 
     def targets(self, name: str) -> list[str]:
-        return self.after[name]
+        return self.after.get(name, [])  # an unknown step (reported as such) leads nowhere
 
     def graph(self) -> None:
         start = self.procedure.start
@@ -406,7 +446,7 @@ class _Checker:
         if start not in self.steps:
             return
         reached, ends = _closure([start], self.targets), self.can_end()
-        stops = TaskStep | WaitStep | SubprocedureStep
+        stops = TaskStep | WaitStep | CitizenStep | SubprocedureStep
         free = {
             name
             for name, step in self.steps.items()
@@ -473,7 +513,7 @@ class _Checker:
         for branch, steps in own.items():
             others = {s: b for b, found in own.items() if b != branch for s in found}
             for n in sorted(steps - after - set(others)):
-                for where, to in self.edges[n]:
+                for where, to in self.edges.get(n, []):  # a branch may name an unknown step
                     target = self.steps.get(to)
                     if to == join or target is None or isinstance(target, EndStep):
                         continue
@@ -497,8 +537,39 @@ class _Checker:
 
     # -- time -----------------------------------------------------------------------------
 
+    def time_limits(self) -> None:
+        """Each case of a variable limit: a condition that parses and reads what exists, and a
+        limit in the procedure's unit (the step shares count in it)."""
+        unit = self.procedure.time_limit.unit
+        for i, case in enumerate(self.procedure.time_limits):
+            where = ("time_limits", i)
+            self.condition((*where, "if"), case.if_)
+            if case.limit.unit is not unit:
+                self.report(
+                    (*where, "limit", "unit"),
+                    f"`{case.limit.unit}` is not the unit of `time_limit` (`{unit}`)",
+                    f"write every case's limit in {unit}: the step shares count in it",
+                )
+
+    def condition(self, where: Sequence[str | int], text: str) -> bool:
+        """An expression on `form`, `decisions` and `fields` (a choice's `if`, a case of a
+        variable limit): it parses, and what it reads is declared. False when it does not
+        parse."""
+        problem = templates.expression_problem(text)
+        if problem:
+            self.report(where, *problem)
+            return False
+        _, refs = templates.names_read(text, template=False)
+        self.field_refs(where, refs)
+        if self.procedure.application:
+            self.form_uses(where, templates.form_uses(text, template=False))
+        return True
+
     def time_shares(self) -> None:
-        limit = self.procedure.time_limit
+        limit = max(
+            (self.procedure.time_limit, *(case.limit for case in self.procedure.time_limits)),
+            key=lambda limit: limit.amount,
+        )
         if self.procedure.start not in self.steps:
             return
         try:

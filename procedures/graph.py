@@ -13,6 +13,7 @@ from procedures.checks import edges
 from procedures.models import (
     AutoStep,
     ChoiceStep,
+    CitizenStep,
     EndStep,
     FrozenProcedure,
     ParallelStep,
@@ -87,6 +88,8 @@ def _shape(name: str, step: Step, frozen: FrozenProcedure) -> str:
         return f"{node}{{{{{label('∥ ' + title)}}}}}"
     if isinstance(step, WaitStep):
         return f"{node}[/{label(title + _BR + '⏳ ' + step.event)}/]"
+    if isinstance(step, CitizenStep):
+        return f"{node}[/{label(title + _BR + '👤 applicant')}/]"
     if isinstance(step, SubprocedureStep):
         sub = frozen.subprocedures.get(step.procedure)
         called = f"{step.procedure} {sub.procedure.name}" if sub else step.procedure
@@ -106,9 +109,11 @@ def _labelled_edges(step: Step, unit: str) -> list[tuple[str, str]]:
             text = f"{where[-1]}{suffix}"
         elif isinstance(step, ChoiceStep):
             text = f"{step.when[int(where[1])].if_}" if where[0] == "when" else "otherwise"
-        elif isinstance(step, WaitStep):
-            timeout = f"{step.timeout.amount:g}{_UNITS.get(str(step.timeout.unit), '')}"
-            text = step.event if where[0] == "next" else f"timeout {timeout}"
+        elif isinstance(step, WaitStep | CitizenStep):
+            limit = step.timeout if isinstance(step, WaitStep) else step.deadline
+            timeout = f"{limit.amount:g}{_UNITS.get(str(limit.unit), '')}"
+            done = step.event if isinstance(step, WaitStep) else "done"
+            text = done if where[0] == "next" else f"timeout {timeout}"
         elif isinstance(step, ParallelStep):
             if where[0] == "next":
                 continue

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
 from procedures.legaltime.clock import SuspendReason
-from procedures.templates import evaluate
+from procedures.templates import Refused, amount_of, evaluate
 from procedures.text import MAX_TEXT
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -120,8 +120,29 @@ class Fee(_Model):
     """A fee or charge, in VND."""
 
     name: str
-    amount_vnd: int = Field(ge=0)
+    amount_vnd: int = Field(ge=0, description="The amount (with `amount`: when it gives none).")
     exempt: tuple[str, ...] = Field((), description="Categories of applicants exempt from it.")
+    amount: str | None = Field(
+        None,
+        exclude_if=lambda amount: amount is None,  # files without it keep their content hash
+        max_length=500,
+        description="The amount computed from the application: an expression on `form` and "
+        "`channel` (`in_person`, `online`, `post`) giving whole VND, e.g. "
+        "`form.area_m2 * 1500`, a table: `{'urban': 200000, 'rural': 100000}[form.zone]`, or "
+        "`14000 if channel == 'online' else 28000`.",
+    )
+
+    def for_form(self, form: Mapping[str, Any], channel: str | None = None) -> int:
+        """The amount due on this application, submitted on `channel`: `amount` computed,
+        else `amount_vnd`."""
+        if self.amount is None:
+            return self.amount_vnd
+        context = {"form": dict(form), "decisions": {}, "fields": {}, "channel": channel}
+        try:
+            found = amount_of(self.amount, context)
+        except Refused:
+            found = None
+        return self.amount_vnd if found is None else found
 
 
 class ResultDocument(_Model):
@@ -316,6 +337,61 @@ class WaitStep(_Step):
         return self.suspends_clock or None
 
 
+class Amount(_Model):
+    """A sum of money the applicant is asked for, computed when the step opens."""
+
+    name: str = Field(max_length=500, description="What it is, e.g. `Lệ phí trước bạ`.")
+    amount: str = Field(
+        max_length=500,
+        description="Expression giving whole VND on `form`, `decisions` and `fields`, e.g. "
+        "`fields.assess_tax.registration_fee_vnd` or `form.area_m2 * 15000`.",
+    )
+
+
+class CitizenStep(_Step):
+    """Something only the applicant does (come and sign, pay, confirm) by a deadline: told
+    when the step opens, they act with `motcua citizen act` (their identity number as proof);
+    without it by the deadline, the dossier goes `on_timeout`."""
+
+    kind: Literal["citizen"]
+    deadline: TimeLimit = Field(
+        description="How long the applicant has, from the step's opening (the receiving "
+        "agency's hours and calendar)."
+    )
+    next: Identifier = Field(description="The step after the applicant has acted.")
+    on_timeout: Identifier = Field(description="The step when the deadline passes first.")
+    suspends_clock: Annotated[bool | SuspendReason, BeforeValidator(_suspension)] = Field(
+        SuspendReason.CITIZEN_APPOINTMENT,
+        description="The legal clock stops while the applicant has to act, and why (default "
+        "`citizen_appointment`; `false`: it runs).",
+    )
+    fields: dict[Identifier, FormField] = Field(
+        {},
+        description="What the applicant gives when acting (e.g. a payment receipt number), "
+        "read later as `fields.STEP.FIELD`.",
+    )
+    amounts: tuple[Amount, ...] = Field(
+        (),
+        exclude_if=lambda amounts: not amounts,
+        max_length=20,
+        description="For a payment: the sums asked for (and their total), in the applicant's "
+        "notice and the timeline.",
+    )
+    event: Identifier | None = Field(
+        None,
+        exclude_if=lambda event: event is None,
+        description="An external event that also completes the step (`motcua event`, e.g. "
+        "the treasury's or an officer's confirmation of payment).",
+    )
+
+    @property
+    def suspension(self) -> SuspendReason | None:
+        """Why the clock stops while the applicant has to act, or None when it runs."""
+        if self.suspends_clock is True:
+            return SuspendReason.CITIZEN_APPOINTMENT
+        return self.suspends_clock or None
+
+
 class EndStep(_Step):
     """The end of the dossier with its result; `form` is issued on the way out."""
 
@@ -334,9 +410,35 @@ class EndStep(_Step):
 
 
 Step = Annotated[
-    TaskStep | AutoStep | ParallelStep | ChoiceStep | SubprocedureStep | WaitStep | EndStep,
+    TaskStep
+    | AutoStep
+    | ParallelStep
+    | ChoiceStep
+    | SubprocedureStep
+    | WaitStep
+    | CitizenStep
+    | EndStep,
     Field(discriminator="kind"),
 ]
+
+
+class LimitCase(_Model):
+    """One case of a variable time limit: `limit` applies while `if` holds (the first case that
+    holds wins; none: the procedure's `time_limit`)."""
+
+    if_: str = Field(
+        alias="if",
+        max_length=500,
+        description="Expression on `form`, `decisions` and `fields`, e.g. "
+        "`decisions.examine == 'needs_verification'`. On `form` alone it holds from receipt "
+        "(the receipt's appointment); on an officer's decision or field, from that decision on.",
+    )
+    limit: TimeLimit = Field(description="The legal time limit in this case, counted from receipt.")
+    title: str | None = Field(
+        None, max_length=500, description="Why this limit applies, for the applicant's notice."
+    )
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class Procedure(_Model):
@@ -354,6 +456,14 @@ class Procedure(_Model):
     level: Level
     channels: tuple[Channel, ...] = Field(min_length=1)
     time_limit: TimeLimit = Field(description="The legal processing time limit.")
+    time_limits: tuple[LimitCase, ...] = Field(
+        (),
+        exclude_if=lambda cases: not cases,  # files without it keep their content hash
+        max_length=20,
+        description="Variable time limits: cases, each a condition and the limit it gives "
+        "(same unit as `time_limit`); the first that holds sets the dossier's limit, else "
+        "`time_limit` does. Evaluated at receipt and after every officer's decision.",
+    )
     max_extensions: int = Field(1, ge=0, description="How many times the date may be moved.")
     supplement: SupplementPolicy | None = None
     apology: Apology | None = None
@@ -368,9 +478,40 @@ class Procedure(_Model):
     )
     fees: tuple[Fee, ...] = ()
     results: tuple[ResultDocument, ...] = ()
-    forms: dict[FormKind, Form] = Field({}, description="Legal forms the procedure issues.")
+    forms: dict[FormKind | Identifier, Form] = Field(
+        {},
+        description="Legal forms the procedure issues: the fixed kinds (receipt, refusal...) "
+        "and documents of its own (any other identifier, e.g. `cadastral_transfer_slip`), "
+        "issued by an `auto` step `render_form` with `form: <name>`.",
+    )
     start: Identifier
     steps: dict[Identifier, Step] = Field(min_length=1)
+
+    def limit_for(
+        self,
+        form: Mapping[str, Any],
+        decisions: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        received: str | None = None,
+        channel: str | None = None,
+    ) -> tuple[TimeLimit, LimitCase | None]:
+        """The dossier's time limit on this data, and the case that gave it (None: the
+        procedure's `time_limit`). A case whose condition is refused counts as not holding."""
+        context = {
+            "form": dict(form),
+            "decisions": dict(decisions),
+            "fields": dict(fields),
+            "received": received,
+            "channel": channel,
+        }
+        for case in self.time_limits:
+            try:
+                holds = evaluate(case.if_, context)
+            except Refused:
+                holds = False
+            if holds:
+                return case.limit, case
+        return self.time_limit, None
 
 
 class FrozenProcedure(_Model):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from datetime import date
 from functools import lru_cache
 from typing import Any, TypeGuard, TypeVar
 
@@ -73,7 +74,12 @@ class _Budgeted(ImmutableSandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(loader=_NoTemplates(), **options)
-        self.globals = {"range": _range, "dict": dict}
+        self.globals = {
+            "range": _range,
+            "dict": dict,
+            "days_between": days_between,
+            "months_between": months_between,
+        }
         self.filters = {name: _bounded(name, f) for name, f in self.filters.items()}
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -146,6 +152,33 @@ class _Spent:
         self.items = 0
 
 
+def _day(value: Any) -> date:
+    """A `date` field's value (`YYYY-MM-DD`) or a date as a date; ValueError otherwise."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {type(value).__name__}")
+    return date.fromisoformat(value)
+
+
+def days_between(start: Any, end: Any) -> int:
+    """Calendar days from `start` to `end` (dates as `YYYY-MM-DD`), negative when `end` is
+    earlier: `days_between(form.contract_signed_on, received) <= 30`."""
+    return (_day(end) - _day(start)).days
+
+
+def months_between(start: Any, end: Any) -> int:
+    """Whole months from `start` to `end` (the day of the month counts: 31/01 to 28/02 is 0):
+    `months_between(form.contract_end, received) < 3`, filed within 3 months."""
+    a, b = _day(start), _day(end)
+    months = (b.year - a.year) * 12 + b.month - a.month
+    if months > 0 and b.day < a.day:
+        months -= 1
+    elif months < 0 and b.day > a.day:
+        months += 1
+    return months
+
+
 @pass_context
 def _range(context: Context, *args: int) -> range:
     """`range`, sharing `MAX_RANGE` items among all the calls of one rendering."""
@@ -169,8 +202,9 @@ references are checked by `validate` instead (`names_read`). Dossiers whose inte
 EXPRESSIONS = _Budgeted(undefined=ChainableUndefined)
 """Choice conditions: a missing name or key reads as undefined, and the condition as false."""
 
-NAMES: tuple[str, ...] = ("form", "decisions", "fields")
-"""What an expression may read: the dossier's form data, decisions taken, fields filled."""
+NAMES: tuple[str, ...] = ("form", "decisions", "fields", "received", "channel")
+"""What an expression may read: the dossier's form data, decisions taken, fields filled, the
+day it was received (`YYYY-MM-DD`, local time) and the channel it came by."""
 
 FormUses = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]
 """The `form` fields an expression or template reads, and each (field, literal) it compares."""
@@ -245,6 +279,23 @@ def evaluate(text: str, context: dict[str, Any]) -> bool:
         raise
     except (TemplateError, TypeError, ValueError, ArithmeticError):
         return False
+
+
+def amount_of(text: str, context: dict[str, Any]) -> int | None:
+    """An amount of money (whole VND, ≥ 0) an expression gives, e.g. an officer's field or
+    `form.area_m2 * 15000`; None when it gives no such number (a value not entered yet, an
+    error). Going over a budget raises `Refused`, as for `evaluate`."""
+    try:
+        value = _compiled(text)(**context)
+    except Refused:
+        raise
+    except (TemplateError, TypeError, ValueError, ArithmeticError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return round(value)
+    return int(value)
 
 
 # ---------------------------------------------------------------------------- static analysis

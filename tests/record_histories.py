@@ -145,6 +145,7 @@ CASES: tuple[Case, ...] = (
         "1.004227-fields-payment",
         "1.004227",
         decisions={"endorse": ["return_for_rework", "sign"]},
+        form={"area_m2": 800},  # interpreter 5: the appraisal fee computed from the area
         fields={
             "assess_tax": {
                 "notice_number": "TB-2026-001",
@@ -154,7 +155,9 @@ CASES: tuple[Case, ...] = (
         },
         channel=Channel.IN_PERSON,
     ),
-    Case(  # interpreter 4: the couple's appointment suspends the clock as such
+    Case(  # interpreter 5: the couple's appointment suspends the clock as such; verification
+        # makes the limit 5 working days (variable_time_limits), and the couple confirm their
+        # own step (citizen_steps)
         "1.000894-citizen-appointment",
         "1.000894",
         decisions={"examine": ["needs_verification"]},
@@ -200,7 +203,7 @@ def decide(frozen: FrozenProcedure, case: Case, step: str, taken: dict[str, int]
 async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -> list[str]:
     """Act until the dossier ends; the codes of the sub-procedure dossiers it started."""
     taken: dict[str, int] = {}
-    delivered = 0
+    delivered = acted = 0
     hooked: set[str] = set()
     children: dict[str, asyncio.Task[list[str]]] = {}
     while True:
@@ -241,6 +244,10 @@ async def play(client: Client, code: str, frozen: FrozenProcedure, case: Case) -
             decision = decide(frozen, case, task.step, taken)
             fields = sample(frozen, task.step) | case.fields.get(task.step, {})
             await ops.complete(client, code, task.step, officer(task), decision, fields)
+        turns = [e.step for e in state.timeline if e.kind == "citizen_waiting"]
+        if len(turns) > acted and turns[-1] is not None:  # the applicant's own step, once
+            acted = len(turns)
+            await ops.act_as_applicant(client, code, turns[-1], applicant_id=APPLICANT_ID)
         event = awaited(state)
         waits = sum(1 for entry in state.timeline if entry.kind == "waiting")
         if event is not None and waits > delivered:  # once per wait: it shows until it moves on

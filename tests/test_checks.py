@@ -11,6 +11,7 @@ from helpers import FIXTURES, FULL, at, edit, seen
 
 from procedures.errors import Problem, ProcedureError
 from procedures.loader import load_procedure
+from procedures.templates import evaluate
 
 Load = Callable[[str], list[Problem]]
 """Given a variant of `full.yaml`, the problems loading it reports."""
@@ -155,8 +156,9 @@ def test_path_that_never_ends(load: Load) -> None:
         ),
         (
             "  approved: {kind",
-            "  limbo: {kind: auto, activity: render_form, next: circle}\n"
-            "  circle: {kind: auto, activity: render_form, next: circle}\n  approved: {kind",
+            "  limbo: {kind: auto, activity: render_form, args: {form: receipt}, next: circle}\n"
+            "  circle: {kind: auto, activity: render_form, args: {form: receipt}, next: circle}\n"
+            "  approved: {kind",
         ),
     )
     assert seen(load(text)) == [
@@ -223,7 +225,7 @@ def test_expression_reading_an_unknown_name(load: Load) -> None:
     assert seen(load(text)) == [
         (
             "steps.route.when[0].if: expression reads unknown name `dossier`",
-            "expressions see only decisions, fields, form",
+            "expressions see only channel, decisions, fields, form, received",
             *at(text, '"dossier.age < 6"'),
         )
     ]
@@ -398,7 +400,7 @@ def test_a_template_reads_only_its_context_and_declared_officer_fields(load: Loa
         ),
         (
             "steps.check_records.args.c: fields.route: `route` is not a task step (a step of "
-            "another kind); officers enter fields only at tasks",
+            "another kind); officers enter fields only at tasks (applicants at citizen steps)",
             None,
             *at(text, '"{{ fields.route'),
         ),
@@ -420,7 +422,7 @@ def test_an_end_steps_reason_and_a_choice_are_checked_like_templates(load: Load)
         "steps.route.when[0].if: fields.review.nope: step `review` declares no field `nope` "
         "(declared: none)",
         "steps.refused.reason: fields.reviw: `reviw` is not a task step (no such step); officers "
-        "enter fields only at tasks",
+        "enter fields only at tasks (applicants at citizen steps)",
     ]
 
 
@@ -456,3 +458,154 @@ def test_a_conditional_document_reads_only_declared_application_fields(load: Loa
         "documents[0].required_if: `required_if` reads `form`, but the procedure declares no "
         "`application`"
     ]
+
+
+def test_a_variable_time_limit_reads_what_exists_in_the_procedures_unit(
+    load: Load, tmp_path: Path
+) -> None:
+    def with_cases(*cases: str) -> str:
+        listed = "".join(f"  - {case}\n" for case in cases)
+        return FULL.replace(
+            "time_limit: {amount: 5, unit: working_days}\n",
+            "time_limit: {amount: 5, unit: working_days}\ntime_limits:\n" + listed,
+            1,
+        )
+
+    text = with_cases(
+        "{if: \"decisions.review == 'approve'\", limit: {amount: 8, unit: calendar_days}}",
+        '{if: "fields.reviw.x", limit: {amount: 2}}',
+        '{if: "form.age <", limit: {amount: 2}}',
+    )
+    assert seen(load(text)) == [
+        (
+            "time_limits[0].limit.unit: `calendar_days` is not the unit of `time_limit` "
+            "(`working_days`)",
+            "write every case's limit in working_days: the step shares count in it",
+            *at(text, "calendar_days}}"),
+        ),
+        (
+            "time_limits[1].if: fields.reviw: `reviw` is not a task step (no such step); "
+            "officers enter fields only at tasks (applicants at citizen steps)",
+            "did you mean `review`?",
+            *at(text, '"fields.reviw.x"'),
+        ),
+        (
+            "time_limits[2].if: expression does not parse: unexpected 'end of template'",
+            "e.g. `form.age < 6 and decisions.receive == 'accept'`",
+            *at(text, '"form.age <"'),
+        ),
+    ]
+    # the shares may fill the longest case's limit: 4 days of steps, a 1-day default
+    fits = with_cases("{if: \"decisions.review == 'approve'\", limit: {amount: 4}}").replace(
+        "time_limit: {amount: 5,", "time_limit: {amount: 1,", 1
+    )
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(fits, "utf-8")
+    assert load_procedure(path).procedure.time_limits[0].limit.amount == 4
+    [problem] = load(fits.replace("limit: {amount: 4}", "limit: {amount: 3.5}"))
+    assert problem.message.startswith("time_limit.amount: step shares add up to 4 working days")
+
+
+def test_a_citizen_step_is_checked_like_a_wait_and_its_fields_like_a_tasks(load: Load) -> None:
+    citizen = (
+        "  sign:\n    kind: citizen\n    deadline: {amount: 10, unit: calendar_days}\n"
+        "    next: aproved\n    on_timeout: stopped\n"
+        "    fields: {witness: {type: string, choices: [a]}}\n"
+    )
+    text = edit(FULL, ("decisions: {approve: pay,", "decisions: {approve: sign,")).replace(
+        "  approved: {kind: end", citizen + "  approved: {kind: end", 1
+    )
+    text = text.replace(
+        'args: {register: "{{ form.register }}"}',
+        'args: {register: "{{ fields.sign.witness }} {{ fields.sign.wtness }}"}',
+    )
+    messages = sorted(message for message, *_ in seen(load(text)))
+    assert messages == sorted(
+        [
+            "steps.check_records.args.register: fields.sign.wtness: step `sign` declares no field "
+            "`wtness` (declared: witness)",
+            "steps.sign.next: unknown step `aproved`",
+            "steps.sign.fields.witness.choices: only a `choice` field has `choices`; this one is "
+            "`string`",
+            "steps.pay: step `pay` is never reached from `start` (receive)",
+            "steps.child: step `child` is never reached from `start` (receive)",
+            "steps.approved: step `approved` is never reached from `start` (receive)",
+        ]
+    )
+
+
+def test_a_computed_fee_reads_the_application_and_a_payments_amounts_the_fields(
+    load: Load, tmp_path: Path
+) -> None:
+    age = "application:\n  age: {type: integer}\n  register: {type: string}\n"
+    fee = '  - {name: "Lệ phí", amount_vnd: 0, amount: "AMOUNT"}\n'
+
+    def with_fee(amount: str, application: str = age) -> str:
+        return FULL.replace(
+            "forms:\n", f"{application}fees:\n" + fee.replace("AMOUNT", amount) + "forms:\n", 1
+        )
+
+    assert [m for m, *_ in seen(load(with_fee("fields.review.x * 2")))] == [
+        "fees[0].amount: `amount` reads `fields`, which a submission does not have"
+    ]
+    path = tmp_path / "catalog" / "full.yaml"  # a fee on the channel and the form is valid
+    path.write_text(with_fee("14000 if channel == 'online' else form.age * 1000"), "utf-8")
+    computed = load_procedure(path).procedure.fees[0]
+    on = (computed.for_form({"age": 3}, "online"), computed.for_form({"age": 3}, "post"))
+    assert on == (14000, 3000)
+    assert [m for m, *_ in seen(load(with_fee("form.agee * 1000")))] == [
+        "fees[0].amount: form.agee is not a declared application field (declared: age, register)"
+    ]
+    payment = edit(FULL, ("decisions: {approve: pay,", "decisions: {approve: sign,")).replace(
+        "  approved: {kind: end",
+        "  sign:\n    kind: citizen\n    deadline: {amount: 10, unit: calendar_days}\n"
+        "    amounts: [{name: Phí, amount: 'fields.review.fee +'}]\n"
+        "    next: pay\n    on_timeout: stopped\n  approved: {kind: end",
+        1,
+    )
+    [problem] = load(payment)
+    assert problem.message.startswith("steps.sign.amounts[0].amount: expression does not parse")
+
+
+def test_a_form_issued_by_a_step_is_declared_a_fixed_kind_or_the_procedures_own(
+    load: Load, tmp_path: Path
+) -> None:
+    text = edit(
+        FULL,
+        (
+            "    kind: auto\n    activity: notify_applicant\n",
+            "    kind: auto\n    activity: render_form\n",
+        ),
+        ('args: {register: "{{ form.register }}"}', "args: {form: transfer_slp}"),
+    )
+    [problem] = load(text)
+    assert problem.message == (
+        "steps.check_records.args.form: form `transfer_slp` is not declared in `forms`"
+    )
+    own = text.replace(
+        "forms:\n",
+        "forms:\n  transfer_slip: {number: '03', title: Phiếu, template: ../forms/result.html.j2}"
+        "\n",
+        1,
+    ).replace("{form: transfer_slp}", "{form: transfer_slip}")
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(own, "utf-8")
+    assert "transfer_slip" in load_procedure(path).procedure.forms
+
+
+def test_a_condition_on_dates_counts_days_and_whole_months() -> None:
+    """Filed within 3 months of the contract's end; registered within 30 days of signing."""
+    within = "months_between(form.contract_end, received) < 3"
+    assert evaluate(within, {"form": {"contract_end": "2026-01-31"}, "received": "2026-04-30"})
+    assert not evaluate(within, {"form": {"contract_end": "2026-01-31"}, "received": "2026-05-01"})
+    assert not evaluate(within, {"form": {}, "received": "2026-02-01"})  # no date: false
+    assert not evaluate(within, {"form": {"contract_end": "31/01/2026"}, "received": "2026-02-01"})
+    late = "days_between(form.signed_on, received) > 30"
+    assert evaluate(late, {"form": {"signed_on": "2026-01-01"}, "received": "2026-02-01"})
+    assert not evaluate(late, {"form": {"signed_on": "2026-01-02"}, "received": "2026-02-01"})
+
+
+def test_a_branch_naming_an_unknown_step_is_reported_not_a_crash(load: Load) -> None:
+    text = edit(FULL, ("records: check_records", "records: check_recrds"))
+    messages = [message for message, *_ in seen(load(text))]
+    assert "steps.both.branches.records: unknown step `check_recrds`" in messages

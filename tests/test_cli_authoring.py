@@ -114,6 +114,10 @@ def test_schema_for_editors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "citizen_appointment" in defs["SuspendReason"]["enum"]
     assert {"reason"} <= set(defs["EndStep"]["properties"])
     assert {"required_if"} <= set(defs["Document"]["properties"])
+    assert schema["properties"]["time_limits"]["items"] == {"$ref": "#/$defs/LimitCase"}
+    assert defs["LimitCase"]["required"] == ["if", "limit"]
+    citizen = defs["CitizenStep"]
+    assert set(citizen["required"]) == {"kind", "deadline", "next", "on_timeout"}
     out = tmp_path / "procedure.schema.json"
     assert main(["schema", "--out", str(out)]) == 0
     assert json.loads(out.read_text("utf-8")) == schema

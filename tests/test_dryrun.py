@@ -24,14 +24,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
 from motcua.cli import main
+from motcua.client.submit import default_calendar
 from motcua.dryrun import APPLICANT, DossierRun, dry_run, plan_for, time_skipping_server
-from motcua.play import DossierFailed, Plan, TooManyVisits, awaited, play
+from motcua.play import DossierFailed, Plan, TooManyVisits, play
+from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
 from procedures.models import Channel
 from runtime.catalogue import catalogue_task_queues
 from runtime.workers import WorkerGroup
 from workflows.api import TimelineEntry
-from workflows.forms import VIETNAM
+from workflows.forms import VIETNAM, local
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "procedures" / "catalog"
@@ -208,7 +210,7 @@ async def test_the_default_dry_run_of_every_catalogue_procedure_ends_approved(
     dossier = await run(server, tmp_path, file)
     assert dossier.result == "approved"
     assert dossier.path[-1].outcome == "approved"
-    waits = [e.step for e in dossier.timeline if e.kind == "waiting"]
+    waits = [e.step for e in dossier.timeline if e.kind in ("waiting", "citizen_waiting")]
     arrived = [e.step for e in dossier.timeline if e.kind == "arrived"]
     assert waits == arrived  # every awaited event came, once
 
@@ -351,11 +353,45 @@ async def test_the_tax_offices_values_reach_the_notice_and_a_refusal_its_reason(
 async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
     server: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The couple came and signed: delivered with `motcua event`, not raw `temporal` JSON."""
+    """The tax was paid: the treasury's (or an officer's) confirmation delivered with
+    `motcua event`, not raw `temporal` JSON, completes the applicant's payment step."""
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    queues = catalogue_task_queues({frozen.procedure.code: frozen})
+    data = tmp_path / "paid.json"
+    data.write_text(json.dumps({"receipt": "BL-12"}), encoding="utf-8")
+    address = server.client.service_client.config.target_host
+    documents = [d.id for d in frozen.procedure.documents if d.needed({})]
+    async with WorkerGroup(
+        server.client, queues, tmp_path, trust=TEST_TRUST, max_cached_workflows=0
+    ):
+        done = await ops.submit(server.client, frozen, APPLICANT, Channel.IN_PERSON, {}, documents)
+        officers = asyncio.create_task(play(server.client, done.code, frozen, Plan(no_event=True)))
+        for _ in range(200):
+            seen = await ops.status(server.client, done.code)  # what the applicant reads
+            if seen.your_step == "wait_payment":
+                break
+            await asyncio.sleep(0.1)
+        assert seen.status == 6  # a financial obligation
+        assert seen.now_vi.startswith("Đề nghị ông/bà thực hiện: Nộp thuế thu nhập cá nhân")
+        argv = ["event", done.code, "payment_received", "--data", str(data), "--address", address]
+        assert await asyncio.to_thread(main, argv) == 0
+        assert f"{done.code}: " in capsys.readouterr().out
+        assert await asyncio.to_thread(main, argv) == 1  # once only
+        final = await asyncio.wait_for(officers, 60)
+        assert final.result == "approved"
+        assert ("arrived", "wait_payment") in kinds_of(final.timeline)
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert "is not waiting for 'payment_received' (waiting for: none)" in err[0]
+
+
+async def test_the_couple_confirm_their_own_step_with_motcua_citizen_act(
+    server: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A citizen step: the couple are told to come and sign, the status says so, and only
+    their identity number makes `motcua citizen act` count."""
     frozen = load_procedure(CATALOG / "marriage-registration.yaml")
     queues = catalogue_task_queues({frozen.procedure.code: frozen})
-    data = tmp_path / "signed.json"
-    data.write_text(json.dumps({"register_page": 12}), encoding="utf-8")
     address = server.client.service_client.config.target_host
     async with WorkerGroup(
         server.client, queues, tmp_path, trust=TEST_TRUST, max_cached_workflows=0
@@ -365,24 +401,31 @@ async def test_motcua_event_delivers_what_a_wait_waits_for_and_refuses_it_twice(
         )
         officers = asyncio.create_task(play(server.client, done.code, frozen, Plan(no_event=True)))
         for _ in range(200):
-            if awaited(await ops.show(server.client, done.code)) == "couple_signed":
+            seen = await ops.status(server.client, done.code)
+            if seen.your_step is not None:
                 break
             await asyncio.sleep(0.1)
-        seen = await ops.status(server.client, done.code)  # what the couple reads meanwhile
-        assert (seen.status, seen.now_vi) == (
-            4,
-            "Tạm dừng tính thời hạn: chờ người yêu cầu đến thực hiện",
-        )
-        argv = ["event", done.code, "couple_signed", "--data", str(data), "--address", address]
-        assert await asyncio.to_thread(main, argv) == 0
-        assert f"{done.code}: " in capsys.readouterr().out
-        assert await asyncio.to_thread(main, argv) == 1  # once only
+        assert seen.your_step == "sign_and_receive"
+        assert seen.now_vi.startswith("Đề nghị ông/bà thực hiện: Hai bên nam, nữ cùng có mặt")
+        status = ["citizen", "status", done.code, "--address", address]
+        assert await asyncio.to_thread(main, status) == 0
+        page = capsys.readouterr().out
+        assert f"motcua citizen act {done.code} sign_and_receive --id-number" in page
+        act = ["citizen", "act", done.code, "sign_and_receive", "--address", address]
+        assert await asyncio.to_thread(main, [*act, "--id-number", "000000000000"]) == 1
+        err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+        assert err == [
+            f"motcua: citizen_act on {done.code} rejected: the identity number given is not this "
+            "dossier's applicant's"
+        ]
+        assert await asyncio.to_thread(main, [*act, "--id-number", APPLICANT.id_number]) == 0
+        assert f"{done.code}: đã ghi nhận" in capsys.readouterr().out
         final = await asyncio.wait_for(officers, 60)
         assert final.result == "approved"
-        assert ("arrived", "sign_and_receive") in kinds_of(final.timeline)
-    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    assert "is not waiting for 'couple_signed' (waiting for: none)" in err[0]
+        assert ("citizen_acted", "sign_and_receive") in kinds_of(final.timeline)
+    notices = (tmp_path / "outbox" / "notifications.jsonl").read_text("utf-8").splitlines()
+    told = [json.loads(line) for line in notices if "đề nghị ông/bà thực hiện" in line]
+    assert len(told) == 1 and "Hạn thực hiện: 17:00 ngày" in told[0]["body"]
 
 
 def kinds_of(timeline: tuple[TimelineEntry, ...]) -> list[tuple[str, str | None]]:
@@ -415,3 +458,130 @@ async def test_a_supplement_asked_at_a_step_stops_the_clock_until_it_comes(
     assert seen.index(("supplement_requested", "review")) < seen.index(("supplemented", "review"))
     assert 5 in dossier.portal_statuses  # supplement requested
     assert "supplement_request" in {d.kind for d in dossier.documents}
+
+
+def due_after(frozen_file: Path, received: datetime, amount: float) -> datetime:
+    """When a dossier of the file received then is due with a limit of `amount` of its unit."""
+    proc = load_procedure(frozen_file).procedure
+    calendar = default_calendar()
+    hours = proc.agencies[proc.receiving_agency].office_hours(calendar)
+    limit = proc.time_limit.model_copy(update={"amount": amount})
+    clock = DossierClock(budget=limit, max_extensions=0, hours=hours, whole_minutes=True)
+    return clock.start(received).due(calendar)
+
+
+async def test_a_marriage_is_due_the_same_day_and_five_days_once_verification_is_needed(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    file = CATALOG / "marriage-registration.yaml"
+    same_day = await run(server, tmp_path / "a", "marriage-registration.yaml")
+    assert same_day.time_limit == "1 working day"
+    assert same_day.due_at == due_after(file, same_day.received_at, 1)
+    assert "time_limit_changed" not in [e.kind for e in same_day.timeline]
+
+    checked = await run(
+        server, tmp_path / "b", "marriage-registration.yaml", decide=("examine=needs_verification",)
+    )
+    assert checked.result == "approved"
+    assert checked.time_limit == "5 working days"
+    due = due_after(file, checked.received_at, 5)
+    assert checked.due_at == due
+    changed = next(e for e in checked.timeline if e.kind == "time_limit_changed")
+    assert changed.detail == f"5 ngày làm việc; due {local(due)}"
+    told = next(n for n in checked.notifications if "hẹn lại" in n.subject)
+    assert told.body == (
+        "Thời hạn giải quyết: 5 ngày làm việc (Cần xác minh điều kiện kết hôn của hai bên). "
+        f"Ngày hẹn trả kết quả mới: {local(due)}."
+    )
+
+
+async def test_a_limit_chosen_by_the_application_is_the_receipts_appointment(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A case on `form` holds from receipt: the receipt prints its limit and appointment."""
+    shutil.copytree(REPO / "procedures" / "forms", tmp_path / "forms")
+    (tmp_path / "catalog").mkdir()
+    file = tmp_path / "catalog" / "marriage.yaml"
+    text = (CATALOG / "marriage-registration.yaml").read_text("utf-8")
+    text = text.replace(
+        "  - if: \"decisions.examine == 'needs_verification' or decisions.verify is defined\"",
+        '  - if: "form.other_commune"',
+    ).replace(
+        "receiving_agency: commune\n",
+        "receiving_agency: commune\napplication:\n  other_commune: {type: boolean}\n",
+    )
+    file.write_text(text, "utf-8")
+    frozen = load_procedure(file)
+    plan = plan_for(frozen, (), (), False)
+    dossier = (
+        await dry_run(server, frozen, tmp_path / "data", plan, form={"other_commune": True})
+    ).dossiers[0]
+    due = due_after(file, dossier.received_at, 5)
+    assert (dossier.due_at, dossier.time_limit) == (due, "5 working days")
+    assert "time_limit_changed" not in [e.kind for e in dossier.timeline]
+    receipt = next(d for d in dossier.documents if d.kind == "receipt")
+    html = (tmp_path / "data" / receipt.path).read_text("utf-8")
+    assert "Thời gian giải quyết hồ sơ theo quy định: 5 ngày làm việc." in html
+    assert local(due) in html
+
+
+async def test_the_applicant_is_asked_for_the_tax_offices_amounts_and_confirms_payment(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A payment computed during processing: the tax office's amounts and their total in the
+    notice, the clock stopped as a financial obligation until the applicant gives the
+    receipt's number; the appraisal fee computed from the declared area on the receipt."""
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    entered = [
+        ("assess_tax.personal_income_tax_vnd", 40_000_000),
+        ("assess_tax.registration_fee_vnd", 10_000_000),
+        ("wait_payment.receipt_number", "BL-2026-77"),
+        ("check_transfer.parcel", "Thửa 12, tờ bản đồ 3"),
+    ]
+    plan = plan_for(frozen, (), (), False, fields=entered)
+    dossier = (
+        await dry_run(server, frozen, tmp_path / "paid", plan, form={"area_m2": 800})
+    ).dossiers[0]
+    assert dossier.result == "approved"
+    asked = next(n for n in dossier.notifications if "đề nghị ông/bà thực hiện" in n.subject)
+    assert (
+        "Thuế thu nhập cá nhân: 40.000.000 đồng; Lệ phí trước bạ: 10.000.000 đồng; "
+        "Tổng cộng: 50.000.000 đồng. Hạn thực hiện: 17:00 ngày"
+    ) in asked.body
+    seen = [(e.kind, e.detail) for e in dossier.timeline]
+    held = seen.index(("suspended", "financial_obligation"))
+    assert held < seen.index(("citizen_acted", "")) < seen.index(("arrived", "applicant"))
+    assert 6 in dossier.portal_statuses
+    receipt = next(d for d in dossier.documents if d.kind == "receipt")
+    html = (tmp_path / "paid" / receipt.path).read_text("utf-8")
+    assert "150.000" in html and "100.000" not in html  # 501-1,000 m²: the middle band
+    slip = next(d for d in dossier.documents if d.kind == "cadastral_transfer_slip")  # its own
+    text = (tmp_path / "paid" / slip.path).read_text("utf-8")
+    assert "Mẫu số 03/BĐS-TTĐC" in text and "Thửa 12, tờ bản đồ 3" in text
+
+    plan = plan_for(frozen, (), (), True)  # nobody confirms: the 30 days run out
+    unpaid = (await dry_run(server, frozen, tmp_path / "unpaid", plan)).dossiers[0]
+    assert unpaid.result == "stopped"
+    assert ("timed_out", "wait_payment") in kinds(unpaid)
+    told = next(n for n in unpaid.notifications if "đề nghị ông/bà thực hiện" in n.subject)
+    assert "Thuế thu nhập cá nhân: chưa xác định" in told.body  # not entered by the tax office
+
+
+async def test_a_transfer_registered_over_30_days_after_the_contract_is_told_so(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A condition on dates: the contract's day (the application) against the receipt's."""
+    frozen = load_procedure(CATALOG / "land-transfer.yaml")
+    plan = plan_for(frozen, (), (), False)
+    signed = {"contract_signed_on": "2020-01-02"}  # years before any receipt
+    late = (await dry_run(server, frozen, tmp_path / "late", plan, form=signed)).dossiers[0]
+    assert ("chose", "notify_late_registration") in [(e.kind, e.detail) for e in late.timeline]
+    told = next(n for n in late.notifications if "quá hạn" in n.subject)
+    assert "ký ngày 2020-01-02" in told.body
+    assert late.result == "approved"
+    online = Channel.ONLINE  # and a fee that depends on the channel: half, online
+    timely = (await dry_run(server, frozen, tmp_path / "timely", plan, channel=online)).dossiers[0]
+    assert ("chose", "check_transfer") in [(e.kind, e.detail) for e in timely.timeline]
+    receipt = next(d for d in timely.documents if d.kind == "receipt")
+    html = (tmp_path / "timely" / receipt.path).read_text("utf-8")
+    assert "14.000" in html and "28.000" not in html

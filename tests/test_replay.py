@@ -117,7 +117,7 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
     couple = _inputs("1.000894-citizen-appointment.v5.json", "sync_portal", PortalRecord)
     assert 6 not in {record.status for record in couple}
     refused = _inputs("1.000894-refused-reason.v5.json", "render_form", RenderForm)
-    form_03 = next(call for call in refused if call.kind.value == "refusal")
+    form_03 = next(call for call in refused if str(call.kind) == "refusal")
     assert form_03.context["details"]["reason"] == "Bên nam chưa đủ 20 tuổi"
     ended = _inputs("1.000894-refused-reason.v5.json", "notify_applicant", Notification)[-1]
     assert (ended.subject.split(": ")[-1], ended.body) == (
@@ -131,6 +131,27 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
     assert {n.to for n in online} == {"nhung@example.vn"}
     earlier = _inputs("2.000720-refused.v4.json", "notify_applicant", Notification)
     assert {n.to for n in earlier} == {None}
+    told = _inputs("1.000894-citizen-appointment.v5.json", "notify_applicant", Notification)
+    subjects = [n.subject.split(": ")[-1] for n in told]
+    # variable_time_limits: verification needed, a new appointment; citizen_steps: the couple
+    # are asked to come and sign, and confirm it themselves
+    assert subjects[1:3] == ["hẹn lại ngày trả kết quả", "đề nghị ông/bà thực hiện"]
+    assert told[1].body.startswith("Thời hạn giải quyết: 5 ngày làm việc")
+    history = read_file(HISTORIES / "1.000894-citizen-appointment.v5.json").history
+    updates = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert "citizen_act" in updates
+    # citizen_steps with amounts: the tax office's sums and their total; computed_fees: the
+    # appraisal fee of an 800 m² parcel on the receipt
+    asked = next(n for n in payment if "đề nghị ông/bà thực hiện" in n.subject)
+    assert "Tổng cộng: 50.000.000 đồng" in asked.body
+    fees = forms[0].context["procedure"]["fees"]
+    assert [fee["amount_vnd"] for fee in fees] == [150_000, 28_000]
+    # procedure_forms: the land office's own transfer slip to the tax office
+    assert "cadastral_transfer_slip" in {str(call.kind) for call in forms}
 
 
 def test_a_v5_golden_history_keeps_the_reason_of_a_reassignment() -> None:

@@ -7,7 +7,7 @@ update, signal and query names, stable across versions: renaming one breaks runn
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from identity.assertions import MAX_TOKEN_LENGTH, Claims
-from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.calendar import TimeLimit, WorkCalendar
 from procedures.legaltime.clock import DossierClock
 from procedures.models import Channel, FrozenProcedure, ResultType
 from procedures.text import Line, Lines, Payload, Text
@@ -41,6 +41,7 @@ SUPPLEMENT = "supplement"
 WITHDRAW = "withdraw"
 DELIVER_EVENT = "deliver_event"
 APPROVE_APOLOGY = "approve_apology"
+CITIZEN_ACT = "citizen_act"
 ALLOCATE = "allocate"
 ALLOCATE_MANY = "allocate_many"
 PROOF_FAILED = "ProofFailed"
@@ -185,8 +186,13 @@ class DossierInput(_Msg):
         """The dossier's legal clock at receipt: the workflow starts from it, and the client
         reads the appointment date from it without waiting for the workflow."""
         proc = self.procedure.procedure
+        budget = proc.time_limit
+        if behaviours.has(self.interpreter_version(), "variable_time_limits"):
+            # a case on the form holds from receipt (the receipt's appointment)
+            received = received_on(self.received_at)
+            budget, _ = proc.limit_for(self.form, {}, {}, received, self.channel.value)
         return DossierClock(
-            budget=proc.time_limit,
+            budget=budget,
             max_extensions=proc.max_extensions,
             hours=proc.agencies[proc.receiving_agency].office_hours(self.calendar),
             whole_minutes=behaviours.has(self.interpreter_version(), "whole_minute_clock"),
@@ -281,6 +287,14 @@ class WithdrawDossier(_Msg):
     applicant_id: Line | None = _APPLICANT_ID
 
 
+class CitizenAct(_Msg):
+    """The applicant has done what a `citizen` step asks (come and signed, paid, confirmed)."""
+
+    step: Line
+    fields: Payload = {}
+    applicant_id: Line | None = _APPLICANT_ID
+
+
 class DeliverEvent(_Msg):
     """An external event a `wait` step waits for (payment received, ...)."""
 
@@ -346,6 +360,12 @@ class DocumentView(_Msg):
     issued_at: datetime
 
 
+def received_on(received_at: datetime) -> str:
+    """The day a dossier was received, `YYYY-MM-DD` in Vietnam's time: what expressions read
+    as `received`."""
+    return received_at.astimezone(timezone(timedelta(hours=7))).date().isoformat()
+
+
 class ClockView(_Msg):
     received_at: datetime
     due_at: datetime
@@ -354,6 +374,9 @@ class ClockView(_Msg):
     suspended: bool
     extensions: int
     status: str = Field(description="early / on_time / late, as the portal counts it.")
+    limit: TimeLimit | None = Field(
+        None, description="The dossier's time limit (of its case, when the limit varies)."
+    )
 
 
 class DossierState(_Msg):

@@ -30,6 +30,10 @@ Behaviour = Literal[
     "delivers_notifications",
     "acting_for",
     "reasoned_reassignment",
+    "variable_time_limits",
+    "citizen_steps",
+    "computed_fees",
+    "procedure_forms",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -76,6 +80,18 @@ Behaviour = Literal[
   "X acting for Y" (`workflows.signed`). Without it an actor acting for anyone is refused.
 - `reasoned_reassignment`: a reassignment's `reason` (a head redistributing an absent
   officer's work) is written into the timeline entry, not only into the update's input.
+- `variable_time_limits`: a procedure's `time_limits` set the dossier's legal limit: the case
+  that holds on the form at receipt (the receipt's appointment), then again after every
+  officer's decision; a change moves the due instant, is recorded (`time_limit_changed`) and
+  tells the applicant the new appointment.
+- `citizen_steps`: a `citizen` step tells the applicant what to do and by when, stops the
+  clock (by default) and waits for the applicant's `citizen_act` update (their identity
+  number as proof) or its deadline; its `amounts` (a payment) are computed when it opens and
+  told with their total, and its `event` completes it too.
+- `computed_fees`: forms show each fee's `amount` computed from the application (`form`),
+  instead of its fixed `amount_vnd`.
+- `procedure_forms`: an `auto` step `render_form` issues a form the procedure defines itself
+  (`forms` keyed by any identifier besides the fixed kinds).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -101,6 +117,10 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "delivers_notifications",
         "acting_for",
         "reasoned_reassignment",
+        "variable_time_limits",
+        "citizen_steps",
+        "computed_fees",
+        "procedure_forms",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
     from procedures.text import RECORDED, escape
-    from workflows.api import Actor, DossierInput, TimelineEntry
+    from workflows.api import Actor, DossierInput, TimelineEntry, received_on
     from workflows.logs import log
     from workflows.state import Runtime, Task
 
@@ -101,6 +101,10 @@ class DossierCore:
         self._epoch = 0
         self._unattended = 0  # steps visited since the last human task or wait (stops_runaway)
         self._waiting: set[str] = set()
+        # Citizen steps open now, and those the applicant has acted on (`citizen_steps`); like
+        # `_waiting`, never carried: continue-as-new happens only between top-level steps.
+        self._awaiting: set[str] = set()
+        self._acted: set[str] = set()
         self._published: tuple[sa.Values, sa.Indicators | None] | None = None
         self._flush_queued = False
         self._dues = DueCache()
@@ -108,6 +112,17 @@ class DossierCore:
         # runs again when the last one ends. Empty at every continue-as-new, which happens
         # only between top-level steps, so it need not be carried.
         self._holds: list[SuspendReason] = []
+
+    def _expression_context(self) -> dict[str, Any]:
+        """What conditions and amounts read: the form, decisions, officers' values and the
+        day of receipt (`procedures.templates.NAMES`)."""
+        return {
+            "form": self._inp.form,
+            "decisions": self._rt.decisions,
+            "fields": self._rt.fields,
+            "received": received_on(self._inp.received_at),
+            "channel": self._inp.channel.value,
+        }
 
     def _has(self, behaviour: behaviours.Behaviour) -> bool:
         """Whether this dossier's interpreter version has `behaviour` (`workflows.behaviours`)."""

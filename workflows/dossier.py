@@ -13,6 +13,7 @@ the calendar signal) is in `workflows.handlers`; the state all of them share is
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.models import (
         AutoStep,
         ChoiceStep,
+        CitizenStep,
         EndStep,
         FormKind,
         ParallelStep,
@@ -41,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         TaskStep,
         WaitStep,
     )
-    from procedures.templates import Refused, evaluate
+    from procedures.templates import Refused, amount_of, evaluate
     from workflows.api import (
         DOSSIER_WORKFLOW,
         DossierInput,
@@ -51,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.core import Halt
     from workflows.effects import ACTIVITY_TIMEOUT
-    from workflows.forms import VIETNAM, handovers, local
+    from workflows.forms import VIETNAM, handovers, limit_words, local, vnd
     from workflows.logs import log
     from workflows.state import Task
 
@@ -178,6 +180,8 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
                 return await self._subprocedure(step_id, step)
             case WaitStep():
                 return await self._wait(step_id, step)
+            case CitizenStep():
+                return await self._citizen(step_id, step)
         raise TypeError(f"step {step_id!r} of unknown kind {step.kind!r}")
 
     def _runaway(self, step_id: str, step: Step) -> EndStep | None:
@@ -187,7 +191,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         dossier (its parallel branches together); not carried over continue-as-new, which
         only shortens how far a runaway goes.
         """
-        if isinstance(step, TaskStep | WaitStep | SubprocedureStep):
+        if isinstance(step, TaskStep | WaitStep | CitizenStep | SubprocedureStep):
             self._unattended = 0
             return None
         self._unattended += 1
@@ -376,7 +380,33 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             due=task.clock.due(self._cal),
         )
         assert task.decision is not None
+        if self._has("variable_time_limits") and self._proc.time_limits:
+            await self._retime()
         return task.decision
+
+    async def _retime(self) -> None:
+        """Count the dossier against the limit of the case that holds now
+        (`variable_time_limits`); a change moves the appointment and the applicant is told."""
+        context = self._expression_context()
+        limit, case = self._proc.limit_for(
+            context["form"],
+            context["decisions"],
+            context["fields"],
+            context["received"],
+            context["channel"],
+        )
+        if limit == self._rt.clock.budget:
+            return
+        self._rt.clock = self._rt.clock.with_budget(limit)
+        self._epoch += 1
+        words = limit_words(limit)
+        self._event("time_limit_changed", detail=f"{words}; due {local(self._due())}")
+        self._publish()
+        why = f" ({case.title})" if case is not None and case.title else ""
+        await self._notify(
+            f"Hồ sơ {self._inp.code}: hẹn lại ngày trả kết quả",
+            f"Thời hạn giải quyết: {words}{why}. Ngày hẹn trả kết quả mới: {local(self._due())}.",
+        )
 
     async def _auto(self, step_id: str, step: AutoStep) -> None:
         args = {}
@@ -386,7 +416,8 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             except Refused as err:
                 raise Refused(f"steps.{step_id}.args.{key}: {err}") from None
         if step.activity == "render_form":
-            await self._render(FormKind(args["form"]), args)
+            own = self._has("procedure_forms") and args["form"] not in set(FormKind)
+            await self._render(str(args["form"]) if own else FormKind(args["form"]), args)
         elif step.activity == "notify_applicant":
             await self._notify(str(args.get("subject", "")), str(args.get("body", "")))
         else:
@@ -408,11 +439,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         self._event("automatic", step_id, detail=step.activity)
 
     def _choose(self, step_id: str, step: ChoiceStep) -> str:
-        context = {
-            "form": self._inp.form,
-            "decisions": self._rt.decisions,
-            "fields": self._rt.fields,
-        }
+        context = self._expression_context()
         chosen = step.otherwise
         for i, rule in enumerate(step.when):
             try:
@@ -509,6 +536,70 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             await self._set_status(status, "Tiếp tục xử lý")
         self._event("arrived" if arrived else "timed_out", step_id, detail=step.event)
         return step.next if arrived else step.on_timeout
+
+    async def _citizen(self, step_id: str, step: CitizenStep) -> str:
+        """The applicant's turn (`citizen_steps`): told what to do and by when, the clock
+        standing meanwhile (by default), until they act (`citizen_act`) or the deadline."""
+        if not self._has("citizen_steps"):
+            raise ApplicationError(
+                f"step {step_id!r} is a citizen step, which interpreter "
+                f"{self._inp.interpreter_version()} does not run",
+                non_retryable=True,
+            )
+        started = workflow.now()
+
+        def due() -> datetime:
+            return deadline(self._cal, started, step.deadline, self._hours)
+
+        what = step.title or step_id
+        if step.amounts:
+            what += ". " + self._amounts(step_id, step)
+        self._awaiting.add(step_id)
+        if step.event is not None:  # also completed from outside (payment confirmed)
+            self._waiting.add(step.event)
+            self._rt.events.pop(step.event, None)
+        self._event("citizen_waiting", step_id, detail=f"{what}; hạn {local(due())}")
+        reason = step.suspension
+        if reason is not None:
+            self._suspend(reason)
+            await self._set_status(HOLD_STATUS[reason], step.title or step_id)
+        await self._notify(
+            f"Hồ sơ {self._inp.code}: đề nghị ông/bà thực hiện",
+            f"{what}. Hạn thực hiện: {local(due())}.",
+        )
+
+        def done() -> bool:
+            return step_id in self._acted or (
+                step.event is not None and step.event in self._rt.events
+            )
+
+        try:
+            acted = await self._until(done, due)
+        finally:
+            self._awaiting.discard(step_id)
+            self._acted.discard(step_id)
+            if step.event is not None:
+                self._waiting.discard(step.event)
+        if reason is not None:
+            status = self._resume(reason)
+            await self._set_status(status, "Tiếp tục xử lý")
+        self._event("arrived" if acted else "timed_out", step_id, detail="applicant")
+        return step.next if acted else step.on_timeout
+
+    def _amounts(self, step_id: str, step: CitizenStep) -> str:
+        """The sums a payment step asks for, and their total, in the applicant's words:
+        `Lệ phí trước bạ: 10.000.000 đồng; Tổng cộng: 10.000.000 đồng`."""
+        context = self._expression_context()
+        said: list[str] = []
+        total: int | None = 0
+        for i, item in enumerate(step.amounts):
+            try:
+                amount = amount_of(item.amount, context)
+            except Refused as err:
+                raise Refused(f"steps.{step_id}.amounts[{i}].amount: {err}") from None
+            said.append(f"{item.name}: {vnd(amount)}")
+            total = total + amount if total is not None and amount is not None else None
+        return "; ".join([*said, f"Tổng cộng: {vnd(total)}"])
 
     # ------------------------------------------------------------------ supplements
 

@@ -35,11 +35,18 @@ by at most this long before the activity is retried elsewhere."""
 class DossierEffects(DossierCore):
     """The activities the dossier calls, over its state."""
 
-    async def _render(self, kind: FormKind, details: dict[str, Any]) -> RenderedDocument:
+    async def _render(self, kind: FormKind | str, details: dict[str, Any]) -> RenderedDocument:
         form = self._proc.forms[kind]
         seq = self._rt.next_seq()
+        procedure = procedure_context(self._proc)
+        if self._has("variable_time_limits"):  # the dossier's own limit, of its case
+            procedure["time_limit"] = self._rt.clock.budget.model_dump(mode="json")
+        if self._has("computed_fees"):  # the amounts due on this application
+            for fee, shown in zip(self._proc.fees, procedure["fees"], strict=True):
+                shown["amount_vnd"] = fee.for_form(self._inp.form, self._inp.channel.value)
+                shown.pop("amount", None)
         context = {
-            "procedure": procedure_context(self._proc),
+            "procedure": procedure,
             "form": {"number": form.number, "title": form.title},
             "dossier": dossier_context(
                 self._inp, self._rt, self._due(), self._has("templates_read_fields")
@@ -60,7 +67,7 @@ class DossierEffects(DossierCore):
             result_type=RenderedDocument,
         )
         self._rt.documents.append(
-            DocumentView(kind=kind.value, title=doc.title, path=doc.path, issued_at=workflow.now())
+            DocumentView(kind=str(kind), title=doc.title, path=doc.path, issued_at=workflow.now())
         )
         self._event("document_issued", detail=f"{form.number} {form.title}")
         return doc

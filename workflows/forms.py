@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.calendar import TimeLimit, WorkCalendar
 from procedures.models import Procedure
 from workflows.api import DossierInput, PortalStatus
 from workflows.state import Runtime
@@ -37,6 +37,26 @@ def local(at: datetime | None) -> str:
     if at is None:
         return ""
     return at.astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
+
+
+UNIT_WORDS = {
+    "working_days": "ngày làm việc",
+    "working_hours": "giờ làm việc",
+    "calendar_days": "ngày",
+}
+"""Time units as the forms and notices say them."""
+
+
+def limit_words(limit: TimeLimit) -> str:
+    """`5 ngày làm việc`: a time limit in the applicant's words."""
+    return f"{limit.amount:g} {UNIT_WORDS[limit.unit.value]}"
+
+
+def vnd(amount: int | None) -> str:
+    """`10.000.000 đồng`, as Vietnamese notices write sums; `chưa xác định` for none."""
+    if amount is None:
+        return "chưa xác định"
+    return f"{amount:,}".replace(",", ".") + " đồng"
 
 
 def procedure_context(procedure: Procedure) -> dict[str, Any]:

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.api import (
         APOLOGY_STEP,
         APPROVE_APOLOGY,
+        CITIZEN_ACT,
         CLAIM,
         COMPLETE,
         DELIVER_EVENT,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_CALENDAR,
         WITHDRAW,
         ApproveApology,
+        CitizenAct,
         ClaimTask,
         ClockView,
         CompleteTask,
@@ -203,6 +205,25 @@ class DossierHandlers(DossierCore):
             lambda: rules.check_event(self._waiting, req),
         )
 
+    @workflow.update(name=CITIZEN_ACT)
+    def citizen_act(self, *raw: Any) -> str:
+        req = recorded(CitizenAct, raw)
+        self._rt.fields[req.step] = dict(req.fields)
+        self._acted.add(req.step)
+        self._event("citizen_acted", req.step, "applicant")
+        return f"{req.step}: done"
+
+    @citizen_act.validator
+    def _validate_citizen_act(self, *raw: Any) -> None:
+        req = self._take(CitizenAct, raw, CITIZEN_ACT)
+        self._check(
+            f"act at {req.step}",
+            "applicant",
+            lambda: rules.check_citizen_act(
+                self._proc, self._awaiting, self._inp.applicant.id_number, req
+            ),
+        )
+
     @workflow.update(name=APPROVE_APOLOGY)
     def approve_apology(self, *raw: Any) -> str:
         req = recorded(ApproveApology, raw)
@@ -314,6 +335,7 @@ class DossierHandlers(DossierCore):
                 suspended=clock.suspended,
                 extensions=clock.extensions,
                 status=clock.status(self._cal, now).value,
+                limit=clock.budget,
             ),
             calendar_version=self._cal.version,
             apology=views.apology(

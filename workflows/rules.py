@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from procedures import fields
-from procedures.models import FieldType, FormField, Procedure, TaskStep
+from procedures.models import CitizenStep, FieldType, FormField, Procedure, TaskStep
 from workflows.api import (
     Actor,
     ApproveApology,
+    CitizenAct,
     ClaimTask,
     CompleteTask,
     DeliverEvent,
@@ -160,6 +161,20 @@ def check_unlocked(proof: ProofAttempts, now: datetime) -> None:
 def check_supplement(state: Runtime, req: SupplementDossier) -> None:
     if state.supplement is None or state.supplement.received is not None:
         raise Rejected("no supplement was requested for this dossier")
+
+
+def check_citizen_act(
+    procedure: Procedure, awaiting: set[str], applicant_id: str, req: CitizenAct
+) -> None:
+    """The whole check of an applicant's act at a citizen step, in one place: who (the
+    applicant's number), where (a citizen step open now) and what (its declared fields)."""
+    check_applicant(applicant_id, req.applicant_id)
+    if req.step not in awaiting:
+        names = ", ".join(sorted(awaiting)) or "none"
+        raise Rejected(f"the dossier does not wait for the applicant at {req.step!r} ({names})")
+    step = procedure.steps[req.step]
+    assert isinstance(step, CitizenStep)
+    check_fields(step.fields, req.fields)
 
 
 def check_event(waiting: set[str], req: DeliverEvent) -> None:

@@ -497,7 +497,7 @@ class _Builder(LegacyTimers):
             doc = decode(attrs.result, RenderedDocument)
             self.documents.append(
                 DocumentRecord(
-                    kind=doc.kind.value,
+                    kind=str(doc.kind),
                     number=payload.form.number,
                     title=doc.title,
                     path=doc.path,

@@ -9,15 +9,16 @@ complete another agency's task, whatever client it uses. A rejection reaches the
 `UpdateRejected` with the validator's reason; the worker has already logged it (who, what, why).
 
 Its modules read like its operations: `submit`, `inbox`, `citizen` (status, supplement,
-withdraw), `officers` (claim, complete, reassign, request_supplement, approve_apology, and
-`redistribute`, a head's bulk reassignment), `events` (deliver_event, for a `wait` step), with
+withdraw, act_as_applicant for a `citizen` step), `officers` (claim, complete, reassign,
+request_supplement, approve_apology, and `redistribute`, a head's bulk reassignment), `events`
+(deliver_event, for a `wait` step), with
 `views` (what they answer), `errors` (what can go wrong) and `dossier` (the state query and the
 update every action runs); `connect` and `session` come from `runtime.connection`. On the
 package, `submit` and `inbox` are the operations, not their modules: reach a module's other
 names with `from motcua.client.inbox import ...`.
 """
 
-from motcua.client.citizen import status, supplement, withdraw
+from motcua.client.citizen import act_as_applicant, status, supplement, withdraw
 from motcua.client.dossier import show
 from motcua.client.errors import (
     CALL_TIMEOUT,
@@ -71,6 +72,7 @@ __all__ = [
     "ServerUnreachable",
     "Submitted",
     "UpdateRejected",
+    "act_as_applicant",
     "approve_apology",
     "check_submission",
     "claim",

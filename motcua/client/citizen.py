@@ -1,9 +1,10 @@
 """The applicant's side: where the dossier is (in Vietnamese and English), the supplement
-asked for, and withdrawal."""
+asked for, what a citizen step asks of them, and withdrawal."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from temporalio.client import Client
 
@@ -12,8 +13,10 @@ from motcua.client.views import STATUS_LABELS, Acted, CitizenStatus, IssuedDocum
 from procedures.legaltime.clock import SUSPENSION_WORDS, SuspendReason
 from procedures.models import ResultType
 from workflows.api import (
+    CITIZEN_ACT,
     SUPPLEMENT,
     WITHDRAW,
+    CitizenAct,
     DossierState,
     PortalStatus,
     SupplementDossier,
@@ -27,6 +30,7 @@ async def status(client: Client, code: str) -> CitizenStatus:
     state = await show(client, code)
     status_vi, status_en = STATUS_LABELS[state.status]
     now_vi, now_en = _happening(state)
+    turn = _turn(state)
     return CitizenStatus(
         code=state.code,
         procedure=state.procedure_name,
@@ -40,6 +44,7 @@ async def status(client: Client, code: str) -> CitizenStatus:
         documents=tuple(
             IssuedDocument(title=d.title, issued_at=d.issued_at) for d in state.documents
         ),
+        your_step=turn[0] if turn else None,
     )
 
 
@@ -59,6 +64,9 @@ def _happening(state: DossierState) -> tuple[str, str]:
         asked = [e.detail for e in state.timeline if e.kind == "supplement_requested"]
         missing = asked[-1] if asked else ""
         return f"Cần bổ sung: {missing}", f"Please supplement: {missing}"
+    turn = _turn(state)
+    if turn is not None:
+        return f"Đề nghị ông/bà thực hiện: {turn[1]}", f"Your turn: {turn[1]}"
     held = [e.detail for e in state.timeline if e.kind == "suspended"]
     if state.clock.suspended and held and held[-1] in set(SuspendReason):
         vi, en = SUSPENSION_WORDS[SuspendReason(held[-1])]
@@ -69,6 +77,17 @@ def _happening(state: DossierState) -> tuple[str, str]:
         return STATUS_LABELS[state.status]
     places = "; ".join(f"{name}: {title}" for name, title in where)
     return f"Đang xử lý tại {places}", f"Being handled by {places}"
+
+
+def _turn(state: DossierState) -> tuple[str, str] | None:
+    """The open citizen step and what it asks of the applicant, by when (from the timeline)."""
+    open_steps: dict[str, str] = {}
+    for entry in state.timeline:
+        if entry.kind == "citizen_waiting" and entry.step is not None:
+            open_steps[entry.step] = entry.detail
+        elif entry.kind in ("arrived", "timed_out") and entry.step is not None:
+            open_steps.pop(entry.step, None)
+    return next(iter(open_steps.items()), None)
 
 
 async def supplement(
@@ -85,3 +104,19 @@ async def withdraw(client: Client, code: str, reason: str = "", *, applicant_id:
     """The applicant withdraws the dossier; it ends as withdrawn (portal status 7)."""
     request = update_input(WithdrawDossier, reason=reason, applicant_id=applicant_id)
     return await act(client, code, WITHDRAW, request)
+
+
+async def act_as_applicant(
+    client: Client,
+    code: str,
+    step: str,
+    fields: Mapping[str, Any] | None = None,
+    *,
+    applicant_id: str,
+) -> Acted:
+    """The applicant has done what citizen step `step` asks (came and signed, paid,
+    confirmed), with the values it asks for; `applicant_id` proves who acts."""
+    request = update_input(
+        CitizenAct, step=step, fields=dict(fields or {}), applicant_id=applicant_id
+    )
+    return await act(client, code, CITIZEN_ACT, request)

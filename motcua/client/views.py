@@ -110,6 +110,9 @@ class CitizenStatus(_View):
     now_vi: str
     now_en: str
     documents: tuple[IssuedDocument, ...]
+    your_step: str | None = Field(
+        None, description="The step asking something of the applicant now (`citizen act`)."
+    )
 
 
 STATUS_LABELS: Mapping[PortalStatus, tuple[str, str]] = {

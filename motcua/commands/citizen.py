@@ -1,4 +1,4 @@
-"""`motcua citizen status|supplement|withdraw`: the applicant's side of a dossier.
+"""`motcua citizen status|supplement|withdraw|act`: the applicant's side of a dossier.
 
 The status reads as a citizen wants it: Vietnamese with English, the appointment date, what is
 happening now and the documents issued; no step ids, roles or agency codes.
@@ -10,6 +10,7 @@ import argparse
 
 from motcua import client
 from motcua.commands.output import add_common, emit
+from motcua.commands.task import field
 from workflows.forms import local
 
 
@@ -28,9 +29,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     withdraw.add_argument(
         "--id-number", required=True, help="the applicant's identity number (CCCD) or tax code"
     )
-    handlers = ((status, run_status), (supplement, run_supplement), (withdraw, run_withdraw))
+    act = actions.add_parser(
+        "act", help="say you did what a step asks of you (came and signed, paid, confirmed)"
+    )
+    act.add_argument(
+        "--id-number", required=True, help="the applicant's identity number (CCCD) or tax code"
+    )
+    act.add_argument(
+        "--field",
+        action="append",
+        type=field,
+        default=[],
+        metavar="k=v",
+        dest="fields",
+        help="a value the step asks for (repeatable); JSON scalars such as 3 or true are typed",
+    )
+    handlers = (
+        (status, run_status),
+        (supplement, run_supplement),
+        (withdraw, run_withdraw),
+        (act, run_act),
+    )
     for sub, handler in handlers:
         sub.add_argument("dossier", metavar="DOSSIER", help="dossier code (mã hồ sơ)")
+        if sub is act:
+            sub.add_argument("step", metavar="STEP", help="the step asking (see `citizen status`)")
         add_common(sub)
         sub.set_defaults(handler=handler)
 
@@ -53,6 +76,11 @@ def render(seen: client.CitizenStatus) -> str:
         f"Hiện tại / Now: {seen.now_vi}",
         f"               {seen.now_en}",
     ]
+    if seen.your_step is not None:
+        lines.append(
+            f"Khi đã thực hiện / When done: motcua citizen act {seen.code} {seen.your_step} "
+            "--id-number …"
+        )
     if seen.documents:
         lines.append("Giấy tờ đã ban hành / Documents issued:")
         lines += [f"  - {d.title} ({local(d.issued_at)})" for d in seen.documents]
@@ -75,4 +103,13 @@ async def run_withdraw(args: argparse.Namespace) -> int:
             temporal, args.dossier, args.reason, applicant_id=args.id_number
         )
         emit(done, args.json, lambda: f"{done.code}: đã rút hồ sơ / {done.message}")
+    return 0
+
+
+async def run_act(args: argparse.Namespace) -> int:
+    async with client.session(args.address) as temporal:
+        done = await client.act_as_applicant(
+            temporal, args.dossier, args.step, dict(args.fields), applicant_id=args.id_number
+        )
+        emit(done, args.json, lambda: f"{done.code}: đã ghi nhận / {done.message}")
     return 0

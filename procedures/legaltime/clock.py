@@ -432,6 +432,13 @@ class DossierClock(BaseModel):
         """Record the end of processing; closes an open suspension."""
         return self._record(FinishEntry, at=at)
 
+    def with_budget(self, budget: TimeLimit) -> DossierClock:
+        """The same ledger counted against another limit (a variable time limit whose case
+        changed): still from the receipt, suspensions and extensions kept."""
+        if (budget.unit is TimeUnit.CALENDAR_DAYS) != (self.budget.unit is TimeUnit.CALENDAR_DAYS):
+            raise ClockError(f"a {self.budget.unit} budget cannot become {budget.unit}")
+        return self.model_copy(update={"budget": budget})
+
     def _record(self, kind: type[_Entry], **fields: Any) -> DossierClock:
         try:
             entry = kind(**fields)
