@@ -14,7 +14,7 @@ from pathlib import Path
 from activities import DATA_DIR
 from motcua.web.app import create_app
 from motcua.web.serve import check_port, serve
-from motcua.web.settings import WebSettings, load_secret
+from motcua.web.settings import WebSettings, load_secret, scans_from_env
 from procedures.loader import DEFAULT_CATALOG
 
 
@@ -53,6 +53,7 @@ def settings_for(data: Path, **options: bool) -> WebSettings:
         secret_key=load_secret(data),
         secure_cookies=options.get("https", False),
         trust_forwarded_for=options.get("trust_forwarded_for", False),
+        **scans_from_env(),
     )
 
 

@@ -50,7 +50,7 @@ def create_app(
     web = Web(
         settings,
         directory=directory or IdentityDirectory(settings.data_dir),
-        storage=storage or LocalStorage(settings.data_dir / "uploads"),
+        storage=storage or open_storage(settings),
         limiter=rate_limiter or MemoryRateLimiter(),
         catalog=load_catalog(catalog_dir),
     )
@@ -88,6 +88,22 @@ def create_app(
         dashboard.router(temporal_client, procedures, dependencies=[Depends(signed_in_officer)])
     )
     return app
+
+
+def open_storage(settings: WebSettings) -> Storage:
+    """The scan storage `settings.scans` names; an unreachable bucket stops start-up."""
+    if settings.scans == "local":
+        return LocalStorage(settings.data_dir / "uploads")
+    from motcua.web.s3storage import S3Settings, S3Storage  # boto3: only where S3 is used
+
+    store = S3Storage(
+        S3Settings.parse(
+            settings.scans, sse=settings.scans_sse, kms_key_id=settings.scans_kms_key_id
+        ),
+        max_bytes=settings.max_upload_bytes,
+    )
+    store.check()
+    return store
 
 
 def _is_api(request: Request) -> bool:

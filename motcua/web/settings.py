@@ -10,6 +10,7 @@ from pathlib import Path
 from runtime.errors import UserError
 
 SECRET_ENV = "MOTCUA_WEB_SECRET"
+SCANS_ENV = "MOTCUA_SCANS"
 MiB = 1024 * 1024
 
 
@@ -36,6 +37,21 @@ class WebSettings:
     """Take the client's address from X-Forwarded-For (only behind a proxy that sets it)."""
     session_hours: int = 10
     temporal_address: str | None = None
+    scans: str = "local"
+    """Where scans go: `local` (under the data folder) or `s3://BUCKET[/PREFIX]` (`MOTCUA_SCANS`)."""
+    scans_sse: str = ""
+    """Server-side encryption asked of S3: `AES256` or `aws:kms` (`MOTCUA_SCANS_SSE`)."""
+    scans_kms_key_id: str = ""
+    """With `aws:kms`, the key (`MOTCUA_SCANS_KMS_KEY_ID`); empty: the account's default."""
+
+
+def scans_from_env() -> dict[str, str]:
+    """The scan storage settings from `MOTCUA_SCANS`, `MOTCUA_SCANS_SSE`, `..._KMS_KEY_ID`."""
+    return {
+        "scans": os.environ.get(SCANS_ENV, "").strip()[:300] or "local",
+        "scans_sse": os.environ.get(f"{SCANS_ENV}_SSE", "").strip()[:20],
+        "scans_kms_key_id": os.environ.get(f"{SCANS_ENV}_KMS_KEY_ID", "").strip()[:300],
+    }
 
 
 def load_secret(data_dir: Path) -> str:

@@ -5,9 +5,8 @@
 per dossier, an append-only list of which document each blob is
 (`<data>/uploads/dossiers/<code>.jsonl`).
 The same bytes uploaded twice are stored once. A deployment with several web processes on
-different machines shares the folder or passes `create_app(storage=...)` a backend over a
-shared store (an S3-compatible bucket, through boto3) implementing the same four methods;
-none is shipped yet (docs/web.md).
+different machines shares the folder or sets `MOTCUA_SCANS=s3://BUCKET[/PREFIX]` for
+`S3Storage` (motcua/web/s3storage.py), the same four methods over an S3-compatible bucket.
 """
 
 from __future__ import annotations
@@ -78,6 +77,11 @@ def valid_digest(text: str) -> bool:
     return bool(_SHA256.fullmatch(text))
 
 
+def valid_code(text: str) -> bool:
+    """Whether `text` may name a dossier's list of scans (a file or key name)."""
+    return bool(_CODE.fullmatch(text))
+
+
 class LocalStorage:
     """Blobs and per-dossier lists under a folder of the data directory."""
 
@@ -116,7 +120,7 @@ class LocalStorage:
             return None
 
     def _list(self, code: str) -> Path:
-        if not _CODE.fullmatch(code):
+        if not valid_code(code):
             raise ValueError(f"not a dossier code: {code!r}")
         return self.dossiers / f"{code}.jsonl"
 
