@@ -30,7 +30,7 @@ import boto3
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from webserver import PDF, PASSWORD, free_port, serve_web, web_trust
+from webserver import PASSWORD, PDF, free_port, serve_web, web_trust
 
 from motcua.web.app import open_storage
 from motcua.web.s3storage import S3Settings
@@ -166,8 +166,8 @@ async def test_a_scan_uploaded_by_a_citizen_is_stored_in_s3_and_shown_to_the_off
 
 
 def test_a_wrong_scans_setting_stops_start_up_in_one_line(aws_env: Any, data_dir: Path) -> None:
-    def settings(**scans: str) -> WebSettings:
-        return WebSettings(data_dir=data_dir, secret_key="t" * 40, **scans)
+    def settings(scans: str, scans_sse: str = "") -> WebSettings:
+        return WebSettings(data_dir=data_dir, secret_key="t" * 40, scans=scans, scans_sse=scans_sse)
 
     with pytest.raises(UserError) as missing:
         open_storage(settings(scans="s3://no-such-bucket-here"))
@@ -185,8 +185,9 @@ def test_motcua_web_reads_the_scans_setting_from_the_environment(
 ) -> None:
     """`motcua web` with an unreachable bucket stops at once, one line, exit 2."""
     repo = Path(__file__).resolve().parent.parent
+    command = ["motcua", "web", "--port", str(free_port()), "--data", str(tmp_path)]
     done = subprocess.run(
-        [sys.executable, "-m", "motcua", "web", "--port", str(free_port()), "--data", str(tmp_path)],
+        [sys.executable, "-m", *command],
         cwd=repo,
         env=os.environ | {"PYTHONPATH": str(repo), "MOTCUA_SCANS": "s3://no-such-bucket-here"},
         capture_output=True,

@@ -147,10 +147,10 @@ def _officer(web: Web, request: Request, csrf: str | None, *, change: bool) -> O
     return officer
 
 
-def _scans(web: Web, documents: dict[str, str]) -> dict[str, bytes]:
+async def _scans(web: Web, documents: dict[str, str]) -> dict[str, bytes]:
     scans = {}
     for doc_id, digest in documents.items():
-        data = web.storage.get(digest) if valid_digest(digest) else None
+        data = await web.storage.get(digest) if valid_digest(digest) else None
         if data is None:
             raise WebError(422, "Invalid request", f"documents.{doc_id}: no upload {digest[:12]}")
         scans[doc_id] = data
@@ -188,7 +188,7 @@ async def upload(request: Request) -> Uploaded:
     kind = sniff(bytes(data))
     if kind is None:
         raise WebError(415, "Unsupported type", "body: not a PDF, JPEG or PNG")
-    digest = web.storage.put(bytes(data))
+    digest = await web.storage.put(bytes(data))
     return Uploaded(sha256=digest, size=len(data), content_type=kind)
 
 
@@ -210,7 +210,7 @@ async def submit(
         frozen,
         body.applicant,
         body.form,
-        _scans(web, body.documents),
+        await _scans(web, body.documents),
         max_bytes=web.settings.max_upload_bytes,
         request_id=request_id,
     )
@@ -230,13 +230,13 @@ async def supplement(request: Request, code: str, body: SupplementIn) -> client.
     await prove(web, request, code[:64], body.id_number)
     state = await client.show(web.client(), code)
     frozen = await dossiers.frozen_procedure(web.client(), state)
-    scans = _scans(web, body.documents)
+    scans = await _scans(web, body.documents)
     kinds = dossiers.check_scans(frozen, scans, max_bytes=web.settings.max_upload_bytes)
-    attachments = dossiers.stored_attachments(web.storage, scans, kinds, "supplement")
+    attachments = await dossiers.stored_attachments(web.storage, scans, kinds, "supplement")
     acted = await client.supplement(
         web.client(), code, tuple(scans), body.note, applicant_id=body.id_number
     )
-    web.storage.attach(code, attachments)
+    await web.storage.attach(code, attachments)
     return acted
 
 
@@ -291,7 +291,7 @@ async def dossier(request: Request, code: str) -> DossierState:
 async def documents(request: Request, code: str) -> Documents:
     web = web_of(request)
     state = await _dossier(web, _officer(web, request, None, change=False), code)
-    return Documents(issued=state.documents, scans=web.storage.attachments(code))
+    return Documents(issued=state.documents, scans=await web.storage.attachments(code))
 
 
 async def _acted(web: Web, code: str, acted: client.Acted) -> ActedOut:

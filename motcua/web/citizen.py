@@ -265,7 +265,7 @@ async def status_page(request: Request, code: str, submitted: int = 0) -> Respon
         state=state,
         submitted=bool(submitted),
         missing=[(m, names.get(m, m)) for m in missing],
-        attachments=web.storage.attachments(code),
+        attachments=await web.storage.attachments(code),
         names=names,
         rating=rating,
         max_kib=web.settings.max_upload_bytes // 1024,
@@ -325,11 +325,11 @@ async def supplement(request: Request, code: str) -> Response:
     state = await client.show(web.client(), code)
     frozen = await dossiers.frozen_procedure(web.client(), state)
     kinds = dossiers.check_scans(frozen, scans, max_bytes=web.settings.max_upload_bytes)
-    attachments = dossiers.stored_attachments(web.storage, scans, kinds, "supplement")
+    attachments = await dossiers.stored_attachments(web.storage, scans, kinds, "supplement")
     await client.supplement(
         web.client(), code, tuple(scans), _text(form, "note")[:500], applicant_id=id_number
     )
-    web.storage.attach(code, attachments)
+    await web.storage.attach(code, attachments)
     return web.redirect(f"/dossiers/{code}", sess)
 
 

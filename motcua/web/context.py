@@ -19,7 +19,7 @@ from motcua.web.problems import WebError
 from motcua.web.ratelimit import RateLimiter
 from motcua.web.sessions import Session, Sessions
 from motcua.web.settings import WebSettings
-from motcua.web.storage import Storage
+from motcua.web.storage import OffLoop, Storage
 from procedures.models import FrozenProcedure
 
 
@@ -42,7 +42,7 @@ class Web:
             max_age_hours=settings.session_hours,
         )
         self.directory = directory
-        self.storage = storage
+        self.storage = OffLoop(storage)
         self.limiter = limiter
         self.catalog = catalog
         self.temporal: Client | None = None

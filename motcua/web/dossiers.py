@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from motcua import client
 from motcua.web.auth import Officer
 from motcua.web.problems import WebError
-from motcua.web.storage import Attachment, Storage, sniff
+from motcua.web.storage import Attachment, OffLoop, sniff
 from procedures.models import Channel, FrozenProcedure, TaskStep
 from workflows import search_attributes as sa
 from workflows.api import RATING_WORKFLOW, Applicant, DossierInput, DossierState, RateDossier
@@ -127,15 +127,15 @@ def check_scans(
     return kinds
 
 
-def stored_attachments(
-    storage: Storage, scans: Mapping[str, bytes], kinds: Mapping[str, str], via: str
+async def stored_attachments(
+    storage: OffLoop, scans: Mapping[str, bytes], kinds: Mapping[str, str], via: str
 ) -> list[Attachment]:
     """Store the scans; their attachments to record once the dossier has accepted them."""
     at = datetime.now(UTC)
     return [
         Attachment(
             document=doc_id,
-            sha256=storage.put(data),
+            sha256=await storage.put(data),
             size=len(data),
             content_type=kinds[doc_id],
             at=at,
@@ -147,7 +147,7 @@ def stored_attachments(
 
 async def submit_online(
     temporal: Client,
-    storage: Storage,
+    storage: OffLoop,
     frozen: FrozenProcedure,
     applicant: Applicant,
     form: Mapping[str, Any],
@@ -171,7 +171,7 @@ async def submit_online(
             "documents: missing " + ", ".join(missing),
             "Thiếu bản quét: " + ", ".join(missing),
         )
-    attachments = stored_attachments(storage, scans, kinds, "submission")
+    attachments = await stored_attachments(storage, scans, kinds, "submission")
     if request_id is None:  # the same application sent twice (a double click) is one dossier;
         # the same data with other scans is another application
         digests = sorted((a.document, a.sha256) for a in attachments)
@@ -187,7 +187,7 @@ async def submit_online(
         request_id=request_id,
     )
     if not done.existing:
-        storage.attach(done.code, attachments)
+        await storage.attach(done.code, attachments)
     return done
 
 

@@ -226,7 +226,7 @@ async def dossier_page(request: Request, code: str) -> Response:
         state=state,
         p=frozen.procedure,
         open_tasks=_open_tasks(state),
-        attachments=web.storage.attachments(code),
+        attachments=await web.storage.attachments(code),
         names={d.id: d.name for d in frozen.procedure.documents},
         error="",
     )
@@ -434,8 +434,8 @@ async def scan(request: Request, code: str, sha256: str) -> Response:
     web = web_of(request)
     sess = web.session(request)
     await _dossier(web, web.officer(sess), code)
-    attached = {a.sha256: a for a in web.storage.attachments(code)}
-    data = web.storage.get(sha256) if sha256 in attached else None
+    attached = {a.sha256: a for a in await web.storage.attachments(code)}
+    data = await web.storage.get(sha256) if sha256 in attached else None
     if data is None:
         raise WebError(404, "Not Found", f"no scan {sha256[:12]} in {code}")
     return Response(

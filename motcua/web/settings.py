@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from runtime.errors import UserError
 
@@ -38,14 +39,20 @@ class WebSettings:
     session_hours: int = 10
     temporal_address: str | None = None
     scans: str = "local"
-    """Where scans go: `local` (under the data folder) or `s3://BUCKET[/PREFIX]` (`MOTCUA_SCANS`)."""
+    """Where scans go (`MOTCUA_SCANS`): `local`, under the data folder, or `s3://BUCKET[/PREFIX]`."""
     scans_sse: str = ""
     """Server-side encryption asked of S3: `AES256` or `aws:kms` (`MOTCUA_SCANS_SSE`)."""
     scans_kms_key_id: str = ""
     """With `aws:kms`, the key (`MOTCUA_SCANS_KMS_KEY_ID`); empty: the account's default."""
 
 
-def scans_from_env() -> dict[str, str]:
+class ScanSettings(TypedDict):
+    scans: str
+    scans_sse: str
+    scans_kms_key_id: str
+
+
+def scans_from_env() -> ScanSettings:
     """The scan storage settings from `MOTCUA_SCANS`, `MOTCUA_SCANS_SSE`, `..._KMS_KEY_ID`."""
     return {
         "scans": os.environ.get(SCANS_ENV, "").strip()[:300] or "local",

@@ -11,6 +11,7 @@ different machines shares the folder or sets `MOTCUA_SCANS=s3://BUCKET[/PREFIX]`
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -146,6 +147,26 @@ class LocalStorage:
             except ValueError:
                 continue  # a torn last line after a crash
         return found
+
+
+class OffLoop:
+    """A `Storage` whose calls run in a worker thread: an S3 round trip or a 10 MiB write must
+    not stall every other request of the process's event loop."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    async def put(self, data: bytes) -> str:
+        return await asyncio.to_thread(self.storage.put, data)
+
+    async def get(self, sha256: str) -> bytes | None:
+        return await asyncio.to_thread(self.storage.get, sha256)
+
+    async def attach(self, code: str, attachments: list[Attachment]) -> None:
+        await asyncio.to_thread(self.storage.attach, code, attachments)
+
+    async def attachments(self, code: str) -> list[Attachment]:
+        return await asyncio.to_thread(self.storage.attachments, code)
 
 
 def now() -> datetime:
