@@ -74,6 +74,26 @@ def login(
     return sign(data, user, officer.agency, chosen, lifetime=lifetime, now=now)
 
 
+def reissue(
+    data: Path,
+    user: str,
+    acting_for: str | None,
+    *,
+    lifetime: timedelta,
+    now: datetime | None = None,
+) -> Session:
+    """A new assertion for an officer whose password a session already checked (the web app's
+    choice after sign-in): as themselves (their first role), or acting for a colleague under a
+    delegation active now. `lifetime` is what is left of that session: nothing is extended."""
+    directory = officers.load(officers.path_in(data))
+    officer = directory.officers.get(user)
+    if officer is None:
+        raise UserError(f"no officer {user[:64]!r} in the directory", 2)
+    if acting_for is not None:
+        return _acting(data, directory, user, acting_for, None, lifetime, now)
+    return sign(data, user, officer.agency, officer.roles[0], lifetime=lifetime, now=now)
+
+
 def _acting(
     data: Path,
     directory: officers.Directory,

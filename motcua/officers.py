@@ -217,8 +217,22 @@ def active_delegation(
 
 
 def delegations_to(directory: Directory, to_user: str, now: datetime) -> list[Delegation]:
-    """The delegations `to_user` may use at `now` (the web login offers them)."""
-    return [d for d in directory.delegations if d.to_user == to_user and d.active(now)]
+    """The delegations `to_user` may use at `now` (the web login offers them): active, and
+    still fitting the directory (the absent officer in the same agency, with that role)."""
+    delegate = directory.officers.get(to_user)
+    found = []
+    for d in directory.delegations:
+        absent = directory.officers.get(d.from_user)
+        if (
+            d.to_user == to_user
+            and d.active(now)
+            and delegate is not None
+            and absent is not None
+            and absent.agency == delegate.agency
+            and d.role in absent.roles
+        ):
+            found.append(d)
+    return found
 
 
 def _officer(directory: Directory, user: str) -> Officer:

@@ -51,12 +51,25 @@ async def web(
         directory = officers.with_delegation(
             directory, DESK, "hoa", "one_stop", today - timedelta(days=1), today + timedelta(days=5)
         )
+        # and binh did last month (over), the head will from tomorrow (not yet)
+        directory = officers.with_delegation(
+            directory, "binh", "hoa", "one_stop", today - timedelta(days=30), today - timedelta(1)
+        )
+        directory = officers.with_delegation(
+            directory, HEAD, "hoa", "head", today + timedelta(days=1), today + timedelta(days=3)
+        )
         officers.save(path, directory)
         yield base
 
 
 async def api_sign_in(http: httpx.AsyncClient, user: str, **extra: str) -> httpx.Response:
     return await http.post("/api/v1/session", json={"user": user, "password": PASSWORD, **extra})
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found[1]
 
 
 async def page_sign_in(http: httpx.AsyncClient, user: str) -> str:
@@ -155,3 +168,60 @@ async def test_a_delegate_signs_in_acting_for_a_colleague_and_the_dossier_says_s
         assert entry["actor"] == f"hoa@{COMMUNE}/one_stop acting for {DESK}"
         page = await hoa.get(f"/officer/dossiers/{code}")
         assert f"acting for {DESK}" in page.text
+
+
+async def test_a_delegate_chooses_at_sign_in_whom_to_act_for_among_active_delegations(
+    web: str,
+) -> None:
+    today = datetime.now(officers.VIETNAM).date()
+    async with httpx.AsyncClient(base_url=web) as hoa:
+        csrf = csrf_of(await hoa.get("/officer/login"))
+        signed = await hoa.post(
+            "/officer/login", data={"user": "hoa", "password": PASSWORD, "csrf": csrf}
+        )
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/officer/delegations"
+        page = await hoa.get("/officer/delegations")
+        assert page.status_code == 200
+        # the active one, for whom and until when; not the one over, nor the one to come
+        assert f'name="acting_for" value="{DESK}"' in page.text
+        assert (today + timedelta(days=5)).strftime("%d/%m/%Y") in page.text
+        assert 'value="binh"' not in page.text
+        assert f'value="{HEAD}"' not in page.text
+        # beyond the bound: a delegation not active now is refused, whatever the form says
+        over = await hoa.post(
+            "/officer/delegations", data={"csrf": csrf_of(page), "acting_for": "binh"}
+        )
+        assert over.status_code == 409
+        assert "no delegation to act for binh is active now" in over.text
+        chosen = await hoa.post(
+            "/officer/delegations", data={"csrf": csrf_of(page), "acting_for": DESK}
+        )
+        assert chosen.status_code == 303 and chosen.headers["location"] == "/officer"
+
+        async def claim(code: str) -> str:
+            page = await hoa.get(f"/officer/dossiers/{code}")
+            done = await hoa.post(
+                f"/officer/dossiers/{code}/tasks/receive/claim", data={"csrf": csrf_of(page)}
+            )
+            assert done.status_code == 303, done.text
+            state = (await hoa.get(f"/api/v1/dossiers/{code}")).json()
+            actor: str = next(e for e in state["timeline"] if e["kind"] == "claimed")["actor"]
+            return actor
+
+        assert await claim(await new_dossier(hoa)) == f"hoa@{COMMUNE}/one_stop acting for {DESK}"
+        # and back to working as herself
+        page = await hoa.get("/officer/delegations")
+        assert "You are acting for" in page.text or "Bạn đang làm thay cho" in page.text
+        mine = await hoa.post(
+            "/officer/delegations", data={"csrf": csrf_of(page), "acting_for": ""}
+        )
+        assert mine.status_code == 303
+        assert await claim(await new_dossier(hoa)) == f"hoa@{COMMUNE}/one_stop"
+
+    async with httpx.AsyncClient(base_url=web) as binh:  # no delegation: straight to the inbox
+        csrf = csrf_of(await binh.get("/officer/login"))
+        signed = await binh.post(
+            "/officer/login", data={"user": "binh", "password": PASSWORD, "csrf": csrf}
+        )
+        assert signed.status_code == 303 and signed.headers["location"] == "/officer"

@@ -64,6 +64,46 @@ async def login(request: Request) -> Response:
             request, sess, "login.html", 401, failed=True, user=user, acting_for=acting_for or ""
         )
     fresh = Session(lang=sess.lang, officer=SessionOfficer(**officer.model_dump()))
+    if acting_for is None:
+        choices = await asyncio.to_thread(web.directory.delegations, officer.user)
+        if choices:  # let them choose whom to act for, or to work as themselves
+            return web.redirect("/officer/delegations", fresh)
+    return web.redirect("/officer", fresh)
+
+
+@router.get("/officer/delegations", response_class=HTMLResponse)
+async def delegations_page(request: Request) -> Response:
+    """The delegations to the signed-in officer active now: act for one of them, or not."""
+    web = web_of(request)
+    sess = web.session(request)
+    officer = _signed_in(web, sess)
+    if officer is None:
+        return web.redirect("/officer/login", sess)
+    return await _delegations(web, request, sess, officer)
+
+
+async def _delegations(
+    web: Web, request: Request, sess: Session, officer: Officer, error: str = "", status: int = 200
+) -> Response:
+    found = await asyncio.to_thread(web.directory.delegations, officer.user)
+    return web.page(request, sess, "delegations.html", status, delegations=found, error=error)
+
+
+@router.post("/officer/delegations", response_class=HTMLResponse)
+async def choose_delegation(request: Request) -> Response:
+    """Act for the chosen colleague (or as oneself again): a new assertion, bounded by the
+    delegation and by the sign-in; no password again, the session proved it."""
+    web = web_of(request)
+    sess = web.session(request)
+    officer = web.officer(sess)
+    form = await read_form(web, request)
+    web.check_csrf(sess, _text(form, "csrf"))
+    acting_for = _text(form, "acting_for").strip()[:64] or None
+    chosen = await asyncio.to_thread(web.directory.act_for, officer, acting_for)
+    if chosen is None:
+        error = f"no delegation to act for {acting_for} is active now"
+        return await _delegations(web, request, sess, officer, error, 409)
+    fresh = Session(lang=sess.lang, officer=SessionOfficer(**chosen.model_dump()))
     return web.redirect("/officer", fresh)
 
 
