@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.client import Client
 
 from motcua.client.credentials import assertion_for
@@ -34,14 +35,28 @@ from workflows.api import (
 )
 
 
+async def _officer_update(
+    client: Client,
+    code: str,
+    update: str,
+    model: type[BaseModel],
+    actor: Actor,
+    assertion: str | None,
+    **values: Any,
+) -> Acted:
+    """Every officer's action: its input with the officer's signed assertion, then the update
+    (a malformed input or the workflow's refusal as a one-line user error)."""
+    request = update_input(
+        model, actor=actor, assertion=await assertion_for(actor, assertion), **values
+    )
+    return await act(client, code, update, request)
+
+
 async def claim(
     client: Client, code: str, step: str, actor: Actor, *, assertion: str | None = None
 ) -> Acted:
     """Take an open task, so colleagues see it is being handled."""
-    request = update_input(
-        ClaimTask, step=step, actor=actor, assertion=await assertion_for(actor, assertion)
-    )
-    return await act(client, code, CLAIM, request)
+    return await _officer_update(client, code, CLAIM, ClaimTask, actor, assertion, step=step)
 
 
 async def complete(
@@ -55,15 +70,17 @@ async def complete(
     assertion: str | None = None,
 ) -> Acted:
     """Decide a task; the dossier moves to the step the decision leads to."""
-    request = update_input(
+    return await _officer_update(
+        client,
+        code,
+        COMPLETE,
         CompleteTask,
+        actor,
+        assertion,
         step=step,
-        actor=actor,
         decision=decision,
         fields=dict(fields or {}),
-        assertion=await assertion_for(actor, assertion),
     )
-    return await act(client, code, COMPLETE, request)
 
 
 async def reassign(
@@ -79,16 +96,18 @@ async def reassign(
 ) -> Acted:
     """A head hands an open task to another officer or role of the same agency; the reason
     goes into the dossier's history."""
-    request = update_input(
+    return await _officer_update(
+        client,
+        code,
+        REASSIGN,
         ReassignTask,
+        actor,
+        assertion,
         step=step,
-        actor=actor,
         to_user=to_user,
         to_role=to_role,
         reason=reason,
-        assertion=await assertion_for(actor, assertion),
     )
-    return await act(client, code, REASSIGN, request)
 
 
 async def assigned_to(client: Client, agency: str, user: str) -> list[InboxItem]:
@@ -174,25 +193,26 @@ async def request_supplement(
     assertion: str | None = None,
 ) -> Acted:
     """Ask the applicant, once, for everything missing; the legal clock stops meanwhile."""
-    request = update_input(
+    return await _officer_update(
+        client,
+        code,
+        REQUEST_SUPPLEMENT,
         RequestSupplement,
+        actor,
+        assertion,
         step=step,
-        actor=actor,
         missing=tuple(missing),
         reason=reason,
-        assertion=await assertion_for(actor, assertion),
     )
-    return await act(client, code, REQUEST_SUPPLEMENT, request)
 
 
 async def approve_apology(
     client: Client, code: str, actor: Actor, reason: str, *, assertion: str | None = None
 ) -> Acted:
     """The head approves the apology-and-new-date letter (form 04): the date moves once more."""
-    request = update_input(
-        ApproveApology, actor=actor, reason=reason, assertion=await assertion_for(actor, assertion)
+    return await _officer_update(
+        client, code, APPROVE_APOLOGY, ApproveApology, actor, assertion, reason=reason
     )
-    return await act(client, code, APPROVE_APOLOGY, request)
 
 
 async def deliver_event(
@@ -206,11 +226,13 @@ async def deliver_event(
 ) -> Acted:
     """An awaited event happened (a payment received...), reported by an officer or a
     service acting as one."""
-    request = update_input(
+    return await _officer_update(
+        client,
+        code,
+        DELIVER_EVENT,
         DeliverEvent,
+        actor,
+        assertion,
         event=event,
-        actor=actor,
         data=dict(data or {}),
-        assertion=await assertion_for(actor, assertion),
     )
-    return await act(client, code, DELIVER_EVENT, request)

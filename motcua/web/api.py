@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from motcua import client
-from motcua.web import dossiers
+from motcua.web import actions, dossiers
 from motcua.web.auth import Officer
 from motcua.web.citizen import prove
 from motcua.web.context import Web, web_of
@@ -294,7 +294,15 @@ async def documents(request: Request, code: str) -> Documents:
     return Documents(issued=state.documents, scans=await web.storage.attachments(code))
 
 
-async def _acted(web: Web, code: str, acted: client.Acted) -> ActedOut:
+async def _act(
+    request: Request, code: str, csrf: str | None, operation: actions.Operation
+) -> ActedOut:
+    """An officer's action through the API: signed in, CSRF checked, on a dossier their agency
+    is part of (else 404); the workflow's answer and the dossier's state right after it."""
+    web = web_of(request)
+    officer = _officer(web, request, csrf, change=True)
+    await _dossier(web, officer, code)
+    acted = await actions.perform(web, officer, operation)
     return ActedOut(acted=acted, state=await client.show(web.client(), code))
 
 
@@ -303,81 +311,35 @@ CSRF = Annotated[str | None, Header(alias="X-CSRF-Token", max_length=100)]
 
 @router.post("/dossiers/{code}/tasks/{step}/claim", response_model=ActedOut)
 async def claim(request: Request, code: str, step: str, x_csrf: CSRF = None) -> ActedOut:
-    web = web_of(request)
-    officer = _officer(web, request, x_csrf, change=True)
-    await _dossier(web, officer, code)
-    return await _acted(
-        web,
-        code,
-        await client.claim(web.client(), code, step, officer.actor(), assertion=officer.assertion),
-    )
+    return await _act(request, code, x_csrf, actions.claim(code, step))
 
 
 @router.post("/dossiers/{code}/tasks/{step}/complete", response_model=ActedOut)
 async def complete(
     request: Request, code: str, step: str, body: Complete, x_csrf: CSRF = None
 ) -> ActedOut:
-    web = web_of(request)
-    officer = _officer(web, request, x_csrf, change=True)
-    await _dossier(web, officer, code)
-    acted = await client.complete(
-        web.client(),
-        code,
-        step,
-        officer.actor(),
-        body.decision,
-        body.fields,
-        assertion=officer.assertion,
-    )
-    return await _acted(web, code, acted)
+    operation = actions.complete(code, step, body.decision, body.fields)
+    return await _act(request, code, x_csrf, operation)
 
 
 @router.post("/dossiers/{code}/tasks/{step}/reassign", response_model=ActedOut)
 async def reassign(
     request: Request, code: str, step: str, body: Reassign, x_csrf: CSRF = None
 ) -> ActedOut:
-    web = web_of(request)
-    officer = _officer(web, request, x_csrf, change=True)
-    await _dossier(web, officer, code)
-    acted = await client.reassign(
-        web.client(),
-        code,
-        step,
-        officer.actor(),
-        body.to_user,
-        body.to_role,
-        assertion=officer.assertion,
-    )
-    return await _acted(web, code, acted)
+    operation = actions.reassign(code, step, body.to_user, body.to_role)
+    return await _act(request, code, x_csrf, operation)
 
 
 @router.post("/dossiers/{code}/tasks/{step}/request-supplement", response_model=ActedOut)
 async def request_supplement(
     request: Request, code: str, step: str, body: Supplement, x_csrf: CSRF = None
 ) -> ActedOut:
-    web = web_of(request)
-    officer = _officer(web, request, x_csrf, change=True)
-    await _dossier(web, officer, code)
-    acted = await client.request_supplement(
-        web.client(),
-        code,
-        step,
-        officer.actor(),
-        body.missing,
-        body.reason,
-        assertion=officer.assertion,
-    )
-    return await _acted(web, code, acted)
+    operation = actions.request_supplement(code, step, body.missing, body.reason)
+    return await _act(request, code, x_csrf, operation)
 
 
 @router.post("/dossiers/{code}/apology/approve", response_model=ActedOut)
 async def approve_apology(
     request: Request, code: str, body: Apology, x_csrf: CSRF = None
 ) -> ActedOut:
-    web = web_of(request)
-    officer = _officer(web, request, x_csrf, change=True)
-    await _dossier(web, officer, code)
-    acted = await client.approve_apology(
-        web.client(), code, officer.actor(), body.reason, assertion=officer.assertion
-    )
-    return await _acted(web, code, acted)
+    return await _act(request, code, x_csrf, actions.approve_apology(code, body.reason))

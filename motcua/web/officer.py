@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from motcua import client, metrics
 from motcua.client.officers import assigned_to
-from motcua.web import dossiers, fields
+from motcua.web import actions, dossiers, fields
 from motcua.web.auth import Officer
 from motcua.web.citizen import ISSUED_HEADERS, _text, issued_file, read_form
 from motcua.web.context import Web, web_of
@@ -331,47 +330,30 @@ async def act(request: Request, code: str, step: str, action: str) -> Response:
     form = await read_form(web, request)
     web.check_csrf(sess, _text(form, "csrf"))
     state = await _dossier(web, officer, code)
-    actor, signed = officer.actor(), officer.assertion
-    temporal = web.client()
     values = {k: _text(form, k) for k in form if k != "csrf"}
     declared: dict[str, Any] = {}
-    call: Callable[[], Awaitable[client.Acted]]
+    operation: actions.Operation
     if action == "claim":
-
-        def call() -> Awaitable[client.Acted]:
-            return client.claim(temporal, code, step, actor, assertion=signed)
+        operation = actions.claim(code, step)
     elif action == "complete":
-        frozen = await dossiers.frozen_procedure(temporal, state)
+        frozen = await dossiers.frozen_procedure(web.client(), state)
         spec = dossiers.task_step(frozen, step)
         declared = dict(spec.fields) if spec else {}
         given = fields.from_form(declared, values, "field.")
-        decision = values.get("decision", "")
-
-        def call() -> Awaitable[client.Acted]:
-            return client.complete(temporal, code, step, actor, decision, given, assertion=signed)
+        operation = actions.complete(code, step, values.get("decision", ""), given)
     elif action == "reassign":
         to_user = values.get("to_user", "").strip()[:200] or None
         to_role = values.get("to_role", "").strip()[:64] or None
-
-        def call() -> Awaitable[client.Acted]:
-            return client.reassign(temporal, code, step, actor, to_user, to_role, assertion=signed)
+        operation = actions.reassign(code, step, to_user, to_role)
     elif action == "supplement":
         missing = [m[:64] for m in form.getlist("missing") if isinstance(m, str)][:50]
-        reason = values.get("reason", "")[:500]
-
-        def call() -> Awaitable[client.Acted]:
-            return client.request_supplement(
-                temporal, code, step, actor, missing, reason, assertion=signed
-            )
+        operation = actions.request_supplement(code, step, missing, values.get("reason", "")[:500])
     elif action == "apology":
-        reason = values.get("reason", "")[:500]
-
-        def call() -> Awaitable[client.Acted]:
-            return client.approve_apology(temporal, code, actor, reason, assertion=signed)
+        operation = actions.approve_apology(code, values.get("reason", "")[:500])
     else:
         raise WebError(404, "Not Found", f"no action {action!r}")
     try:
-        await call()
+        await actions.perform(web, officer, operation)
     except (client.UpdateRejected, client.InvalidRequest) as err:
         if isinstance(err, client.UpdateRejected):
             metrics.record_rejection(err.action, err.reason)
