@@ -33,8 +33,9 @@ from temporalio.testing import WorkflowEnvironment
 from webserver import PASSWORD, PDF, free_port, serve_web, web_trust
 
 from motcua.web.app import open_storage
-from motcua.web.s3storage import S3Settings
+from motcua.web.s3storage import S3Settings, S3Storage
 from motcua.web.settings import WebSettings
+from motcua.web.storage import Attachment, now
 from runtime.errors import UserError
 
 HOUSEHOLD = "2.000720"
@@ -163,6 +164,46 @@ async def test_a_scan_uploaded_by_a_citizen_is_stored_in_s3_and_shown_to_the_off
             assert read_back.status_code == 200
             assert read_back.content == scan
             assert read_back.headers["content-type"] == "application/pdf"
+
+
+def test_s3_storage_writes_once_keeps_order_and_refuses_altered_or_oversized_objects(
+    aws_env: Any,
+) -> None:
+    s3 = aws_env
+    prefix = f"unit-{uuid.uuid4().hex[:8]}"
+    store = S3Storage(S3Settings.parse(f"s3://{BUCKET}/{prefix}"), max_bytes=1024)
+    digest = store.put(PDF)
+    key = f"{prefix}/blobs/{digest[:2]}/{digest}"
+    first = s3.head_object(Bucket=BUCKET, Key=key)["ETag"]
+    assert store.put(PDF) == digest and keys(s3, f"{prefix}/blobs/") == [key]
+    assert s3.head_object(Bucket=BUCKET, Key=key)["ETag"] == first
+    assert store.get(digest) == PDF
+    assert store.get("0" * 64) is None and store.get("../etc/passwd") is None
+
+    def record(document: str) -> Attachment:
+        return Attachment(
+            document=document,
+            sha256=digest,
+            size=len(PDF),
+            content_type="application/pdf",
+            at=now(),
+        )
+
+    store.attach("D-1", [record("application")])
+    store.attach("D-1", [record("id_card"), record("household_book")])
+    assert [a.document for a in store.attachments("D-1")] == [
+        "application",
+        "id_card",
+        "household_book",
+    ]
+    assert store.attachments("D-2") == [] and store.attachments("../D-1") == []
+
+    s3.put_object(Bucket=BUCKET, Key=key, Body=PDF + b"altered")  # changed behind our back
+    assert store.get(digest) is None
+    big = b"%PDF-" + b"0" * 2000
+    big_digest = hashlib.sha256(big).hexdigest()
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/blobs/{big_digest[:2]}/{big_digest}", Body=big)
+    assert store.get(big_digest) is None  # over max_bytes: not read into memory
 
 
 def test_a_wrong_scans_setting_stops_start_up_in_one_line(aws_env: Any, data_dir: Path) -> None:

@@ -155,6 +155,7 @@ class S3Storage:
         return digest
 
     def _read(self, key: str, limit: int) -> bytes | None:
+        """The object's bytes; None when it is missing or larger than `limit`."""
         try:
             answer = self.s3.get_object(Bucket=self.settings.bucket, Key=key)
         except ClientError as err:
@@ -163,12 +164,13 @@ class S3Storage:
             raise
         body = answer["Body"]
         try:
-            if answer.get("ContentLength", 0) > limit:
-                log.warning("stored object over the size limit", key=key.rsplit("/", 1)[-1][:12])
-                return None
-            return body.read(limit + 1)[: limit + 1]
+            data = None if answer.get("ContentLength", 0) > limit else body.read(limit + 1)
         finally:
             body.close()
+        if data is None or len(data) > limit:
+            log.warning("stored object over the size limit", key=key.rsplit("/", 1)[-1][:12])
+            return None
+        return data
 
     def get(self, sha256: str) -> bytes | None:
         try:
@@ -176,7 +178,7 @@ class S3Storage:
         except ValueError:
             return None
         data = self._read(key, self.max_bytes)
-        if data is None or len(data) > self.max_bytes:
+        if data is None:
             return None
         if hashlib.sha256(data).hexdigest() != sha256:  # the address is the integrity check
             log.warning("stored scan does not match its address", sha256=sha256[:12])
