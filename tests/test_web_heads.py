@@ -219,6 +219,16 @@ async def test_a_delegate_chooses_at_sign_in_whom_to_act_for_among_active_delega
         assert mine.status_code == 303
         assert await claim(await new_dossier(hoa)) == f"hoa@{COMMUNE}/one_stop"
 
+    async with httpx.AsyncClient(base_url=web) as api:  # the API lists the same
+        listed = (await api_sign_in(api, "hoa")).json()["delegations"]
+        assert listed == [
+            {
+                "acting_for": DESK,
+                "name": listed[0]["name"],
+                "role": "one_stop",
+                "until": (today + timedelta(days=5)).isoformat(),
+            }
+        ]
     async with httpx.AsyncClient(base_url=web) as binh:  # no delegation: straight to the inbox
         csrf = csrf_of(await binh.get("/officer/login"))
         signed = await binh.post(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from motcua import client
 from motcua.web import actions, dossiers
-from motcua.web.auth import Officer
+from motcua.web.auth import ActiveDelegation, Officer
 from motcua.web.citizen import prove
 from motcua.web.context import Web, web_of
 from motcua.web.officer import _dossier
@@ -73,6 +73,9 @@ class SignedInOfficer(BaseModel):
 class SignedIn(BaseModel):
     officer: SignedInOfficer
     csrf: str = Field(description="Send as `X-CSRF-Token` with every officer action.")
+    delegations: list[ActiveDelegation] = Field(
+        [], description="Colleagues this officer may act for now (sign in with `acting_for`)."
+    )
 
 
 class Uploaded(BaseModel):
@@ -172,7 +175,10 @@ async def sign_in(request: Request, body: Credentials, response: Response) -> Si
         raise WebError(401, "Unauthorized", f"wrong user name or password{why}")
     sess = Session(officer=SessionOfficer(**officer.model_dump()))
     web.sessions.save(response, sess)
-    return SignedIn(officer=SignedInOfficer(**officer.model_dump()), csrf=sess.csrf)
+    found = [] if body.acting_for else await asyncio.to_thread(web.directory.delegations, body.user)
+    return SignedIn(
+        officer=SignedInOfficer(**officer.model_dump()), csrf=sess.csrf, delegations=found
+    )
 
 
 @router.post("/uploads", response_model=Uploaded, status_code=201)
