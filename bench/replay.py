@@ -106,7 +106,7 @@ async def record_pair() -> dict[str, Any]:
     """{kind: WorkflowHistory} of one dossier of each kind, played on a fresh dev server."""
     import compare  # first: it sets $MOTCUA_DATA (throwaway keys) before motcua reads it
 
-    from motcua.client import load_frozen
+    from motcua.client import credentials, load_frozen
     from motcua.devserver import DevServer
     from procedures.legaltime.calendar import load_calendar
     from runtime.connection import connect
@@ -114,6 +114,8 @@ async def record_pair() -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="motcua-replay-compare-"))
     data = tmp / "data"
     data.mkdir()
+    # This process is the officers' front door; the worker trusts its key (interpreter 4 on).
+    credentials.sign_with(credentials.local_signing(data))
     server = DevServer(
         tmp / "server", port=compare.free_port(), ui_port=compare.free_port(), log_level="error"
     )
