@@ -10,8 +10,6 @@ the calendar signal) is in `workflows.handlers`; the state all of them share is
 `workflows.behaviours`.
 """
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
