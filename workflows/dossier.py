@@ -10,6 +10,9 @@ the calendar signal) is in `workflows.handlers`; the state all of them share is
 `workflows.behaviours`.
 """
 
+# No `from __future__ import annotations` here: the SDK reads the handlers' type hints each time
+# the sandbox imports this module (every run, every replay), and would compile and evaluate
+# string annotations again each time.
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
