@@ -10,13 +10,16 @@ the calendar signal) is in `workflows.handlers`; the state all of them share is
 `workflows.behaviours`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the handlers' type hints each time
+# the sandbox imports this module (every run, every replay), and would compile and evaluate
+# string annotations again each time.
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from workflows.handlers import DossierHandlers
@@ -28,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.metrics as metrics
     from activities.payloads import AutoStepInput, AutoStepResult, PublishedQuery
     from procedures.integrity import genuine
-    from procedures.legaltime.calendar import TimeLimit
+    from procedures.legaltime.calendar import TimeLimit, WorkCalendar
     from procedures.legaltime.clock import DossierClock, SuspendReason, deadline
     from procedures.models import (
         AutoStep,
@@ -45,11 +48,27 @@ with workflow.unsafe.imports_passed_through():
     )
     from procedures.templates import Refused, amount_of, evaluate
     from workflows.api import (
+        APPROVE_APOLOGY,
+        CITIZEN_ACT,
+        CLAIM,
+        COMPLETE,
+        DELIVER_EVENT,
         DOSSIER_WORKFLOW,
+        PENDING_TASKS,
+        REASSIGN,
+        REQUEST_SUPPLEMENT,
+        STATE,
+        SUPPLEMENT,
+        TIMELINE,
+        UPDATE_CALENDAR,
+        WITHDRAW,
         DossierInput,
         DossierOutcome,
+        DossierState,
         PortalStatus,
         TaskStatus,
+        TaskView,
+        TimelineEntry,
     )
     from workflows.core import Halt
     from workflows.effects import ACTIVITY_TIMEOUT
@@ -90,15 +109,11 @@ def _stopped(reason: str) -> EndStep:
     return EndStep(kind="end", result=ResultType.STOPPED, title=reason, form=FormKind.STOP_NOTICE)
 
 
-@workflow.defn(name=DOSSIER_WORKFLOW)
-class DossierWorkflow(DossierWatchers, DossierHandlers):
-    @workflow.init
-    def __init__(self, inp: DossierInput) -> None:
-        super().__init__(inp)
+class DossierInterpreter(DossierWatchers, DossierHandlers):
+    """One run of a dossier: what `DossierWorkflow` hands its run, updates, queries and signal."""
 
     # ------------------------------------------------------------------ run
 
-    @workflow.run
     async def run(self, inp: DossierInput) -> DossierOutcome:
         if inp.carried is None and self._has("published_only") and not await self._is_published():
             return self._unpublished()
@@ -637,3 +652,121 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             await workflow.wait_condition(lambda: False)  # until `run` cancels (before the patch)
         status = self._resume(SuspendReason.SUPPLEMENT)
         await self._set_status(status, "Đã nhận hồ sơ bổ sung")
+
+
+@workflow.defn(name=DOSSIER_WORKFLOW)
+class DossierWorkflow:
+    """What Temporal sees of a dossier: its run, updates (with their validators), queries and
+    signal, each handed to the run's `DossierInterpreter` unchanged (sync stays sync, async
+    stays async), so the commands are exactly those of the interpreter.
+
+    Why a class apart: the sandbox imports this module afresh for every run, each replay too,
+    and `@workflow.defn` then inspects every member of the class and of its bases (an
+    `isinstance` against a runtime-checkable Protocol and a module look-up for each, through
+    the sandbox's wrapped builtins); on the interpreter and its mixins that was ~100 members,
+    here it is the handlers alone (bench/replay.py --compare, BENCHMARKS.md).
+    """
+
+    @workflow.init
+    def __init__(self, inp: DossierInput) -> None:
+        self._d = DossierInterpreter(inp)
+
+    @workflow.run
+    async def run(self, inp: DossierInput) -> DossierOutcome:
+        return await self._d.run(inp)
+
+    @workflow.update(name=CLAIM)
+    async def claim(self, *raw: Any) -> str:
+        return await self._d.claim(*raw)
+
+    @claim.validator
+    def _validate_claim(self, *raw: Any) -> None:
+        self._d.validate_claim(*raw)
+
+    @workflow.update(name=COMPLETE)
+    async def complete(self, *raw: Any) -> str:
+        return await self._d.complete(*raw)
+
+    @complete.validator
+    def _validate_complete(self, *raw: Any) -> None:
+        self._d.validate_complete(*raw)
+
+    @workflow.update(name=REASSIGN)
+    async def reassign(self, *raw: Any) -> str:
+        return await self._d.reassign(*raw)
+
+    @reassign.validator
+    def _validate_reassign(self, *raw: Any) -> None:
+        self._d.validate_reassign(*raw)
+
+    @workflow.update(name=REQUEST_SUPPLEMENT)
+    def request_supplement(self, *raw: Any) -> str:
+        return self._d.request_supplement(*raw)
+
+    @request_supplement.validator
+    def _validate_request_supplement(self, *raw: Any) -> None:
+        self._d.validate_request_supplement(*raw)
+
+    @workflow.update(name=SUPPLEMENT)
+    def supplement(self, *raw: Any) -> str:
+        return self._d.supplement(*raw)
+
+    @supplement.validator
+    def _validate_supplement(self, *raw: Any) -> None:
+        self._d.validate_supplement(*raw)
+
+    @workflow.update(name=WITHDRAW)
+    def withdraw(self, *raw: Any) -> str:
+        return self._d.withdraw(*raw)
+
+    @withdraw.validator
+    def _validate_withdraw(self, *raw: Any) -> None:
+        self._d.validate_withdraw(*raw)
+
+    @workflow.update(name=DELIVER_EVENT)
+    def deliver_event(self, *raw: Any) -> str:
+        return self._d.deliver_event(*raw)
+
+    @deliver_event.validator
+    def _validate_deliver_event(self, *raw: Any) -> None:
+        self._d.validate_deliver_event(*raw)
+
+    @workflow.update(name=CITIZEN_ACT)
+    def citizen_act(self, *raw: Any) -> str:
+        return self._d.citizen_act(*raw)
+
+    @citizen_act.validator
+    def _validate_citizen_act(self, *raw: Any) -> None:
+        self._d.validate_citizen_act(*raw)
+
+    @workflow.update(name=APPROVE_APOLOGY)
+    def approve_apology(self, *raw: Any) -> str:
+        return self._d.approve_apology(*raw)
+
+    @approve_apology.validator
+    def _validate_approve_apology(self, *raw: Any) -> None:
+        self._d.validate_approve_apology(*raw)
+
+    @workflow.update(dynamic=True)
+    def unknown_update(self, name: str, args: Sequence[RawValue]) -> str:
+        return self._d.unknown_update(name, args)
+
+    @unknown_update.validator
+    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        self._d.validate_unknown_update(name, args)
+
+    @workflow.signal(name=UPDATE_CALENDAR)
+    def update_calendar(self, calendar: WorkCalendar) -> None:
+        self._d.update_calendar(calendar)
+
+    @workflow.query(name=STATE)
+    def state(self) -> DossierState:
+        return self._d.state()
+
+    @workflow.query(name=PENDING_TASKS)
+    def pending_tasks(self) -> tuple[TaskView, ...]:
+        return self._d.pending_tasks()
+
+    @workflow.query(name=TIMELINE)
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        return self._d.timeline()

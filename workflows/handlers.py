@@ -1,6 +1,8 @@
 """How officers, citizens and clients act on a running dossier: updates, queries, a signal.
 
-`DossierWorkflow` inherits these; the state they act on is `workflows.core.DossierCore`'s.
+`workflows.dossier.DossierWorkflow` declares them to Temporal and hands each to these methods
+(each update's validator to its `validate_` method); the state they act on is
+`workflows.core.DossierCore`'s.
 Each update's validator runs a rule of `workflows.rules`; a rejection leaves no event in
 Temporal's history, so it is logged (`DossierCore._check`: who, what, why) for auditors, and it
 reaches officers using any client, Temporal's own CLI included.
@@ -32,14 +34,10 @@ with workflow.unsafe.imports_passed_through():
         CLAIM,
         COMPLETE,
         DELIVER_EVENT,
-        PENDING_TASKS,
         PROOF_FAILED,
         REASSIGN,
         REQUEST_SUPPLEMENT,
-        STATE,
         SUPPLEMENT,
-        TIMELINE,
-        UPDATE_CALENDAR,
         WITHDRAW,
         ApproveApology,
         CitizenAct,
@@ -63,9 +61,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 class DossierHandlers(DossierCore):
-    """The dossier's updates, queries and signal."""
+    """The dossier's updates (and their validators), queries and signal."""
 
-    @workflow.update(name=CLAIM)
     async def claim(self, *raw: Any) -> str:
         req = recorded(ClaimTask, raw)
         task = await self._opened(req.step)
@@ -73,8 +70,7 @@ class DossierHandlers(DossierCore):
         self._event("claimed", req.step, str(req.actor))
         return f"{req.step} claimed by {req.actor.user}"
 
-    @claim.validator
-    def _validate_claim(self, *raw: Any) -> None:
+    def validate_claim(self, *raw: Any) -> None:
         req = self._take(ClaimTask, raw, CLAIM)
         self._check_officer(
             f"claim {req.step}",
@@ -84,7 +80,6 @@ class DossierHandlers(DossierCore):
             lambda: rules.check_claim(self._rt, req),
         )
 
-    @workflow.update(name=COMPLETE)
     async def complete(self, *raw: Any) -> str:
         req = recorded(CompleteTask, raw)
         task = await self._opened(req.step)
@@ -95,8 +90,7 @@ class DossierHandlers(DossierCore):
         self._rt.fields[req.step] = dict(req.fields)
         return f"{req.step}: {req.decision}"
 
-    @complete.validator
-    def _validate_complete(self, *raw: Any) -> None:
+    def validate_complete(self, *raw: Any) -> None:
         req = self._take(CompleteTask, raw, COMPLETE)
         self._check_officer(
             f"complete {req.step} with {req.decision}",
@@ -106,7 +100,6 @@ class DossierHandlers(DossierCore):
             lambda: rules.check_complete(self._proc, self._rt, req),
         )
 
-    @workflow.update(name=REASSIGN)
     async def reassign(self, *raw: Any) -> str:
         req = recorded(ReassignTask, raw)
         task = await self._opened(req.step)
@@ -119,8 +112,7 @@ class DossierHandlers(DossierCore):
         self._publish()
         return f"{req.step} reassigned to {target}"
 
-    @reassign.validator
-    def _validate_reassign(self, *raw: Any) -> None:
+    def validate_reassign(self, *raw: Any) -> None:
         req = self._take(ReassignTask, raw, REASSIGN)
         self._check_officer(
             f"reassign {req.step}",
@@ -130,7 +122,6 @@ class DossierHandlers(DossierCore):
             lambda: rules.check_reassign(self._proc, self._rt, req),
         )
 
-    @workflow.update(name=REQUEST_SUPPLEMENT)
     def request_supplement(self, *raw: Any) -> str:
         req = recorded(RequestSupplement, raw)
         self._rt.supplement = Supplement(
@@ -143,8 +134,7 @@ class DossierHandlers(DossierCore):
         self._event("supplement_requested", req.step, str(req.actor), "; ".join(req.missing))
         return f"supplement requested: {'; '.join(req.missing)}"
 
-    @request_supplement.validator
-    def _validate_request_supplement(self, *raw: Any) -> None:
+    def validate_request_supplement(self, *raw: Any) -> None:
         req = self._take(RequestSupplement, raw, REQUEST_SUPPLEMENT)
         self._check_officer(
             f"request supplement at {req.step}",
@@ -154,7 +144,6 @@ class DossierHandlers(DossierCore):
             lambda: rules.check_request_supplement(self._proc, self._rt, req),
         )
 
-    @workflow.update(name=SUPPLEMENT)
     def supplement(self, *raw: Any) -> str:
         req = recorded(SupplementDossier, raw)
         self._prove(req.applicant_id, "supplement")
@@ -164,8 +153,7 @@ class DossierHandlers(DossierCore):
         self._event("supplemented", sup.step, "applicant", "; ".join(req.documents))
         return "supplement received"
 
-    @supplement.validator
-    def _validate_supplement(self, *raw: Any) -> None:
+    def validate_supplement(self, *raw: Any) -> None:
         req = self._take(SupplementDossier, raw, SUPPLEMENT)
 
         def check() -> None:
@@ -174,7 +162,6 @@ class DossierHandlers(DossierCore):
 
         self._check("supplement", "applicant", check)
 
-    @workflow.update(name=WITHDRAW)
     def withdraw(self, *raw: Any) -> str:
         req = recorded(WithdrawDossier, raw)
         self._prove(req.applicant_id, "withdraw")
@@ -182,20 +169,17 @@ class DossierHandlers(DossierCore):
         self._event("withdrawn", actor="applicant", detail=req.reason)
         return "dossier withdrawn"
 
-    @withdraw.validator
-    def _validate_withdraw(self, *raw: Any) -> None:
+    def validate_withdraw(self, *raw: Any) -> None:
         req = self._take(WithdrawDossier, raw, WITHDRAW)
         self._check("withdraw", "applicant", lambda: self._check_proof(req.applicant_id))
 
-    @workflow.update(name=DELIVER_EVENT)
     def deliver_event(self, *raw: Any) -> str:
         req = recorded(DeliverEvent, raw)
         self._rt.events[req.event] = dict(req.data)
         self._event("event", actor=str(req.actor), detail=req.event)
         return f"{req.event} recorded"
 
-    @deliver_event.validator
-    def _validate_deliver_event(self, *raw: Any) -> None:
+    def validate_deliver_event(self, *raw: Any) -> None:
         req = self._take(DeliverEvent, raw, DELIVER_EVENT)
         self._check_officer(
             f"deliver {req.event}",
@@ -205,7 +189,6 @@ class DossierHandlers(DossierCore):
             lambda: rules.check_event(self._waiting, req),
         )
 
-    @workflow.update(name=CITIZEN_ACT)
     def citizen_act(self, *raw: Any) -> str:
         req = recorded(CitizenAct, raw)
         self._rt.fields[req.step] = dict(req.fields)
@@ -213,8 +196,7 @@ class DossierHandlers(DossierCore):
         self._event("citizen_acted", req.step, "applicant")
         return f"{req.step}: done"
 
-    @citizen_act.validator
-    def _validate_citizen_act(self, *raw: Any) -> None:
+    def validate_citizen_act(self, *raw: Any) -> None:
         req = self._take(CitizenAct, raw, CITIZEN_ACT)
         self._check(
             f"act at {req.step}",
@@ -224,7 +206,6 @@ class DossierHandlers(DossierCore):
             ),
         )
 
-    @workflow.update(name=APPROVE_APOLOGY)
     def approve_apology(self, *raw: Any) -> str:
         req = recorded(ApproveApology, raw)
         policy = self._proc.apology
@@ -239,8 +220,7 @@ class DossierHandlers(DossierCore):
         self._publish()
         return f"new appointment date {local(self._due())}"
 
-    @approve_apology.validator
-    def _validate_approve_apology(self, *raw: Any) -> None:
+    def validate_approve_apology(self, *raw: Any) -> None:
         req = self._take(ApproveApology, raw, APPROVE_APOLOGY)
         self._check_officer(
             "approve apology",
@@ -279,16 +259,13 @@ class DossierHandlers(DossierCore):
             ) from None
         self._rt.proof.succeed()
 
-    @workflow.update(dynamic=True)
     def unknown_update(self, name: str, args: Sequence[RawValue]) -> str:
         """Never runs: its validator refuses every update name the dossier does not have."""
         raise rules.Rejected(f"no update named {name!r}")
 
-    @unknown_update.validator
-    def _validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+    def validate_unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
         self._refuse(name, "unknown", f"no update named {escape(name, 64)!r}")
 
-    @workflow.signal(name=UPDATE_CALENDAR)
     def update_calendar(self, calendar: WorkCalendar) -> None:
         """A newer calendar (an extra Tết day...): every due instant is derived again.
 
@@ -313,7 +290,6 @@ class DossierHandlers(DossierCore):
         self._event("calendar_changed", detail=f"{calendar.version}; due {local(self._due())}")
         self._publish()
 
-    @workflow.query(name=STATE)
     def state(self) -> DossierState:
         now = workflow.now()
         clock = self._rt.clock
@@ -343,12 +319,10 @@ class DossierHandlers(DossierCore):
             ),
         )
 
-    @workflow.query(name=PENDING_TASKS)
     def pending_tasks(self) -> tuple[TaskView, ...]:
         """The open tasks only: what an inbox row needs, without the timeline."""
         now = workflow.now()
         return tuple(views.task(self._proc, self._cal, t, now) for t in self._rt.open_tasks())
 
-    @workflow.query(name=TIMELINE)
     def timeline(self) -> tuple[TimelineEntry, ...]:
         return tuple(self._rt.timeline)

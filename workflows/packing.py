@@ -59,10 +59,7 @@ def unpack(data: Any) -> Any:
         return data
     data = dict(data)
     texts = _texts(data.pop(FIELD))
-    frozen = data["procedure"] = _copy(data["procedure"])
-    for path, form in _forms(frozen):
-        if path in texts:
-            form["source"] = texts[path]
+    data["procedure"] = _restored(data["procedure"], texts)
     return data
 
 
@@ -78,8 +75,26 @@ def _texts(packed: str) -> Mapping[str, str]:
     return MappingProxyType(json.loads(raw))
 
 
-def _copy(value: Any) -> Any:
-    """A copy of the nested dicts (the caller's data is not changed in place)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    return value
+def _restored(frozen: dict[str, Any], texts: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
+    """`frozen` with the texts of its forms and its sub-procedures' (as `_forms` walks them) put
+    back. Only the dicts on the way to a form are copied, the caller's data is left as it is:
+    every run and every replay unpacks its input, and copying the whole procedure cost more
+    than the rest of `unpack` (bench/replay.py --compare)."""
+    procedure = frozen.get("procedure", {})
+    forms = procedure.get("forms", {}) or {}
+    subs = frozen.get("subprocedures") or {}
+    frozen = dict(frozen)
+    if forms:
+        restored = {}
+        for kind, form in forms.items():
+            path = f"{prefix}{kind}"
+            if isinstance(form, dict) and path in texts:
+                form = {**form, "source": texts[path]}
+            restored[kind] = form
+        frozen["procedure"] = {**procedure, "forms": restored}
+    if subs:
+        frozen["subprocedures"] = {
+            code: _restored(sub, texts, f"{prefix}{code}/") if isinstance(sub, dict) else sub
+            for code, sub in subs.items()
+        }
+    return frozen
