@@ -49,6 +49,7 @@ from procedures.models import (
     Channel,
     CitizenStep,
     FrozenProcedure,
+    RepeatStep,
     ResultType,
     Step,
     TaskStep,
@@ -203,12 +204,12 @@ def _field(steps: dict[str, list[Step]], name: str, value: Any) -> tuple[str, st
     step_id, dot, field_name = name.partition(".")
     if not dot or not field_name:
         raise UserError(f"{option}: expected STEP.FIELD=VALUE", 2)
-    if not any(isinstance(s, CitizenStep) for s in steps.get(step_id, [])):
+    if not any(isinstance(s, CitizenStep | RepeatStep) for s in steps.get(step_id, [])):
         _decisions(steps, step_id, "--field", option.removeprefix("--field "))
     declared = {
         k: spec
         for s in steps[step_id]
-        if isinstance(s, TaskStep | CitizenStep)
+        if isinstance(s, TaskStep | CitizenStep | RepeatStep)
         for k, spec in s.fields.items()
     }
     spec = declared.get(field_name)

@@ -328,7 +328,7 @@ class DossierHandlers(DossierCore):
             timeline=self.timeline(),
             documents=tuple(self._rt.documents),
             clock=ClockView(
-                received_at=self._inp.received_at,
+                received_at=self._received_at(),
                 due_at=self._due(),
                 used_minutes=clock.used(self._cal, now),
                 remaining_minutes=clock.remaining(self._cal, now),
@@ -341,6 +341,7 @@ class DossierHandlers(DossierCore):
             apology=views.apology(
                 self._proc, self._rt, self._cal, self._receiving(), self._due(), now
             ),
+            repetitions=tuple(r.view() for r in self._repetitions.values()),
         )
 
     @workflow.query(name=PENDING_TASKS)
