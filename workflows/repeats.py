@@ -7,7 +7,7 @@ of an unemployment benefit), `times` periods in a row. Period k runs from `every
 its end is a miss. `end_after_missed` misses in a row leave the step at `on_missed`; otherwise
 it goes to `next` once its last period is reported or has ended. Each period is in the
 timeline (`citizen_waiting` "report 4 of 6: …", then `arrived` or `timed_out` "report 4 of 6
-missed, 2 in a row") and in the state query
+(missed, 2 in a row)") and in the state query
 (`RepetitionView`: "report 4 of 6", "missed 2 in a row"). `times` is at most
 `procedures.models.MAX_TIMES`, so the step ends within a bounded number of periods.
 """
@@ -134,6 +134,8 @@ class DossierRepeats(DossierWatchers):
         else:
             run.missed += 1
             run.missed_in_row += 1
-            self._event("timed_out", step_id, detail=f"{said} missed, {run.missed_in_row} in a row")
+            self._event(
+                "timed_out", step_id, detail=f"{said} (missed, {run.missed_in_row} in a row)"
+            )
         self._publish()
         return done
