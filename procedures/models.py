@@ -414,6 +414,18 @@ MAX_TIMES = 120
 history events, so the bound keeps a dossier's history within what Temporal takes."""
 
 
+def _times(value: Any) -> Any:
+    """One message for a wrong `times`, not one per member of the union."""
+    if isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TIMES
+    ):
+        return value
+    raise ValueError(
+        f"`{value}` is neither a number of periods from 1 to {MAX_TIMES} nor an expression "
+        "giving one"
+    )
+
+
 class RepeatStep(_Step):
     """A report the applicant makes once per period, `times` periods in a row (monthly
     job-search reports of an unemployment benefit). Period k runs from `every`×(k−1) to
@@ -422,12 +434,13 @@ class RepeatStep(_Step):
     once the last period is reported (or ends), to `next`."""
 
     kind: Literal["repeat"]
-    times: Annotated[int, Field(ge=1, le=MAX_TIMES)] | Annotated[str, Field(max_length=500)] = (
-        Field(
-            description=f"How many periods: a number (1 to {MAX_TIMES}) or an expression on "
-            "`form`, `decisions` and `fields` giving one when the step opens, e.g. "
-            "`fields.decide.benefit_months`.",
-        )
+    times: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_TIMES)] | Annotated[str, Field(max_length=500)],
+        BeforeValidator(_times),
+    ] = Field(
+        description=f"How many periods: a number (1 to {MAX_TIMES}) or an expression on "
+        "`form`, `decisions` and `fields` giving one when the step opens, e.g. "
+        "`fields.decide.benefit_months`.",
     )
     every: TimeLimit = Field(
         description="The length of a period, e.g. `{amount: 30, unit: calendar_days}` "
