@@ -175,7 +175,9 @@ async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
     assert (run.times, run.reported, run.missed) == (3, 0, 0)
     await act(handle, "reports")
     between = await reached(
-        handle, lambda s: s.repetitions[0].reported == 1 and s.repetitions[0].opens_at, "report 1"
+        handle,
+        lambda s: s.repetitions[0].reported == 1 and s.repetitions[0].opens_at is not None,
+        "report 1 made",
     )
     assert "does not wait for the applicant at 'reports'" in await rejection(
         handle, CITIZEN_ACT, CitizenAct(step="reports", applicant_id=APPLICANT_ID)
