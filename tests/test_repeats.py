@@ -37,6 +37,7 @@ from test_deadlines import (
 )
 from timeskip import outcome
 
+from motcua.commands.show import render
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
 from workflows.api import (
@@ -92,6 +93,8 @@ async def submit(
         form={"months": months},
         request_id=code,
     )
+    # what the client tells the submitter too (`Submitted.awaiting_payment`)
+    assert inp.pays_before_receipt() is (channel is Channel.ONLINE)
     handle = await env.client.start_workflow(DossierWorkflow.run, inp, id=code, task_queue=QUEUE)
     return weeks, handle
 
@@ -186,11 +189,13 @@ async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
     assert opens is not None
     await sleep_until(env, opens + PAST)
     second = await reached(handle, awaiting(2), "report 2 due")
+    assert "report 2 of 3 due" in render(second)  # motcua show
     due = second.repetitions[0].due_at
     assert due is not None
     await sleep_until(env, due + PAST)
     third = await reached(handle, awaiting(3), "report 3 due")
     assert (third.repetitions[0].missed, third.repetitions[0].missed_in_row) == (1, 1)
+    assert "reported 1, missed 1 (1 in a row)" in render(third)
     assert "report 2 of 3 (missed, 1 in a row)" in [e.detail for e in events(third, "timed_out")]
     centre = Actor(user="an", agency=AGENCY, role="one_stop")
     await handle.execute_update(

@@ -174,6 +174,10 @@ def test_v6_golden_histories_cover_its_behaviours() -> None:
     assert reports[-1].subject.endswith("đã giải quyết xong")
     missed = _inputs("1.001978-reports-missed.v6.json", "render_form", RenderForm)
     assert "stop_notice" in [str(call.kind) for call in missed]
+    # the audit trail names each period's deadline from its timer's summary
+    history = read_file(HISTORIES / "1.001978-reports-missed.v6.json").history
+    deadlines = [e.detail for e in build_trail([history]).entries if e.kind == "deadline"]
+    assert deadlines == ["report 1 due", "report 2 due", "report 3 due"]
 
 
 def test_a_v5_golden_history_keeps_the_reason_of_a_reassignment() -> None:

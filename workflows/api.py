@@ -24,7 +24,7 @@ from pydantic import (
 from identity.assertions import MAX_TOKEN_LENGTH, Claims
 from procedures.legaltime.calendar import TimeLimit, WorkCalendar
 from procedures.legaltime.clock import DossierClock
-from procedures.models import Channel, FrozenProcedure, ResultType
+from procedures.models import Channel, CitizenStep, FrozenProcedure, ResultType
 from procedures.text import Line, Lines, Payload, Text
 from workflows import behaviours, packing
 
@@ -181,6 +181,17 @@ class DossierInput(_Msg):
         (docs/auditing.md).
         """
         return self.interpreter if "interpreter" in self.model_fields_set else 1
+
+    def pays_before_receipt(self) -> bool:
+        """Whether this dossier counts as received only once paid (`pays_before_receipt`):
+        its procedure starts with a citizen step `before_receipt` on the dossier's channel."""
+        proc = self.procedure.procedure
+        start = proc.steps.get(proc.start)
+        return (
+            behaviours.has(self.interpreter_version(), "pays_before_receipt")
+            and isinstance(start, CitizenStep)
+            and start.before_receipt_on(self.channel.value)
+        )
 
     def opening_clock(self, at: datetime | None = None) -> DossierClock:
         """The dossier's legal clock at receipt: the workflow starts from it, and the client

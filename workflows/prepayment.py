@@ -48,12 +48,10 @@ class DossierPrepayment(DossierWatchers):
 
     def _awaits_payment(self, step_id: str) -> bool:
         """Whether this visit of `step_id` is the payment before receipt."""
-        start = self._pays_first()
         return (
-            start is not None
-            and step_id == self._proc.start
+            step_id == self._proc.start
             and self._rt.received_at is None
-            and start.before_receipt_on(self._inp.channel.value)
+            and self._inp.pays_before_receipt()
         )
 
     def _fees_due(self) -> str:
