@@ -12,7 +12,8 @@ from helpers import FIXTURES, FULL, at, edit, seen
 
 from procedures.errors import Problem, ProcedureError
 from procedures.loader import load_procedure
-from procedures.models import CitizenStep, RepeatStep
+from procedures.models import MAX_TIMES, CitizenStep, RepeatStep
+from procedures.schema import procedure_schema
 
 Load = Callable[[str], list[Problem]]
 
@@ -164,3 +165,18 @@ def test_argument_templates_read_the_receipt_day_and_the_channel(load: Load) -> 
         "steps.check_records.args.register: template reads unknown name `recieved` (it may "
         "read form, decisions, code, fields, received, channel)"
     )
+
+
+def test_the_json_schema_offers_repeat_steps_and_payment_before_receipt() -> None:
+    """Editors complete and document the new keys (`motcua schema`)."""
+    schema = procedure_schema()
+    defs = schema["$defs"]
+    repeat = defs["RepeatStep"]["properties"]
+    assert {"times", "every", "end_after_missed", "on_missed", "next"} <= set(repeat)
+    kinds = [option["type"] for option in repeat["times"]["anyOf"]]
+    assert kinds == ["integer", "string"]
+    assert repeat["times"]["anyOf"][0]["maximum"] == MAX_TIMES
+    before = defs["CitizenStep"]["properties"]["before_receipt"]
+    assert "only on the `start`" in before["description"]
+    steps = schema["properties"]["steps"]["additionalProperties"]
+    assert "repeat" in steps["discriminator"]["mapping"]
