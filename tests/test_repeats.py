@@ -44,6 +44,7 @@ from workflows.api import (
     CITIZEN_ACT,
     COMPLETE,
     DELIVER_EVENT,
+    INTERPRETER,
     Actor,
     Applicant,
     CitizenAct,
@@ -92,6 +93,7 @@ async def submit(
         applicant=Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
         form={"months": months},
         request_id=code,
+        interpreter=INTERPRETER,
     )
     # what the client tells the submitter too (`Submitted.awaiting_payment`)
     assert inp.pays_before_receipt() is (channel is Channel.ONLINE)
