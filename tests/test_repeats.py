@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from helpers import signed
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -38,8 +39,10 @@ from test_deadlines import (
 from timeskip import outcome
 
 from motcua.commands.show import render
+from motcua.devserver import find_binary, register_search_attributes, shut_down
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
+from runtime.connection import data_converter
 from workflows.api import (
     CITIZEN_ACT,
     COMPLETE,
@@ -56,9 +59,25 @@ from workflows.api import (
     PortalStatus,
 )
 from workflows.dossier import DossierWorkflow
+from workflows.search_attributes import ALL
 
 _codes = itertools.count(1)
 PAST = timedelta(minutes=1)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this module's own: its dossiers skip months of reports, and
+    the session's server must stay within the tests' officer assertions' year."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(find_binary("temporal-test-server")),
+        data_converter=data_converter(),
+    )
+    try:
+        await register_search_attributes(env.client, ALL)
+        yield env
+    finally:
+        await shut_down(env)
 
 
 @pytest.fixture
