@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import signed
+from helpers import eventually, signed
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
@@ -97,7 +97,11 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 async def submit(
-    env: WorkflowEnvironment, procedure: FrozenProcedure, channel: Channel, months: int
+    env: WorkflowEnvironment,
+    procedure: FrozenProcedure,
+    channel: Channel,
+    months: int,
+    interpreter: int = INTERPRETER,
 ) -> tuple[Weeks, WorkflowHandle[Any, DossierOutcome]]:
     """A dossier submitted on Thursday of W0 at 20:00."""
     weeks = Weeks(await env.get_current_time())
@@ -112,10 +116,10 @@ async def submit(
         applicant=Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
         form={"months": months},
         request_id=code,
-        interpreter=INTERPRETER,
+        interpreter=interpreter,
     )
     # what the client tells the submitter too (`Submitted.awaiting_payment`)
-    assert inp.pays_before_receipt() is (channel is Channel.ONLINE)
+    assert inp.pays_before_receipt() is (channel is Channel.ONLINE and interpreter >= 6)
     handle = await env.client.start_workflow(DossierWorkflow.run, inp, id=code, task_queue=QUEUE)
     return weeks, handle
 
@@ -252,3 +256,24 @@ async def test_misses_in_a_row_end_the_repetitions_on_their_own_path(
     assert events(final, "ended")[0].detail.startswith(
         "stopped: Chấm dứt: hai kỳ liên tiếp không báo cáo"
     )
+
+
+async def test_interpreter_5_receives_at_once_and_runs_no_repeat_step(
+    ts_env: WorkflowEnvironment, procedure: FrozenProcedure
+) -> None:
+    """The behaviours are interpreter 6's: a version-5 dossier is received at submission (the
+    payment step an ordinary citizen step after it) and fails, naming it, at a repeat step."""
+    _, handle = await submit(ts_env, procedure, Channel.ONLINE, months=1, interpreter=5)
+    first = await reached(handle, lambda s: "citizen_waiting" in kinds(s), "the payment step")
+    assert kinds(first).index("received") < kinds(first).index("citizen_waiting")
+    await act(handle, "pay_first")
+    await accept(handle)
+
+    async def failed() -> bool:
+        status = (await handle.describe()).status
+        return status is not None and status.name == "FAILED"
+
+    await eventually(failed, timeout=10, what="the dossier failed")
+    history = await handle.fetch_history()
+    failure = history.events[-1].workflow_execution_failed_event_attributes.failure
+    assert failure.message == "step 'reports' is a repeat step, which interpreter 5 does not run"
