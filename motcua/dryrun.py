@@ -68,7 +68,7 @@ from workflows.api import (
     PortalStatus,
     TimelineEntry,
 )
-from workflows.forms import local
+from workflows.forms import VIETNAM, local
 from workflows.search_attributes import ALL
 
 NO_CACHE = 0
@@ -348,7 +348,10 @@ async def dry_run(
     calendar = load_calendar()
     await _receive_at(env, received, calendar)
     data = data_dir.resolve()
-    given = sample_fields(proc.application) if form is None else form
+    # sample dates are the day of receipt on the server's clock, not the real day: a date
+    # condition ("filed within 3 months of the contract's end") then holds
+    today = (await env.get_current_time()).astimezone(VIETNAM).date()
+    given = sample_fields(proc.application, today) if form is None else form
     documents = tuple(d.id for d in proc.documents if d.needed(given))
     queues = catalogue_task_queues({proc.code: frozen})
     # The dry run is its own front door (a key of its own, for this run) and runs drafts.

@@ -99,8 +99,9 @@ class TimeSkip:
     skip_to: Callable[[datetime], Awaitable[None]]
 
 
-def _sample(spec: FormField) -> Any:
-    """A plausible value an officer would type for a required field."""
+def _sample(spec: FormField, today: date | None = None) -> Any:
+    """A plausible value an officer would type for a required field; a date is `today` (the
+    dossier's day, default the real one)."""
     match spec.type:
         case FieldType.INTEGER:
             return 1
@@ -109,15 +110,16 @@ def _sample(spec: FormField) -> Any:
         case FieldType.BOOLEAN:
             return True
         case FieldType.DATE:
-            return date.today().isoformat()
+            return (today or date.today()).isoformat()
         case FieldType.CHOICE:
             return spec.choices[0]
     return "DEMO-001"
 
 
-def sample_fields(fields: Mapping[str, FormField]) -> dict[str, Any]:
-    """Plausible values for the required ones of `fields`, as a person would fill them in."""
-    return {name: _sample(spec) for name, spec in fields.items() if spec.required}
+def sample_fields(fields: Mapping[str, FormField], today: date | None = None) -> dict[str, Any]:
+    """Plausible values for the required ones of `fields`, as a person would fill them in on
+    `today` (default the real day)."""
+    return {name: _sample(spec, today) for name, spec in fields.items() if spec.required}
 
 
 def _decision(frozen: FrozenProcedure, state: DossierState, step_id: str, plan: Plan) -> str:
