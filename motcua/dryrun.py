@@ -49,6 +49,7 @@ from procedures.models import (
     Channel,
     CitizenStep,
     FrozenProcedure,
+    RepeatStep,
     ResultType,
     Step,
     TaskStep,
@@ -67,7 +68,7 @@ from workflows.api import (
     PortalStatus,
     TimelineEntry,
 )
-from workflows.forms import local
+from workflows.forms import VIETNAM, local
 from workflows.search_attributes import ALL
 
 NO_CACHE = 0
@@ -203,12 +204,12 @@ def _field(steps: dict[str, list[Step]], name: str, value: Any) -> tuple[str, st
     step_id, dot, field_name = name.partition(".")
     if not dot or not field_name:
         raise UserError(f"{option}: expected STEP.FIELD=VALUE", 2)
-    if not any(isinstance(s, CitizenStep) for s in steps.get(step_id, [])):
+    if not any(isinstance(s, CitizenStep | RepeatStep) for s in steps.get(step_id, [])):
         _decisions(steps, step_id, "--field", option.removeprefix("--field "))
     declared = {
         k: spec
         for s in steps[step_id]
-        if isinstance(s, TaskStep | CitizenStep)
+        if isinstance(s, TaskStep | CitizenStep | RepeatStep)
         for k, spec in s.fields.items()
     }
     spec = declared.get(field_name)
@@ -347,7 +348,10 @@ async def dry_run(
     calendar = load_calendar()
     await _receive_at(env, received, calendar)
     data = data_dir.resolve()
-    given = sample_fields(proc.application) if form is None else form
+    # sample dates are the day of receipt on the server's clock, not the real day: a date
+    # condition ("filed within 3 months of the contract's end") then holds
+    today = (await env.get_current_time()).astimezone(VIETNAM).date()
+    given = sample_fields(proc.application, today) if form is None else form
     documents = tuple(d.id for d in proc.documents if d.needed(given))
     queues = catalogue_task_queues({proc.code: frozen})
     # The dry run is its own front door (a key of its own, for this run) and runs drafts.

@@ -28,6 +28,7 @@ from procedures.models import (
     FieldType,
     FormField,
     FrozenProcedure,
+    RepeatStep,
     TaskStep,
     WaitStep,
 )
@@ -98,8 +99,9 @@ class TimeSkip:
     skip_to: Callable[[datetime], Awaitable[None]]
 
 
-def _sample(spec: FormField) -> Any:
-    """A plausible value an officer would type for a required field."""
+def _sample(spec: FormField, today: date | None = None) -> Any:
+    """A plausible value an officer would type for a required field; a date is `today` (the
+    dossier's day, default the real one)."""
     match spec.type:
         case FieldType.INTEGER:
             return 1
@@ -108,15 +110,16 @@ def _sample(spec: FormField) -> Any:
         case FieldType.BOOLEAN:
             return True
         case FieldType.DATE:
-            return date.today().isoformat()
+            return (today or date.today()).isoformat()
         case FieldType.CHOICE:
             return spec.choices[0]
     return "DEMO-001"
 
 
-def sample_fields(fields: Mapping[str, FormField]) -> dict[str, Any]:
-    """Plausible values for the required ones of `fields`, as a person would fill them in."""
-    return {name: _sample(spec) for name, spec in fields.items() if spec.required}
+def sample_fields(fields: Mapping[str, FormField], today: date | None = None) -> dict[str, Any]:
+    """Plausible values for the required ones of `fields`, as a person would fill them in on
+    `today` (default the real day)."""
+    return {name: _sample(spec, today) for name, spec in fields.items() if spec.required}
 
 
 def _decision(frozen: FrozenProcedure, state: DossierState, step_id: str, plan: Plan) -> str:
@@ -179,7 +182,7 @@ async def _act_on(
     visit = f"{state.code} {state.timeline.index(turn)}" if turn else ""
     if turn and turn.step is not None and visit not in delivered and not plan.no_event:
         step = frozen.procedure.steps[turn.step]
-        assert isinstance(step, CitizenStep)
+        assert isinstance(step, CitizenStep | RepeatStep)
         given = sample_fields(step.fields) | dict(plan.fields.get(turn.step, {}))
         await ops.act_as_applicant(
             client, state.code, turn.step, given, applicant_id=plan.applicant_id
@@ -266,12 +269,18 @@ def _wake_at(dossiers: Dossiers, plan: Plan, calendar: WorkCalendar) -> datetime
             and not task.overdue
             and not state.clock.suspended  # its due instant recedes while the clock stands
         ]
+        # a repeat step between two periods: the next one opens then, whatever the plan
+        instants += [r.opens_at for r in state.repetitions if r.opens_at and not r.awaiting]
         for kind in ("waiting", "citizen_waiting"):
             waiting = _waiting(state, kind) if plan.no_event else None
             if waiting is None or waiting.step is None:
                 continue
             proc = frozen.procedure
             step = proc.steps[waiting.step]
+            if isinstance(step, RepeatStep):  # the open period's end
+                ends = state.repetitions
+                instants += [r.due_at + PAST for r in ends if r.step == waiting.step and r.due_at]
+                continue
             assert isinstance(step, WaitStep | CitizenStep)
             limit = step.timeout if isinstance(step, WaitStep) else step.deadline
             receiving = proc.agencies[proc.receiving_agency]
@@ -309,10 +318,12 @@ def _check_visits(dossiers: Dossiers, budget: int | None) -> None:
     """Raise `TooManyVisits` when a step was taken more often than the budget allows."""
     if budget is None:
         return
-    for _, state in dossiers:
+    for frozen, state in dossiers:
         visits: dict[str, int] = {}
         for entry in state.timeline:
             if entry.kind in STEP_TAKEN and entry.step is not None:
+                if isinstance(frozen.procedure.steps.get(entry.step), RepeatStep):
+                    continue  # its periods are counted, and bounded, by the step itself
                 visits[entry.step] = visits.get(entry.step, 0) + 1
                 if visits[entry.step] > budget:
                     raise TooManyVisits(state.code, entry.step, budget)

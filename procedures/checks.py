@@ -27,6 +27,7 @@ from procedures.models import (
     FormKind,
     ParallelStep,
     Procedure,
+    RepeatStep,
     Step,
     SubprocedureStep,
     TaskStep,
@@ -51,6 +52,9 @@ def edges(step: Step) -> list[Edge]:
         return [(("next",), step.next)]
     if isinstance(step, WaitStep | CitizenStep):
         return [(("next",), step.next), (("on_timeout",), step.on_timeout)]
+    if isinstance(step, RepeatStep):
+        missed = [(("on_missed",), step.on_missed)] if step.on_missed is not None else []
+        return [(("next",), step.next), *missed]
     if isinstance(step, ParallelStep):
         return [(("branches", name), to) for name, to in step.branches.items()] + [
             (("next",), step.next)
@@ -71,6 +75,8 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.expressions()
     checker.conditional_documents()
     checker.computed_fees()
+    checker.before_receipt()
+    checker.repeats()
     checker.graph()
     checker.unstoppable_loops()
     checker.time_limits()
@@ -205,6 +211,8 @@ class _Checker:
             if isinstance(step, ChoiceStep):
                 for i, rule in enumerate(step.when):
                     self.condition(("steps", name, "when", i, "if"), rule.if_)
+            elif isinstance(step, RepeatStep) and isinstance(step.times, str):
+                self.condition(("steps", name, "times"), step.times)
             elif isinstance(step, CitizenStep):
                 for i, item in enumerate(step.amounts):
                     self.condition(("steps", name, "amounts", i, "amount"), item.amount)
@@ -237,6 +245,76 @@ class _Checker:
             if fee.amount is not None:
                 where = ("fees", i, "amount")
                 self.on_form_only(where, fee.amount, "`amount`", "an amount", ("form", "channel"))
+
+    def before_receipt(self) -> None:
+        """A payment before receipt is the `start` step, on the procedure's channels, with
+        something to pay, and ends the dossier (never received) when unpaid."""
+        proc = self.procedure
+        for name, step in self.steps.items():
+            if not isinstance(step, CitizenStep) or step.before_receipt is False:
+                continue
+            where = ("steps", name, "before_receipt")
+            if name != proc.start:
+                self.report(
+                    where,
+                    f"only the `start` step can come before receipt (start: `{proc.start}`)",
+                    f"make `{name}` the procedure's `start`, or remove `before_receipt`",
+                )
+                continue
+            if isinstance(step.before_receipt, tuple):
+                for i, channel in enumerate(step.before_receipt):
+                    if channel not in proc.channels:
+                        accepted = ", ".join(c.value for c in proc.channels)
+                        self.report(
+                            (*where, i),
+                            f"channel `{channel.value}` is not one of the procedure's "
+                            f"`channels` ({accepted})",
+                        )
+            if not step.amounts and not proc.fees:
+                self.report(
+                    where,
+                    "a payment before receipt with nothing to pay: no `amounts` and no `fees`",
+                    "declare the procedure's `fees` (asked for by default) or the step's `amounts`",
+                )
+            target = self.steps.get(step.on_timeout)
+            if target is not None and not isinstance(target, EndStep):
+                self.report(
+                    ("steps", name, "on_timeout"),
+                    f"`{step.on_timeout}` is not an end step: a dossier unpaid by the deadline "
+                    "is never received, so it ends there",
+                    "lead `on_timeout` to an end step, e.g. `{kind: end, result: stopped}`",
+                )
+
+    def repeats(self) -> None:
+        """A repeat step's misses: `end_after_missed` and `on_missed` come together, and a
+        number of periods leaves room for that many misses in a row."""
+        for name, step in self.steps.items():
+            if not isinstance(step, RepeatStep):
+                continue
+            where = ("steps", name)
+            if step.end_after_missed is not None and step.on_missed is None:
+                self.report(
+                    (*where, "end_after_missed"),
+                    "`end_after_missed` without `on_missed`: where do the misses lead?",
+                    "add `on_missed: <step>`, e.g. an end step that stops the benefit",
+                )
+            elif step.on_missed is not None and step.end_after_missed is None:
+                self.report(
+                    (*where, "on_missed"),
+                    "`on_missed` without `end_after_missed`: misses never end the repetitions",
+                    "add `end_after_missed: N` (misses in a row), or remove `on_missed`",
+                )
+            if (
+                isinstance(step.times, int)
+                and step.end_after_missed is not None
+                and step.end_after_missed > step.times
+            ):
+                self.report(
+                    (*where, "end_after_missed"),
+                    f"{step.end_after_missed} misses in a row can never happen in "
+                    f"{step.times} period(s)",
+                    f"at most `times` ({step.times})",
+                )
 
     def on_form_only(
         self,
@@ -279,7 +357,11 @@ class _Checker:
 
     def field_refs(self, path: Sequence[str | int], refs: Sequence[templates.FieldRef]) -> None:
         """Each `fields.STEP.FIELD` names a task (or citizen) step and a field it declares."""
-        tasks = {n: s for n, s in self.steps.items() if isinstance(s, TaskStep | CitizenStep)}
+        tasks = {
+            n: s
+            for n, s in self.steps.items()
+            if isinstance(s, TaskStep | CitizenStep | RepeatStep)
+        }
         for step, field in refs:
             task = tasks.get(step)
             if task is None:
@@ -446,7 +528,7 @@ class _Checker:
         if start not in self.steps:
             return
         reached, ends = _closure([start], self.targets), self.can_end()
-        stops = TaskStep | WaitStep | CitizenStep | SubprocedureStep
+        stops = TaskStep | WaitStep | CitizenStep | RepeatStep | SubprocedureStep
         free = {
             name
             for name, step in self.steps.items()

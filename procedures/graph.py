@@ -17,6 +17,7 @@ from procedures.models import (
     EndStep,
     FrozenProcedure,
     ParallelStep,
+    RepeatStep,
     Step,
     SubprocedureStep,
     TaskStep,
@@ -90,6 +91,8 @@ def _shape(name: str, step: Step, frozen: FrozenProcedure) -> str:
         return f"{node}[/{label(title + _BR + '⏳ ' + step.event)}/]"
     if isinstance(step, CitizenStep):
         return f"{node}[/{label(title + _BR + '👤 applicant')}/]"
+    if isinstance(step, RepeatStep):
+        return f"{node}[/{label(title + _BR + f'🔁 applicant × {step.times}')}/]"
     if isinstance(step, SubprocedureStep):
         sub = frozen.subprocedures.get(step.procedure)
         called = f"{step.procedure} {sub.procedure.name}" if sub else step.procedure
@@ -114,6 +117,8 @@ def _labelled_edges(step: Step, unit: str) -> list[tuple[str, str]]:
             timeout = f"{limit.amount:g}{_UNITS.get(str(limit.unit), '')}"
             done = step.event if isinstance(step, WaitStep) else "done"
             text = done if where[0] == "next" else f"timeout {timeout}"
+        elif isinstance(step, RepeatStep):
+            text = "done" if where[0] == "next" else f"{step.end_after_missed} missed in a row"
         elif isinstance(step, ParallelStep):
             if where[0] == "next":
                 continue

@@ -384,11 +384,100 @@ class CitizenStep(_Step):
         "the treasury's or an officer's confirmation of payment).",
     )
 
+    before_receipt: bool | tuple[Channel, ...] = Field(
+        False,
+        exclude_if=lambda before: before is False,  # files without it keep their content hash
+        description="Payment before the dossier counts as received (only on the `start` "
+        "step): `true`, or the channels it applies to (e.g. `[online]`; on the others the "
+        "dossier is received at once and starts at `next`). Until the applicant acts (or "
+        "`event` comes) the dossier awaits payment: no receipt, no clock; then it is "
+        "received (receipt, appointment, clock from that instant). Past `deadline` it ends "
+        "at `on_timeout` (an end step), never received.",
+    )
+
     @property
     def suspension(self) -> SuspendReason | None:
         """Why the clock stops while the applicant has to act, or None when it runs."""
         if self.suspends_clock is True:
             return SuspendReason.CITIZEN_APPOINTMENT
+        return self.suspends_clock or None
+
+    def before_receipt_on(self, channel: str) -> bool:
+        """Whether a dossier submitted on `channel` runs this step before its receipt."""
+        if isinstance(self.before_receipt, bool):
+            return self.before_receipt
+        return channel in self.before_receipt
+
+
+MAX_TIMES = 120
+"""Most periods a `repeat` step may count (ten years of monthly reports): each costs a few
+history events, so the bound keeps a dossier's history within what Temporal takes."""
+
+
+def _times(value: Any) -> Any:
+    """One message for a wrong `times`, not one per member of the union."""
+    if isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TIMES
+    ):
+        return value
+    raise ValueError(
+        f"`{value}` is neither a number of periods from 1 to {MAX_TIMES} nor an expression "
+        "giving one"
+    )
+
+
+class RepeatStep(_Step):
+    """A report the applicant makes once per period, `times` periods in a row (monthly
+    job-search reports of an unemployment benefit). Period k runs from `every`×(k−1) to
+    `every`×k after the step opens; a report (`motcua citizen act`, or `event`) in it counts,
+    none by its end is a miss. `end_after_missed` misses in a row go to `on_missed`; else,
+    once the last period is reported (or ends), to `next`."""
+
+    kind: Literal["repeat"]
+    times: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_TIMES)] | Annotated[str, Field(max_length=500)],
+        BeforeValidator(_times),
+    ] = Field(
+        description=f"How many periods: a number (1 to {MAX_TIMES}) or an expression on "
+        "`form`, `decisions` and `fields` giving one when the step opens, e.g. "
+        "`fields.decide.benefit_months`.",
+    )
+    every: TimeLimit = Field(
+        description="The length of a period, e.g. `{amount: 30, unit: calendar_days}` "
+        "(the receiving agency's hours and calendar)."
+    )
+    next: Identifier = Field(description="The step after the last period.")
+    end_after_missed: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_TIMES,
+        description="Misses in a row that end the repetitions (at `on_missed`); none: misses "
+        "are counted but never end them.",
+    )
+    on_missed: Identifier | None = Field(
+        None, description="The step when `end_after_missed` periods in a row were missed."
+    )
+    suspends_clock: Annotated[bool | SuspendReason, BeforeValidator(_suspension)] = Field(
+        SuspendReason.OTHER,
+        description="The legal clock stops during the repetitions, and why (default `other`: "
+        "the applicant's reports do not count against the agency; `false`: it runs).",
+    )
+    fields: dict[Identifier, FormField] = Field(
+        {},
+        description="What the applicant gives with each report, read later as "
+        "`fields.STEP.FIELD` (the last report's).",
+    )
+    event: Identifier | None = Field(
+        None,
+        description="An external event that also counts as the period's report (`motcua "
+        "event`, e.g. the employment centre recording the visit).",
+    )
+
+    @property
+    def suspension(self) -> SuspendReason | None:
+        """Why the clock stops during the repetitions, or None when it runs."""
+        if self.suspends_clock is True:
+            return SuspendReason.OTHER
         return self.suspends_clock or None
 
 
@@ -417,6 +506,7 @@ Step = Annotated[
     | SubprocedureStep
     | WaitStep
     | CitizenStep
+    | RepeatStep
     | EndStep,
     Field(discriminator="kind"),
 ]

@@ -317,9 +317,10 @@ def expression_problem(source: str) -> tuple[str, str | None] | None:
     return unsafe[1], None
 
 
-STEP_NAMES: tuple[str, ...] = ("form", "decisions", "code", "fields")
+STEP_NAMES: tuple[str, ...] = ("form", "decisions", "code", "fields", "received", "channel")
 """What an automatic step's argument template (or an end step's reason) may read
-(`workflows.effects`): `fields`, the officers' values, since interpreter 5."""
+(`workflows.effects`): `fields`, the officers' values, since interpreter 5; `received` (the day
+of receipt, `YYYY-MM-DD`) and `channel`, since interpreter 6."""
 
 
 @lru_cache(maxsize=4096)

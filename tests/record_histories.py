@@ -37,7 +37,7 @@ from motcua import client as ops
 from motcua.audit.history import fetch_runs
 from motcua.client import credentials
 from motcua.devserver import find_binary
-from motcua.dryrun import dry_run, time_skipping_server
+from motcua.dryrun import APPLICANT, dry_run, time_skipping_server
 from motcua.play import Plan, awaited
 from procedures.loader import load_catalog
 from procedures.models import (
@@ -84,10 +84,15 @@ class LateCase:
     name: str
     procedure: str
     late: frozenset[str]
+    no_event: bool = False
 
 
 LATE_CASES: tuple[LateCase, ...] = (
     LateCase("1.001193-late-escalated", "1.001193", frozenset({"register_residence"})),
+    # interpreter 6: three monthly reports made (repeats_steps), the decision's notice reading
+    # the day of receipt (templates_read_receipt); then three missed in a row end the benefit
+    LateCase("1.001978-monthly-reports", "1.001978", frozenset()),
+    LateCase("1.001978-reports-missed", "1.001978", frozenset(), no_event=True),
 )
 
 
@@ -161,6 +166,11 @@ CASES: tuple[Case, ...] = (
         "1.000894-citizen-appointment",
         "1.000894",
         decisions={"examine": ["needs_verification"]},
+    ),
+    Case(  # interpreter 6: the fees paid online before the dossier counts as received
+        # (pays_before_receipt); the owner's notice reads the day of receipt and the channel
+        "2.001610-paid-before-receipt",
+        "2.001610",
     ),
     Case(  # interpreter 4: the officer's reason for refusing, on form 03
         "1.000894-refused-reason",
@@ -283,7 +293,8 @@ async def record_late(
     """Run one late case to its end on the time-skipping server and write its histories."""
     frozen = load_catalog()[case.procedure]
     with tempfile.TemporaryDirectory() as data:
-        run = await dry_run(env, frozen, Path(data), Plan(late=case.late), keep=False)
+        plan = Plan(late=case.late, no_event=case.no_event, applicant_id=APPLICANT.id_number)
+        run = await dry_run(env, frozen, Path(data), plan, keep=False)
     code, *children = [d.code for d in run.dossiers]
     return await write_histories(env.client, code, children, out, case.name + suffix)
 

@@ -23,6 +23,7 @@ from procedures.models import (
     Level,
     ParallelStep,
     Procedure,
+    RepeatStep,
     ResultType,
     Step,
     SubprocedureStep,
@@ -64,6 +65,8 @@ def successors(step: Step) -> list[str]:
         return list(step.results.values())
     if isinstance(step, WaitStep | CitizenStep):
         return [step.next, step.on_timeout]
+    if isinstance(step, RepeatStep):
+        return [step.next, *([step.on_missed] if step.on_missed else [])]
     return []
 
 
@@ -183,14 +186,22 @@ def test_shares_fit_the_legal_time_limit(path: Path) -> None:
 def test_receipt_task_allows_supplement_and_ends_carry_their_form(path: Path) -> None:
     proc = CATALOGUE[path]
     first = proc.steps[proc.start]
-    assert isinstance(first, TaskStep) and first.supplement_allowed
+    unpaid = set()
+    while not isinstance(first, TaskStep):  # a filing-date check, a payment before receipt
+        if isinstance(first, CitizenStep) and first.before_receipt:
+            unpaid.add(first.on_timeout)  # never received: nothing to notify of stopping
+            first = proc.steps[first.next]
+        else:
+            assert isinstance(first, ChoiceStep)
+            first = proc.steps[first.when[0].then]
+    assert first.supplement_allowed
     assert first.agency == proc.receiving_agency
-    for _, step in ((n, s) for n, s in proc.steps.items() if isinstance(s, EndStep)):
+    for name, step in ((n, s) for n, s in proc.steps.items() if isinstance(s, EndStep)):
         if step.result is ResultType.APPROVED:
             assert step.form is FormKind.RESULT
         if step.result is ResultType.REFUSED:
             assert step.form is FormKind.REFUSAL
-        if step.result is ResultType.STOPPED:
+        if step.result is ResultType.STOPPED and name not in unpaid:
             assert step.form is FormKind.STOP_NOTICE
     results = {s.result for s in proc.steps.values() if isinstance(s, EndStep)}
     assert {ResultType.APPROVED, ResultType.REFUSED} <= results
@@ -217,6 +228,7 @@ def test_catalogue_uses_every_kind_of_step() -> None:
         SubprocedureStep,
         WaitStep,
         CitizenStep,
+        RepeatStep,
         EndStep,
     }
 

@@ -394,7 +394,7 @@ def test_a_template_reads_only_its_context_and_declared_officer_fields(load: Loa
         ),
         (
             "steps.check_records.args.b: template reads unknown name `fieldz` (it may read "
-            "form, decisions, code, fields)",
+            "form, decisions, code, fields, received, channel)",
             None,
             *at(text, '"{{ fieldz'),
         ),

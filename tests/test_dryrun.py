@@ -32,7 +32,7 @@ from procedures.loader import load_procedure
 from procedures.models import Channel
 from runtime.catalogue import catalogue_task_queues
 from runtime.workers import WorkerGroup
-from workflows.api import TimelineEntry
+from workflows.api import PortalStatus, TimelineEntry
 from workflows.forms import VIETNAM, local
 
 REPO = Path(__file__).resolve().parents[1]
@@ -585,3 +585,39 @@ async def test_a_transfer_registered_over_30_days_after_the_contract_is_told_so(
     receipt = next(d for d in timely.documents if d.kind == "receipt")
     html = (tmp_path / "timely" / receipt.path).read_text("utf-8")
     assert "14.000" in html and "28.000" not in html
+
+
+async def test_the_beneficiary_reports_every_month_and_three_misses_end_the_benefit(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A repeat step, played: a report in each of the 3 months (the clock skipped to each
+    period), or none, and the third miss in a row ends the benefit."""
+    reported = await run(server, tmp_path, "unemployment-benefit.yaml")
+    assert [p.outcome for p in reported.path if p.step == "monthly_report"] == [
+        f"report {k} of 3 arrived" for k in (1, 2, 3)
+    ]
+    assert reported.finished_at is not None
+    assert reported.finished_at - reported.received_at > timedelta(days=59)
+    (tmp_path / "missed").mkdir()
+    missed = await run(server, tmp_path / "missed", "unemployment-benefit.yaml", no_event=True)
+    assert missed.result == "stopped"
+    assert [p.outcome for p in missed.path if p.step == "monthly_report"] == [
+        f"timed out waiting for report {k} of 3 (missed, {k} in a row)" for k in (1, 2, 3)
+    ]
+    assert ("repeat_ended", "monthly_report") in kinds(missed)
+
+
+async def test_online_fees_are_paid_before_the_dossier_counts_as_received(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    paid = await run(server, tmp_path, "private-enterprise-registration.yaml")
+    seen = kinds(paid)
+    assert seen.index(("citizen_acted", "pay_fees")) < seen.index(("received", None))
+    assert paid.portal_statuses[:2] == (PortalStatus.REGISTERED, PortalStatus.RECEIVED)
+    (tmp_path / "unpaid").mkdir()
+    unpaid = await run(
+        server, tmp_path / "unpaid", "private-enterprise-registration.yaml", no_event=True
+    )
+    assert unpaid.result == "stopped"
+    assert ("received", None) not in kinds(unpaid)
+    assert "receipt" not in {doc.kind for doc in unpaid.documents}

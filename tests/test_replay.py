@@ -60,9 +60,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     assert versions["1.001193-parallel-supplement.v2.json"] == 2
     assert versions["1.001193-parallel-supplement.v3.json"] == 3
     assert versions["1.001193-parallel-supplement.v4.json"] == 4
-    assert versions["1.001193-parallel-supplement.v5.json"] == INTERPRETER == 5
+    assert versions["1.001193-parallel-supplement.v5.json"] == 5
+    assert versions["1.001193-parallel-supplement.v6.json"] == INTERPRETER == 6
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3, 4, 5) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4, 5, 6) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 
@@ -144,6 +145,7 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
         if e.HasField("workflow_execution_update_accepted_event_attributes")
     ]
     assert "citizen_act" in updates
+
     # citizen_steps with amounts: the tax office's sums and their total; computed_fees: the
     # appraisal fee of an 800 m² parcel on the receipt
     asked = next(n for n in payment if "đề nghị ông/bà thực hiện" in n.subject)
@@ -152,6 +154,30 @@ def test_v5_golden_histories_cover_its_behaviours() -> None:
     assert [fee["amount_vnd"] for fee in fees] == [150_000, 28_000]
     # procedure_forms: the land office's own transfer slip to the tax office
     assert "cadastral_transfer_slip" in {str(call.kind) for call in forms}
+
+
+def test_v6_golden_histories_cover_its_behaviours() -> None:
+    """Interpreter 6: the fees paid online before the dossier counts as received (the receipt
+    after the payment notice), `received` and `channel` in an argument template, monthly reports
+    counted (three made; three missed in a row end the benefit)."""
+    paid = _inputs("2.001610-paid-before-receipt.v6.json", "notify_applicant", Notification)
+    assert paid[0].subject.endswith("đề nghị nộp phí, lệ phí")
+    assert "Tổng cộng: 100.000 đồng" in paid[0].body
+    assert paid[1].subject.endswith("đã được tiếp nhận")
+    assert "Bản điện tử của Giấy chứng nhận" in paid[2].body  # channel == 'online'
+    assert "Hồ sơ tiếp nhận ngày 20" in paid[2].body  # received, a YYYY-MM-DD day
+    statuses = _inputs("2.001610-paid-before-receipt.v6.json", "sync_portal", PortalRecord)
+    assert [r.status for r in statuses][:2] == [1, 2]
+    reports = _inputs("1.001978-monthly-reports.v6.json", "notify_applicant", Notification)
+    asked = [n.subject.split(": ")[-1] for n in reports if "định kỳ" in n.subject]
+    assert asked == [f"thông báo định kỳ lần {k}/3" for k in (1, 2, 3)]
+    assert reports[-1].subject.endswith("đã giải quyết xong")
+    missed = _inputs("1.001978-reports-missed.v6.json", "render_form", RenderForm)
+    assert "stop_notice" in [str(call.kind) for call in missed]
+    # the audit trail names each period's deadline from its timer's summary
+    history = read_file(HISTORIES / "1.001978-reports-missed.v6.json").history
+    deadlines = [e.detail for e in build_trail([history]).entries if e.kind == "deadline"]
+    assert deadlines == ["report 1 due", "report 2 due", "report 3 due"]
 
 
 def test_a_v5_golden_history_keeps_the_reason_of_a_reassignment() -> None:

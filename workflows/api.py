@@ -24,7 +24,7 @@ from pydantic import (
 from identity.assertions import MAX_TOKEN_LENGTH, Claims
 from procedures.legaltime.calendar import TimeLimit, WorkCalendar
 from procedures.legaltime.clock import DossierClock
-from procedures.models import Channel, FrozenProcedure, ResultType
+from procedures.models import Channel, CitizenStep, FrozenProcedure, ResultType
 from procedures.text import Line, Lines, Payload, Text
 from workflows import behaviours, packing
 
@@ -182,21 +182,34 @@ class DossierInput(_Msg):
         """
         return self.interpreter if "interpreter" in self.model_fields_set else 1
 
-    def opening_clock(self) -> DossierClock:
+    def pays_before_receipt(self) -> bool:
+        """Whether this dossier counts as received only once paid (`pays_before_receipt`):
+        its procedure starts with a citizen step `before_receipt` on the dossier's channel."""
+        proc = self.procedure.procedure
+        start = proc.steps.get(proc.start)
+        return (
+            behaviours.has(self.interpreter_version(), "pays_before_receipt")
+            and isinstance(start, CitizenStep)
+            and start.before_receipt_on(self.channel.value)
+        )
+
+    def opening_clock(self, at: datetime | None = None) -> DossierClock:
         """The dossier's legal clock at receipt: the workflow starts from it, and the client
-        reads the appointment date from it without waiting for the workflow."""
+        reads the appointment date from it without waiting for the workflow. `at`: a receipt
+        later than the submission (paid before receipt, `pays_before_receipt`)."""
         proc = self.procedure.procedure
         budget = proc.time_limit
+        at = at or self.received_at
         if behaviours.has(self.interpreter_version(), "variable_time_limits"):
             # a case on the form holds from receipt (the receipt's appointment)
-            received = received_on(self.received_at)
+            received = received_on(at)
             budget, _ = proc.limit_for(self.form, {}, {}, received, self.channel.value)
         return DossierClock(
             budget=budget,
             max_extensions=proc.max_extensions,
             hours=proc.agencies[proc.receiving_agency].office_hours(self.calendar),
             whole_minutes=behaviours.has(self.interpreter_version(), "whole_minute_clock"),
-        ).start(self.received_at)
+        ).start(at)
 
     @model_validator(mode="before")
     @classmethod
@@ -379,6 +392,22 @@ class ClockView(_Msg):
     )
 
 
+class RepetitionView(_Msg):
+    """Where a `repeat` step stands (`repeats_steps`): "report 4 of 6", "missed 2 in a row"."""
+
+    step: str
+    title: str
+    times: int = Field(description="How many periods in all.")
+    number: int = Field(description="The period open now, or the last one opened (0: none).")
+    reported: int = 0
+    missed: int = 0
+    missed_in_row: int = 0
+    awaiting: bool = Field(False, description="A report for period `number` is awaited now.")
+    due_at: datetime | None = Field(None, description="When the open period ends.")
+    opens_at: datetime | None = Field(None, description="When the next period opens.")
+    finished: bool = False
+
+
 class DossierState(_Msg):
     """The answer of the `state` query: no history scan needed."""
 
@@ -396,6 +425,9 @@ class DossierState(_Msg):
     documents: tuple[DocumentView, ...] = ()
     clock: ClockView
     calendar_version: str
+    repetitions: tuple[RepetitionView, ...] = Field(
+        (), description="The dossier's `repeat` steps, open or finished (`repeats_steps`)."
+    )
 
 
 class DossierOutcome(_Msg):

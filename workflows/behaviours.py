@@ -34,6 +34,9 @@ Behaviour = Literal[
     "citizen_steps",
     "computed_fees",
     "procedure_forms",
+    "templates_read_receipt",
+    "pays_before_receipt",
+    "repeats_steps",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -92,6 +95,15 @@ Behaviour = Literal[
   instead of its fixed `amount_vnd`.
 - `procedure_forms`: an `auto` step `render_form` issues a form the procedure defines itself
   (`forms` keyed by any identifier besides the fixed kinds).
+- `templates_read_receipt`: argument templates and end steps' reasons read `received` (the day
+  of receipt, `YYYY-MM-DD`) and `channel`, as conditions do.
+- `pays_before_receipt`: a `start` citizen step with `before_receipt` (on the channels it names)
+  runs before the dossier is received: no receipt, no clock, status "awaiting payment"; paid,
+  the dossier is received then (receipt, appointment and clock from that instant); unpaid by
+  its deadline, it ends at `on_timeout` without ever being received (`workflows.prepayment`).
+- `repeats_steps`: a `repeat` step asks the applicant for a report once per period, `times`
+  periods, counting reports and misses; `end_after_missed` misses in a row leave it at
+  `on_missed` (`workflows.repeats`).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -100,28 +112,30 @@ _V2: frozenset[Behaviour] = frozenset(
 
 _V4: frozenset[Behaviour] = _V2 | {"tells_officers", "stops_runaway", "indicator_attributes"}
 
+_V5: frozenset[Behaviour] = _V4 | {
+    "whole_minute_clock",
+    "vietnamese_end_notice",
+    "templates_read_fields",
+    "template_errors_end_dossier",
+    "signed_officers",
+    "published_only",
+    "proof_attempts",
+    "delivers_notifications",
+    "acting_for",
+    "reasoned_reassignment",
+    "variable_time_limits",
+    "citizen_steps",
+    "computed_fees",
+    "procedure_forms",
+}
+
 BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
     4: _V4,
-    5: _V4
-    | {
-        "whole_minute_clock",
-        "vietnamese_end_notice",
-        "templates_read_fields",
-        "template_errors_end_dossier",
-        "signed_officers",
-        "published_only",
-        "proof_attempts",
-        "delivers_notifications",
-        "acting_for",
-        "reasoned_reassignment",
-        "variable_time_limits",
-        "citizen_steps",
-        "computed_fees",
-        "procedure_forms",
-    },
+    5: _V5,
+    6: _V5 | {"templates_read_receipt", "pays_before_receipt", "repeats_steps"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from procedures.text import RECORDED, escape
     from workflows.api import Actor, DossierInput, TimelineEntry, received_on
     from workflows.logs import log
-    from workflows.state import Runtime, Task
+    from workflows.state import Repetition, Runtime, Task
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -112,6 +112,9 @@ class DossierCore:
         # runs again when the last one ends. Empty at every continue-as-new, which happens
         # only between top-level steps, so it need not be carried.
         self._holds: list[SuspendReason] = []
+        # The `repeat` steps' counts, for the state query (`workflows.repeats`); like
+        # `_awaiting`, never carried.
+        self._repetitions: dict[str, Repetition] = {}
 
     def _expression_context(self) -> dict[str, Any]:
         """What conditions and amounts read: the form, decisions, officers' values and the
@@ -120,9 +123,14 @@ class DossierCore:
             "form": self._inp.form,
             "decisions": self._rt.decisions,
             "fields": self._rt.fields,
-            "received": received_on(self._inp.received_at),
+            "received": received_on(self._received_at()),
             "channel": self._inp.channel.value,
         }
+
+    def _received_at(self) -> datetime:
+        """The instant of receipt: the submission's, or the payment's for a dossier paid
+        before it was received (`pays_before_receipt`)."""
+        return self._rt.received_at or self._inp.received_at
 
     def _has(self, behaviour: behaviours.Behaviour) -> bool:
         """Whether this dossier's interpreter version has `behaviour` (`workflows.behaviours`)."""

@@ -23,7 +23,9 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from workflows.handlers import DossierHandlers
-from workflows.watchers import HOLD_STATUS, DossierWatchers
+from workflows.prepayment import DossierPrepayment
+from workflows.repeats import DossierRepeats
+from workflows.watchers import HOLD_STATUS
 
 with workflow.unsafe.imports_passed_through():
     # full name: passed through, not imported again for every run (see workflows/core.py)
@@ -40,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         EndStep,
         FormKind,
         ParallelStep,
+        RepeatStep,
         ResultType,
         Step,
         SubprocedureStep,
@@ -109,7 +112,7 @@ def _stopped(reason: str) -> EndStep:
     return EndStep(kind="end", result=ResultType.STOPPED, title=reason, form=FormKind.STOP_NOTICE)
 
 
-class DossierInterpreter(DossierWatchers, DossierHandlers):
+class DossierInterpreter(DossierPrepayment, DossierRepeats, DossierHandlers):
     """One run of a dossier: what `DossierWorkflow` hands its run, updates, queries and signal."""
 
     # ------------------------------------------------------------------ run
@@ -117,14 +120,14 @@ class DossierInterpreter(DossierWatchers, DossierHandlers):
     async def run(self, inp: DossierInput) -> DossierOutcome:
         if inp.carried is None and self._has("published_only") and not await self._is_published():
             return self._unpublished()
-        if inp.carried is None:
-            await self._receive()
+        if inp.carried is None and not self._awaits_payment(self._proc.start):
+            await self._receive()  # else once paid (`pays_before_receipt`)
         watchers = []
         if self._has("one_dossier_timer"):  # never cancelled: its timer dies with the workflow
             self._watcher = asyncio.create_task(self._watch_dossier())
         else:
             watchers = legacy_v1.start_watchers(self)
-        walk = asyncio.create_task(self._walk(self._rt.resume_at or self._proc.start))
+        walk = asyncio.create_task(self._walk(self._rt.resume_at or self._first_step()))
         await workflow.wait_condition(lambda: walk.done() or self._halt is not None)
         for watcher in watchers:
             watcher.cancel()
@@ -195,8 +198,16 @@ class DossierInterpreter(DossierWatchers, DossierHandlers):
                 return await self._subprocedure(step_id, step)
             case WaitStep():
                 return await self._wait(step_id, step)
+            case CitizenStep() if self._awaits_payment(step_id):
+                amounts = self._amounts(step_id, step) if step.amounts else self._fees_due()
+                if not await self._prepay(step_id, step, amounts):
+                    return step.on_timeout
+                await self._receive()
+                return step.next
             case CitizenStep():
                 return await self._citizen(step_id, step)
+            case RepeatStep():
+                return await self._repeat(step_id, step)
         raise TypeError(f"step {step_id!r} of unknown kind {step.kind!r}")
 
     def _runaway(self, step_id: str, step: Step) -> EndStep | None:
@@ -206,7 +217,7 @@ class DossierInterpreter(DossierWatchers, DossierHandlers):
         dossier (its parallel branches together); not carried over continue-as-new, which
         only shortens how far a runaway goes.
         """
-        if isinstance(step, TaskStep | WaitStep | CitizenStep | SubprocedureStep):
+        if isinstance(step, TaskStep | WaitStep | CitizenStep | RepeatStep | SubprocedureStep):
             self._unattended = 0
             return None
         self._unattended += 1
@@ -270,7 +281,7 @@ class DossierInterpreter(DossierWatchers, DossierHandlers):
         )
 
     async def _receive(self) -> None:
-        if self._inp.channel.value == "online":
+        if self._inp.channel.value == "online" and self._rt.received_at is None:
             await self._set_status(PortalStatus.REGISTERED, "Hồ sơ đăng ký trực tuyến")
         self._event("received", detail=f"channel {self._inp.channel.value}")
         metrics.dossier_started(self._proc.code)

@@ -136,6 +136,9 @@ class DossierEffects(DossierCore):
         lenient = self._has("templates_read_fields")
         if lenient:
             context["fields"] = self._rt.fields
+        if self._has("templates_read_receipt"):
+            expression = self._expression_context()
+            context["received"], context["channel"] = expression["received"], expression["channel"]
         if not self._has("template_errors_end_dossier"):
             return render_string(value, lenient, **context)
         try:

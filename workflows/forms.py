@@ -79,7 +79,7 @@ def dossier_context(
     context = {
         "code": inp.code,
         "channel": inp.channel.value,
-        "received_at": local(inp.received_at),
+        "received_at": local(state.received_at or inp.received_at),
         "due_at": local(due_at),
         "agency": {"code": agency.code, "name": agency.name},
         "applicant": inp.applicant.model_dump(),

@@ -304,7 +304,7 @@ class DossierHandlers(DossierCore):
             timeline=self.timeline(),
             documents=tuple(self._rt.documents),
             clock=ClockView(
-                received_at=self._inp.received_at,
+                received_at=self._received_at(),
                 due_at=self._due(),
                 used_minutes=clock.used(self._cal, now),
                 remaining_minutes=clock.remaining(self._cal, now),
@@ -317,6 +317,7 @@ class DossierHandlers(DossierCore):
             apology=views.apology(
                 self._proc, self._rt, self._cal, self._receiving(), self._due(), now
             ),
+            repetitions=tuple(r.view() for r in self._repetitions.values()),
         )
 
     def pending_tasks(self) -> tuple[TaskView, ...]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from procedures import fields
-from procedures.models import CitizenStep, FieldType, FormField, Procedure, TaskStep
+from procedures.models import CitizenStep, FieldType, FormField, Procedure, RepeatStep, TaskStep
 from workflows.api import (
     Actor,
     ApproveApology,
@@ -173,7 +173,7 @@ def check_citizen_act(
         names = ", ".join(sorted(awaiting)) or "none"
         raise Rejected(f"the dossier does not wait for the applicant at {req.step!r} ({names})")
     step = procedure.steps[req.step]
-    assert isinstance(step, CitizenStep)
+    assert isinstance(step, CitizenStep | RepeatStep)
     check_fields(step.fields, req.fields)
 
 

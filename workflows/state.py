@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from procedures.legaltime.clock import DossierClock
 from procedures.models import ResultType
-from workflows.api import DocumentView, PortalStatus, TaskStatus, TimelineEntry
+from workflows.api import DocumentView, PortalStatus, RepetitionView, TaskStatus, TimelineEntry
 from workflows.proof import ProofAttempts
 
 
@@ -70,6 +70,32 @@ class Apology(BaseModel):
     reason: str = ""
 
 
+class Repetition(BaseModel):
+    """A `repeat` step's count (`workflows.repeats`), mutable; not carried over continue-as-new,
+    which happens only between top-level steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    title: str
+    times: int
+    number: int = 0
+    reported: int = 0
+    missed: int = 0
+    missed_in_row: int = 0
+    awaiting: bool = False
+    due_at: datetime | None = None
+    opens_at: datetime | None = None
+    finished: bool = False
+
+    def opening(self) -> datetime | None:
+        """When the next period opens (a deadline for `DossierCore._until`)."""
+        return self.opens_at
+
+    def view(self) -> RepetitionView:
+        return RepetitionView(**self.model_dump())
+
+
 class Runtime(BaseModel):
     """Everything the interpreter knows about one dossier between two steps."""
 
@@ -91,6 +117,12 @@ class Runtime(BaseModel):
     seq: int = 0
     resume_at: str | None = None
     proof: ProofAttempts = Field(default_factory=ProofAttempts)
+    received_at: datetime | None = Field(
+        None,
+        exclude_if=lambda at: at is None,  # carried state of older dossiers is unchanged
+        description="The receipt instant when it came after the submission: a dossier paid "
+        "before receipt (`pays_before_receipt`).",
+    )
 
     def next_seq(self) -> int:
         """A number unique within the dossier, for idempotency keys and document names."""

@@ -556,6 +556,9 @@ class _Builder(LegacyTimers):
             role = sa.pending_role(receiving, self.proc.apology.role)
             self._add(event, "apology_requested", detail=role)
             return
+        if summary is not None:  # interpreter 6: a repeat step's period, a payment's deadline
+            self._add(event, "deadline", detail=summary)
+            return
         followups = self._followups()
         batch = followups[0].event_id if followups else None
         if batch is not None and (batch in self.told or any(map(_tells_officers, followups))):

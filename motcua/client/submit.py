@@ -203,7 +203,9 @@ async def submit(
     if existing:
         state = await show(client, code)
         return Submitted(code=code, due_at=state.clock.due_at, existing=True)
-    return Submitted(code=code, due_at=_due(inp), existing=False)
+    return Submitted(
+        code=code, due_at=_due(inp), existing=False, awaiting_payment=inp.pays_before_receipt()
+    )
 
 
 def default_calendar() -> WorkCalendar:

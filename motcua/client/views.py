@@ -20,6 +20,11 @@ class Submitted(_View):
     code: str
     due_at: datetime
     existing: bool = False
+    awaiting_payment: bool = Field(
+        False,
+        description="Received only once its fees are paid (a payment before receipt): "
+        "`due_at` is then the appointment if paid now; the receipt at payment has the real one.",
+    )
 
 
 class Acted(_View):

@@ -7,7 +7,7 @@ import argparse
 from motcua import client
 from motcua.commands.output import add_common, emit, hours, shown, when
 from procedures.legaltime.clock import SUSPENSION_WORDS, SuspendReason
-from workflows.api import DossierState, TimelineEntry
+from workflows.api import DossierState, RepetitionView, TimelineEntry
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,6 +47,9 @@ def render(state: DossierState) -> str:
         + ("  OVERDUE" if t.overdue else "")
         for t in state.tasks
     ] or ["  none"]
+    if state.repetitions:
+        lines.append("repeats")
+        lines += [_repetition(r) for r in state.repetitions]
     lines.append("timeline")
     lines += [
         f"  {when(e.at)}  {e.kind:<18} {shown(e.step or ''):<20} {shown(e.detail)}"
@@ -81,3 +84,19 @@ def _suspensions(timeline: tuple[TimelineEntry, ...]) -> list[str]:
     if opened is not None:
         spans.append(f"{when(opened.at)} -> now ({_why(opened.detail)})")
     return spans
+
+
+def _repetition(run: RepetitionView) -> str:
+    """A repeat step's count: `report 4 of 6, due …  reported 3, missed 1 (1 in a row)`."""
+    if run.finished:
+        where = f"finished after report {run.number} of {run.times}"
+    elif run.awaiting and run.due_at is not None:
+        where = f"report {run.number} of {run.times} due {when(run.due_at)}"
+    elif run.opens_at is not None:
+        where = f"report {run.number + 1} of {run.times} opens {when(run.opens_at)}"
+    else:
+        where = f"report {run.number} of {run.times}"
+    return (
+        f"  {shown(run.step):<22} {where}  reported {run.reported}, missed {run.missed} "
+        f"({run.missed_in_row} in a row)"
+    )

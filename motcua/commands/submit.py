@@ -86,6 +86,12 @@ async def run(args: argparse.Namespace) -> int:
             lambda: (
                 f"{done.code}  appointment (ngày hẹn trả) {when(done.due_at)}"
                 + ("  (already submitted)" if done.existing else "")
+                + (
+                    "  (if paid now: received once the fees are paid, the receipt then gives "
+                    "the appointment)"
+                    if done.awaiting_payment
+                    else ""
+                )
             ),
         )
     return 0
