@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def _install_handlers(app: FastAPI, web: Web) -> None:
         title: str,
         detail: str,
         vi: str = "",
-        extra: dict[str, str] | None = None,
+        extra: Mapping[str, str] | None = None,
     ) -> Response:
         if _is_api(request):
             response: Response = problem(status, title, detail)
