@@ -8,6 +8,7 @@ markup in what a citizen writes, tampered cookies, guessing whether a dossier ex
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +19,7 @@ import httpx
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 from test_web_api import APPLICANT, COMMUNE, HOUSEHOLD, QUEUES, sign_in, submit
-from webserver import PDF, serve_web, web_trust
+from webserver import PASSWORD, PDF, serve_web, web_trust
 
 from motcua.web.app import SECURITY_HEADERS
 
@@ -218,3 +219,41 @@ async def test_a_lookup_answers_in_the_same_time_whether_the_dossier_exists(web:
 
         for target in (code, unknown, "rating-" + code, "x" * 200):
             assert await took(target) >= PROOF_FLOOR_SECONDS
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page[:300]
+    return found.group(1)
+
+
+async def test_signing_in_gives_a_new_session_whatever_cookie_came_before(web: str) -> None:
+    async with httpx.AsyncClient(base_url=web) as http:
+        planted = csrf_of((await http.get("/officer/login")).text)  # a session an attacker set
+        signed = await http.post(
+            "/officer/login",
+            data={"csrf": planted, "user": f"one_stop.{COMMUNE}", "password": PASSWORD},
+        )
+        assert signed.status_code == 303
+        assert csrf_of((await http.get("/officer")).text) != planted
+
+
+async def test_hostile_uploads_on_the_application_page(web: str, data_dir: Path) -> None:
+    async with httpx.AsyncClient(base_url=web) as http:
+        csrf = csrf_of((await http.get(f"/procedures/{HOUSEHOLD}/apply")).text)
+        form = {"csrf": csrf, "full_name": "A", "id_number": "079000000001"}
+        many = [(f"doc.x{i}", ("a.pdf", PDF, "application/pdf")) for i in range(21)]
+        answer = await http.post(f"/procedures/{HOUSEHOLD}/apply", data=form, files=many)
+        assert answer.status_code == 400 and "Too many files" in answer.text
+        tricks = {
+            "doc.application": ("../../../../tmp/evil.pdf", PDF, "application/pdf"),
+            "doc.../../../etc/passwd": ("/etc/passwd", PDF, "application/pdf"),
+        }
+        answer = await http.post(f"/procedures/{HOUSEHOLD}/apply", data=form, files=tricks)
+        assert answer.status_code == 422 and "../../../etc/passwd" in answer.text
+        fake = {"doc.application": ("a.pdf", b"<html><script>alert(1)</script>", "application/pdf")}
+        answer = await http.post(f"/procedures/{HOUSEHOLD}/apply", data=form, files=fake)
+        assert answer.status_code == 422 and "PDF, JPEG" in answer.text  # judged by its bytes
+        stored = [p.name for p in (data_dir / "uploads").rglob("*") if p.is_file()]
+        assert all(re.fullmatch(r"[0-9a-f]{64}", name) for name in stored), stored
+        assert not Path("/tmp/evil.pdf").exists()
