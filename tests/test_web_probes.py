@@ -257,3 +257,23 @@ async def test_hostile_uploads_on_the_application_page(web: str, data_dir: Path)
         stored = [p.name for p in (data_dir / "uploads").rglob("*") if p.is_file()]
         assert all(re.fullmatch(r"[0-9a-f]{64}", name) for name in stored), stored
         assert not Path("/tmp/evil.pdf").exists()
+
+
+async def test_a_forged_forwarded_for_does_not_reset_the_rate_limit(
+    dev_env: WorkflowEnvironment, data_dir: Path
+) -> None:
+    """Behind the one proxy `--trust-forwarded-for` expects, which appends the address it saw
+    (here 10.0.0.7) to what the client sent, a client varying its own entry is still one."""
+    async with (
+        serve_web(dev_env.client, data_dir, trust_forwarded_for=True, logins_per_window=3) as base,
+        httpx.AsyncClient(base_url=base) as http,
+    ):
+        answers = [
+            await http.post(
+                "/api/v1/session",
+                json={"user": f"guess{i}", "password": "x"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}, 10.0.0.7"},
+            )
+            for i in range(17)
+        ]
+        assert [a.status_code for a in answers][-2:] == [429, 429]

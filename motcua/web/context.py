@@ -93,11 +93,14 @@ class Web:
         return response
 
     def address(self, request: Request) -> str:
-        """The client's address for rate limits (X-Forwarded-For only when trusted)."""
+        """The client's address for rate limits (X-Forwarded-For only when trusted).
+
+        The proxy appends the address it saw to whatever the client sent, so the last entry is
+        the one to believe: the first is the client's own word, a new one every request."""
         if self.settings.trust_forwarded_for:
             forwarded = request.headers.get("x-forwarded-for", "")
             if forwarded:
-                return forwarded.split(",")[0].strip()[:64]
+                return forwarded.split(",")[-1].strip()[:64]
         return request.client.host if request.client else "unknown"
 
     def limit(self, key: str, limit: int, window: int) -> None:
