@@ -277,3 +277,29 @@ async def test_a_forged_forwarded_for_does_not_reset_the_rate_limit(
             for i in range(17)
         ]
         assert [a.status_code for a in answers][-2:] == [429, 429]
+
+
+async def test_one_identity_number_tried_across_many_codes_and_addresses_is_limited(
+    dev_env: WorkflowEnvironment, data_dir: Path
+) -> None:
+    """Someone who knows a citizen's number and guesses their dossier codes from a botnet:
+    every address and every code is new, the number is the same."""
+    async with (
+        serve_web(dev_env.client, data_dir, trust_forwarded_for=True, lookups_per_window=3) as base,
+        httpx.AsyncClient(base_url=base) as http,
+    ):
+        answers = [
+            await http.post(
+                f"/api/v1/dossiers/{COMMUNE}-261130-{9000 + i}/status",
+                json={"id_number": "079000000042"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            )
+            for i in range(5)
+        ]
+        assert [a.status_code for a in answers] == [404, 404, 404, 429, 429]
+        other = await http.post(
+            f"/api/v1/dossiers/{COMMUNE}-261130-9999/status",
+            json={"id_number": "079000000043"},
+            headers={"X-Forwarded-For": "203.0.113.99"},
+        )
+        assert other.status_code == 404  # another number is not held back

@@ -229,6 +229,8 @@ async def prove(web: Web, request: Request, code: str, id_number: str) -> None:
     window = settings.lookup_window_seconds
     web.limit(f"lookup:addr:{web.address(request)}", settings.lookups_per_window, window)
     web.limit(f"lookup:code:{code}", settings.lookups_per_window, window)
+    # One identity number tried against many codes, from many addresses: counted as one.
+    web.limit(f"lookup:who:{web.pseudonym(id_number)}", settings.lookups_per_window, window)
     started = time.monotonic()
     if not await dossiers.applicant_matches(web.client(), code, id_number):
         await asyncio.sleep(max(0.0, PROOF_FLOOR_SECONDS - (time.monotonic() - started)))

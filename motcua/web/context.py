@@ -3,6 +3,8 @@ directory, the rate limiter, the catalogue, the Temporal client and the page ren
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,6 +104,13 @@ class Web:
             if forwarded:
                 return forwarded.split(",")[-1].strip()[:64]
         return request.client.host if request.client else "unknown"
+
+    def pseudonym(self, value: str) -> str:
+        """A rate-limit key for a personal value (an identity number): a keyed hash, which the
+        limiter (or the Redis behind it) can count by but nobody can read back or recompute
+        without the app's secret."""
+        digest = hmac.new(self.settings.secret_key.encode(), value.encode(), hashlib.sha256)
+        return digest.hexdigest()[:24]
 
     def limit(self, key: str, limit: int, window: int) -> None:
         if not self.limiter.hit(key, limit, window):
