@@ -121,7 +121,8 @@ async def test_an_idempotency_key_reused_for_another_body_reveals_nothing(web: s
     async with httpx.AsyncClient(base_url=web) as http:
         key = str(uuid.uuid4())
         first = await submit(http, key)
-        uploaded = (await http.post("/api/v1/uploads", content=PDF)).json()["sha256"]
+        another_scan = PDF + b"% another scan\n"
+        uploaded = (await http.post("/api/v1/uploads", content=another_scan)).json()["sha256"]
         other = {
             "procedure": HOUSEHOLD,
             "applicant": {"full_name": "Kẻ Lạ", "id_number": "079000000999"},
@@ -130,6 +131,14 @@ async def test_an_idempotency_key_reused_for_another_body_reveals_nothing(web: s
         answer = await http.post("/api/v1/dossiers", json=other, headers={"Idempotency-Key": key})
         body = is_problem(answer, 422)
         assert first["code"] not in answer.text and "different" in body["detail"]
+        # The same applicant and the same key with another scan: not silently the first dossier
+        same = {**other, "applicant": APPLICANT}
+        answer = await http.post("/api/v1/dossiers", json=same, headers={"Idempotency-Key": key})
+        assert (
+            first["code"] not in answer.text and "other scans" in is_problem(answer, 422)["detail"]
+        )
+        again = await submit(http, key)  # the very same request still answers its dossier
+        assert again["code"] == first["code"] and again["existing"] is True
 
 
 async def test_no_redirect_leaves_the_site(web: str) -> None:
