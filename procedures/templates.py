@@ -91,6 +91,8 @@ class _Budgeted(ImmutableSandboxedEnvironment):
             raise Refused(f"`**` result larger than {MAX_POWER:.0e}")
         elif operator == "%" and isinstance(left, str) and _WIDTH.search(left):
             raise Refused(f"format width over {MAX_OUTPUT} characters")
+        elif operator == "%" and isinstance(left, str) and "*" in left:  # '%*d' % (width, 1)
+            _check_size(_largest_int(right if isinstance(right, tuple) else (right,)), "a value")
         return _checked(super().call_binop(context, operator, left, right))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -99,6 +101,11 @@ class _Budgeted(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            if __obj.__name__ == "join" and args:  # a generator is measured as the list it is
+                args = (_listed(args[0]), *args[1:])
+            _check_size(_method_size(owner, __obj.__name__, args, kwargs), "a value")
         return _checked(super().call(__context, __obj, *args, **kwargs))
 
 
@@ -115,6 +122,70 @@ def _too_powerful(left: Any, right: Any) -> bool:
         return False
     digits = len(str(int(abs(left))))
     return abs(right) > 64 or (abs(left) > 1 and abs(right) * digits > len(str(MAX_POWER)))
+
+
+def _method_size(text: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """The length a string method's result will have, for the methods whose result can be far
+    larger than their inputs (0 for the others): refused before it is built, not after a
+    gigabyte (`'x' * 100000).join('y' * 100000)` asked for 10 GB)."""
+    if method in ("center", "ljust", "rjust", "zfill") and args and isinstance(args[0], int):
+        return max(len(text), args[0])
+    if method == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
+        old, new = args[0], args[1]
+        found = text.count(old) if old else len(text) + 1
+        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+            found = min(found, args[2])
+        return len(text) + found * (len(new) - len(old))
+    if method == "join" and args:
+        return _joined_size(args[0], text)
+    if method == "expandtabs":
+        size = args[0] if args else kwargs.get("tabsize", 8)
+        return _expanded_size(text, size) if isinstance(size, int) else 0
+    if method in ("format", "format_map") and _NESTED_WIDTH.search(text):
+        values = (
+            *args,
+            *kwargs.values(),
+            *(v for a in args if isinstance(a, dict) for v in a.values()),
+        )
+        return _largest_int(values)
+    return 0
+
+
+_NESTED_WIDTH = re.compile(r"\{[^{}]*:[^{}]*\{")
+"""A replacement field whose format spec takes its width from an argument (`'{0:{1}}'`)."""
+
+
+def _listed(items: Any) -> Any:
+    """An iterator as a list (jinja2's `map`, `select`... yield lazily), anything else as is."""
+    if isinstance(items, str | list | tuple | dict) or not hasattr(items, "__iter__"):
+        return items
+    return list(items)
+
+
+def _largest_int(values: Any) -> int:
+    return max((v for v in values if isinstance(v, int) and not isinstance(v, bool)), default=0)
+
+
+def _joined_size(items: Any, separator: Any) -> int:
+    """The length of `separator.join(items)` (items as `str` makes them), 0 if not knowable."""
+    if not isinstance(items, str | list | tuple) or not isinstance(separator, str):
+        return 0
+    parts = [len(i) if isinstance(i, str) else len(str(i)) for i in items]
+    return sum(parts) + len(separator) * max(len(parts) - 1, 0)
+
+
+def _expanded_size(text: str, tabsize: int) -> int:
+    """The length of `text.expandtabs(tabsize)`, counted column by column (never built)."""
+    total = column = 0
+    for char in text:
+        if char == "\t":
+            step = tabsize - column % tabsize if tabsize > 0 else 0
+            total, column = total + step, column + step
+        elif char in "\n\r":
+            total, column = total + 1, 0
+        else:
+            total, column = total + 1, column + 1
+    return total
 
 
 def _check_size(size: int, what: str) -> None:
@@ -140,6 +211,12 @@ def _bounded(name: str, function: Any) -> Any:
                     raise Refused(f"`{name}` size {value} over {MAX_OUTPUT}")
         if name == "format" and any(isinstance(a, str) and _WIDTH.search(a) for a in args[:1]):
             raise Refused(f"format width over {MAX_OUTPUT} characters")
+        if name == "replace" and len(args) >= 4 and isinstance(args[1], str):
+            _check_size(_method_size(args[1], "replace", args[2:], {}), "a value")
+        if name == "join" and len(args) >= 2 and "attribute" not in kwargs:
+            args = (args[0], _listed(args[1]), *args[2:])  # (eval_ctx, value, d="")
+            separator = args[2] if len(args) > 2 else kwargs.get("d", "")
+            _check_size(_joined_size(args[1], separator), "a value")
         return _checked(function(*args, **kwargs))
 
     return bounded

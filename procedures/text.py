@@ -76,6 +76,25 @@ def _items(limit: int) -> Any:
     return AfterValidator(check)
 
 
+MAX_DEPTH = 32
+"""How deep a JSON value sent in (a form, task fields, event data) may nest. Checked by the
+clients (`motcua.client`, the web app, the CLI), not by the workflow: a value nested hundreds
+deep passed the 64 KiB limit but failed the payload converter, after a dossier code was issued."""
+
+
+def depth_problem(value: Any, limit: int = MAX_DEPTH) -> str | None:
+    """Why a JSON value nests too deep to be sent, or None (walked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth > limit:
+                return f"nested more than {limit} deep"
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return None
+
+
 def payload_problem(value: Any, limit: int = MAX_PAYLOAD) -> str | None:
     """Why a JSON value (a form, fields, event data) may not be taken in, or None: its size,
     or a control character in one of its strings (keys included)."""

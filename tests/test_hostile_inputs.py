@@ -217,7 +217,7 @@ def test_cli_submit_of_a_huge_procedure_or_applicant_is_one_line(
     big.write_text(json.dumps({"full_name": "A" * 300_000, "id_number": "001090000123"}))
     assert cli.main(["submit", str(huge), "--applicant", str(big)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "at most 200 characters" in err[0]
+    assert len(err) == 1 and "applicant file" in err[0] and "more than 64 KiB" in err[0]
     assert all("Traceback" not in line and "RPCError" not in line for line in err)
 
 

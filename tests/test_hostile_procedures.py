@@ -182,6 +182,17 @@ def test_data_that_looks_like_a_format_is_only_data() -> None:
         "{{ ('%' ~ n ~ 'd') % 1 }}",
         "{{ ('%' ~ n ~ 'd')|format(1) }}",
         "{% for i in range(9999) %}{{ 'A' * 1000 }}{% endfor %}",
+        # Results far larger than their inputs, measured before they are built (these asked
+        # for 10 GB and a minute before: `n` is the data, the strings stay within budget)
+        "{{ ('x' * 100000)|join('y' * 100000) }}",
+        "{{ ('y' * 100000).join('x' * 100000) }}",
+        "{{ ('y' * 199999).join(range(9999)|map('string')) }}",
+        "{{ ('x' * 100000).replace('', 'y' * 100000) }}",
+        "{{ ('x' * 100000)|replace('x', 'y' * 100000) }}",
+        "{{ '{0:{1}}'.format(1, n) }}",
+        "{{ '%*d' % (n, 1) }}",
+        "{{ 'x'.ljust(n) }}{{ 'x'.zfill(n) }}",
+        "{{ ('\t' * 100000).expandtabs(n) }}",
     ],
 )
 def test_what_validation_cannot_see_fails_promptly_at_run_time(source: str) -> None:

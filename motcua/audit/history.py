@@ -43,6 +43,11 @@ class HistoryError(Exception):
         self.label, self.reason = label, reason
 
 
+MAX_HISTORY_FILE = 200 << 20
+"""Bytes of a history file read: Temporal ends a run at 50 MB of history, which its JSON
+export at most triples; a device or a runaway file stops here instead of filling memory."""
+
+
 @dataclass(frozen=True)
 class Source:
     """A history with a label for reports: the dossier code and run, or the file it came from."""
@@ -54,11 +59,16 @@ class Source:
 def read_file(path: Path) -> Source:
     """A history written by `temporal workflow show --output json` or `WorkflowHistory.to_json`."""
     try:
-        text = path.read_text(encoding="utf-8")
-        raw = json.loads(text)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_HISTORY_FILE + 1)
+        if len(data) > MAX_HISTORY_FILE:
+            raise HistoryError(str(path), f"more than {MAX_HISTORY_FILE >> 20} MiB")
+        raw = json.loads(data.decode("utf-8"))
         history = WorkflowHistory.from_json(path.stem, raw)
     except OSError as err:
         raise HistoryError(str(path), f"cannot read: {err.strerror or err}") from err
+    except HistoryError:
+        raise
     except Exception as err:  # json, protobuf and shape errors all mean the same to a user
         raise HistoryError(str(path), f"not a Temporal history JSON: {_first_line(err)}") from err
     check(history, str(path))

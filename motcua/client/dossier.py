@@ -9,6 +9,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from motcua.client.errors import CALL_TIMEOUT, InvalidRequest, guard
 from motcua.client.views import Acted
+from procedures.text import depth_problem
 from workflows.api import STATE, DossierState
 
 
@@ -25,6 +26,10 @@ async def show(client: Client, code: str) -> DossierState:
 
 def update_input(model: type[BaseModel], **data: Any) -> BaseModel:
     """Build an update's input; a malformed one is the caller's mistake, said in one line."""
+    for name, value in data.items():
+        too_deep = depth_problem(value)
+        if too_deep is not None:
+            raise InvalidRequest(f"{name}: {too_deep}")
     try:
         return model(**data)
     except ValidationError as err:

@@ -26,7 +26,7 @@ from procedures.errors import ProcedureError
 from procedures.legaltime.calendar import DEFAULT_OVERRIDES, WorkCalendar, load_calendar
 from procedures.loader import load_catalog, load_procedure
 from procedures.models import Channel, FrozenProcedure, Procedure
-from procedures.text import MAX_LINE, control_problem, payload_problem
+from procedures.text import MAX_LINE, control_problem, depth_problem, payload_problem
 from runtime.errors import UserError
 from workflows import search_attributes as sa
 from workflows.api import (
@@ -103,7 +103,7 @@ def check_submission(
     if unknown:
         known = ", ".join(d.id for d in procedure.documents)
         raise InvalidRequest(f"unknown document(s) {', '.join(unknown)} (known: {known})")
-    too_much = payload_problem(dict(form))
+    too_much = depth_problem(dict(form)) or payload_problem(dict(form))
     if too_much is not None:
         raise InvalidRequest(f"form: {too_much}")
     if procedure.application:

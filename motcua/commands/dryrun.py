@@ -21,6 +21,7 @@ from typing import Any
 from temporalio.exceptions import TemporalError
 
 from motcua.commands import options
+from motcua.commands.files import json_object
 from motcua.commands.validate import located
 from motcua.dryrun import (
     MAX_VISITS,
@@ -230,12 +231,7 @@ def _load(path: Path) -> FrozenProcedure:
 def _form(path: Path, frozen: FrozenProcedure) -> dict[str, Any]:
     """The form data as given, refused as a real submission would refuse it: nothing is
     invented for a missing required field once the author gives a form."""
-    try:
-        form = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"form file {path}: {err}") from None
-    if not isinstance(form, dict):
-        raise UserError(f"form file {path}: expected a JSON object")
+    form = json_object(path, "form file", exit_code=1)
     declared = frozen.procedure.application
     problems = application_problems(declared, form) if declared else []
     if problems:

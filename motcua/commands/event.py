@@ -5,13 +5,11 @@ waits for (payment received, the couple signed the register...), without raw `te
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
 from motcua import client, identity
+from motcua.commands.files import json_object
 from motcua.commands.output import add_common, emit
-from runtime.errors import UserError
 
 MAX_DATA_BYTES = 64 * 1024
 """An event's data is a few facts (an amount, a receipt number), not a document."""
@@ -41,20 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _data(path: Path) -> dict[str, Any]:
-    try:
-        if path.stat().st_size > MAX_DATA_BYTES:
-            raise UserError(f"--data {path}: more than {MAX_DATA_BYTES // 1024} KiB", 2)
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"--data {path}: {err}", 2) from None
-    if not isinstance(data, dict):
-        raise UserError(f"--data {path}: expected a JSON object", 2)
-    return data
-
-
 async def run(args: argparse.Namespace) -> int:
-    data = _data(args.data) if args.data else {}
+    data = json_object(args.data, "--data", MAX_DATA_BYTES) if args.data else {}
     agency = args.dossier.rsplit("-", 2)[0]
     actor = identity.resolve(args.actor or DEFAULT_ACTOR.format(agency=agency))
     async with client.session(args.address) as temporal:

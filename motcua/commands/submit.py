@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from activities import DATA_DIR
 from motcua import client, publication
 from motcua.commands import options
+from motcua.commands.files import json_object
 from motcua.commands.output import add_common, emit, when
 from procedures.models import Channel, FrozenProcedure
 from runtime.errors import UserError
@@ -49,19 +48,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _json_file(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"{what} file {path}: {err}") from None
-
-
 async def run(args: argparse.Namespace) -> int:
     try:
-        applicant = Applicant.model_validate(_json_file(args.applicant, "applicant"))
+        applicant = Applicant.model_validate(
+            json_object(args.applicant, "applicant file", exit_code=1)
+        )
     except ValidationError as err:
         raise UserError(f"applicant file {args.applicant}: {_first(err)}") from None
-    form = _json_file(args.form, "form") if args.form else {}
+    form = json_object(args.form, "form file", exit_code=1) if args.form else {}
     if not isinstance(form, dict):
         raise UserError(f"form file {args.form}: expected a JSON object")
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -35,6 +36,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+HSTS = {"Strict-Transport-Security": "max-age=31536000"}
+"""Sent when the app is served over HTTPS (`--https`): browsers never fall back to HTTP."""
+SCAN_FORMS = re.compile(r"/procedures/[^/]+/apply|/dossiers/[^/]+/supplement")
+"""The pages whose form carries scans; every other body is held to `max_json_bytes`."""
 
 
 def create_app(
@@ -110,23 +115,48 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def body_limit(settings: WebSettings, path: str) -> int:
+    """The largest body a request to `path` may send: scans only where scans are taken."""
+    if path == "/api/v1/uploads":
+        return settings.max_upload_bytes
+    if SCAN_FORMS.fullmatch(path):
+        return settings.max_files * settings.max_upload_bytes + settings.max_form_bytes
+    return settings.max_json_bytes
+
+
 def _install_handlers(app: FastAPI, web: Web) -> None:
     """Errors as problem details on the API and as a page elsewhere; headers; size limits."""
+    headers = SECURITY_HEADERS | (HSTS if web.settings.secure_cookies else {})
 
-    def respond(request: Request, status: int, title: str, detail: str, vi: str = "") -> Response:
+    def secured(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def respond(
+        request: Request,
+        status: int,
+        title: str,
+        detail: str,
+        vi: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> Response:
         if _is_api(request):
-            return problem(status, title, detail)
-        sess = web.session(request)
-        return web.page(
-            request,
-            sess,
-            "error.html",
-            status,
-            http_status=status,
-            title=title,
-            detail=detail,
-            vi=vi,
-        )
+            response: Response = problem(status, title, detail)
+        else:
+            sess = web.session(request)
+            response = web.page(
+                request,
+                sess,
+                "error.html",
+                status,
+                http_status=status,
+                title=title,
+                detail=detail,
+                vi=vi,
+            )
+        response.headers.update(extra or {})
+        return secured(response)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, err: UserError) -> Response:
@@ -143,26 +173,39 @@ def _install_handlers(app: FastAPI, web: Web) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> Response:
-        return respond(request, err.status_code, str(err.detail), str(err.detail))
+        if err.status_code == 400 and err.__cause__ is not None:  # a body FastAPI cannot parse
+            why = unreadable_body(err.__cause__)
+            return respond(request, 422, "Invalid request", f"body: {why}")
+        return respond(request, err.status_code, str(err.detail), str(err.detail), "", err.headers)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, err: Exception) -> Response:
+    async def unexpected(request: Request, err: Exception) -> Response:  # the guard's backstop
         log.error("web request failed", path=request.url.path, error=type(err).__name__)
         return respond(request, 500, "Internal error", "internal error; it has been logged")
-
-    limit = web.settings.max_files * web.settings.max_upload_bytes + web.settings.max_form_bytes
 
     @app.middleware("http")
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         if request.method in ("POST", "PUT", "PATCH"):
+            limit = body_limit(web.settings, request.url.path)
             length = request.headers.get("content-length")
             if length is None and request.headers.get("transfer-encoding"):
                 return respond(request, 411, "Length Required", "send a Content-Length")
             if length is not None and (not length.isdigit() or int(length) > limit):
                 return respond(request, 413, "Too large", f"the request exceeds {limit} bytes")
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+        try:
+            response = await call_next(request)
+        except Exception as err:  # answered here, so no server log holds a stack trace
+            log.error("web request failed", path=request.url.path, error=type(err).__name__)
+            return respond(request, 500, "Internal error", "internal error; it has been logged")
+        return secured(response)
+
+
+def unreadable_body(cause: BaseException) -> str:
+    """Why FastAPI could not read a body, in words (never the body itself)."""
+    if isinstance(cause, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "not UTF-8"
+    return f"unreadable ({type(cause).__name__})"

@@ -7,6 +7,8 @@ rate-limited per address and per dossier, and a wrong pair says nothing about wh
 
 from __future__ import annotations
 
+import asyncio
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,10 @@ from procedures.models import Channel, FrozenProcedure
 from workflows.api import Applicant, PortalStatus
 
 router = APIRouter(include_in_schema=False)
+
+PROOF_FLOOR_SECONDS = 0.25
+"""The least time a refused proof takes: an unknown code (Temporal answers at once) and a known
+one with a wrong number (its history is read and decrypted) look alike to a stopwatch."""
 
 APPLICANT_FIELDS: tuple[tuple[str, str, str, int, bool], ...] = (
     ("full_name", "Họ và tên", "Full name", 200, True),
@@ -223,7 +229,11 @@ async def prove(web: Web, request: Request, code: str, id_number: str) -> None:
     window = settings.lookup_window_seconds
     web.limit(f"lookup:addr:{web.address(request)}", settings.lookups_per_window, window)
     web.limit(f"lookup:code:{code}", settings.lookups_per_window, window)
+    # One identity number tried against many codes, from many addresses: counted as one.
+    web.limit(f"lookup:who:{web.pseudonym(id_number)}", settings.lookups_per_window, window)
+    started = time.monotonic()
     if not await dossiers.applicant_matches(web.client(), code, id_number):
+        await asyncio.sleep(max(0.0, PROOF_FLOOR_SECONDS - (time.monotonic() - started)))
         raise WebError(
             404,
             "Not Found",
@@ -371,5 +381,15 @@ async def language(request: Request, lang: str, next: str = "/") -> Response:
     sess = web.session(request)
     if lang in ("vi", "en"):
         sess.lang = lang
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    return web.redirect(target, sess)
+    return web.redirect(next if on_this_site(next) else "/", sess)
+
+
+def on_this_site(target: str) -> bool:
+    """A path of this site: no scheme, no `//host` or `/\\host` (browsers read a backslash as a
+    slash), no control characters (browsers drop tabs and new lines before reading it)."""
+    return (
+        target.startswith("/")
+        and target[1:2] != "/"
+        and "\\" not in target
+        and all(ch.isprintable() for ch in target)
+    )

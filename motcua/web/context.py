@@ -3,6 +3,8 @@ directory, the rate limiter, the catalogue, the Temporal client and the page ren
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,12 +95,22 @@ class Web:
         return response
 
     def address(self, request: Request) -> str:
-        """The client's address for rate limits (X-Forwarded-For only when trusted)."""
+        """The client's address for rate limits (X-Forwarded-For only when trusted).
+
+        The proxy appends the address it saw to whatever the client sent, so the last entry is
+        the one to believe: the first is the client's own word, a new one every request."""
         if self.settings.trust_forwarded_for:
             forwarded = request.headers.get("x-forwarded-for", "")
             if forwarded:
-                return forwarded.split(",")[0].strip()[:64]
+                return forwarded.split(",")[-1].strip()[:64]
         return request.client.host if request.client else "unknown"
+
+    def pseudonym(self, value: str) -> str:
+        """A rate-limit key for a personal value (an identity number): a keyed hash, which the
+        limiter (or the Redis behind it) can count by but nobody can read back or recompute
+        without the app's secret."""
+        digest = hmac.new(self.settings.secret_key.encode(), value.encode(), hashlib.sha256)
+        return digest.hexdigest()[:24]
 
     def limit(self, key: str, limit: int, window: int) -> None:
         if not self.limiter.hit(key, limit, window):

@@ -186,8 +186,18 @@ async def submit_online(
         documents=tuple(scans),
         request_id=request_id,
     )
+    sent = sorted((a.document, a.sha256) for a in attachments)
     if not done.existing:
         await storage.attach(done.code, attachments)
+    elif sent != sorted(
+        (a.document, a.sha256) for a in await storage.attachments(done.code) if a.via == "submission"
+    ):  # the counter compares document ids only; the scans themselves are compared here
+        raise WebError(
+            422,
+            "Invalid request",
+            "this request id was already used for a submission with other scans; "
+            "send it with a new one",
+        )
     return done
 
 

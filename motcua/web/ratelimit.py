@@ -3,8 +3,8 @@
 `RateLimiter` is the interface; `MemoryRateLimiter` keeps fixed-window counters in the process.
 Behind a load balancer each process counts on its own, so N processes allow up to N times the
 limit: a deployment that needs one shared budget plugs a limiter over a shared store (Redis,
-the database) into `create_app(rate_limiter=...)`. Keys never hold personal data: identity
-numbers are not part of them.
+the database) into `create_app(rate_limiter=...)`. Keys never hold personal data: an identity
+number is counted under a keyed hash of it (`Web.pseudonym`), never the number itself.
 """
 
 from __future__ import annotations

@@ -28,7 +28,10 @@ class WebSettings:
     max_files: int = 20
     """Most files in one submission or supplement."""
     max_form_bytes: int = 64 * 1024
-    """Largest JSON body or text field set (uploads aside)."""
+    """Largest application form, task fields or text field (uploads aside)."""
+    max_json_bytes: int = 128 * 1024
+    """Largest request body without scans (JSON, a page's form): a full application form and
+    its envelope; larger ones are refused from their Content-Length, unread."""
     lookups_per_window: int = 10
     """Status lookups allowed per client address (and per dossier code) per window."""
     lookup_window_seconds: int = 300
