@@ -34,6 +34,8 @@ Behaviour = Literal[
     "citizen_steps",
     "computed_fees",
     "procedure_forms",
+    "restarting_supplements",
+    "phase_limits",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -92,6 +94,14 @@ Behaviour = Literal[
   instead of its fixed `amount_vnd`.
 - `procedure_forms`: an `auto` step `render_form` issues a form the procedure defines itself
   (`forms` keyed by any identifier besides the fixed kinds).
+- `restarting_supplements`: with `supplement: {clock: restart}`, the applicant's supplement
+  restarts the legal limit in full from its arrival (a `restart` ledger entry) instead of
+  resuming it; the timeline records `clock_restarted` with why, and the applicant is told the
+  new appointment (`workflows.clockrules`).
+- `phase_limits`: a procedure's `phases` each get a clock of their own, started when the walk
+  reaches one of the phase's steps and finished when it reaches a step outside it; suspensions
+  stop it too, its due instant is watched (`phase_overdue`) and its end rated
+  (`phase_started`, `phase_ended`: `workflows.clockrules`).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -100,28 +110,30 @@ _V2: frozenset[Behaviour] = frozenset(
 
 _V4: frozenset[Behaviour] = _V2 | {"tells_officers", "stops_runaway", "indicator_attributes"}
 
+_V5: frozenset[Behaviour] = _V4 | {
+    "whole_minute_clock",
+    "vietnamese_end_notice",
+    "templates_read_fields",
+    "template_errors_end_dossier",
+    "signed_officers",
+    "published_only",
+    "proof_attempts",
+    "delivers_notifications",
+    "acting_for",
+    "reasoned_reassignment",
+    "variable_time_limits",
+    "citizen_steps",
+    "computed_fees",
+    "procedure_forms",
+}
+
 BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
     4: _V4,
-    5: _V4
-    | {
-        "whole_minute_clock",
-        "vietnamese_end_notice",
-        "templates_read_fields",
-        "template_errors_end_dossier",
-        "signed_officers",
-        "published_only",
-        "proof_attempts",
-        "delivers_notifications",
-        "acting_for",
-        "reasoned_reassignment",
-        "variable_time_limits",
-        "citizen_steps",
-        "computed_fees",
-        "procedure_forms",
-    },
+    5: _V5,
+    6: _V5 | {"restarting_supplements", "phase_limits"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

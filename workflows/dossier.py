@@ -19,8 +19,9 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.clockrules import DossierClockRules
 from workflows.handlers import DossierHandlers
-from workflows.watchers import HOLD_STATUS, DossierWatchers
+from workflows.watchers import HOLD_STATUS
 
 with workflow.unsafe.imports_passed_through():
     # full name: passed through, not imported again for every run (see workflows/core.py)
@@ -91,7 +92,7 @@ def _stopped(reason: str) -> EndStep:
 
 
 @workflow.defn(name=DOSSIER_WORKFLOW)
-class DossierWorkflow(DossierWatchers, DossierHandlers):
+class DossierWorkflow(DossierClockRules, DossierHandlers):
     @workflow.init
     def __init__(self, inp: DossierInput) -> None:
         super().__init__(inp)
@@ -107,6 +108,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         watchers = []
         if self._has("one_dossier_timer"):  # never cancelled: its timer dies with the workflow
             self._watcher = asyncio.create_task(self._watch_dossier())
+            self._watch_phases()  # a phase carried over continue-as-new
         else:
             watchers = legacy_v1.start_watchers(self)
         walk = asyncio.create_task(self._walk(self._rt.resume_at or self._proc.start))
@@ -146,6 +148,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
                 return _ContinueAsNew(step_id)
             step = self._proc.steps[step_id]
             self._rt.visits[step_id] = self._rt.visits.get(step_id, 0) + 1
+            self._enter_phase(step_id)
             if self._has("stops_runaway"):
                 runaway = self._runaway(step_id, step)
                 if runaway is not None:
@@ -290,6 +293,7 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
         now = workflow.now()
         self._ended = True
         self._rt.clock = self._rt.clock.finish(now)
+        self._end_phases()
         on_time = self._rt.clock.status(self._cal).value
         self._event("ended", detail=f"{result.value}: {reason}", on_time=on_time)
         metrics.dossier_finished(self._proc.code, result.value, on_time)
@@ -635,5 +639,9 @@ class DossierWorkflow(DossierWatchers, DossierHandlers):
             )
             self._check_halt()
             await workflow.wait_condition(lambda: False)  # until `run` cancels (before the patch)
+        if self._restarts_clock():
+            await self._set_status(self._restart_clock(), "Đã nhận hồ sơ bổ sung")
+            await self._tell_restart()
+            return
         status = self._resume(SuspendReason.SUPPLEMENT)
         await self._set_status(status, "Đã nhận hồ sơ bổ sung")

@@ -70,6 +70,25 @@ class Apology(BaseModel):
     reason: str = ""
 
 
+class PhaseRun(BaseModel):
+    """One run of a procedure's phase (`phase_limits`): its own clock from the instant the
+    dossier reached one of its steps; a phase reached again after it ended runs again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase: str
+    visit: int
+    step: str
+    started_at: datetime
+    clock: DossierClock
+    overdue: bool = False
+    on_time: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.clock.finished_at is None
+
+
 class Runtime(BaseModel):
     """Everything the interpreter knows about one dossier between two steps."""
 
@@ -91,6 +110,7 @@ class Runtime(BaseModel):
     seq: int = 0
     resume_at: str | None = None
     proof: ProofAttempts = Field(default_factory=ProofAttempts)
+    phases: list[PhaseRun] = []
 
     def next_seq(self) -> int:
         """A number unique within the dossier, for idempotency keys and document names."""
@@ -99,6 +119,11 @@ class Runtime(BaseModel):
 
     def open_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)]
+
+    def open_phase(self) -> PhaseRun | None:
+        """The phase running now, if any (one at a time: `validate` keeps a parallel block
+        inside one phase)."""
+        return next((run for run in reversed(self.phases) if run.running), None)
 
     def open_task(self, step: str) -> Task | None:
         return next((t for t in self.open_tasks() if t.step == step), None)
