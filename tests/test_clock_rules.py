@@ -37,6 +37,8 @@ from test_deadlines import (
 )
 from timeskip import outcome
 
+from motcua import client as ops
+from motcua.commands import citizen, show
 from procedures.loader import load_procedure
 from procedures.models import FrozenProcedure, ResultType
 from workflows.api import (
@@ -129,6 +131,14 @@ async def test_a_restarting_supplement_counts_the_whole_limit_anew_from_its_arri
     anew = await eventually(new_appointment, timeout=10, what="the new appointment told")
     assert anew["body"].endswith(f"Ngày hẹn trả kết quả mới: {due}.")
     assert "được tính lại từ" in anew["body"] and "Luật thử nghiệm" in anew["body"]
+    # what `motcua show` and `motcua citizen status` print
+    shown = show.render(await ops.show(env.client, after.code))
+    assert f"       restarted {weeks.day(2, 0)} 20:0" in shown
+    assert "hồ sơ đã được bổ sung đầy đủ (Luật thử" in shown
+    assert "phases\n  decision" in shown
+    page = citizen.render(await ops.status(env.client, after.code))
+    assert f"Ngày hẹn trả kết quả / Appointment: {due}" in page
+    assert "Thời hạn tính lại từ / Time limit counted anew from: " in page
     await stop(handle)
 
 
@@ -202,3 +212,6 @@ async def test_phases_have_their_own_limits_stop_with_suspensions_and_are_rated(
     rated = [(e.detail.split(";")[0], e.on_time) for e in events(ended, "phase_ended")]
     assert started == ["decision", "payment"]
     assert rated == [("decision", "late"), ("payment", "early")]
+    lines = show.render(ended).split("phases\n")[1].splitlines()[:2]
+    assert lines[0].startswith("  decision") and lines[0].endswith("late  OVERDUE")
+    assert lines[1].startswith("  payment") and lines[1].endswith(" early")

@@ -107,6 +107,11 @@ class CitizenStatus(_View):
     status_en: str
     received_at: datetime
     appointment: datetime
+    counted_from: datetime | None = Field(
+        None,
+        description="When the time limit was counted anew (a supplement that completed the "
+        "dossier, where the law counts from the complete dossier): the appointment runs from it.",
+    )
     now_vi: str
     now_en: str
     documents: tuple[IssuedDocument, ...]
