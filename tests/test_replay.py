@@ -176,6 +176,9 @@ def test_v6_golden_histories_cover_its_behaviours() -> None:
     assert anew.subject.endswith(": hẹn lại ngày trả kết quả")
     assert anew.body.startswith("Đã nhận hồ sơ bổ sung: hồ sơ đã được bổ sung đầy đủ (Luật Cư trú")
     assert "Thời hạn giải quyết (7 ngày làm việc) được tính lại từ" in anew.body
+    history = read_file(HISTORIES / "1.004222-restart-supplement.v6.json").history
+    restarted = [e for e in build_trail([history]).entries if e.kind == "restarted"]
+    assert len(restarted) == 1 and "thời hạn giải quyết tính lại từ" in restarted[0].detail
     assert _timer_summaries("1.009974-phases.v6.json").count("phase due") == 2
     assert "phase due" not in _timer_summaries("1.009974-choice-reassign.v5.json")
 

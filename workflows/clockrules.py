@@ -31,6 +31,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.logs import log
     from workflows.state import PhaseRun
 
+RESTARTED = "thời hạn giải quyết tính lại từ"
+"""What the portal status after a restarting supplement says, before the instant: the audit
+trail reads it as the clock's restart (`motcua.audit.trail`)."""
+
 PHASE_DUE = "phase due"
 """The summary of a phase's due-instant timer, as the history shows it."""
 
@@ -86,6 +90,16 @@ class DossierClockRules(DossierWatchers):
         log("clock_restarted", dossier=self._inp.code, due=self._due().isoformat())
         self._publish()
         return PortalStatus.PROCESSING if held is None else HOLD_STATUS[held]
+
+    def _restart_said(self) -> str:
+        """The portal status's words after a restart: from when, why, the new appointment."""
+        restarted = self._rt.clock.restarted
+        assert restarted is not None
+        start = self._rt.clock.counting_start(self._cal)
+        return (
+            f"Đã nhận hồ sơ bổ sung; {RESTARTED} {local(start)} ({restarted.reason}); "
+            f"hẹn trả kết quả {local(self._due())}"
+        )
 
     async def _tell_restart(self) -> None:
         """The applicant's new appointment after a restarting supplement."""

@@ -640,7 +640,8 @@ class DossierWorkflow(DossierClockRules, DossierHandlers):
             self._check_halt()
             await workflow.wait_condition(lambda: False)  # until `run` cancels (before the patch)
         if self._restarts_clock():
-            await self._set_status(self._restart_clock(), "Đã nhận hồ sơ bổ sung")
+            status = self._restart_clock()
+            await self._set_status(status, self._restart_said())
             await self._tell_restart()
             return
         status = self._resume(SuspendReason.SUPPLEMENT)

@@ -299,7 +299,8 @@ class DossierHandlers(DossierCore):
             return
         now = workflow.now()
         try:
-            for clock in (self._rt.clock, *(t.clock for t in self._rt.open_tasks())):
+            running = (r.clock for r in self._rt.phases if r.running)
+            for clock in (self._rt.clock, *(t.clock for t in self._rt.open_tasks()), *running):
                 clock.due(calendar, now)
             sup, policy = self._rt.supplement, self._proc.supplement
             if sup is not None and sup.received is None and policy is not None:
