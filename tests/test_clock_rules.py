@@ -20,6 +20,7 @@ import pytest
 from helpers import eventually, signed
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
+    AGENCY,
     APPLICANT_ID,
     DESK,
     FIXTURES,
@@ -38,7 +39,9 @@ from test_deadlines import (
 from timeskip import outcome
 
 from motcua import client as ops
-from motcua.commands import citizen, show
+from motcua.client.inbox import _with_tasks
+from motcua.client.views import InboxRow
+from motcua.commands import citizen, inbox, show
 from procedures.loader import load_procedure
 from procedures.models import FrozenProcedure, ResultType
 from workflows.api import (
@@ -187,6 +190,25 @@ async def test_phases_have_their_own_limits_stop_with_suspensions_and_are_rated(
     )
     after = await reached(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
     assert after.phases[0].due_at == weeks.at(2, 1, "11:30")
+    # an officer's detailed inbox shows the phase running next to the task's own due instant
+    row = InboxRow(
+        dossier=after.code,
+        procedure_code=after.procedure_code,
+        waiting_on=("specialist",),
+        status=after.status,
+        received_at=after.clock.received_at,
+        due_at=None,
+        overdue=False,
+    )
+    [detailed] = await _with_tasks(env.client, [row], AGENCY, None, False)
+    assert detailed.tasks is not None
+    [item] = detailed.tasks
+    assert (item.step, item.phase, item.phase_due_at) == (
+        "process",
+        "decision",
+        weeks.at(2, 1, "11:30"),
+    )
+    assert inbox._task(item).endswith(f"; phase decision due {weeks.day(2, 1)} 11:30")
 
     await sleep_until(env, weeks.at(2, 1, "12:00"))
     late = await reached(handle, lambda s: bool(events(s, "phase_overdue")), "phase overdue")

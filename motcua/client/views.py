@@ -55,6 +55,10 @@ class InboxItem(_View):
     due_at: datetime
     hours_left: float
     overdue: bool
+    phase: str | None = Field(
+        None, description="The procedure's phase running now, if it has `phases`."
+    )
+    phase_due_at: datetime | None = Field(None, description="When that phase is due.")
 
 
 class InboxRow(_View):
