@@ -12,6 +12,7 @@ change a working-time sum.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,12 @@ from motcua.commands import citizen, inbox, show
 from procedures.loader import load_procedure
 from procedures.models import FrozenProcedure, ResultType
 from workflows.api import (
+    DELIVER_EVENT,
     INTERPRETER,
     REQUEST_SUPPLEMENT,
     SUPPLEMENT,
+    Actor,
+    DeliverEvent,
     DossierState,
     PortalStatus,
     RequestSupplement,
@@ -237,3 +241,49 @@ async def test_phases_have_their_own_limits_stop_with_suspensions_and_are_rated(
     lines = show.render(ended).split("phases\n")[1].splitlines()[:2]
     assert lines[0].startswith("  decision") and lines[0].endswith("late  OVERDUE")
     assert lines[1].startswith("  payment") and lines[1].endswith(" early")
+
+
+async def test_a_restart_while_a_payment_holds_the_clock_runs_once_the_payment_ends(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The payment branch stops the clock from Thursday W0 20:00; the check asks for a
+    supplement on Friday W0 20:00 and gets it on Monday W2 20:00: the limit restarts then (from
+    Tuesday 07:30) but stands while the payment still holds it, until Tuesday W2 20:00, so the
+    3 working days run Wednesday to Friday W2. The portal keeps saying 6 until the payment."""
+    text = (FIXTURES / "parallel-payment.yaml").read_text("utf-8")
+    shutil.copytree(FIXTURES / "forms", tmp_path / "forms")  # a symbolic link out is refused
+    path = tmp_path / "restart-payment.yaml"
+    path.write_text(
+        text.replace(
+            "  wait: {amount: 5, unit: working_days}\n", "  wait: {amount: 5}\n  clock: restart\n"
+        ),
+        "utf-8",
+    )
+    weeks, handle = await start(env, load_procedure(path))
+    await complete(handle, "receive", DESK, "accept")
+    await reached(handle, lambda s: any(t.step == "check" for t in s.tasks), "check open")
+    await sleep_until(env, weeks.at(0, 4, "20:00"))
+    await handle.execute_update(
+        REQUEST_SUPPLEMENT,
+        signed(RequestSupplement(step="check", actor=SPECIALIST, missing=("Tờ khai thuế",))),
+    )
+    await reached(handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5")
+    await sleep_until(env, weeks.at(2, 0, "20:00"))
+    await handle.execute_update(
+        SUPPLEMENT, SupplementDossier(documents=("Tờ khai thuế",), applicant_id=APPLICANT_ID)
+    )
+    held = await reached(handle, lambda s: bool(events(s, "clock_restarted")), "restarted")
+    assert held.clock.suspended and held.clock.restarted_at is not None
+    await reached(handle, lambda s: s.status is PortalStatus.FINANCIAL_OBLIGATION, "status 6")
+    await sleep_until(env, weeks.at(2, 1, "20:00"))
+    await handle.execute_update(
+        DELIVER_EVENT,
+        signed(
+            DeliverEvent(event="payment_received", actor=Actor(user="kb", agency="tax", role="x"))
+        ),
+    )
+    current = await reached(handle, lambda s: not s.clock.suspended, "running again")
+    assert current.clock.due_at == weeks.at(2, 4, "17:00")
+    await complete(handle, "check", SPECIALIST, "approve")
+    await complete(handle, "return_result", DESK, "returned")
+    assert (await outcome(handle)).on_time == "early"
