@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import eventually, signed
+from helpers import eventually, settled, signed
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
     AGENCY,
@@ -146,6 +146,7 @@ async def test_a_restarting_supplement_counts_the_whole_limit_anew_from_its_arri
     page = citizen.render(await ops.status(env.client, after.code))
     assert f"Ngày hẹn trả kết quả / Appointment: {due}" in page
     assert "Thời hạn tính lại từ / Time limit counted anew from: " in page
+    await settled(handle)  # no activity in flight for the withdrawal to cancel
     await stop(handle)
 
 
@@ -160,6 +161,7 @@ async def test_a_dossier_of_interpreter_5_resumes_even_if_the_procedure_restarts
     assert after.clock.restarted_at is None
     assert "clock_restarted" not in kinds(after) and "resumed" in kinds(after)
     assert after.phases == ()
+    await settled(handle)  # no activity in flight for the withdrawal to cancel
     await stop(handle)
 
 
