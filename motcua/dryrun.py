@@ -65,6 +65,7 @@ from workflows.api import (
     Applicant,
     DocumentView,
     DossierState,
+    PhaseView,
     PortalStatus,
     TimelineEntry,
 )
@@ -305,6 +306,8 @@ class DossierRun(_View):
     time_limit: str
     working_days_used: float
     extensions: int
+    restarted_at: datetime | None = None
+    phases: tuple[PhaseView, ...] = ()
     path: tuple[PathStep, ...]
     portal_statuses: tuple[PortalStatus, ...]
     timeline: tuple[TimelineEntry, ...]
@@ -465,6 +468,8 @@ def _run(
         time_limit=f"{limit.amount:g} {unit}",
         working_days_used=round(state.clock.used_minutes / day, 2),
         extensions=state.clock.extensions,
+        restarted_at=state.clock.restarted_at,
+        phases=state.phases,
         path=tuple(_path(state, frozen)),
         portal_statuses=tuple(PortalStatus(r.status) for r in portal if r.step is None),
         timeline=state.timeline,

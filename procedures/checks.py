@@ -81,6 +81,8 @@ def check(procedure: Procedure, locator: Locator) -> list[Problem]:
     checker.unstoppable_loops()
     checker.time_limits()
     checker.time_shares()
+    checker.phases()
+    checker.supplement_clock()
     return checker.problems
 
 
@@ -646,6 +648,77 @@ class _Checker:
         if self.procedure.application:
             self.form_uses(where, templates.form_uses(text, template=False))
         return True
+
+    def supplement_clock(self) -> None:
+        """A restarting supplement's `basis` says why it restarts: it belongs with `restart`."""
+        policy = self.procedure.supplement
+        if policy is not None and policy.basis is not None and policy.clock != "restart":
+            self.report(
+                ("supplement", "basis"),
+                "`basis` says why a supplement restarts the limit, but `clock` is `suspend`",
+                "add `clock: restart` if the law counts the limit from the complete dossier, "
+                "else remove `basis`",
+            )
+
+    def phases(self) -> None:
+        """Each phase names existing steps that are not end steps, no step is in two phases,
+        and a parallel step's whole block is in its phase: a phase then begins and ends only
+        between top-level steps, never while branches run."""
+        owner: dict[str, str] = {}
+        for name, phase in self.procedure.phases.items():
+            for i, step in enumerate(phase.steps):
+                where = ("phases", name, "steps", i)
+                if step not in self.steps:
+                    hint = close_match(step, list(self.steps))
+                    self.report(where, f"unknown step `{step}`", hint)
+                elif isinstance(self.steps[step], EndStep):
+                    self.report(
+                        where,
+                        f"`{step}` is an end step, which takes no time",
+                        "leave it out: reaching an end step ends every phase",
+                    )
+                elif step in owner:
+                    where_else = (
+                        "earlier in this phase"
+                        if owner[step] == name
+                        else f"in phase `{owner[step]}`"
+                    )
+                    self.report(
+                        where,
+                        f"step `{step}` is already {where_else}",
+                        "a step belongs to one phase at most",
+                    )
+                else:
+                    owner[step] = name
+        for fork, kind in self.steps.items():
+            if isinstance(kind, ParallelStep) and kind.next in self.steps:
+                self.phase_block(fork, kind, owner)
+
+    def phase_block(self, name: str, step: ParallelStep, owner: dict[str, str]) -> None:
+        """Every step of the parallel's branches (up to its join) is in the parallel's phase."""
+        join, phase = step.next, owner.get(name)
+
+        def inside(n: str) -> list[str]:
+            return [] if n in (join, name) else self.targets(n)
+
+        block = _closure([f for f in step.branches.values() if f in self.steps], inside)
+        said = f"phase `{phase}`" if phase else "no phase"
+        for inner in sorted(block - {join, name}):
+            if isinstance(self.steps.get(inner), EndStep) or owner.get(inner) == phase:
+                continue
+            if owner.get(inner) is not None:
+                i = self.procedure.phases[owner[inner]].steps.index(inner)
+                where: tuple[str | int, ...] = ("phases", owner[inner], "steps", i)
+            else:
+                assert phase is not None
+                where = ("phases", phase, "steps", self.procedure.phases[phase].steps.index(name))
+            self.report(
+                where,
+                f"step `{inner}` runs in a branch of parallel `{name}` ({said}) but is in "
+                + (f"phase `{owner[inner]}`" if owner.get(inner) else "no phase"),
+                f"a parallel block is in one phase: put `{name}` and its branches' steps in the "
+                "same phase, or none of them",
+            )
 
     def time_shares(self) -> None:
         limit = max(

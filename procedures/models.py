@@ -223,10 +223,36 @@ class Apology(_Model):
     extension: TimeLimit = Field(description="How much the new appointment date adds.")
 
 
+class SupplementClock(StrEnum):
+    """What a supplement does to the legal clock."""
+
+    SUSPEND = "suspend"
+    """The clock stands from the request to the supplement, then runs on (the default)."""
+    RESTART = "restart"
+    """The clock stands from the request; the supplement restarts the limit in full from its
+    arrival, where the law counts it from the complete dossier's receipt."""
+
+
 class SupplementPolicy(_Model):
-    """How long the applicant has to supplement before processing stops."""
+    """How long the applicant has to supplement before processing stops, and what the
+    supplement does to the legal clock."""
 
     wait: TimeLimit = Field(description="Time allowed to the applicant (clock suspended).")
+    clock: SupplementClock = Field(
+        SupplementClock.SUSPEND,
+        exclude_if=lambda clock: clock is SupplementClock.SUSPEND,  # older files keep their hash
+        description="`suspend` (default): the time limit runs on from where it stood once the "
+        "supplement arrives. `restart`: it runs anew, in full, from the supplement's arrival "
+        "(receipt rules apply), where the law counts it from the receipt of the complete, "
+        "valid dossier; the applicant is told the new appointment.",
+    )
+    basis: str | None = Field(
+        None,
+        exclude_if=lambda basis: basis is None,
+        max_length=500,
+        description="With `clock: restart`, the legal text that says so, e.g. `Luật Cư trú "
+        "2020, điều 22 khoản 3`: written in the timeline and the applicant's notice.",
+    )
 
 
 class _Step(_Model):
@@ -531,6 +557,21 @@ class LimitCase(_Model):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+class Phase(_Model):
+    """A phase of the procedure: steps with a time limit of their own, counted from the
+    phase's start (the first of its steps the dossier reaches), e.g. a decision within 20
+    working days, then payment within 5 working days of the decision."""
+
+    title: str | None = Field(None, max_length=500, description="What the phase is, for people.")
+    limit: TimeLimit = Field(description="The phase's time limit, counted from its start.")
+    steps: tuple[Identifier, ...] = Field(
+        min_length=1,
+        max_length=200,
+        description="Its steps, in no particular order; a step belongs to one phase at most, "
+        "and a parallel step's whole block to the same phase as the parallel step.",
+    )
+
+
 class Procedure(_Model):
     """One administrative procedure (thủ tục hành chính), as its author writes it."""
 
@@ -574,8 +615,20 @@ class Procedure(_Model):
         "and documents of its own (any other identifier, e.g. `cadastral_transfer_slip`), "
         "issued by an `auto` step `render_form` with `form: <name>`.",
     )
+    phases: dict[Identifier, Phase] = Field(
+        {},
+        exclude_if=lambda phases: not phases,  # files without it keep their content hash
+        max_length=20,
+        description="Separate limits per phase: each phase (a name) groups steps and has a "
+        "limit counted from its start, shown and rated on its own; `time_limit` still counts "
+        "the whole dossier from receipt.",
+    )
     start: Identifier
     steps: dict[Identifier, Step] = Field(min_length=1)
+
+    def phase_of(self, step: str) -> str | None:
+        """The phase `step` belongs to, if any (`validate` makes it at most one)."""
+        return next((name for name, phase in self.phases.items() if step in phase.steps), None)
 
     def limit_for(
         self,

@@ -113,6 +113,19 @@ async def supplement_once(client: Client, code: str, task: TaskView) -> None:
     )
 
 
+async def supplement_residence(client: Client, code: str, task: TaskView) -> None:
+    """Ask for the proof of a lawful residence; the applicant brings it (interpreter 6: the
+    7 working days restart from it, behaviour `restarting_supplements`)."""
+    await ops.claim(client, code, task.step, officer(task))
+    await ops.request_supplement(
+        client, code, task.step, officer(task), ["Hợp đồng thuê nhà có công chứng"], "thiếu"
+    )
+    await asyncio.sleep(0.3)
+    await ops.supplement(
+        client, code, ["lawful_residence"], "đã bổ sung", applicant_id=APPLICANT_ID
+    )
+
+
 async def reassign_to_colleague(client: Client, code: str, task: TaskView) -> None:
     """The head hands the task to a named specialist, saying why (interpreter 5 on: in the
     timeline too, behaviour `reasoned_reassignment`)."""
@@ -171,6 +184,16 @@ CASES: tuple[Case, ...] = (
         # (pays_before_receipt); the owner's notice reads the day of receipt and the channel
         "2.001610-paid-before-receipt",
         "2.001610",
+    ),
+    Case(  # interpreter 6: the supplement restarts the 7 working days (restarting_supplements)
+        "1.004222-restart-supplement",
+        "1.004222",
+        hooks={"appraise": supplement_residence},
+    ),
+    Case(  # interpreter 6: the appraisal and consultation phases (phase_limits)
+        "1.009974-phases",
+        "1.009974",
+        form={"in_heritage_zone": False, "floors": 9},
     ),
     Case(  # interpreter 4: the officer's reason for refusing, on form 03
         "1.000894-refused-reason",

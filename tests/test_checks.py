@@ -609,3 +609,65 @@ def test_a_branch_naming_an_unknown_step_is_reported_not_a_crash(load: Load) -> 
     text = edit(FULL, ("records: check_records", "records: check_recrds"))
     messages = [message for message, *_ in seen(load(text))]
     assert "steps.both.branches.records: unknown step `check_recrds`" in messages
+
+
+def test_phases_name_steps_once_and_keep_a_parallel_block_whole(load: Load) -> None:
+    """Unknown steps, end steps, a step in two phases, and a parallel block split between
+    phases are each located in `phases`, with a hint."""
+    text = FULL.replace(
+        "start: receive\n",
+        "phases:\n"
+        "  decision:\n"
+        "    limit: {amount: 3}\n"
+        "    steps: [receive, reveiw, both, police_check, approved]\n"
+        "  payment:\n"
+        "    limit: {amount: 1, unit: calendar_days}\n"
+        "    steps: [pay, receive]\n"
+        "start: receive\n",
+        1,
+    )
+    assert seen(load(text)) == [
+        (
+            "phases.decision.steps[1]: unknown step `reveiw`",
+            "did you mean `review`?",
+            *at(text, "reveiw"),
+        ),
+        (
+            "phases.decision.steps[2]: step `check_records` runs in a branch of parallel "
+            "`both` (phase `decision`) but is in no phase",
+            "a parallel block is in one phase: put `both` and its branches' steps in the same "
+            "phase, or none of them",
+            *at(text, "both, police"),
+        ),
+        (
+            "phases.decision.steps[4]: `approved` is an end step, which takes no time",
+            "leave it out: reaching an end step ends every phase",
+            *at(text, "approved]"),
+        ),
+        (
+            "phases.payment.steps[1]: step `receive` is already in phase `decision`",
+            "a step belongs to one phase at most",
+            *at(text, "receive]"),
+        ),
+    ]
+
+
+def test_a_restart_basis_needs_a_restarting_supplement(load: Load, tmp_path: Path) -> None:
+    text = FULL.replace(
+        "  wait: {amount: 10}\n", '  wait: {amount: 10}\n  basis: "Luật A, điều 1"\n', 1
+    )
+    assert seen(load(text)) == [
+        (
+            "supplement.basis: `basis` says why a supplement restarts the limit, but `clock` "
+            "is `suspend`",
+            "add `clock: restart` if the law counts the limit from the complete dossier, else "
+            "remove `basis`",
+            *at(text, '"Luật A'),
+        )
+    ]
+    [wrong] = load(text.replace("  basis:", "  clock: restrat\n  basis:"))
+    assert wrong.message.startswith("supplement.clock: `restrat` is not one of: suspend, restart")
+    path = tmp_path / "catalog" / "full.yaml"
+    path.write_text(text.replace("  basis:", "  clock: restart\n  basis:"), "utf-8")
+    policy = load_procedure(path).procedure.supplement
+    assert policy is not None and (policy.clock, policy.basis) == ("restart", "Luật A, điều 1")

@@ -118,6 +118,12 @@ def test_schema_for_editors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert defs["LimitCase"]["required"] == ["if", "limit"]
     citizen = defs["CitizenStep"]
     assert set(citizen["required"]) == {"kind", "deadline", "next", "on_timeout"}
+    assert defs["SupplementClock"]["enum"] == ["suspend", "restart"]
+    assert {"clock", "basis"} <= set(defs["SupplementPolicy"]["properties"])
+    phases = schema["properties"]["phases"]
+    assert phases["additionalProperties"] == {"$ref": "#/$defs/Phase"}
+    assert phases["propertyNames"]["pattern"] == "^[a-z][a-z0-9_]*$"
+    assert set(defs["Phase"]["required"]) == {"limit", "steps"}
     out = tmp_path / "procedure.schema.json"
     assert main(["schema", "--out", str(out)]) == 0
     assert json.loads(out.read_text("utf-8")) == schema

@@ -482,3 +482,27 @@ def test_a_whole_minute_clock_is_not_a_minute_short_after_a_suspension() -> None
     c = DossierClock(budget=days(1), max_extensions=0, hours=HOURS, whole_minutes=True)
     c = c.start(received).finish(vn(2026, 3, 3, 9, 23) + timedelta(seconds=50))
     assert c.status(CAL) is ClockStatus.ON_TIME  # 09:23:50 is in the due minute, 09:23
+
+
+def test_a_restart_counts_the_whole_limit_anew_from_the_complete_dossier() -> None:
+    """Received Monday 2 March 2026 at 08:30; a supplement asked on Wednesday at 08:30 (two
+    working days used), brought on Friday at 16:00 (after the cut-off): the limit of 5 working
+    days runs anew from Monday 9 March 07:30, so due Friday 13 March 17:00; the suspension and
+    the extension granted before no longer count; a later suspension still does."""
+    c = clock(days(5), vn(2026, 3, 2, 8, 30), max_extensions=2)
+    c = c.extend(vn(2026, 3, 3, 9), days(1), "đã xin lỗi")
+    c = c.suspend(vn(2026, 3, 4, 8, 30), SuspendReason.SUPPLEMENT)
+    assert c.due(CAL) == vn(2026, 3, 10, 8, 30)  # 6 days: an open suspension counts to `now`
+    c = c.restart(vn(2026, 3, 6, 16), "hồ sơ đã được bổ sung đầy đủ")
+    assert not c.suspended and c.extensions == 1
+    assert c.restarted is not None and c.restarted.reason == "hồ sơ đã được bổ sung đầy đủ"
+    assert c.counting_start(CAL) == vn(2026, 3, 9, 7, 30)
+    assert c.due(CAL) == vn(2026, 3, 13, 17)
+    assert c.started_at == vn(2026, 3, 2, 8, 30)  # the receipt stays the receipt
+    assert c.used(CAL, vn(2026, 3, 9, 11, 30)) == 240
+    assert c.remaining(CAL, vn(2026, 3, 6, 16, 30)) == 5 * 480
+    c = c.suspend(vn(2026, 3, 10, 7, 30), SuspendReason.FINANCIAL_OBLIGATION)
+    c = c.resume(vn(2026, 3, 11, 7, 30))
+    assert c.due(CAL) == vn(2026, 3, 16, 17)
+    assert c.extend(vn(2026, 3, 12, 9), days(1), "lần hai").due(CAL) == vn(2026, 3, 17, 17)
+    assert c.finish(vn(2026, 3, 16, 10)).status(CAL) is ClockStatus.ON_TIME

@@ -25,7 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 from motcua import client as ops
 from motcua.cli import main
 from motcua.client.submit import default_calendar
-from motcua.dryrun import APPLICANT, DossierRun, dry_run, plan_for, time_skipping_server
+from motcua.commands.dryrun import report
+from motcua.dryrun import APPLICANT, DossierRun, DryRun, dry_run, plan_for, time_skipping_server
 from motcua.play import DossierFailed, Plan, TooManyVisits, play
 from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
@@ -621,3 +622,35 @@ async def test_online_fees_are_paid_before_the_dossier_counts_as_received(
     assert unpaid.result == "stopped"
     assert ("received", None) not in kinds(unpaid)
     assert "receipt" not in {doc.kind for doc in unpaid.documents}
+
+
+async def test_a_residence_supplement_restarts_the_limit_and_a_permits_phases_are_rated(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """Permanent residence: the supplement completes the dossier, so the 7 working days run
+    anew from it (interpreter 6), and the report says so. Construction permit: the appraisal
+    phase and, for a 9-floor house, the consultation phase, each with its own due instant."""
+    frozen = load_procedure(CATALOG / "permanent-residence.yaml")
+    plan = plan_for(frozen, (), (), False, supplement=("appraise",))
+    residence = (await dry_run(server, frozen, tmp_path / "a", plan)).dossiers[0]
+    assert residence.result == "approved" and residence.restarted_at is not None
+    restarted = next(e for e in residence.timeline if e.kind == "clock_restarted")
+    assert "Luật Cư trú 2020, điều 22 khoản 3" in restarted.detail
+    assert restarted.detail.endswith(f"; due {local(residence.due_at)}")
+    assert any("hẹn lại" in n.subject for n in residence.notifications)
+    assert "(counted anew from " in report(DryRun(source="x", data_dir=None, dossiers=(residence,)))
+
+    frozen = load_procedure(CATALOG / "construction-permit-house.yaml")
+    plan = plan_for(frozen, (), (), False)
+    form = {"in_heritage_zone": False, "floors": 9}
+    permit = (await dry_run(server, frozen, tmp_path / "b", plan, form=form)).dossiers[0]
+    assert permit.result == "approved"
+    assert [(p.phase, p.step, p.status) for p in permit.phases] == [
+        ("appraisal", "receive", "early"),
+        ("consultation", "consult_construction", "early"),
+    ]
+    appraisal, consultation = permit.phases
+    assert (appraisal.limit.amount, consultation.limit.unit) == (7, "calendar_days")
+    text = report(DryRun(source="x", data_dir=None, dossiers=(permit,)))
+    assert "  phase appraisal (Thẩm định hồ sơ, kiểm tra thực địa): 7 working days from " in text
+    assert "  phase consultation (Lấy ý kiến cơ quan quản lý nhà nước có liên quan): 12 " in text

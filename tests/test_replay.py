@@ -180,6 +180,34 @@ def test_v6_golden_histories_cover_its_behaviours() -> None:
     assert deadlines == ["report 1 due", "report 2 due", "report 3 due"]
 
 
+def _timer_summaries(name: str) -> list[str]:
+    """The summary of every timer a golden history started, in order."""
+    summaries = []
+    for event in read_file(HISTORIES / name).history.events:
+        if event.HasField("timer_started_event_attributes") and event.user_metadata.summary.data:
+            summaries += pydantic_data_converter.payload_converter.from_payloads(
+                [event.user_metadata.summary], [str]
+            )
+    return summaries
+
+
+def test_v6_golden_histories_cover_the_clock_rules() -> None:
+    """Interpreter 6: a permanent residence supplement restarts the 7 working days and the
+    applicant is told the new appointment (`restarting_supplements`); a construction permit's
+    appraisal and consultation phases each wait on a timer of their own (`phase_limits`)."""
+    told = _inputs("1.004222-restart-supplement.v6.json", "notify_applicant", Notification)
+    asked = next(i for i, n in enumerate(told) if n.subject.endswith(" cần bổ sung"))
+    anew = told[asked + 1]
+    assert anew.subject.endswith(": hẹn lại ngày trả kết quả")
+    assert anew.body.startswith("Đã nhận hồ sơ bổ sung: hồ sơ đã được bổ sung đầy đủ (Luật Cư trú")
+    assert "Thời hạn giải quyết (7 ngày làm việc) được tính lại từ" in anew.body
+    history = read_file(HISTORIES / "1.004222-restart-supplement.v6.json").history
+    restarted = [e for e in build_trail([history]).entries if e.kind == "restarted"]
+    assert len(restarted) == 1 and "thời hạn giải quyết tính lại từ" in restarted[0].detail
+    assert _timer_summaries("1.009974-phases.v6.json").count("phase due") == 2
+    assert "phase due" not in _timer_summaries("1.009974-choice-reassign.v5.json")
+
+
 def test_a_v5_golden_history_keeps_the_reason_of_a_reassignment() -> None:
     """`reasoned_reassignment`: the head's reason travels with the update, and the trail (like
     the timeline) shows it."""

@@ -390,6 +390,29 @@ class ClockView(_Msg):
     limit: TimeLimit | None = Field(
         None, description="The dossier's time limit (of its case, when the limit varies)."
     )
+    restarted_at: datetime | None = Field(
+        None,
+        description="When a supplement restarted the limit in full (`supplement: {clock: "
+        "restart}`); it counts from there.",
+    )
+    restart_reason: str | None = Field(None, description="Why the limit was restarted.")
+
+
+class PhaseView(_Msg):
+    """One run of a procedure's phase (`phases`): its own limit from its start."""
+
+    phase: str
+    title: str
+    visit: int = 1
+    step: str = Field(description="The step that started it.")
+    started_at: datetime
+    due_at: datetime
+    finished_at: datetime | None = None
+    limit: TimeLimit
+    remaining_minutes: int = Field(description="Working minutes left; negative when late.")
+    suspended: bool = False
+    overdue: bool = False
+    status: str = Field(description="early / on_time / late: at its end, or so far.")
 
 
 class RepetitionView(_Msg):
@@ -427,6 +450,9 @@ class DossierState(_Msg):
     calendar_version: str
     repetitions: tuple[RepetitionView, ...] = Field(
         (), description="The dossier's `repeat` steps, open or finished (`repeats_steps`)."
+    )
+    phases: tuple[PhaseView, ...] = Field(
+        (), description="The procedure's phases run so far, each with its own due instant."
     )
 
 

@@ -37,6 +37,8 @@ Behaviour = Literal[
     "templates_read_receipt",
     "pays_before_receipt",
     "repeats_steps",
+    "restarting_supplements",
+    "phase_limits",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -104,6 +106,14 @@ Behaviour = Literal[
 - `repeats_steps`: a `repeat` step asks the applicant for a report once per period, `times`
   periods, counting reports and misses; `end_after_missed` misses in a row leave it at
   `on_missed` (`workflows.repeats`).
+- `restarting_supplements`: with `supplement: {clock: restart}`, the applicant's supplement
+  restarts the legal limit in full from its arrival (a `restart` ledger entry) instead of
+  resuming it; the timeline records `clock_restarted` with why, and the applicant is told the
+  new appointment (`workflows.clockrules`).
+- `phase_limits`: a procedure's `phases` each get a clock of their own, started when the walk
+  reaches one of the phase's steps and finished when it reaches a step outside it; suspensions
+  stop it too, its due instant is watched (`phase_overdue`) and its end rated
+  (`phase_started`, `phase_ended`: `workflows.clockrules`).
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -135,7 +145,14 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     3: _V2 | {"tells_officers"},
     4: _V4,
     5: _V5,
-    6: _V5 | {"templates_read_receipt", "pays_before_receipt", "repeats_steps"},
+    6: _V5
+    | {
+        "templates_read_receipt",
+        "pays_before_receipt",
+        "repeats_steps",
+        "restarting_supplements",
+        "phase_limits",
+    },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

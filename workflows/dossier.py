@@ -22,6 +22,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from workflows.clockrules import DossierClockRules
 from workflows.handlers import DossierHandlers
 from workflows.prepayment import DossierPrepayment
 from workflows.repeats import DossierRepeats
@@ -112,7 +113,7 @@ def _stopped(reason: str) -> EndStep:
     return EndStep(kind="end", result=ResultType.STOPPED, title=reason, form=FormKind.STOP_NOTICE)
 
 
-class DossierInterpreter(DossierPrepayment, DossierRepeats, DossierHandlers):
+class DossierInterpreter(DossierPrepayment, DossierRepeats, DossierClockRules, DossierHandlers):
     """One run of a dossier: what `DossierWorkflow` hands its run, updates, queries and signal."""
 
     # ------------------------------------------------------------------ run
@@ -125,6 +126,7 @@ class DossierInterpreter(DossierPrepayment, DossierRepeats, DossierHandlers):
         watchers = []
         if self._has("one_dossier_timer"):  # never cancelled: its timer dies with the workflow
             self._watcher = asyncio.create_task(self._watch_dossier())
+            self._watch_phases()  # a phase carried over continue-as-new
         else:
             watchers = legacy_v1.start_watchers(self)
         walk = asyncio.create_task(self._walk(self._rt.resume_at or self._first_step()))
@@ -164,6 +166,7 @@ class DossierInterpreter(DossierPrepayment, DossierRepeats, DossierHandlers):
                 return _ContinueAsNew(step_id)
             step = self._proc.steps[step_id]
             self._rt.visits[step_id] = self._rt.visits.get(step_id, 0) + 1
+            self._enter_phase(step_id)
             if self._has("stops_runaway"):
                 runaway = self._runaway(step_id, step)
                 if runaway is not None:
@@ -316,6 +319,7 @@ class DossierInterpreter(DossierPrepayment, DossierRepeats, DossierHandlers):
         now = workflow.now()
         self._ended = True
         self._rt.clock = self._rt.clock.finish(now)
+        self._end_phases()
         on_time = self._rt.clock.status(self._cal).value
         self._event("ended", detail=f"{result.value}: {reason}", on_time=on_time)
         metrics.dossier_finished(self._proc.code, result.value, on_time)
@@ -661,6 +665,11 @@ class DossierInterpreter(DossierPrepayment, DossierRepeats, DossierHandlers):
             )
             self._check_halt()
             await workflow.wait_condition(lambda: False)  # until `run` cancels (before the patch)
+        if self._restarts_clock():
+            status = self._restart_clock()
+            await self._set_status(status, self._restart_said())
+            await self._tell_restart()
+            return
         status = self._resume(SuspendReason.SUPPLEMENT)
         await self._set_status(status, "Đã nhận hồ sơ bổ sung")
 

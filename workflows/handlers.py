@@ -276,7 +276,8 @@ class DossierHandlers(DossierCore):
             return
         now = workflow.now()
         try:
-            for clock in (self._rt.clock, *(t.clock for t in self._rt.open_tasks())):
+            running = (r.clock for r in self._rt.phases if r.running)
+            for clock in (self._rt.clock, *(t.clock for t in self._rt.open_tasks()), *running):
                 clock.due(calendar, now)
             sup, policy = self._rt.supplement, self._proc.supplement
             if sup is not None and sup.received is None and policy is not None:
@@ -293,6 +294,7 @@ class DossierHandlers(DossierCore):
     def state(self) -> DossierState:
         now = workflow.now()
         clock = self._rt.clock
+        restarted = clock.restarted
         return DossierState(
             code=self._inp.code,
             procedure_code=self._proc.code,
@@ -312,8 +314,11 @@ class DossierHandlers(DossierCore):
                 extensions=clock.extensions,
                 status=clock.status(self._cal, now).value,
                 limit=clock.budget,
+                restarted_at=restarted.at if restarted else None,
+                restart_reason=restarted.reason if restarted else None,
             ),
             calendar_version=self._cal.version,
+            phases=tuple(views.phase(self._proc, self._cal, r, now) for r in self._rt.phases),
             apology=views.apology(
                 self._proc, self._rt, self._cal, self._receiving(), self._due(), now
             ),

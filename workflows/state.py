@@ -96,6 +96,25 @@ class Repetition(BaseModel):
         return RepetitionView(**self.model_dump())
 
 
+class PhaseRun(BaseModel):
+    """One run of a procedure's phase (`phase_limits`): its own clock from the instant the
+    dossier reached one of its steps; a phase reached again after it ended runs again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase: str
+    visit: int
+    step: str
+    started_at: datetime
+    clock: DossierClock
+    overdue: bool = False
+    on_time: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.clock.finished_at is None
+
+
 class Runtime(BaseModel):
     """Everything the interpreter knows about one dossier between two steps."""
 
@@ -123,6 +142,7 @@ class Runtime(BaseModel):
         description="The receipt instant when it came after the submission: a dossier paid "
         "before receipt (`pays_before_receipt`).",
     )
+    phases: list[PhaseRun] = []
 
     def next_seq(self) -> int:
         """A number unique within the dossier, for idempotency keys and document names."""
@@ -131,6 +151,11 @@ class Runtime(BaseModel):
 
     def open_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)]
+
+    def open_phase(self) -> PhaseRun | None:
+        """The phase running now, if any (one at a time: `validate` keeps a parallel block
+        inside one phase)."""
+        return next((run for run in reversed(self.phases) if run.running), None)
 
     def open_task(self, step: str) -> Task | None:
         return next((t for t in self.open_tasks() if t.step == step), None)

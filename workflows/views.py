@@ -9,8 +9,8 @@ from datetime import datetime
 
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.models import Agency, FormKind, Procedure, TaskStep
-from workflows.api import APOLOGY_STEP, TaskStatus, TaskView
-from workflows.state import Runtime, Task
+from workflows.api import APOLOGY_STEP, PhaseView, TaskStatus, TaskView
+from workflows.state import PhaseRun, Runtime, Task
 
 
 def task(proc: Procedure, cal: WorkCalendar, task: Task, now: datetime) -> TaskView:
@@ -60,4 +60,25 @@ def apology(
         overdue=now > due,
         remaining_minutes=rt.clock.remaining(cal, now),
         decisions=("approve",),
+    )
+
+
+def phase(proc: Procedure, cal: WorkCalendar, run: PhaseRun, now: datetime) -> PhaseView:
+    """A run of a phase at `now`: its due instant, what is left, and how it stands."""
+    spec = proc.phases.get(run.phase)
+    finished = run.clock.finished_at
+    due = run.clock.due(cal, finished or now)
+    return PhaseView(
+        phase=run.phase,
+        title=(spec.title if spec is not None else None) or run.phase,
+        visit=run.visit,
+        step=run.step,
+        started_at=run.started_at,
+        due_at=due,
+        finished_at=finished,
+        limit=run.clock.budget,
+        remaining_minutes=run.clock.remaining(cal, now),
+        suspended=run.clock.suspended,
+        overdue=run.overdue or (finished is None and now > due),
+        status=run.on_time or run.clock.status(cal, now).value,
     )

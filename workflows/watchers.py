@@ -51,6 +51,9 @@ class DossierWatchers(DossierEffects):
         for task in self._rt.open_tasks():
             if not task.clock.suspended:
                 task.clock = task.clock.suspend(now, reason)
+        for run in self._rt.phases:  # `phase_limits`: the phase running stands too
+            if run.running and not run.clock.suspended:
+                run.clock = run.clock.suspend(now, reason)
         self._epoch += 1
         self._event("suspended", detail=reason.value)
         self._publish()
@@ -67,6 +70,9 @@ class DossierWatchers(DossierEffects):
         for task in self._rt.open_tasks():
             if task.clock.suspended:
                 task.clock = task.clock.resume(now)
+        for run in self._rt.phases:
+            if run.running and run.clock.suspended:
+                run.clock = run.clock.resume(now)
         self._epoch += 1
         self._event("resumed", detail=f"due {local(self._due())}")
         self._publish()

@@ -54,6 +54,7 @@ from procedures.models import Procedure, TaskStep
 from workflows import api
 from workflows import search_attributes as sa
 from workflows.api import PROOF_FAILED, DossierInput, DossierOutcome, PortalStatus
+from workflows.clockrules import RESTARTED
 
 _CONVERT = pydantic_data_converter.payload_converter
 E = EventType
@@ -453,6 +454,8 @@ class _Builder(LegacyTimers):
             }.get(status, "status")
             if status is PortalStatus.PROCESSING and self._last_status() in (5, 6):
                 kind = "resumed"
+            if RESTARTED in record.content:  # a supplement restarted the limit (interpreter 6)
+                kind = "restarted"
             self._add(
                 event,
                 kind,

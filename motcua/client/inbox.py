@@ -199,6 +199,7 @@ async def _with_tasks(
                 state = await show(client, row.dossier)
             except DossierNotFound:
                 return row.model_copy(update={"tasks": ()})
+        running = next((p for p in state.phases if p.finished_at is None), None)
         tasks = tuple(
             InboxItem(
                 dossier=state.code,
@@ -213,6 +214,8 @@ async def _with_tasks(
                 due_at=t.due_at,
                 hours_left=round(t.remaining_minutes / 60, 2),
                 overdue=t.overdue,
+                phase=running.phase if running else None,
+                phase_due_at=running.due_at if running else None,
             )
             for t in (*state.tasks, *((state.apology,) if state.apology else ()))
             if state.result is None

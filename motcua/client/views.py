@@ -60,6 +60,10 @@ class InboxItem(_View):
     due_at: datetime
     hours_left: float
     overdue: bool
+    phase: str | None = Field(
+        None, description="The procedure's phase running now, if it has `phases`."
+    )
+    phase_due_at: datetime | None = Field(None, description="When that phase is due.")
 
 
 class InboxRow(_View):
@@ -112,6 +116,11 @@ class CitizenStatus(_View):
     status_en: str
     received_at: datetime
     appointment: datetime
+    counted_from: datetime | None = Field(
+        None,
+        description="When the time limit was counted anew (a supplement that completed the "
+        "dossier, where the law counts from the complete dossier): the appointment runs from it.",
+    )
     now_vi: str
     now_en: str
     documents: tuple[IssuedDocument, ...]

@@ -73,6 +73,13 @@ def render(seen: client.CitizenStatus) -> str:
         f"Trạng thái / Status: {seen.status_vi} / {seen.status_en}",
         f"Ngày tiếp nhận / Received: {local(seen.received_at)}",
         f"Ngày hẹn trả kết quả / Appointment: {local(seen.appointment)}",
+    ]
+    if seen.counted_from is not None:
+        lines.append(
+            f"Thời hạn tính lại từ / Time limit counted anew from: {local(seen.counted_from)} "
+            "(hồ sơ bổ sung đầy đủ / complete dossier)"
+        )
+    lines += [
         f"Hiện tại / Now: {seen.now_vi}",
         f"               {seen.now_en}",
     ]

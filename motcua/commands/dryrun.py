@@ -38,6 +38,7 @@ from procedures.loader import load_procedure
 from procedures.models import FrozenProcedure
 from runtime import logs
 from runtime.errors import UserError
+from workflows.api import PhaseView
 from workflows.forms import VIETNAM, local
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -262,6 +263,18 @@ def report(result: DryRun) -> str:
     return "\n\n".join(parts)
 
 
+def _phase_line(phase: PhaseView) -> str:
+    """One run of a phase: `decision (Quyết định): 20 working days from …, due …, late`."""
+    visit = f" #{phase.visit}" if phase.visit > 1 else ""
+    words = f"{phase.limit.amount:g} {str(phase.limit.unit).replace('_', ' ')}"
+    ended = f", ended {local(phase.finished_at)}" if phase.finished_at else ""
+    return (
+        f"{phase.phase}{visit} ({phase.title}): {words} from {local(phase.started_at)} "
+        f"[{phase.step}], due {local(phase.due_at)}{ended}, {phase.status.replace('_', ' ')}"
+        + (" OVERDUE" if phase.overdue and not phase.finished_at else "")
+    )
+
+
 def _dossier(run: DossierRun, data_dir: str | None) -> str:
     result = run.result.value if run.result else "running"
     lines = [
@@ -270,9 +283,11 @@ def _dossier(run: DossierRun, data_dir: str | None) -> str:
         f"  legal clock: received {local(run.received_at)}, due {local(run.due_at)}"
         + (f" ({run.extensions} extension)" if run.extensions else "")
         + f", finished {local(run.finished_at)}; {run.working_days_used:g} working days used"
-        f" of {run.time_limit}",
-        "  path:",
+        f" of {run.time_limit}"
+        + (f" (counted anew from {local(run.restarted_at)})" if run.restarted_at else ""),
     ]
+    lines += [f"  phase {_phase_line(p)}" for p in run.phases]
+    lines.append("  path:")
     steps = max((len(taken.step) for taken in run.path), default=0)
     outcomes = max((len(taken.outcome) for taken in run.path), default=0)
     for taken in run.path:

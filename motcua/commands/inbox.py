@@ -107,4 +107,6 @@ def _task(t: client.InboxItem) -> str:
     holder = f"{shown(t.role)} ({shown(t.assignee)})" if t.assignee else shown(t.role)
     late = ", OVERDUE" if t.overdue else ""
     due = f"due {when(t.due_at)}, {t.hours_left:g} h left{late}"
+    if t.phase is not None:
+        due += f"; phase {shown(t.phase)} due {when(t.phase_due_at)}"
     return f"    - {shown(t.step)}: {shown(t.title)} [{holder}] {due}"

@@ -38,6 +38,21 @@ def render(state: DossierState) -> str:
         f"       extensions {clock.extensions}  calendar {state.calendar_version}",
     ]
     lines += [f"       suspended {span}" for span in _suspensions(state.timeline)]
+    if clock.restarted_at is not None:
+        lines.append(
+            f"       restarted {when(clock.restarted_at)}: {shown(clock.restart_reason or '')}"
+        )
+    if state.phases:
+        lines.append("phases")
+        lines += [
+            f"  {shown(p.phase) + (f' #{p.visit}' if p.visit > 1 else ''):<22} "
+            f"from {when(p.started_at)}  due {when(p.due_at)}  "
+            + (f"ended {when(p.finished_at)}  " if p.finished_at else "")
+            + f"{p.status}"
+            + ("  SUSPENDED" if p.suspended and not p.finished_at else "")
+            + ("  OVERDUE" if p.overdue else "")
+            for p in state.phases
+        ]
     lines.append("tasks")
     lines += [
         f"  {shown(t.step):<22} {t.status.value:<9} {shown(t.agency)}/{shown(t.role)}"

@@ -190,7 +190,9 @@ async def submit_online(
     if not done.existing:
         await storage.attach(done.code, attachments)
     elif sent != sorted(
-        (a.document, a.sha256) for a in await storage.attachments(done.code) if a.via == "submission"
+        (a.document, a.sha256)
+        for a in await storage.attachments(done.code)
+        if a.via == "submission"
     ):  # the counter compares document ids only; the scans themselves are compared here
         raise WebError(
             422,

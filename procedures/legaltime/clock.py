@@ -357,6 +357,15 @@ class ExtendEntry(_Entry):
     reason: str = Field(min_length=1)
 
 
+class RestartEntry(_Entry):
+    """The limit counts anew, in full, from `at` (receipt rules apply): the complete dossier's
+    receipt where the law counts from it. Closes an open suspension; earlier suspensions and
+    extensions no longer move the due instant."""
+
+    kind: Literal["restart"] = "restart"
+    reason: str = Field(min_length=1)
+
+
 class FinishEntry(_Entry):
     """Processing finished at `at` (result ready or dossier closed)."""
 
@@ -364,7 +373,7 @@ class FinishEntry(_Entry):
 
 
 LedgerEntry = Annotated[
-    StartEntry | SuspendEntry | ResumeEntry | ExtendEntry | FinishEntry,
+    StartEntry | SuspendEntry | ResumeEntry | ExtendEntry | RestartEntry | FinishEntry,
     Field(discriminator="kind"),
 ]
 
@@ -375,9 +384,12 @@ class DossierClock(BaseModel):
     Everything time-related is derived from the ledger and the `WorkCalendar` handed in, so a
     newer calendar (an extra Tết day, a new swap) moves the due instant of a running dossier.
 
-    - Counting starts at `receipt_start` of the start entry (cut-off and office hours apply).
-    - Budget: `budget` plus every extension. Working units add up in working minutes; a
-      calendar-day budget adds calendar days (extensions must then be calendar days too).
+    - Counting starts at `receipt_start` of the start entry (cut-off and office hours apply),
+      or of the last restart entry: the limit then runs anew in full from it, and suspensions
+      and extensions before it no longer count.
+    - Budget: `budget` plus every extension (since the last restart). Working units add up in
+      working minutes; a calendar-day budget adds calendar days (extensions must then be
+      calendar days too).
     - Suspensions (supplement requested, financial obligation, other) shift the due instant by
       the working time they cover, counted from the clock start at the earliest; an open
       suspension counts up to `now` when given, otherwise not at all (the due instant is then
@@ -428,6 +440,11 @@ class DossierClock(BaseModel):
         """Grow the budget; at most `max_extensions` times."""
         return self._record(ExtendEntry, at=at, amount=amount, reason=reason)
 
+    def restart(self, at: datetime, reason: str) -> DossierClock:
+        """Count the limit anew from `at` (a supplement completing the dossier, where the law
+        counts from the complete dossier's receipt); closes an open suspension."""
+        return self._record(RestartEntry, at=at, reason=reason)
+
     def finish(self, at: datetime) -> DossierClock:
         """Record the end of processing; closes an open suspension."""
         return self._record(FinishEntry, at=at)
@@ -467,7 +484,7 @@ class DossierClock(BaseModel):
         for entry in reversed(self.entries):
             if isinstance(entry, SuspendEntry):
                 return True
-            if isinstance(entry, ResumeEntry | StartEntry | FinishEntry):
+            if isinstance(entry, ResumeEntry | RestartEntry | StartEntry | FinishEntry):
                 return False
         return False
 
@@ -476,9 +493,26 @@ class DossierClock(BaseModel):
         """How many extensions were granted."""
         return sum(isinstance(e, ExtendEntry) for e in self.entries)
 
+    @property
+    def restarted(self) -> RestartEntry | None:
+        """The last restart, if the limit was counted anew."""
+        return next((e for e in reversed(self.entries) if isinstance(e, RestartEntry)), None)
+
+    def extended_by(self) -> list[TimeLimit]:
+        """The extensions that move the due instant: those since the last restart."""
+        extra: list[TimeLimit] = []
+        for entry in self.entries:
+            if isinstance(entry, RestartEntry):
+                extra.clear()
+            elif isinstance(entry, ExtendEntry):
+                extra.append(entry.amount)
+        return extra
+
     def counting_start(self, cal: WorkCalendar) -> datetime:
-        """When counting started: the receipt moved past cut-off and closed hours."""
-        return receipt_start(cal, self._first().at, self.hours)
+        """When counting started: the receipt (or the last restart) moved past cut-off and
+        closed hours."""
+        restarted = self.restarted
+        return receipt_start(cal, (restarted or self._first()).at, self.hours)
 
     def due(self, cal: WorkCalendar, now: datetime | None = None) -> datetime:
         """The due instant under `cal`: budget and extensions from the counting start, shifted
@@ -539,7 +573,7 @@ class DossierClock(BaseModel):
     def _due_w(self, cal: WorkCalendar, days: _Days, hrs: _Hours, now: datetime | None) -> int:
         start = self.counting_start(cal)
         start_w = self._w_of(days, hrs, start)
-        extra = [e.amount for e in self.entries if isinstance(e, ExtendEntry)]
+        extra = self.extended_by()
         if self.budget.unit is TimeUnit.CALENDAR_DAYS:
             total = TimeLimit(
                 amount=self.budget.amount + sum(x.amount for x in extra),
@@ -565,7 +599,7 @@ class DossierClock(BaseModel):
         for entry in self.entries:
             if isinstance(entry, SuspendEntry):
                 since = max(self._w_of(days, hrs, entry.at), start_w)
-            elif since is not None and isinstance(entry, ResumeEntry | FinishEntry):
+            elif since is not None and isinstance(entry, ResumeEntry | RestartEntry | FinishEntry):
                 intervals.append((since, self._w_of(days, hrs, entry.at)))
                 since = None
         if since is not None:
@@ -598,6 +632,8 @@ def _check(clock: DossierClock, entries: tuple[_Entry, ...]) -> None:
         elif isinstance(entry, ResumeEntry):
             if not suspended:
                 raise ClockError(f"{what}: the clock is not suspended")
+            suspended = False
+        elif isinstance(entry, RestartEntry):
             suspended = False
         elif isinstance(entry, ExtendEntry):
             extensions += 1

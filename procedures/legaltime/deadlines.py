@@ -26,8 +26,7 @@ def _shrunk(clock: DossierClock, minutes: int) -> DossierClock:
 
 
 def _total_minutes(clock: DossierClock) -> int:
-    extended = (e.amount for e in clock.entries if isinstance(e, ExtendEntry))
-    return sum(limit_minutes(t, clock.hours) for t in (clock.budget, *extended))
+    return sum(limit_minutes(t, clock.hours) for t in (clock.budget, *clock.extended_by()))
 
 
 def share_instant(clock: DossierClock, cal: WorkCalendar, share: float, now: datetime) -> datetime:
