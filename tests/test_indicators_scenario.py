@@ -13,7 +13,7 @@ import asyncio
 import shutil
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from motcua import client as ops
-from motcua.indicators import figures
+from motcua.indicators import figures, portal
 from motcua.indicators.queries import RATING_WORKFLOW, Scope
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.legaltime.clock import DossierClock
@@ -338,6 +338,7 @@ def expected(
         "ratings": {k: sum(p.stars == k for p in mine) for k in range(1, 6)},
         "processing_days_total": round(sum(days), 2),
         "processing_days_count": len(days),
+        "portal_synced": sum(p.result in ("approved", "refused", "withdrawn") for p in ended),
         "handled": len(ended) + len(children),
         "handled_late": 0,
     }
@@ -364,7 +365,9 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         want = {a: expected(ps, a, procs, cal) for a in (c.desk, c.second)}
         rows: list[figures.Row] = []
         for _ in range(100):  # visibility catches up within a few seconds
-            rows = await figures.table(temporal, scope, catalogue, by="agency")
+            rows = await figures.table(
+                temporal, scope, catalogue, by="agency", portal_feed=portal.feed_of(data_dir)
+            )
             got = {r.agency: r.model_dump(include=set(want[c.desk])) for r in rows[:2]}
             if got == want:
                 break
@@ -375,6 +378,14 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         assert (
             total.finished_late == want[c.desk]["finished_late"] + want[c.second]["finished_late"]
         )
+        codes = tuple(sorted(procs))
+        fees = [p.code for p in catalogue if p.fees]
+        counted = await figures.row(
+            temporal, replace(scope, catalogue=codes), "province", fees, procedures=codes
+        )
+        kept = {"label", "processing_days_total", "processing_days_count", "portal_synced"}
+        assert total.model_dump(exclude=kept) == counted.model_dump(exclude=kept)
+        assert total.rates()["portal_sync_rate"] == 1.0
 
         desk = rows[0].rates()
         today_desk = [p for p in ps if p.agency == c.desk and not p.backdated]

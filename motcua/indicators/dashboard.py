@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from fastapi import APIRouter, Query
 from fastapi.params import Depends
@@ -78,6 +79,7 @@ async def snapshot(
     procedures: Sequence[Procedure],
     dossier_url: str = DOSSIER_URL,
     trend_days: int = TREND_DAYS,
+    portal_feed: Path | None = None,
 ) -> Snapshot:
     """Count everything the page shows, the table, the trend and the overdue list together."""
     last = (scope.end - timedelta(microseconds=1)).astimezone(VIETNAM).date()
@@ -93,7 +95,7 @@ async def snapshot(
     trend += [q.dossiers(per_day(d), q.ended(per_day(d))) for d in days]
     late = q.dossiers(base, q.RUNNING, f"{sa.OVERDUE.name} = true")
     rows, counts, listed = await asyncio.gather(
-        figures.table(client, scope, procedures, by="agency"),
+        figures.table(client, scope, procedures, by="agency", portal_feed=portal_feed),
         figures.count_all(client, [*trend, late]),
         _overdue(client, late, dossier_url),
     )
@@ -191,8 +193,10 @@ def router(
     *,
     dossier_url: str = DOSSIER_URL,
     dependencies: Sequence[Depends] = (),
+    portal_feed: Path | None = None,
 ) -> APIRouter:
-    """GET /dashboard[?from=YYYY-MM-DD&to=YYYY-MM-DD&agency=CODE] as server-rendered HTML."""
+    """GET /dashboard[?from=YYYY-MM-DD&to=YYYY-MM-DD&agency=CODE] as server-rendered HTML;
+    `portal_feed` (the worker's portal outbox) scores the portal synchronisation."""
     procs = (
         list(procedures)
         if procedures is not None
@@ -210,7 +214,9 @@ def router(
             scope = scope_of(start, end, agency, datetime.now(UTC))
         except UserError as err:
             return HTMLResponse(f"<p>{_ENV.from_string('{{ e }}').render(e=str(err))}</p>", 400)
-        snap = await snapshot(await get_client(), scope, procs, dossier_url)
+        snap = await snapshot(
+            await get_client(), scope, procs, dossier_url, portal_feed=portal_feed
+        )
         return HTMLResponse(render(snap))
 
     return api

@@ -32,6 +32,7 @@ REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("online_rate", "Tỷ lệ trực tuyến"),
     ("online_payment_rate", "Tỷ lệ thanh toán trực tuyến"),
     ("digitised_rate", "Tỷ lệ số hóa"),
+    ("portal_sync_rate", "Tỷ lệ đồng bộ lên Cổng DVCQG"),
     ("satisfaction_rate", "Tỷ lệ hài lòng"),
     ("average_processing_days", "Thời gian giải quyết TB (ngày làm việc)"),
     ("handled", "Hồ sơ có bước của đơn vị"),

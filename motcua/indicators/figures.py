@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, Field
@@ -18,6 +19,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
+from motcua.indicators import portal
 from motcua.indicators import queries as q
 from procedures.models import Channel, Procedure, ResultType
 from runtime.errors import UserError
@@ -58,6 +60,9 @@ class Row(BaseModel):
     ratings: dict[int, int] = Field(description="Stars -> ratings given in the period.")
     processing_days_total: float
     processing_days_count: int
+    portal_synced: int | None = Field(
+        None, description="Ended in the period, its end status in the portal feed (portal.py)."
+    )
     handled: int | None = Field(None, description="Agency rows: ended dossiers it had a step of.")
     handled_late: int | None = Field(None, description="... of which one of its steps was late.")
 
@@ -78,6 +83,11 @@ class Row(BaseModel):
             "online_rate": _rate(self.received_by_channel.get(Channel.ONLINE, 0), self.received),
             "online_payment_rate": _rate(self.paid_online, self.with_fees),
             "digitised_rate": _rate(self.digitised, self.received),
+            "portal_sync_rate": (
+                None
+                if self.portal_synced is None
+                else _rate(self.portal_synced, self.finished + self.refused + self.withdrawn)
+            ),
             "satisfaction_rate": _rate(
                 sum(n for stars, n in self.ratings.items() if stars >= SATISFIED), rated
             ),
@@ -147,6 +157,7 @@ async def row(
     participant: str | None = None,
     days: tuple[float, int] = (0.0, 0),
     procedures: Sequence[str] = (),
+    portal_synced: int | None = None,
 ) -> Row:
     """Count every figure of `scope`; `participant` adds an agency's own steps; `days` is the
     processing time listed by `processing_days` (total working days, dossiers); `procedures`,
@@ -173,16 +184,16 @@ async def row(
         "open_late": q.dossiers(scope, q.open_at(scope.end), q.late_at(scope.end)),
         "supplement": q.dossiers(scope, got, f"{sa.SUPPLEMENTS.name} >= 1"),
         "apology": q.dossiers(scope, end, f"{sa.APOLOGIES.name} >= 1"),
-        "digitised": q.dossiers(scope, got, f"{sa.DIGITISED.name} = true"),
+        "digitised": q.dossiers(scope, got, q.flag(sa.DIGITISED.name)),
     }
     covered = [scope.procedure] if scope.procedure else list(procedures)
     if covered:
         queries.update({f"rating:{k}": q.rated(scope, covered, k) for k in RATINGS})
     fees = sorted(fee_procedures)
     if fees:
-        in_fees = f"{sa.PROCEDURE_CODE.name} IN ({', '.join(map(q.literal, fees))})"
+        in_fees = q.unindexed(f"{sa.PROCEDURE_CODE.name} IN ({', '.join(map(q.literal, fees))})")
         queries["with_fees"] = q.dossiers(scope, got, in_fees)
-        queries["paid_online"] = q.dossiers(scope, got, in_fees, f"{sa.PAID_ONLINE.name} = true")
+        queries["paid_online"] = q.dossiers(scope, got, in_fees, q.flag(sa.PAID_ONLINE.name))
     if participant:
         queries["handled"] = q.participated(scope, participant)
         queries["handled_late"] = q.participated(scope, participant, late=True)
@@ -214,6 +225,7 @@ async def row(
         ratings={k: n.get(f"rating:{k}", 0) for k in RATINGS},
         processing_days_total=days[0],
         processing_days_count=days[1],
+        portal_synced=portal_synced,
         handled=n.get("handled"),
         handled_late=n.get("handled_late"),
     )
@@ -225,12 +237,15 @@ async def table(
     procedures: Iterable[Procedure],
     by: str = "agency",
     average: bool = True,
+    portal_feed: Path | None = None,
 ) -> list[Row]:
-    """Rows per agency or per procedure of the catalogue (narrowed by `scope`), then the total.
+    """Rows per agency or per procedure of the catalogue (narrowed by `scope`), then the total
+    (their sum, `total`).
 
     The groups come from the catalogue, not from listing dossiers: a count per cell. The
     average processing time is the one listing (about 1 ms a dossier on SQLite visibility,
-    BENCHMARKS.md); `average=False` leaves it out (0 dossiers counted).
+    BENCHMARKS.md); `average=False` leaves it out (0 dossiers counted). `portal_feed`, the
+    worker's portal outbox, gives the portal synchronisation (none without it).
     """
     procs = [
         p
@@ -242,8 +257,10 @@ async def table(
     fees = [p.code for p in procs if p.fees]
     scope = replace(scope, catalogue=tuple(sorted(p.code for p in procs)))
     groups: list[tuple[q.Scope, str, str | None, list[str]]]
+    group_of: dict[str, str] = {}
     if by == "procedure":
         key = sa.PROCEDURE_CODE
+        group_of = {p.code: p.code for p in procs}
         groups = [
             (replace(scope, procedure=p.code), f"{p.code} {p.name}", None, [p.code]) for p in procs
         ]
@@ -255,6 +272,7 @@ async def table(
             a = p.agencies[p.receiving_agency]
             names.setdefault(a.code, a.name)
             codes.setdefault(a.code, []).append(p.code)
+            group_of[p.code] = a.code
         groups = [
             (replace(scope, agency=code), f"{code} {name}", code, codes[code])
             for code, name in sorted(names.items())
@@ -263,20 +281,80 @@ async def table(
         raise UserError(f"cannot group by {by!r}: agency or procedure")
     total_label = scope.agency or scope.procedure or scope.sector or "Toàn tỉnh (province)"
     decided = q.dossiers(scope, q.ended(scope), DECIDED)
+    feed = (
+        asyncio.create_task(
+            asyncio.to_thread(portal.synced, portal_feed, scope.start, scope.end, group_of)
+        )
+        if portal_feed
+        else None
+    )
     days = await _visibility(client, processing_days(client, decided, key)) if average else {}
-    every = (round(sum(t for t, _ in days.values()), 2), sum(n for _, n in days.values()))
+    synced = await feed if feed else None
+
+    def group(s: q.Scope) -> str:
+        return (s.procedure if by == "procedure" else s.agency) or ""
 
     def days_of(s: q.Scope) -> tuple[float, int]:
-        return days.get((s.procedure if by == "procedure" else s.agency) or "", (0.0, 0))
+        return days.get(group(s), (0.0, 0))
+
+    def synced_of(s: q.Scope) -> int | None:
+        return None if synced is None else synced.get(group(s), 0)
+
+    per_group = [days_of(s) for s, *_ in groups]
+    every = (round(sum(t for t, _ in per_group), 2), sum(n for _, n in per_group))
 
     rows = await asyncio.gather(
         *(
-            row(client, s, label, fees, participant, days_of(s), covered)
+            row(client, s, label, fees, participant, days_of(s), covered, synced_of(s))
             for s, label, participant, covered in groups
-        ),
-        row(client, scope, str(total_label), fees, days=every, procedures=scope.catalogue),
+        )
     )
-    return list(rows)
+    return [*rows, total(rows, str(total_label), scope, every)]
+
+
+def total(rows: Sequence[Row], label: str, scope: q.Scope, days: tuple[float, int]) -> Row:
+    """The sum of the group rows, without a query of its own: every dossier of the catalogue
+    has one receiving agency and one procedure, so agencies (or procedures) partition the
+    dossiers and every figure adds up. (A dossier whose receiving agency receives no
+    procedure of the catalogue any more is in no agency row, so not in this sum either.)"""
+    channels = {c.value: sum(r.received_by_channel[c.value] for r in rows) for c in Channel}
+    added = {
+        name: sum(getattr(r, name) for r in rows)
+        for name in (
+            "carried_over",
+            "received",
+            "finished_early",
+            "finished_on_time",
+            "finished_late",
+            "refused",
+            "withdrawn",
+            "stopped",
+            "in_progress_on_time",
+            "in_progress_overdue",
+            "supplement_requested",
+            "apologies",
+            "digitised",
+            "paid_online",
+            "with_fees",
+        )
+    }
+    return Row(
+        label=label,
+        agency=scope.agency,
+        procedure=scope.procedure,
+        start=scope.start,
+        end=scope.end,
+        received_by_channel=channels,
+        ratings={k: sum(r.ratings[k] for r in rows) for k in RATINGS},
+        processing_days_total=days[0],
+        processing_days_count=days[1],
+        portal_synced=(
+            None
+            if not rows or any(r.portal_synced is None for r in rows)
+            else sum(r.portal_synced or 0 for r in rows)
+        ),
+        **added,
+    )
 
 
 class OfficerFigures(BaseModel):
