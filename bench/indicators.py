@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -111,6 +113,19 @@ async def settle(client: Client, n: int) -> None:
         await asyncio.sleep(0.5)
 
 
+async def already_there(client: Client) -> int:
+    """Stand-ins already in the database; a server that reopens a big file may take a while
+    to know its namespace."""
+    for _ in range(60):
+        try:
+            return (await client.count_workflows(f"WorkflowType = '{DOSSIER_WORKFLOW}'")).count
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(1)
+    raise SystemExit("the server never found its namespace")
+
+
 async def main(args: argparse.Namespace) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
@@ -123,7 +138,7 @@ async def main(args: argparse.Namespace) -> None:
         client = env.client
         procs = [f.procedure for f in load_catalog().values()]
         agencies = sorted({(p.agencies[p.receiving_agency].code, p.code) for p in procs})
-        there = (await client.count_workflows(f"WorkflowType = '{DOSSIER_WORKFLOW}'")).count
+        there = await already_there(client)
         if there:
             args.dossiers, took = there, 0.0
         else:
@@ -149,7 +164,8 @@ async def main(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             rows = await figures.table(client, scope, procs, by="agency")
             tables.append(time.perf_counter() - t0)
-            one = q.dossiers(scope, q.received(scope))
+            first = replace(scope, agency=agencies[0][0])
+            one = q.dossiers(first, q.received(first))
             t0 = time.perf_counter()
             await client.count_workflows(one)
             counts.append(time.perf_counter() - t0)
@@ -158,16 +174,19 @@ async def main(args: argparse.Namespace) -> None:
             batches.append(time.perf_counter() - t0)
         total = rows[-1]
         print(f"received counted: {total.received}, ended: {total.finished + total.returned}")
+        how = "estimated from counts" if total.processing_days_estimated else "listed"
         print(f"indicator table ({groups} agencies + province): median {median(tables):.2f} s")
+        print(f"... its average processing time {how}: {total.rates()['average_processing_days']}")
         print(f"the same without the average time (counts only): median {median(quick):.2f} s")
-        print(f"one count query: median {median(counts) * 1000:.0f} ms")
+        print(f"one count query (an agency's received): median {median(counts) * 1000:.0f} ms")
         print(f"32 count queries, 16 at a time: median {median(batches):.2f} s")
         t0 = time.perf_counter()
         ended = q.dossiers(scope, q.ended(scope), figures.DECIDED)
         days = await figures.processing_days(client, ended)
         took = time.perf_counter() - t0
         listed = sum(n for _, n in days.values())
-        print(f"listing {listed} decided dossiers for the average time: {took:.2f} s")
+        exact = round(sum(t for t, _ in days.values()) / listed, 2) if listed else None
+        print(f"listing {listed} decided dossiers for the exact average ({exact}): {took:.2f} s")
     finally:
         await shut_down(env)
 

@@ -1,7 +1,8 @@
 """One row of indicators per scope, from visibility counts run together.
 
 Counts only, except the average processing time: visibility has no SUM, so that one figure
-lists the ended dossiers' `ProcessingDays` (one page per 1,000 dossiers). Visibility is
+lists the ended dossiers' `ProcessingDays` (one page per 1,000 dossiers) when they are few,
+and is estimated from counts per range of days when they are many (`EXACT_UP_TO`). Visibility is
 eventually consistent: a dossier that changed a moment ago may still be counted as before.
 """
 
@@ -60,6 +61,9 @@ class Row(BaseModel):
     ratings: dict[int, int] = Field(description="Stars -> ratings given in the period.")
     processing_days_total: float
     processing_days_count: int
+    processing_days_estimated: bool = Field(
+        False, description="The working days total is estimated from counts (`histogram`)."
+    )
     portal_synced: int | None = Field(
         None, description="Ended in the period, its end status in the portal feed (portal.py)."
     )
@@ -147,6 +151,37 @@ async def processing_days(
             cell[0] += days
             cell[1] += 1
     return {k: (round(total, 2), int(n)) for k, (total, n) in sums.items()}
+
+
+EXACT_UP_TO = 2_000
+"""Up to this many dossiers decided in a table's period, the average processing time lists
+them and is exact (about 0.5 ms a dossier on SQLite visibility); above, `histogram` estimates
+it from counts."""
+DAY_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90)
+"""Bucket edges in working days: [0, 0.5), [0.5, 1) ... [90, ∞)."""
+
+
+async def histogram(client: Client, scopes: Sequence[q.Scope]) -> list[tuple[float, int]]:
+    """Per scope, the decided dossiers' working days (an estimate) and their number (exact):
+    counted per `DAY_BUCKETS` bucket, each dossier taken at its bucket's middle (the last,
+    open bucket at its lower edge). Off by at most half a bucket's width a dossier."""
+    edges = (0.0, *map(float, DAY_BUCKETS))
+    bounds = list(zip(edges, (*edges[1:], None), strict=True))
+    days = sa.PROCESSING_DAYS.name
+
+    def bucket(lo: float, hi: float | None) -> str:
+        return f"{days} >= {lo}" + (f" AND {days} < {hi}" if hi is not None else "")
+
+    queries = [
+        q.dossiers(s, q.ended(s), DECIDED, bucket(lo, hi)) for s in scopes for lo, hi in bounds
+    ]
+    counts = await count_all(client, queries)
+    middles = [lo if hi is None else (lo + hi) / 2 for lo, hi in bounds]
+    out = []
+    for i in range(len(scopes)):
+        cells = counts[i * len(bounds) : (i + 1) * len(bounds)]
+        out.append((round(sum(n * m for n, m in zip(cells, middles, strict=True)), 2), sum(cells)))
+    return out
 
 
 async def row(
@@ -238,14 +273,15 @@ async def table(
     by: str = "agency",
     average: bool = True,
     portal_feed: Path | None = None,
+    exact_up_to: int = EXACT_UP_TO,
 ) -> list[Row]:
     """Rows per agency or per procedure of the catalogue (narrowed by `scope`), then the total
     (their sum, `total`).
 
     The groups come from the catalogue, not from listing dossiers: a count per cell. The
-    average processing time is the one listing (about 1 ms a dossier on SQLite visibility,
-    BENCHMARKS.md); `average=False` leaves it out (0 dossiers counted). `portal_feed`, the
-    worker's portal outbox, gives the portal synchronisation (none without it).
+    average processing time is the one listing, up to `exact_up_to` decided dossiers, then an
+    estimate from counts (`histogram`); `average=False` leaves it out (0 dossiers counted).
+    `portal_feed`, the worker's portal outbox, gives the portal synchronisation.
     """
     procs = [
         p
@@ -288,11 +324,21 @@ async def table(
         if portal_feed
         else None
     )
-    days = await _visibility(client, processing_days(client, decided, key)) if average else {}
-    synced = await feed if feed else None
 
     def group(s: q.Scope) -> str:
         return (s.procedure if by == "procedure" else s.agency) or ""
+
+    days: dict[str, tuple[float, int]] = {}
+    estimated = False
+    if average:
+        (n,) = await count_all(client, [decided])
+        if n <= exact_up_to:
+            days = await _visibility(client, processing_days(client, decided, key))
+        else:
+            scopes = [s for s, *_ in groups]
+            days = dict(zip(map(group, scopes), await histogram(client, scopes), strict=True))
+            estimated = True
+    synced = await feed if feed else None
 
     def days_of(s: q.Scope) -> tuple[float, int]:
         return days.get(group(s), (0.0, 0))
@@ -309,7 +355,12 @@ async def table(
             for s, label, participant, covered in groups
         )
     )
-    return [*rows, total(rows, str(total_label), scope, every)]
+    out = [*rows, total(rows, str(total_label), scope, every)]
+    return (
+        [r.model_copy(update={"processing_days_estimated": True}) for r in out]
+        if estimated
+        else out
+    )
 
 
 def total(rows: Sequence[Row], label: str, scope: q.Scope, days: tuple[float, int]) -> Row:
