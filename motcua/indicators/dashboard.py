@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from motcua.indicators import charts, figures
 from motcua.indicators import queries as q
-from motcua.indicators.scoring import Score, components, score
+from motcua.indicators.scoring import Score, components, not_counted, score
 from procedures.loader import load_catalog
 from procedures.models import Procedure
 from runtime.errors import UserError
@@ -164,6 +164,7 @@ def render(snap: Snapshot) -> str:
         trend=trend,
         total_score=round(total, 2),
         total_points=sum(s.points for s in snap.scores),
+        not_counted=not_counted(),
         now=datetime.now(VIETNAM),
         vn=VIETNAM,
     )
