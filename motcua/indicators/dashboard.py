@@ -91,7 +91,7 @@ async def snapshot(
         start = local_day_start(day)
         return replace(base, start=start, end=start + timedelta(days=1))
 
-    trend = [q.dossiers(per_day(d), q.received(per_day(d))) for d in days]
+    trend = [q.dossiers(per_day(d), q.received(per_day(d), by_period=True)) for d in days]
     trend += [q.dossiers(per_day(d), q.ended(per_day(d))) for d in days]
     late = q.dossiers(base, q.RUNNING, f"{sa.OVERDUE.name} = true")
     rows, counts, listed = await asyncio.gather(
