@@ -193,7 +193,8 @@ async def main(args: argparse.Namespace) -> None:
         print(f"... its average processing time {how}: {total.rates()['average_processing_days']}")
         print(f"the same without the average time (counts only): median {median(quick):.2f} s")
         print(f"one count query (an agency's received): median {median(counts) * 1000:.0f} ms")
-        print(f"32 count queries, 16 at a time: median {median(batches):.2f} s")
+        at_once = figures.CONCURRENCY
+        print(f"32 count queries, {at_once} at a time: median {median(batches):.2f} s")
         t0 = time.perf_counter()
         ended = q.dossiers(scope, q.ended(scope), figures.DECIDED)
         days = await figures.processing_days(client, ended)
