@@ -20,6 +20,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():  # this module is re-imported in the sandbox
     import pytest
     from helpers import eventually
+    from prometheus_client.parser import text_string_to_metric_families
     from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
     from temporalio.client import Client, WorkflowExecutionStatus
     from temporalio.common import SearchAttributeIndexedValueType, SearchAttributePair
@@ -146,10 +147,11 @@ def test_a_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path) -> None:
     port, ui_port, codec_port, web_port = free_port(), free_port(), free_port(), free_port()
+    metrics_port = free_port()
     command = [sys.executable, "-m", "motcua", "dev", "--data", str(tmp_path / "data")]
     ports = ["--port", str(port), "--ui-port", str(ui_port), "--codec-port", str(codec_port)]
     process = subprocess.Popen(
-        [*command, *ports, "--web-port", str(web_port)],
+        [*command, *ports, "--web-port", str(web_port), "--metrics-port", str(metrics_port)],
         cwd=REPO,
         env=os.environ | {"PYTHONPATH": str(REPO), "MOTCUA_LOG": "json"},
         stdout=subprocess.PIPE,
@@ -171,6 +173,8 @@ def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path)
         assert "one_stop.000.20.20.H26" in "".join(banner)  # a demo officer's login
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/procedures") as page:
             assert "Đăng ký thành lập hộ kinh doanh" in page.read().decode()
+        assert f"Worker metrics:  http://127.0.0.1:{metrics_port}/metrics" in "".join(banner)
+        assert any(name.startswith("temporal_") for name in scrape(metrics_port))
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:
@@ -179,6 +183,35 @@ def test_motcua_dev_runs_until_interrupted_then_stops_everything(tmp_path: Path)
     assert "Stopped." in out and "Fatal Python error" not in err
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def scrape(port: int) -> set[str]:
+    """The sample names of a Prometheus endpoint, parsed as Prometheus parses a scrape; the
+    worker's series appear once it has polled, so a few tries."""
+    names: set[str] = set()
+    for _ in range(50):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
+            text = reply.read().decode()
+        names = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+        if any(name.startswith("temporal_") for name in names):
+            break
+        time.sleep(0.2)
+    return names
+
+
+def test_motcua_dev_refuses_a_taken_metrics_port(tmp_path: Path, listener: int) -> None:
+    command = [sys.executable, "-m", "motcua", "dev", "--data", str(tmp_path / "data")]
+    done = subprocess.run(
+        [*command, "--web-port", "0", "--metrics-port", str(listener)],
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert f"port {listener} is in use; choose another with --metrics-port" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 # ------------------------------------------------------------------------------ shared fixtures

@@ -17,7 +17,7 @@ from playwright.async_api import async_playwright
 from temporalio.client import Client
 from test_indicators_scenario import Plan, calendar, fresh, plans, play
 
-from motcua.indicators import dashboard
+from motcua.indicators import dashboard, portal
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -63,7 +63,9 @@ async def test_the_dashboard_shows_charts_and_links_overdue_dossiers(
 
         app = FastAPI()
         catalogue = [f.procedure for f in procs.values()]
-        app.include_router(dashboard.router(get_client, catalogue))
+        app.include_router(
+            dashboard.router(get_client, catalogue, portal_feed=portal.feed_of(data_dir))
+        )
         html = ""
         for _ in range(60):  # until visibility shows every overdue dossier
             response = await _page(app, "/dashboard")
@@ -88,6 +90,10 @@ async def test_the_dashboard_shows_charts_and_links_overdue_dossiers(
             links = page.locator("a[href^='/officer/dossiers/']")
             assert await links.count() == len(overdue)
             assert "Điểm của tỉnh" in await page.inner_text("body")
+            synced = await page.locator("tr", has_text="Đồng bộ lên Cổng DVCQG").inner_text()
+            assert "100.0%" in synced and "9.0 / 9.0" in synced  # every end status in the feed
+            feedback = await page.locator("tr", has_text="Phản ánh, kiến nghị").inner_text()
+            assert "không tính" in feedback
             folder = Path(os.environ.get("MOTCUA_SCREENSHOTS", tmp_path))
             folder.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(folder / "dashboard.png"), full_page=True)

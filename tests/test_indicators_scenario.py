@@ -13,7 +13,7 @@ import asyncio
 import shutil
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from motcua import client as ops
-from motcua.indicators import figures
+from motcua.indicators import figures, portal
 from motcua.indicators.queries import RATING_WORKFLOW, Scope
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.legaltime.clock import DossierClock
@@ -305,6 +305,25 @@ def used_days(frozen: FrozenProcedure, cal: WorkCalendar, received: datetime) ->
     return round(clock.finish(now).used(cal, now) / hours.day_minutes, 2)
 
 
+def decided_days(
+    ps: list[Plan], agency: str, procs: dict[str, FrozenProcedure], cal: WorkCalendar
+) -> list[float]:
+    """The working days of each dossier of `agency` approved or refused, from the plan."""
+    decided = [p for p in ps if p.agency == agency and p.result in ("approved", "refused")]
+    return [used_days(procs[p.procedure], cal, ago(30)) if p.backdated else 0.0 for p in decided]
+
+
+def estimated(days: list[float]) -> float:
+    """What counting per range of days makes of `days`: each at its range's middle, the last,
+    open range at its lower edge."""
+    edges = [0.0, *map(float, figures.DAY_BUCKETS)]
+    total = 0.0
+    for d in days:
+        i = max(k for k, edge in enumerate(edges) if d >= edge)
+        total += edges[i] if i == len(edges) - 1 else (edges[i] + edges[i + 1]) / 2
+    return round(total, 2)
+
+
 def expected(
     ps: list[Plan], agency: str, procs: dict[str, FrozenProcedure], cal: WorkCalendar
 ) -> dict[str, Any]:
@@ -313,8 +332,7 @@ def expected(
     today = [p for p in mine if not p.backdated]
     ended = [p for p in mine if p.result]
     approved = [p for p in ended if p.result == "approved"]
-    decided = [p for p in ended if p.result in ("approved", "refused")]
-    days = [used_days(procs[p.procedure], cal, ago(30)) if p.backdated else 0.0 for p in decided]
+    days = decided_days(ps, agency, procs, cal)
     open_ = [p for p in mine if not p.result]
     c = ps[0].codes
     children = [p for p in ps if p.outcome == "handover"] if agency == c.second else []
@@ -338,6 +356,7 @@ def expected(
         "ratings": {k: sum(p.stars == k for p in mine) for k in range(1, 6)},
         "processing_days_total": round(sum(days), 2),
         "processing_days_count": len(days),
+        "portal_synced": sum(p.result in ("approved", "refused", "withdrawn") for p in ended),
         "handled": len(ended) + len(children),
         "handled_late": 0,
     }
@@ -364,7 +383,9 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         want = {a: expected(ps, a, procs, cal) for a in (c.desk, c.second)}
         rows: list[figures.Row] = []
         for _ in range(100):  # visibility catches up within a few seconds
-            rows = await figures.table(temporal, scope, catalogue, by="agency")
+            rows = await figures.table(
+                temporal, scope, catalogue, by="agency", portal_feed=portal.feed_of(data_dir)
+            )
             got = {r.agency: r.model_dump(include=set(want[c.desk])) for r in rows[:2]}
             if got == want:
                 break
@@ -375,6 +396,21 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         assert (
             total.finished_late == want[c.desk]["finished_late"] + want[c.second]["finished_late"]
         )
+        codes = tuple(sorted(procs))
+        fees = [p.code for p in catalogue if p.fees]
+        counted = await figures.row(
+            temporal, replace(scope, catalogue=codes), "province", fees, procedures=codes
+        )
+        kept = {"label", "processing_days_total", "processing_days_count", "portal_synced"}
+        assert total.model_dump(exclude=kept) == counted.model_dump(exclude=kept)
+        assert total.rates()["portal_sync_rate"] == 1.0
+
+        many = await figures.table(temporal, scope, catalogue, by="agency", exact_up_to=0)
+        assert all(r.processing_days_estimated for r in many)
+        assert [(r.processing_days_total, r.processing_days_count) for r in many[:2]] == [
+            (estimated(decided_days(ps, a, procs, cal)), want[a]["processing_days_count"])
+            for a in (c.desk, c.second)
+        ]
 
         desk = rows[0].rates()
         today_desk = [p for p in ps if p.agency == c.desk and not p.backdated]

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from activities import DATA_DIR
 from activities.delivery import DeliveryError, DeliverySettings
@@ -34,6 +35,7 @@ from runtime.catalogue import catalogue_task_queues, load_catalogue
 from runtime.codec import EncryptionCodec, encrypted_converter
 from runtime.errors import UserError
 from runtime.keyring import load_keys
+from runtime.metrics import telemetry_runtime
 from runtime.workers import run_worker, stop_on_signals
 
 
@@ -62,6 +64,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--web-port", type=int, default=8000, help="motcua web app port (default 8000; 0: none)"
     )
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the worker's Prometheus metrics (temporal_… and motcua_…) on "
+        "127.0.0.1:PORT/metrics (default: none)",
+    )
+    parser.add_argument(
         "--smtp",
         metavar="HOST:PORT",
         help="deliver e-mails through this SMTP server (sets MOTCUA_SMTP_HOST and _PORT; "
@@ -78,6 +87,17 @@ def _use_smtp(value: str) -> None:
     os.environ["MOTCUA_SMTP_HOST"], os.environ["MOTCUA_SMTP_PORT"] = host, port
 
 
+def _metrics_runtime(port: int | None) -> Runtime | None:
+    """The SDK runtime serving the worker's metrics on `port`, as `worker.py --metrics-port`
+    does; None (the default runtime, no endpoint) without a port."""
+    if port is None:
+        return None
+    if not 0 < port < 65536:
+        raise UserError(f"--metrics-port {port}: not a port number")
+    check_port("127.0.0.1", port, "--metrics-port")
+    return telemetry_runtime(port)
+
+
 def _delivery(data: Path) -> DeliverySettings:
     """The settings the worker will load, checked before anything starts."""
     try:
@@ -92,6 +112,7 @@ async def run(args: argparse.Namespace) -> int:
     queues = catalogue_task_queues(catalog)
     if args.web_port:
         check_port("127.0.0.1", args.web_port, "--web-port")
+    runtime = _metrics_runtime(args.metrics_port)
     stop = stop_on_signals()
     data = args.data.resolve()
     login.signer(data).key()  # the front door's key, and the keyset the worker trusts
@@ -115,7 +136,7 @@ async def run(args: argparse.Namespace) -> int:
         DevServer(data, port=args.port, ui_port=args.ui_port, codec_endpoint=codec.url) as server,
     ):
         client = await Client.connect(
-            server.address, namespace=server.namespace, data_converter=converter
+            server.address, namespace=server.namespace, data_converter=converter, runtime=runtime
         )
         origin = "already running, reused" if server.reused else f"data in {server.db_file}"
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
@@ -128,6 +149,9 @@ async def run(args: argparse.Namespace) -> int:
         mail = f"SMTP {smtp.host}:{smtp.port}" if smtp else "outbox only (--smtp HOST:PORT)"
         sms = "outbox" if delivery.sms_gateway == "outbox" else "MOTCUA_SMS_GATEWAY"
         print(f"Notifications:   e-mail {mail}; SMS {sms}", flush=True)
+        if args.metrics_port:
+            url = f"http://127.0.0.1:{args.metrics_port}/metrics"
+            print(f"Worker metrics:  {url} (Prometheus)", flush=True)
         serving = [asyncio.create_task(run_worker(client, queues, data, stop=stop))]
         if args.web_port:
             web = web_app.create_app(settings_for(data), temporal=client, catalog_dir=args.catalog)

@@ -11,9 +11,10 @@ import json
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from activities import DATA_DIR
 from motcua import client
 from motcua.commands.output import add_common
-from motcua.indicators import export, figures
+from motcua.indicators import export, figures, portal
 from motcua.indicators.queries import Scope
 from motcua.indicators.scoring import score
 from procedures.errors import ProcedureError
@@ -39,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--by", choices=("agency", "procedure"), default="agency")
     parser.add_argument(
         "--catalog", type=Path, default=DEFAULT_CATALOG, help="catalogue folder (the groups)"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_DIR,
+        help="the worker's data folder, whose portal outbox gives the portal synchronisation "
+        "(default: $MOTCUA_DATA or .data)",
     )
     parser.add_argument("--csv", action="store_true", help="print CSV")
     parser.add_argument("--xlsx", type=Path, metavar="FILE", help="write the report as Excel")
@@ -91,7 +99,12 @@ async def run(args: argparse.Namespace) -> int:
                     print(f"{p.officer:<40} {p.decided:>8} {p.ended_late:>10}")
             return 0
         rows = await figures.table(
-            temporal, scope, procedures, by=args.by, average=not args.no_average
+            temporal,
+            scope,
+            procedures,
+            by=args.by,
+            average=not args.no_average,
+            portal_feed=portal.feed_of(args.data),
         )
     if args.xlsx:
         try:

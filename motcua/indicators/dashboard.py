@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from fastapi import APIRouter, Query
 from fastapi.params import Depends
@@ -22,7 +23,7 @@ from temporalio.client import Client
 
 from motcua.indicators import charts, figures
 from motcua.indicators import queries as q
-from motcua.indicators.scoring import Score, components, score
+from motcua.indicators.scoring import Score, components, not_counted, score
 from procedures.loader import load_catalog
 from procedures.models import Procedure
 from runtime.errors import UserError
@@ -78,6 +79,7 @@ async def snapshot(
     procedures: Sequence[Procedure],
     dossier_url: str = DOSSIER_URL,
     trend_days: int = TREND_DAYS,
+    portal_feed: Path | None = None,
 ) -> Snapshot:
     """Count everything the page shows, the table, the trend and the overdue list together."""
     last = (scope.end - timedelta(microseconds=1)).astimezone(VIETNAM).date()
@@ -89,11 +91,11 @@ async def snapshot(
         start = local_day_start(day)
         return replace(base, start=start, end=start + timedelta(days=1))
 
-    trend = [q.dossiers(per_day(d), q.received(per_day(d))) for d in days]
+    trend = [q.dossiers(per_day(d), q.received(per_day(d), by_period=True)) for d in days]
     trend += [q.dossiers(per_day(d), q.ended(per_day(d))) for d in days]
     late = q.dossiers(base, q.RUNNING, f"{sa.OVERDUE.name} = true")
     rows, counts, listed = await asyncio.gather(
-        figures.table(client, scope, procedures, by="agency"),
+        figures.table(client, scope, procedures, by="agency", portal_feed=portal_feed),
         figures.count_all(client, [*trend, late]),
         _overdue(client, late, dossier_url),
     )
@@ -162,6 +164,7 @@ def render(snap: Snapshot) -> str:
         trend=trend,
         total_score=round(total, 2),
         total_points=sum(s.points for s in snap.scores),
+        not_counted=not_counted(),
         now=datetime.now(VIETNAM),
         vn=VIETNAM,
     )
@@ -191,8 +194,10 @@ def router(
     *,
     dossier_url: str = DOSSIER_URL,
     dependencies: Sequence[Depends] = (),
+    portal_feed: Path | None = None,
 ) -> APIRouter:
-    """GET /dashboard[?from=YYYY-MM-DD&to=YYYY-MM-DD&agency=CODE] as server-rendered HTML."""
+    """GET /dashboard[?from=YYYY-MM-DD&to=YYYY-MM-DD&agency=CODE] as server-rendered HTML;
+    `portal_feed` (the worker's portal outbox) scores the portal synchronisation."""
     procs = (
         list(procedures)
         if procedures is not None
@@ -210,7 +215,9 @@ def router(
             scope = scope_of(start, end, agency, datetime.now(UTC))
         except UserError as err:
             return HTMLResponse(f"<p>{_ENV.from_string('{{ e }}').render(e=str(err))}</p>", 400)
-        snap = await snapshot(await get_client(), scope, procs, dossier_url)
+        snap = await snapshot(
+            await get_client(), scope, procs, dossier_url, portal_feed=portal_feed
+        )
         return HTMLResponse(render(snap))
 
     return api

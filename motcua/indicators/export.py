@@ -32,8 +32,10 @@ REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("online_rate", "Tỷ lệ trực tuyến"),
     ("online_payment_rate", "Tỷ lệ thanh toán trực tuyến"),
     ("digitised_rate", "Tỷ lệ số hóa"),
+    ("portal_sync_rate", "Tỷ lệ đồng bộ lên Cổng DVCQG"),
     ("satisfaction_rate", "Tỷ lệ hài lòng"),
     ("average_processing_days", "Thời gian giải quyết TB (ngày làm việc)"),
+    ("processing_days_estimated", "trong đó ước tính (đếm theo khoảng ngày)"),
     ("handled", "Hồ sơ có bước của đơn vị"),
     ("handled_late", "trong đó bước quá hạn"),
 )
@@ -93,6 +95,8 @@ def text(rows: Sequence[Row]) -> str:
             cell = _cell(values[k])
             cells.append(f"{cell[:w]:<{w}}" if k == "label" else f"{cell:>{w}}")
         lines.append(" ".join(cells))
+    if any(r.processing_days_estimated for r in rows):
+        lines.append("avgdays: estimated from counts per range of days (many dossiers)")
     if rows:
         total = rows[-1]
         lines.append("")

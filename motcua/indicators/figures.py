@@ -1,7 +1,8 @@
 """One row of indicators per scope, from visibility counts run together.
 
 Counts only, except the average processing time: visibility has no SUM, so that one figure
-lists the ended dossiers' `ProcessingDays` (one page per 1,000 dossiers). Visibility is
+lists the ended dossiers' `ProcessingDays` (one page per 1,000 dossiers) when they are few,
+and is estimated from counts per range of days when they are many (`EXACT_UP_TO`). Visibility is
 eventually consistent: a dossier that changed a moment ago may still be counted as before.
 """
 
@@ -11,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, Field
@@ -18,13 +20,16 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
+from motcua.indicators import portal
 from motcua.indicators import queries as q
 from procedures.models import Channel, Procedure, ResultType
 from runtime.errors import UserError
 from workflows import search_attributes as sa
 
-CONCURRENCY = 16
-"""Count queries in flight at once: the server runs them in parallel, SQLite one at a time."""
+CONCURRENCY = 4
+"""Count queries in flight at once. SQLite answers them about one at a time anyway, and at
+100,000 dossiers 16 in flight made the embedded server fail its own namespace lookup behind
+them ("Namespace default is not found", BENCHMARKS.md); Elasticsearch would take more."""
 RATINGS = range(1, 6)
 SATISFIED = 4
 """A rating of 4 or 5 stars counts as satisfied."""
@@ -58,6 +63,12 @@ class Row(BaseModel):
     ratings: dict[int, int] = Field(description="Stars -> ratings given in the period.")
     processing_days_total: float
     processing_days_count: int
+    processing_days_estimated: bool = Field(
+        False, description="The working days total is estimated from counts (`histogram`)."
+    )
+    portal_synced: int | None = Field(
+        None, description="Ended in the period, its end status in the portal feed (portal.py)."
+    )
     handled: int | None = Field(None, description="Agency rows: ended dossiers it had a step of.")
     handled_late: int | None = Field(None, description="... of which one of its steps was late.")
 
@@ -78,6 +89,11 @@ class Row(BaseModel):
             "online_rate": _rate(self.received_by_channel.get(Channel.ONLINE, 0), self.received),
             "online_payment_rate": _rate(self.paid_online, self.with_fees),
             "digitised_rate": _rate(self.digitised, self.received),
+            "portal_sync_rate": (
+                None
+                if self.portal_synced is None
+                else _rate(self.portal_synced, self.finished + self.refused + self.withdrawn)
+            ),
             "satisfaction_rate": _rate(
                 sum(n for stars, n in self.ratings.items() if stars >= SATISFIED), rated
             ),
@@ -139,6 +155,37 @@ async def processing_days(
     return {k: (round(total, 2), int(n)) for k, (total, n) in sums.items()}
 
 
+EXACT_UP_TO = 2_000
+"""Up to this many dossiers decided in a table's period, the average processing time lists
+them and is exact (about 0.5 ms a dossier on SQLite visibility); above, `histogram` estimates
+it from counts."""
+DAY_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90)
+"""Bucket edges in working days: [0, 0.5), [0.5, 1) ... [90, ∞)."""
+
+
+async def histogram(client: Client, scopes: Sequence[q.Scope]) -> list[tuple[float, int]]:
+    """Per scope, the decided dossiers' working days (an estimate) and their number (exact):
+    counted per `DAY_BUCKETS` bucket, each dossier taken at its bucket's middle (the last,
+    open bucket at its lower edge). Off by at most half a bucket's width a dossier."""
+    edges = (0.0, *map(float, DAY_BUCKETS))
+    bounds = list(zip(edges, (*edges[1:], None), strict=True))
+    days = sa.PROCESSING_DAYS.name
+
+    def bucket(lo: float, hi: float | None) -> str:
+        return f"{days} >= {lo}" + (f" AND {days} < {hi}" if hi is not None else "")
+
+    queries = [
+        q.dossiers(s, q.ended(s), DECIDED, bucket(lo, hi)) for s in scopes for lo, hi in bounds
+    ]
+    counts = await count_all(client, queries)
+    middles = [lo if hi is None else (lo + hi) / 2 for lo, hi in bounds]
+    out = []
+    for i in range(len(scopes)):
+        cells = counts[i * len(bounds) : (i + 1) * len(bounds)]
+        out.append((round(sum(n * m for n, m in zip(cells, middles, strict=True)), 2), sum(cells)))
+    return out
+
+
 async def row(
     client: Client,
     scope: q.Scope,
@@ -147,6 +194,7 @@ async def row(
     participant: str | None = None,
     days: tuple[float, int] = (0.0, 0),
     procedures: Sequence[str] = (),
+    portal_synced: int | None = None,
 ) -> Row:
     """Count every figure of `scope`; `participant` adds an agency's own steps; `days` is the
     processing time listed by `processing_days` (total working days, dossiers); `procedures`,
@@ -173,16 +221,16 @@ async def row(
         "open_late": q.dossiers(scope, q.open_at(scope.end), q.late_at(scope.end)),
         "supplement": q.dossiers(scope, got, f"{sa.SUPPLEMENTS.name} >= 1"),
         "apology": q.dossiers(scope, end, f"{sa.APOLOGIES.name} >= 1"),
-        "digitised": q.dossiers(scope, got, f"{sa.DIGITISED.name} = true"),
+        "digitised": q.dossiers(scope, got, q.flag(sa.DIGITISED.name)),
     }
     covered = [scope.procedure] if scope.procedure else list(procedures)
     if covered:
         queries.update({f"rating:{k}": q.rated(scope, covered, k) for k in RATINGS})
     fees = sorted(fee_procedures)
     if fees:
-        in_fees = f"{sa.PROCEDURE_CODE.name} IN ({', '.join(map(q.literal, fees))})"
+        in_fees = q.unindexed(f"{sa.PROCEDURE_CODE.name} IN ({', '.join(map(q.literal, fees))})")
         queries["with_fees"] = q.dossiers(scope, got, in_fees)
-        queries["paid_online"] = q.dossiers(scope, got, in_fees, f"{sa.PAID_ONLINE.name} = true")
+        queries["paid_online"] = q.dossiers(scope, got, in_fees, q.flag(sa.PAID_ONLINE.name))
     if participant:
         queries["handled"] = q.participated(scope, participant)
         queries["handled_late"] = q.participated(scope, participant, late=True)
@@ -214,6 +262,7 @@ async def row(
         ratings={k: n.get(f"rating:{k}", 0) for k in RATINGS},
         processing_days_total=days[0],
         processing_days_count=days[1],
+        portal_synced=portal_synced,
         handled=n.get("handled"),
         handled_late=n.get("handled_late"),
     )
@@ -225,12 +274,16 @@ async def table(
     procedures: Iterable[Procedure],
     by: str = "agency",
     average: bool = True,
+    portal_feed: Path | None = None,
+    exact_up_to: int = EXACT_UP_TO,
 ) -> list[Row]:
-    """Rows per agency or per procedure of the catalogue (narrowed by `scope`), then the total.
+    """Rows per agency or per procedure of the catalogue (narrowed by `scope`), then the total
+    (their sum, `total`).
 
     The groups come from the catalogue, not from listing dossiers: a count per cell. The
-    average processing time is the one listing (about 1 ms a dossier on SQLite visibility,
-    BENCHMARKS.md); `average=False` leaves it out (0 dossiers counted).
+    average processing time is the one listing, up to `exact_up_to` decided dossiers, then an
+    estimate from counts (`histogram`); `average=False` leaves it out (0 dossiers counted).
+    `portal_feed`, the worker's portal outbox, gives the portal synchronisation.
     """
     procs = [
         p
@@ -242,8 +295,10 @@ async def table(
     fees = [p.code for p in procs if p.fees]
     scope = replace(scope, catalogue=tuple(sorted(p.code for p in procs)))
     groups: list[tuple[q.Scope, str, str | None, list[str]]]
+    group_of: dict[str, str] = {}
     if by == "procedure":
         key = sa.PROCEDURE_CODE
+        group_of = {p.code: p.code for p in procs}
         groups = [
             (replace(scope, procedure=p.code), f"{p.code} {p.name}", None, [p.code]) for p in procs
         ]
@@ -255,6 +310,7 @@ async def table(
             a = p.agencies[p.receiving_agency]
             names.setdefault(a.code, a.name)
             codes.setdefault(a.code, []).append(p.code)
+            group_of[p.code] = a.code
         groups = [
             (replace(scope, agency=code), f"{code} {name}", code, codes[code])
             for code, name in sorted(names.items())
@@ -263,20 +319,95 @@ async def table(
         raise UserError(f"cannot group by {by!r}: agency or procedure")
     total_label = scope.agency or scope.procedure or scope.sector or "Toàn tỉnh (province)"
     decided = q.dossiers(scope, q.ended(scope), DECIDED)
-    days = await _visibility(client, processing_days(client, decided, key)) if average else {}
-    every = (round(sum(t for t, _ in days.values()), 2), sum(n for _, n in days.values()))
+    feed = (
+        asyncio.create_task(
+            asyncio.to_thread(portal.synced, portal_feed, scope.start, scope.end, group_of)
+        )
+        if portal_feed
+        else None
+    )
+
+    def group(s: q.Scope) -> str:
+        return (s.procedure if by == "procedure" else s.agency) or ""
+
+    days: dict[str, tuple[float, int]] = {}
+    estimated = False
+    if average:
+        (n,) = await count_all(client, [decided])
+        if n <= exact_up_to:
+            days = await _visibility(client, processing_days(client, decided, key))
+        else:
+            scopes = [s for s, *_ in groups]
+            days = dict(zip(map(group, scopes), await histogram(client, scopes), strict=True))
+            estimated = True
+    synced = await feed if feed else None
 
     def days_of(s: q.Scope) -> tuple[float, int]:
-        return days.get((s.procedure if by == "procedure" else s.agency) or "", (0.0, 0))
+        return days.get(group(s), (0.0, 0))
+
+    def synced_of(s: q.Scope) -> int | None:
+        return None if synced is None else synced.get(group(s), 0)
+
+    per_group = [days_of(s) for s, *_ in groups]
+    every = (round(sum(t for t, _ in per_group), 2), sum(n for _, n in per_group))
 
     rows = await asyncio.gather(
         *(
-            row(client, s, label, fees, participant, days_of(s), covered)
+            row(client, s, label, fees, participant, days_of(s), covered, synced_of(s))
             for s, label, participant, covered in groups
-        ),
-        row(client, scope, str(total_label), fees, days=every, procedures=scope.catalogue),
+        )
     )
-    return list(rows)
+    out = [*rows, total(rows, str(total_label), scope, every)]
+    return (
+        [r.model_copy(update={"processing_days_estimated": True}) for r in out]
+        if estimated
+        else out
+    )
+
+
+def total(rows: Sequence[Row], label: str, scope: q.Scope, days: tuple[float, int]) -> Row:
+    """The sum of the group rows, without a query of its own: every dossier of the catalogue
+    has one receiving agency and one procedure, so agencies (or procedures) partition the
+    dossiers and every figure adds up. (A dossier whose receiving agency receives no
+    procedure of the catalogue any more is in no agency row, so not in this sum either.)"""
+    channels = {c.value: sum(r.received_by_channel[c.value] for r in rows) for c in Channel}
+    added = {
+        name: sum(getattr(r, name) for r in rows)
+        for name in (
+            "carried_over",
+            "received",
+            "finished_early",
+            "finished_on_time",
+            "finished_late",
+            "refused",
+            "withdrawn",
+            "stopped",
+            "in_progress_on_time",
+            "in_progress_overdue",
+            "supplement_requested",
+            "apologies",
+            "digitised",
+            "paid_online",
+            "with_fees",
+        )
+    }
+    return Row(
+        label=label,
+        agency=scope.agency,
+        procedure=scope.procedure,
+        start=scope.start,
+        end=scope.end,
+        received_by_channel=channels,
+        ratings={k: sum(r.ratings[k] for r in rows) for k in RATINGS},
+        processing_days_total=days[0],
+        processing_days_count=days[1],
+        portal_synced=(
+            None
+            if not rows or any(r.portal_synced is None for r in rows)
+            else sum(r.portal_synced or 0 for r in rows)
+        ),
+        **added,
+    )
 
 
 class OfficerFigures(BaseModel):

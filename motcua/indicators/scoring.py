@@ -22,6 +22,13 @@ class Component(BaseModel):
     points: float
 
 
+class NotCounted(BaseModel):
+    """A component of the decision with nothing in the dossiers to count it from."""
+
+    name: str
+    reason: str
+
+
 class Score(BaseModel):
     """One component's score for a row; `rate` None when nothing was there to rate."""
 
@@ -37,6 +44,12 @@ class Score(BaseModel):
 def components() -> tuple[Component, ...]:
     data = yaml.safe_load(COMPONENTS_FILE.read_text(encoding="utf-8"))
     return tuple(Component.model_validate(c) for c in data["components"])
+
+
+@cache
+def not_counted() -> tuple[NotCounted, ...]:
+    data = yaml.safe_load(COMPONENTS_FILE.read_text(encoding="utf-8"))
+    return tuple(NotCounted.model_validate(c) for c in data.get("not_counted", ()))
 
 
 def points(rate: float, target: float, full: float) -> float:

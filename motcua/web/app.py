@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
 from motcua import client, metrics
-from motcua.indicators import dashboard
+from motcua.indicators import dashboard, portal
 from motcua.web import api, citizen, officer
 from motcua.web.auth import IdentityDirectory, OfficerDirectory
 from motcua.web.context import Web
@@ -90,7 +90,12 @@ def create_app(
     procedures = [frozen.procedure for frozen in web.catalog.values()]
     app.include_router(metrics.router(temporal_client, procedures))
     app.include_router(
-        dashboard.router(temporal_client, procedures, dependencies=[Depends(signed_in_officer)])
+        dashboard.router(
+            temporal_client,
+            procedures,
+            dependencies=[Depends(signed_in_officer)],
+            portal_feed=portal.feed_of(settings.data_dir),
+        )
     )
     return app
 
