@@ -278,6 +278,7 @@ async def inbox(
         page=page,
         procedure=procedure,
         status=status,
+        cache=web.inbox_cache,
     )
 
 

@@ -46,6 +46,9 @@ class Web:
         self.limiter = limiter
         self.catalog = catalog
         self.temporal: Client | None = None
+        self.inbox_cache = client.InboxCache(
+            settings.inbox_count_seconds, settings.inbox_page_seconds
+        )
         self.env = Environment(
             loader=PackageLoader("motcua.web", "templates"),
             autoescape=select_autoescape(default=True),

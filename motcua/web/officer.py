@@ -105,6 +105,7 @@ async def inbox(
         page=page[:4000] or None,
         procedure=procedure or None,
         status=wanted,
+        cache=web.inbox_cache,
     )
     rows = await _with_own_actions(web, sess, officer, list(found.rows), scope == "role")
     return web.page(
