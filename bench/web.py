@@ -1,7 +1,7 @@
 """The web app under load: online submissions through the API, then officers' inbox pages.
 
-    python bench/web.py [--seed 10000] [--dossiers 200] [--concurrency 20]
-                        [--officers 50] [--seconds 60] [--think 0] [--projection]
+    python bench/web.py [--seed 10000] [--dossiers 200] [--concurrency 20] [--officers 50]
+                        [--seconds 60] [--think 0,2] [--inbox-cache 0,2,projection]
 
 Starts an embedded Temporal server on free ports in a temporary folder, `worker.py` and
 `motcua web` as their own processes (the bench's HTTP clients do not share their CPU), then:
@@ -14,14 +14,18 @@ Starts an embedded Temporal server on free ports in a temporary folder, `worker.
 3. waits until visibility lists them all in the desk's inbox;
 4. signs `--officers` officers of that desk in through `POST /api/v1/session` (each their own
    login, argon2id-hashed like any officer's);
-5. profiles one page alone: each visibility call of the inbox, `client.inbox`, the JSON
-   inbox and the HTML page, one at a time;
-6. has every officer load inbox pages for `--seconds`, all at once, each waiting `--think`
-   seconds between pages: the first page, the next page (its token), the overdue ones, one
-   procedure's; latency percentiles per kind, errors, CPU of the web process and the server;
-7. with `--projection`: the same inbox answered by a read-model table (SQLite, indexed by
-   agency, role, overdue and due instant) filled with the same rows, queried by as many
-   officers at once (`Projection`), for comparison.
+5. for each inbox of `--inbox-cache` in turn, a web process of its own: `motcua web
+   --inbox-cache N` (visibility, its answers shared N seconds; 0 asks visibility for every
+   page), or `projection`: the same app with its inbox answered by a read-model table (SQLite,
+   indexed by agency, role, overdue and due instant: `Projection`) filled with the rows
+   visibility lists, through `create_app(inbox=...)`. For each:
+   - the officers sign in (`POST /api/v1/session`, each their own login, argon2id-hashed);
+   - one page's parts alone, one call at a time: each visibility call of the inbox,
+     `client.inbox`, the JSON inbox, the HTML page, its next page;
+   - every officer loads inbox pages for `--seconds`, all at once, waiting `--think` seconds
+     (each value in turn, 0 = none) between pages: the first page, the next page (its token),
+     the overdue ones, one procedure's; latency percentiles per kind, errors, CPU per page of
+     the web process and of the Temporal server.
 
 Seeded rows: the real dossier is ~0.3 s of worker CPU to open (signed receipt PDF, portal
 records), 50 minutes of a shared 2-core machine for 10,000. The inbox reads nothing but
@@ -37,7 +41,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
+import json
 import os
 import random
 import re
@@ -66,6 +72,7 @@ from compare import cpu_seconds, free_port, load_average, spawn_worker
 
 from motcua import client as ops
 from motcua import officers, publication
+from motcua.client.views import InboxPage, InboxRow
 from motcua.devserver import DevServer
 from procedures.loader import load_catalog
 from workflows import search_attributes as sa
@@ -406,10 +413,22 @@ class Projection:
         return len(rows)
 
     def page(
-        self, overdue_only: bool = False, procedure: str | None = None, after: Any = None
+        self,
+        overdue_only: bool = False,
+        procedure: str | None = None,
+        after: Any = None,
+        *,
+        agency: str = AGENCY,
+        role: str | None = ROLE,
+        size: int = 25,
     ) -> tuple[int, int, list[tuple[Any, ...]]]:
+        """(count, overdue count, a page of (overdue, due_at, dossier, procedure, status,
+        received_at, role)) after the keyset `after` (a row's first three values)."""
         db = self.db()
-        where, args = "agency = ? AND role = ?", [AGENCY, ROLE]
+        where, args = "agency = ?", [agency]
+        if role:
+            where += " AND role = ?"
+            args.append(role)
         if procedure:
             where += " AND procedure = ?"
             args.append(procedure)
@@ -424,48 +443,86 @@ class Projection:
             keyset = " AND (-overdue, due_at, dossier) > (?, ?, ?)"
             more = [-after[0], after[1], after[2]]
         rows = db.execute(
-            f"SELECT overdue, due_at, dossier, procedure, status, received_at FROM inbox_task "
-            f"WHERE {where}{keyset} ORDER BY overdue DESC, due_at, dossier LIMIT 25",
-            [*args, *more],
+            f"SELECT overdue, due_at, dossier, procedure, status, received_at, role "
+            f"FROM inbox_task WHERE {where}{keyset} "
+            f"ORDER BY overdue DESC, due_at, dossier LIMIT ?",
+            [*args, *more, size],
         ).fetchall()
         return total, late, rows
 
 
-async def projection_load(
-    projection: Projection, officers_: int, seconds: float, think: float, procedure: str
-) -> dict[str, list[float]]:
-    """The same page mix, answered by the projection, `officers_` at once (one thread each,
-    as a web process's threadpool would run them)."""
-    took: dict[str, list[float]] = defaultdict(list)
-    stop = time.perf_counter() + seconds
-    rng = random.Random(50)
-    _, _, first_rows = projection.page()
-    last = first_rows[-1]
+class ProjectionInbox:
+    """`client.inbox` answered by the projection (an `InboxSource`): what the web app would
+    run if the read model were built, served by `--serve-projection` for the page's figures."""
 
-    def answer(kind: str) -> None:
-        if kind == "first":
-            projection.page()
-        elif kind == "next":
-            projection.page(after=last)
-        elif kind == "overdue":
-            projection.page(overdue_only=True)
-        else:
-            projection.page(procedure=procedure)
+    def __init__(self, projection: Projection) -> None:
+        self.projection = projection
 
-    async def officer(start: int) -> None:
-        i = start
-        await asyncio.sleep(rng.random() * max(think, 0.2))
-        while time.perf_counter() < stop:
-            kind = KINDS[i % len(KINDS)]
-            i += 1
-            t0 = time.perf_counter()
-            await asyncio.to_thread(answer, kind)
-            took[kind].append(time.perf_counter() - t0)
-            if think:
-                await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
+    async def __call__(
+        self,
+        client: Client,
+        agency_code: str,
+        role: str | None = None,
+        overdue_only: bool = False,
+        *,
+        page_size: int = 50,
+        page: str | None = None,
+        details: bool = False,
+        procedure: str | None = None,
+        status: PortalStatus | None = None,
+        cache: Any = None,
+    ) -> InboxPage:
+        after = json.loads(base64.urlsafe_b64decode(page)) if page else None
+        total, late, rows = await asyncio.to_thread(
+            self.projection.page,
+            overdue_only,
+            procedure,
+            after and after["key"],
+            agency=agency_code,
+            role=role,
+            size=page_size,
+        )
+        shown = after["shown"] if after else 0
+        found = tuple(
+            InboxRow(
+                dossier=dossier,
+                procedure_code=code,
+                waiting_on=(task_role,),
+                status=PortalStatus(status_),
+                received_at=datetime.fromisoformat(received),
+                due_at=datetime.fromisoformat(due),
+                overdue=bool(late_),
+            )
+            for late_, due, dossier, code, status_, received, task_role in rows
+        )
+        token = None
+        if len(rows) == page_size:
+            key = {"key": list(rows[-1][:3]), "shown": shown + len(rows)}
+            token = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+        return InboxPage(
+            agency=agency_code,
+            role=role,
+            overdue_only=overdue_only,
+            total=total,
+            overdue=late,
+            first=shown + 1,
+            rows=found,
+            next_page=token,
+        )
 
-    await asyncio.gather(*(officer(i) for i in range(officers_)))
-    return took
+
+def serve_projection(port: int, data: Path, db: Path) -> None:
+    """`motcua web` with its inbox answered by the projection in `db` (`--serve-projection`)."""
+    from motcua.commands.web import settings_for
+    from motcua.web.app import create_app
+    from motcua.web.serve import serve
+
+    app = create_app(settings_for(data, 0), inbox=ProjectionInbox(Projection(db)))
+
+    async def forever() -> None:
+        await serve(app, "127.0.0.1", port, asyncio.Event())
+
+    asyncio.run(forever())
 
 
 def report_load(title: str, took: dict[str, list[float]], seconds: float) -> list[str]:
@@ -475,8 +532,11 @@ def report_load(title: str, took: dict[str, list[float]], seconds: float) -> lis
     return lines
 
 
-def start_web(data: Path, address: str, cache: float) -> tuple[subprocess.Popen[bytes], str]:
-    """`motcua web` in its own process, with `--inbox-cache cache`; its base URL."""
+def start_web(
+    data: Path, address: str, cache: str, projection: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`motcua web --inbox-cache cache` in its own process (or, given `projection`, the same
+    app with its inbox answered by that table); its base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -484,8 +544,12 @@ def start_web(data: Path, address: str, cache: float) -> tuple[subprocess.Popen[
         "MOTCUA_WEB_SECRET": "b" * 40,
         "MOTCUA_LOG_LEVEL": "warning",
     }
-    command = [sys.executable, "-m", "motcua", "web", "--port", str(port), "--data", str(data)]
-    command += ["--inbox-cache", str(cache)]
+    if projection is None:
+        command = [sys.executable, "-m", "motcua", "web", "--port", str(port), "--data", str(data)]
+        command += ["--inbox-cache", cache]
+    else:
+        command = [sys.executable, __file__, "--serve-projection", str(port), str(data)]
+        command += [str(projection)]
     web = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[1])
     return web, f"http://127.0.0.1:{port}"
 
@@ -513,9 +577,9 @@ async def run(args: argparse.Namespace) -> None:
     server_pid = server._process.pid if server._process else 0
     worker = spawn_worker(server.address, data, script="worker.py")
     temporal = await Client.connect(server.address)
-    caches = [float(c) for c in args.inbox_cache.split(",")]
+    variants = args.inbox_cache.split(",")
     thinks = [float(t) for t in args.think.split(",")]
-    web, base = start_web(data, server.address, caches[0])
+    web, base = start_web(data, server.address, variants[0])
     clients: list[httpx.AsyncClient] = []
     try:
         await wait_http(base, web)
@@ -531,12 +595,17 @@ async def run(args: argparse.Namespace) -> None:
             )
         open_ = args.seed + args.dossiers
         procedure = desk_procedures()[0]
-        for i, cache in enumerate(caches):
+        for i, variant in enumerate(variants):
+            table = None
+            if variant == "projection":
+                table = folder / "projection.sqlite"
+                rows = await Projection(table).fill(temporal)
+                say(f"projection filled with {rows} rows (the same rows visibility lists)")
             if i:
                 await stop_web(web)
-                web, base = start_web(data, server.address, cache)
+                web, base = start_web(data, server.address, variant, table)
                 await wait_http(base, web)
-            say(f"--- motcua web --inbox-cache {cache}")
+            say(f"--- inbox from {variant if table else f'visibility, --inbox-cache {variant}'}")
             signed: list[float] = []
             for user in users:  # one after the other: argon2id is meant to be slow
                 http, took_ = await sign_in(base, user)
@@ -571,22 +640,6 @@ async def run(args: argparse.Namespace) -> None:
             for http in clients:
                 await http.aclose()
             clients = []
-        if args.projection:
-            projection = Projection(folder / "projection.sqlite")
-            rows = await projection.fill(temporal)
-            say(f"projection filled with {rows} rows (the same rows visibility lists)")
-            for think in thinks:
-                t0 = time.perf_counter()
-                took_proj = await projection_load(
-                    projection, args.officers, args.seconds, think, procedure
-                )
-                elapsed = time.perf_counter() - t0
-                title = (
-                    f"projection's answers (count, overdue count, a page), {args.officers} at "
-                    f"once, think {think} s, load {load_average()}"
-                )
-                for line in report_load(title, took_proj, elapsed):
-                    say(line)
     finally:
         for http in clients:
             await http.aclose()
@@ -602,6 +655,9 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--serve-projection"]:  # PORT DATA DB: the projection's web process
+        serve_projection(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, default=10_000, help="seeded open dossiers")
     parser.add_argument("--dossiers", type=int, default=200, help="real submissions")
@@ -610,9 +666,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="of inbox pages")
     parser.add_argument("--think", default="0,2", help="seconds between pages (values in turn)")
     parser.add_argument("--settle", type=float, default=0, help="seconds before profiling")
-    parser.add_argument("--projection", action="store_true", help="measure the read model too")
     parser.add_argument(
-        "--inbox-cache", default="0,2", help="`motcua web --inbox-cache` values to measure, in turn"
+        "--inbox-cache",
+        default="0,2,projection",
+        help="inboxes measured in turn: `motcua web --inbox-cache` values, `projection`",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     asyncio.run(run(parser.parse_args()))

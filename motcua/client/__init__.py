@@ -28,7 +28,14 @@ from motcua.client.errors import (
     NoWorker,
     UpdateRejected,
 )
-from motcua.client.inbox import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboxCache, inbox, inbox_query
+from motcua.client.inbox import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    InboxCache,
+    InboxSource,
+    inbox,
+    inbox_query,
+)
 from motcua.client.officers import (
     approve_apology,
     claim,
@@ -65,6 +72,7 @@ __all__ = [
     "InboxItem",
     "InboxPage",
     "InboxRow",
+    "InboxSource",
     "InvalidRequest",
     "IssuedDocument",
     "NoWorker",

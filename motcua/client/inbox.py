@@ -8,7 +8,7 @@ import base64
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import Client, WorkflowExecution
@@ -134,6 +134,26 @@ async def inbox(
             else None
         ),
     )
+
+
+class InboxSource(Protocol):
+    """What answers an inbox page: `inbox` (visibility) unless a read model stands in for it
+    (`create_app(inbox=...)`; bench/web.py measures a projection that way)."""
+
+    def __call__(
+        self,
+        client: Client,
+        agency_code: str,
+        role: str | None = None,
+        overdue_only: bool = False,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page: str | None = None,
+        details: bool = False,
+        procedure: str | None = None,
+        status: PortalStatus | None = None,
+        cache: InboxCache | None = None,
+    ) -> Awaitable[InboxPage]: ...
 
 
 async def _listing(

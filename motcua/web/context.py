@@ -34,6 +34,7 @@ class Web:
         storage: Storage,
         limiter: RateLimiter,
         catalog: dict[str, FrozenProcedure],
+        inbox: client.InboxSource = client.inbox,
     ) -> None:
         self.settings = settings
         self.sessions = Sessions(
@@ -46,6 +47,7 @@ class Web:
         self.limiter = limiter
         self.catalog = catalog
         self.temporal: Client | None = None
+        self.inbox = inbox
         self.inbox_cache = client.InboxCache(
             settings.inbox_count_seconds, settings.inbox_page_seconds
         )

@@ -96,7 +96,7 @@ async def inbox(
     if procedure and procedure not in web.catalog:
         raise WebError(422, "Invalid request", f"procedure: no procedure {procedure!r}")
     wanted = PortalStatus(status) if status in PortalStatus._value2member_map_ else None
-    found = await client.inbox(
+    found = await web.inbox(
         web.client(),
         officer.agency,
         officer.role if scope == "role" else None,
