@@ -71,13 +71,13 @@ def settings_for(data: Path, inbox_cache: float = 2.0, **options: bool) -> WebSe
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM."""
-    check_port(args.host, args.port)
     settings = settings_for(
         args.data,
         args.inbox_cache,
         https=args.https,
         trust_forwarded_for=args.trust_forwarded_for,
     )
+    check_port(args.host, args.port)
     app = create_app(settings, catalog_dir=args.catalog)
     print(f"Web: http://{args.host}:{args.port}  (API: /openapi.json)", flush=True)
     stop = asyncio.Event()
