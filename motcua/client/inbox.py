@@ -181,7 +181,7 @@ class InboxCache:
     its TTL. A TTL of 0 asks visibility every time (`motcua inbox` does)."""
 
     def __init__(
-        self, count_seconds: float = 10.0, page_seconds: float = 2.0, max_entries: int = 4096
+        self, count_seconds: float = 10.0, page_seconds: float = 2.0, max_entries: int = 1024
     ) -> None:
         self.count_seconds = count_seconds
         self.page_seconds = page_seconds
@@ -218,7 +218,7 @@ class InboxCache:
         now = time.monotonic()
         kept = self._kept.get(key)
         if kept is None or kept[0] <= now:
-            if len(self._kept) >= self.max_entries:
+            if len(self._kept) >= self.max_entries // 4:  # a page of rows is ~50 kB
                 self._prune(now)
             future: asyncio.Future[T] = asyncio.ensure_future(ask())
             future.add_done_callback(lambda done: self._forget_failed(key, done))
