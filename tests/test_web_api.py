@@ -10,8 +10,14 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 from webserver import PASSWORD, PDF, serve_web, web_trust
+
+from motcua.client import InboxCache, inbox
+from motcua.web.officer import PAGE_SIZE
+from workflows import search_attributes as sa
 
 QUEUES = ["commune", "business", "justice", "police"]
 HOUSEHOLD = "2.000720"
@@ -314,3 +320,82 @@ async def test_the_application_page_names_a_bad_field_in_one_line(web: str) -> N
         assert answer.status_code == 422
         assert 'id="full_name-error"' in answer.text and 'id="id_number-error"' in answer.text
         assert "Traceback" not in answer.text
+
+
+async def _until_listed(temporal: Client, code: str) -> None:
+    """Until visibility itself (no cache) lists the dossier on the desk's first page."""
+    for _ in range(100):
+        page = await inbox(temporal, COMMUNE, "one_stop", page_size=PAGE_SIZE)
+        if any(r.dossier == code for r in page.rows):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"visibility never listed {code}")
+
+
+async def test_officers_of_a_desk_share_its_inbox_page_and_see_their_own_action_at_once(
+    dev_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
+) -> None:
+    desk_login = f"one_stop.{COMMUNE}"
+    async with (
+        run_worker(dev_env.client, QUEUES, data_dir, trust=web_trust(data_dir)),
+        serve_web(dev_env.client, data_dir, inbox_page_seconds=60, inbox_count_seconds=60) as base,
+        httpx.AsyncClient(base_url=base) as citizen,
+        httpx.AsyncClient(base_url=base) as lan,
+        httpx.AsyncClient(base_url=base) as hoa,
+    ):
+        first = (await submit(citizen, str(uuid.uuid4())))["code"]
+        csrf = await sign_in(lan, desk_login)
+        await sign_in(hoa, desk_login)
+        await wait_for_task(lan, first, "receive")
+        await _until_listed(dev_env.client, first)
+        assert f'/officer/dossiers/{first}"' in (await lan.get("/officer")).text
+
+        second = (await submit(citizen, str(uuid.uuid4())))["code"]
+        await wait_for_task(lan, second, "receive")
+        await _until_listed(dev_env.client, second)
+        # The desk's page is the one listed a moment ago, shared: not yet the second dossier.
+        shared = (await hoa.get("/officer")).text
+        assert f'/officer/dossiers/{first}"' in shared
+        assert f'/officer/dossiers/{second}"' not in shared
+
+        # Lan receives the first dossier: gone from her inbox at once, still on the shared page.
+        for action, form in (
+            ("claim", {}),
+            ("complete", {"decision": "accept", "field.business_name": "Tạp hóa An"}),
+        ):
+            done = await lan.post(
+                f"/officer/dossiers/{first}/tasks/receive/{action}", data={"csrf": csrf, **form}
+            )
+            assert done.status_code == 303, done.text
+        assert f'/officer/dossiers/{first}"' not in (await lan.get("/officer")).text
+        assert f'/officer/dossiers/{first}"' in (await hoa.get("/officer")).text
+
+
+async def test_an_inbox_cache_keeps_answers_for_their_seconds_only(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    temporal = dev_env.client
+    procedure = f"T{uuid.uuid4().hex[:12]}"  # selects only this test's workflow
+    query = f"ProcedureCode = '{procedure}'"
+    cache = InboxCache(count_seconds=60, page_seconds=0.5)
+    assert await cache.count(temporal, query) == 0
+    assert (await cache.page(temporal, query, 10, None))[0] == []
+    handle = await temporal.start_workflow(
+        "NeverRun",
+        id=f"cache-{procedure}",
+        task_queue=f"nobody-polls-{procedure}",
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(sa.PROCEDURE_CODE, procedure)]
+        ),
+    )
+    try:
+        for _ in range(100):
+            if (await temporal.count_workflows(query)).count == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await cache.count(temporal, query) == 0  # kept for a minute
+        await asyncio.sleep(0.6)
+        listed, _ = await cache.page(temporal, query, 10, None)
+        assert [wf.id for wf in listed] == [handle.id]  # the page's half second is over
+    finally:
+        await handle.terminate()

@@ -84,3 +84,17 @@ def test_motcua_web_says_in_one_line_when_its_port_is_taken(tmp_path: Path) -> N
         )
     assert done.returncode == 1
     assert done.stderr.strip() == f"motcua: port {port} is in use; choose another with --port"
+
+
+def test_motcua_web_refuses_an_inbox_cache_out_of_range_in_one_line(tmp_path: Path) -> None:
+    options = ["--inbox-cache", "600", "--data", str(tmp_path), "--port", str(free_port())]
+    done = subprocess.run(
+        [sys.executable, "-m", "motcua", "web", *options],
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "motcua: --inbox-cache: between 0 and 60 seconds"

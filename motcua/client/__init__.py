@@ -28,7 +28,14 @@ from motcua.client.errors import (
     NoWorker,
     UpdateRejected,
 )
-from motcua.client.inbox import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, inbox, inbox_query
+from motcua.client.inbox import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    InboxCache,
+    InboxSource,
+    inbox,
+    inbox_query,
+)
 from motcua.client.officers import (
     approve_apology,
     claim,
@@ -61,9 +68,11 @@ __all__ = [
     "Acted",
     "CitizenStatus",
     "DossierNotFound",
+    "InboxCache",
     "InboxItem",
     "InboxPage",
     "InboxRow",
+    "InboxSource",
     "InvalidRequest",
     "IssuedDocument",
     "NoWorker",

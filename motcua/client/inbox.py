@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import Client, WorkflowExecution
@@ -16,6 +19,7 @@ from motcua.client.views import InboxItem, InboxPage, InboxRow
 from workflows import search_attributes as sa
 from workflows.api import PortalStatus, TaskStatus
 
+T = TypeVar("T")
 QUERY_CONCURRENCY = 16
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -65,6 +69,7 @@ async def inbox(
     details: bool = False,
     procedure: str | None = None,
     status: PortalStatus | None = None,
+    cache: InboxCache | None = None,
 ) -> InboxPage:
     """One page of the dossiers waiting on an agency (or one of its roles), overdue first.
 
@@ -78,8 +83,10 @@ async def inbox(
     each group in visibility's order (latest received first), and rows are sorted by due
     instant within a page. Visibility is eventually consistent: a dossier changed a moment
     ago may be missing, listed with its previous roles, or (when it just fell overdue) listed
-    on two pages.
+    on two pages. With a `cache`, counts and pages are visibility's answers of the last few
+    seconds, shared by every caller of the process (`InboxCache`).
     """
+    cache = cache or _NO_CACHE
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"page size must be between 1 and {MAX_PAGE_SIZE}")
     base = inbox_query(agency_code, role, procedure=procedure, status=status)
@@ -94,15 +101,15 @@ async def inbox(
         counts, (found, group, token) = await visibility_errors(
             client,
             asyncio.gather(
-                asyncio.gather(*map(client.count_workflows, counted)),
-                _listing(client, groups, cursor, page_size),
+                asyncio.gather(*(cache.count(client, query) for query in counted)),
+                _listing(client, groups, cursor, page_size, cache),
             ),
         )
-        total, late = counts[0].count, counts[-1].count
+        total, late = counts[0], counts[-1]
     else:  # later pages repeat the first page's counts: each count scans the whole inbox
         total, late = cursor.counts
         found, group, token = await visibility_errors(
-            client, _listing(client, groups, cursor, page_size)
+            client, _listing(client, groups, cursor, page_size, cache)
         )
     rows = [_row(wf, agency_code) for wf in found]
     if details:
@@ -129,22 +136,111 @@ async def inbox(
     )
 
 
+class InboxSource(Protocol):
+    """What answers an inbox page: `inbox` (visibility) unless a read model stands in for it
+    (`create_app(inbox=...)`; bench/web.py measures a projection that way)."""
+
+    def __call__(
+        self,
+        client: Client,
+        agency_code: str,
+        role: str | None = None,
+        overdue_only: bool = False,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page: str | None = None,
+        details: bool = False,
+        procedure: str | None = None,
+        status: PortalStatus | None = None,
+        cache: InboxCache | None = None,
+    ) -> Awaitable[InboxPage]: ...
+
+
 async def _listing(
-    client: Client, groups: list[str], cursor: _Cursor, size: int
+    client: Client, groups: list[str], cursor: _Cursor, size: int, cache: InboxCache
 ) -> tuple[list[WorkflowExecution], int, bytes | None]:
     """Up to `size` dossiers from `cursor` on, group after group; where the next page starts."""
     found: list[WorkflowExecution] = []
     group, token = cursor.group, cursor.token
     while len(found) < size and group < len(groups):
-        listing = client.list_workflows(
-            groups[group], page_size=size - len(found), next_page_token=token
-        )
-        await listing.fetch_next_page()
-        found += listing.current_page or ()
-        token = listing.next_page_token or None
+        listed, token = await cache.page(client, groups[group], size - len(found), token)
+        found += listed
         if token is None:
             group += 1
     return found, group, token
+
+
+class InboxCache:
+    """Visibility's answers behind inboxes, kept a few seconds and shared by every officer a
+    process serves: fifty officers of one desk opening their inbox cost one count of it per
+    `count_seconds` and one listing per `page_seconds`, not fifty (BENCHMARKS.md, "The web
+    app"). Concurrent identical calls share one answer in flight. Failures are not kept.
+
+    Per process and only a short delay added to visibility's own: several processes behind a
+    load balancer each ask visibility at most that often, and none shows an answer older than
+    its TTL. A TTL of 0 asks visibility every time (`motcua inbox` does)."""
+
+    def __init__(
+        self, count_seconds: float = 10.0, page_seconds: float = 2.0, max_entries: int = 1024
+    ) -> None:
+        self.count_seconds = count_seconds
+        self.page_seconds = page_seconds
+        self.max_entries = max_entries
+        self._kept: dict[tuple[Any, ...], tuple[float, asyncio.Future[Any]]] = {}
+
+    async def count(self, client: Client, query: str) -> int:
+        """How many workflows `query` selects."""
+
+        async def ask() -> int:
+            return (await client.count_workflows(query)).count
+
+        key = ("count", client.namespace, query)
+        return await self._shared(key, self.count_seconds, ask)
+
+    async def page(
+        self, client: Client, query: str, size: int, token: bytes | None
+    ) -> tuple[list[WorkflowExecution], bytes | None]:
+        """One visibility page of `query` from `token`; the next page's token (None: the end)."""
+
+        async def ask() -> tuple[list[WorkflowExecution], bytes | None]:
+            listing = client.list_workflows(query, page_size=size, next_page_token=token)
+            await listing.fetch_next_page()
+            return list(listing.current_page or ()), listing.next_page_token or None
+
+        key = ("page", client.namespace, query, size, token)
+        return await self._shared(key, self.page_seconds, ask)
+
+    async def _shared(
+        self, key: tuple[Any, ...], seconds: float, ask: Callable[[], Awaitable[T]]
+    ) -> T:
+        if seconds <= 0:
+            return await ask()
+        now = time.monotonic()
+        kept = self._kept.get(key)
+        if kept is None or kept[0] <= now:
+            if len(self._kept) >= self.max_entries // 4:  # a page of rows is ~50 kB
+                self._prune(now)
+            future: asyncio.Future[T] = asyncio.ensure_future(ask())
+            future.add_done_callback(lambda done: self._forget_failed(key, done))
+            kept = self._kept[key] = (now + seconds, future)
+        result: T = await asyncio.shield(kept[1])
+        return result
+
+    def _forget_failed(self, key: tuple[Any, ...], done: asyncio.Future[Any]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            kept = self._kept.get(key)
+            if kept is not None and kept[1] is done:
+                del self._kept[key]
+
+    def _prune(self, now: float) -> None:
+        """Drop the expired answers, then the oldest ones, to stay under `max_entries`."""
+        for key in [k for k, (until, _) in self._kept.items() if until <= now]:
+            del self._kept[key]
+        while len(self._kept) >= self.max_entries:
+            del self._kept[next(iter(self._kept))]
+
+
+_NO_CACHE = InboxCache(0, 0)
 
 
 class _Cursor(BaseModel):

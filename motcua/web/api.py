@@ -275,7 +275,7 @@ async def inbox(
     """The signed-in officer's inbox (their role's, or `scope=agency`), overdue first."""
     web = web_of(request)
     officer = _officer(web, request, None, change=False)
-    return await client.inbox(
+    return await web.inbox(
         web.client(),
         officer.agency,
         officer.role if scope == "role" else None,
@@ -284,6 +284,7 @@ async def inbox(
         page=page,
         procedure=procedure,
         status=status,
+        cache=web.inbox_cache,
     )
 
 

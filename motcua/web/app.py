@@ -50,14 +50,17 @@ def create_app(
     storage: Storage | None = None,
     rate_limiter: RateLimiter | None = None,
     catalog_dir: Path = DEFAULT_CATALOG,
+    inbox: client.InboxSource = client.inbox,
 ) -> FastAPI:
-    """The app; `temporal` is connected at start-up (envconfig) unless one is given."""
+    """The app; `temporal` is connected at start-up (envconfig) unless one is given; inbox
+    pages come from visibility (`client.inbox`) unless a read model's `inbox` is given."""
     web = Web(
         settings,
         directory=directory or IdentityDirectory(settings.data_dir),
         storage=storage or open_storage(settings),
         limiter=rate_limiter or MemoryRateLimiter(),
         catalog=load_catalog(catalog_dir),
+        inbox=inbox,
     )
 
     @asynccontextmanager

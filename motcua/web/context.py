@@ -36,6 +36,7 @@ class Web:
         storage: Storage,
         limiter: RateLimiter,
         catalog: dict[str, FrozenProcedure],
+        inbox: client.InboxSource = client.inbox,
     ) -> None:
         self.settings = settings
         self.sessions = Sessions(
@@ -48,6 +49,10 @@ class Web:
         self.limiter = limiter
         self.catalog = catalog
         self.temporal: Client | None = None
+        self.inbox = inbox
+        self.inbox_cache = client.InboxCache(
+            settings.inbox_count_seconds, settings.inbox_page_seconds
+        )
         self.env = Environment(
             loader=PackageLoader("motcua.web", "templates"),
             autoescape=select_autoescape(default=True),

@@ -135,7 +135,7 @@ async def inbox(
     if procedure and procedure not in web.catalog:
         raise WebError(422, "Invalid request", f"procedure: no procedure {procedure!r}")
     wanted = PortalStatus(status) if status in PortalStatus._value2member_map_ else None
-    found = await client.inbox(
+    found = await web.inbox(
         web.client(),
         officer.agency,
         officer.role if scope == "role" else None,
@@ -144,6 +144,7 @@ async def inbox(
         page=page[:4000] or None,
         procedure=procedure or None,
         status=wanted,
+        cache=web.inbox_cache,
     )
     rows = await _with_own_actions(web, sess, officer, list(found.rows), scope == "role")
     return web.page(

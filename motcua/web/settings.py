@@ -40,6 +40,11 @@ class WebSettings:
     trust_forwarded_for: bool = False
     """Take the client's address from X-Forwarded-For (only behind a proxy that sets it)."""
     session_hours: int = 10
+    inbox_count_seconds: float = 10.0
+    """How long an inbox's counts are shared by the officers of a process (0: count each page)."""
+    inbox_page_seconds: float = 2.0
+    """How long an inbox page's listing is shared by the officers of a process (0: list each
+    time); an officer's own actions show at once regardless (docs/web.md)."""
     temporal_address: str | None = None
     scans: str = "local"
     """Where scans go (`MOTCUA_SCANS`): `local`, under the data folder, or `s3://BUCKET[/PREFIX]`."""
