@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from test_web_api import APPLICANT, COMMUNE, HOUSEHOLD, QUEUES, sign_in, submit
 from webserver import PASSWORD, PDF, serve_web, web_trust
@@ -312,3 +313,20 @@ async def test_one_identity_number_tried_across_many_codes_and_addresses_is_limi
             headers={"X-Forwarded-For": "203.0.113.99"},
         )
         assert other.status_code == 404  # another number is not held back
+
+
+async def test_a_temporal_that_cannot_serve_is_a_503_to_retry(
+    dev_env: WorkflowEnvironment, data_dir: Path
+) -> None:
+    """A namespace the server does not know (misconfigured, or the embedded server losing it
+    under load, as bench/web.py saw) is a 503 with Retry-After, not a 500 or a stack trace."""
+    lost = Client(
+        dev_env.client.service_client,
+        namespace="no-such-namespace",
+        data_converter=dev_env.client.data_converter,
+    )
+    async with serve_web(lost, data_dir) as base, httpx.AsyncClient(base_url=base) as http:
+        await sign_in(http, f"one_stop.{COMMUNE}")
+        answer = await http.get("/api/v1/inbox")
+        assert is_problem(answer, 503)["title"] == "Service unavailable"
+        assert answer.headers["retry-after"] == "2"

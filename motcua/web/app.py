@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from motcua import client, metrics
 from motcua.indicators import dashboard, portal
@@ -188,7 +189,21 @@ def _install_handlers(app: FastAPI, web: Web) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:  # the guard's backstop
+        return failed(request, err)
+
+    def failed(request: Request, err: Exception) -> Response:
+        """An error no rule expected: a Temporal that cannot answer now (overloaded, restarting:
+        "Namespace default is not found" under load) is a 503 to retry, anything else a 500."""
         log.error("web request failed", path=request.url.path, error=type(err).__name__)
+        if isinstance(err, RPCError):
+            return respond(
+                request,
+                503,
+                "Service unavailable",
+                "Temporal cannot serve this request now; try again in a moment",
+                in_vietnamese(client.ServerUnreachable("Temporal")),
+                {"Retry-After": "2"},
+            )
         return respond(request, 500, "Internal error", "internal error; it has been logged")
 
     @app.middleware("http")
@@ -205,8 +220,7 @@ def _install_handlers(app: FastAPI, web: Web) -> None:
         try:
             response = await call_next(request)
         except Exception as err:  # answered here, so no server log holds a stack trace
-            log.error("web request failed", path=request.url.path, error=type(err).__name__)
-            return respond(request, 500, "Internal error", "internal error; it has been logged")
+            return failed(request, err)
         return secured(response)
 
 
