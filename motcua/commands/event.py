@@ -9,9 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from motcua import client, identity
+from activities import DATA_DIR
+from motcua import client, identity, login
 from motcua.commands.output import add_common, emit
+from motcua.commands.task import signed_here
 from runtime.errors import UserError
+from workflows.api import Actor
 
 MAX_DATA_BYTES = 64 * 1024
 """An event's data is a few facts (an amount, a receipt number), not a document."""
@@ -35,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--as",
         dest="actor",
         metavar="USER@AGENCY/ROLE",
-        help="who delivers it (default: the receiving agency's systems, event@AGENCY/system)",
+        help="who delivers it, signed with the embedded default's officers key (default: "
+        "your `motcua login`, else the receiving agency's systems, event@AGENCY/system)",
     )
     add_common(parser)
     parser.set_defaults(handler=run)
@@ -53,11 +57,29 @@ def _data(path: Path) -> dict[str, Any]:
     return data
 
 
-async def run(args: argparse.Namespace) -> int:
-    data = _data(args.data) if args.data else {}
+async def _deliverer(args: argparse.Namespace) -> tuple[Actor, str]:
+    """Who delivers, with the signed assertion every officer's update carries: `--as`, else
+    the logged-in officer, else the receiving agency's systems, signed like `--as`."""
+    if args.actor is None:
+        try:
+            session = login.cached()
+        except UserError:
+            session = None
+        if session is not None:
+            return Actor.signed(session.claims), session.token
     agency = args.dossier.rsplit("-", 2)[0]
     actor = identity.resolve(args.actor or DEFAULT_ACTOR.format(agency=agency))
+    if args.actor is None and not login.signer(DATA_DIR).private_path.exists():
+        raise UserError("not logged in: run `motcua login --user USER` first")
+    return actor, await signed_here(actor, DATA_DIR)
+
+
+async def run(args: argparse.Namespace) -> int:
+    data = _data(args.data) if args.data else {}
+    actor, assertion = await _deliverer(args)
     async with client.session(args.address) as temporal:
-        done = await client.deliver_event(temporal, args.dossier, args.event, actor, data)
+        done = await client.deliver_event(
+            temporal, args.dossier, args.event, actor, data, assertion=assertion
+        )
     emit(done, args.json, lambda: f"{done.code}: {done.message}")
     return 0
