@@ -20,7 +20,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from motcua import client as ops
-from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.calendar import TimeUnit, WorkCalendar
 from procedures.legaltime.clock import deadline
 from procedures.models import (
     CitizenStep,
@@ -253,11 +253,19 @@ async def _running(client: Client, frozen: FrozenProcedure, state: DossierState)
     return found
 
 
-def _wake_at(dossiers: Dossiers, plan: Plan, calendar: WorkCalendar) -> datetime | None:
-    """When skipping time moves the dossiers on: a late task's deadline, or the timeout of a
-    wait whose event never comes."""
-    instants = []
+def _wake_at(
+    dossiers: Dossiers, plan: Plan, calendar: WorkCalendar, after: datetime | None = None
+) -> datetime | None:
+    """When skipping time moves the dossiers on: a late task's deadline, the timeout of a
+    wait whose event never comes; and then, when the head is to approve the apology letter,
+    no later than the instant it is asked for (a skip past it would leave the letter until
+    the dossier is already overdue). Only instants later than `after`, the last skip's,
+    count."""
+    instants: list[datetime] = []
+    apologies: list[datetime] = []
     for frozen, state in dossiers:
+        if APPROVE in plan.decisions.get(APOLOGY_STEP, ()):
+            apologies += filter(None, [_apology_at(frozen, state, calendar)])
         instants += [
             task.due_at + PAST
             for task in state.tasks
@@ -277,7 +285,34 @@ def _wake_at(dossiers: Dossiers, plan: Plan, calendar: WorkCalendar) -> datetime
             receiving = proc.agencies[proc.receiving_agency]
             hours = receiving.office_hours(calendar)
             instants.append(deadline(calendar, waiting.at, limit, hours) + PAST)
-    return min(instants, default=None)
+    if not instants:  # the apology only caps a skip something else calls for
+        return None
+    return min((at for at in instants + apologies if after is None or at > after), default=None)
+
+
+def _apology_at(
+    frozen: FrozenProcedure, state: DossierState, calendar: WorkCalendar
+) -> datetime | None:
+    """When the dossier will ask its head for the apology letter: `before` ahead of the due
+    instant, in the receiving agency's working time; None when it will not (no policy, no
+    extension left, asked already, or the clock stands still)."""
+    proc = frozen.procedure
+    policy, clock = proc.apology, state.clock
+    if policy is None or state.apology is not None or state.result is not None:
+        return None
+    if clock.suspended or clock.extensions >= proc.max_extensions:
+        return None
+    if policy.before.unit is TimeUnit.CALENDAR_DAYS:
+        return clock.due_at - timedelta(days=policy.before.amount) + PAST
+    hours = proc.agencies[proc.receiving_agency].office_hours(calendar)
+    early, late = clock.due_at - timedelta(days=366), clock.due_at
+    while late - early > PAST:  # the first start whose `before` reaches the due instant
+        middle = early + (late - early) / 2
+        if deadline(calendar, middle, policy.before, hours) < clock.due_at:
+            early = middle
+        else:
+            late = middle
+    return late + PAST
 
 
 async def _idle(client: Client, codes: Sequence[str]) -> bool:
@@ -338,6 +373,7 @@ async def play(
     the demo and benchmarks spend no extra call per look on watching for it.
     """
     last_seen: list[int] | None = None
+    skipped: datetime | None = None
     still_since = monotonic()
     codes = [code]
     delivered: set[str] = set()
@@ -368,9 +404,10 @@ async def play(
             last_seen = None
             continue
         seen: list[int] | None = [len(current.timeline) for _, current in dossiers]
-        wake = _wake_at(dossiers, plan, time.calendar) if time else None
+        wake = _wake_at(dossiers, plan, time.calendar, skipped) if time else None
         if time and wake and seen == last_seen and await _idle(client, codes):
             await time.skip_to(wake)
+            skipped = wake
             seen = None  # two looks again before the next skip
         if seen != last_seen:
             still_since = monotonic()

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from helpers import TEST_TRUST, sign
 from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
-from motcua.cli import main
+from motcua.cli import build_parser, main
 from motcua.client import credentials
 from motcua.commands.dev import _same_address
 from motcua.dryrun import APPLICANT as DRY_APPLICANT
@@ -34,6 +35,7 @@ from runtime.catalogue import catalogue_task_queues
 from runtime.workers import WorkerGroup
 from workflows.api import Actor
 
+build_parser()  # imported before any worker runs (see test_dryrun.py)
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORED = Path(__file__).parent / "fixtures" / "authoring"
 APPLICANT = DRY_APPLICANT
@@ -198,3 +200,20 @@ async def test_motcua_event_carries_the_officers_login(
     assert final.result == "approved"
     delivered = next(e for e in final.timeline if e.kind == "event")
     assert delivered.actor == "thu.ngan@000.00.00.H26/one_stop"
+
+
+async def test_the_head_approves_the_apology_when_it_is_asked_for(
+    server: WorkflowEnvironment, own_folder: Path, tmp_path: Path
+) -> None:
+    """`--late examine --decide apology=approve`: officers act at once, the head too, so the
+    letter goes out the moment it is asked for, before the dossier is overdue (the dry run
+    used to skip time past the request to the late task's deadline, and the letter followed
+    the dossier's own deadline)."""
+    frozen = load_procedure(own_folder / "driving-licence-renewal.yaml")
+    decide = ("apology=approve", "approve=return_for_rework,approve")
+    plan = plan_for(frozen, decide, ("examine",), False, 20)
+    run = (await dry_run(server, frozen, tmp_path, plan)).dossiers[0]
+    at = {e.kind: e.at for e in reversed(run.timeline)}  # the first of each kind
+    assert run.result == "approved" and run.extensions == 1
+    assert at["extended"] - at["apology_requested"] <= timedelta(minutes=2)
+    assert "dossier_overdue" not in at

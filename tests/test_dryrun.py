@@ -23,7 +23,7 @@ from helpers import TEST_TRUST
 from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
-from motcua.cli import main
+from motcua.cli import build_parser, main
 from motcua.client.submit import default_calendar
 from motcua.dryrun import APPLICANT, DossierRun, dry_run, plan_for, time_skipping_server
 from motcua.play import DossierFailed, Plan, TooManyVisits, play
@@ -35,6 +35,9 @@ from runtime.workers import WorkerGroup
 from workflows.api import TimelineEntry
 from workflows.forms import VIETNAM, local
 
+build_parser()  # the commands' modules imported here, as a real process has them before any
+# worker runs: importing C extensions (argon2's) from a thread while a sandboxed workflow
+# activation imports in another can crash the import (SystemError in dictobject.c)
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "procedures" / "catalog"
 

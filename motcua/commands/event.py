@@ -69,9 +69,12 @@ async def _deliverer(args: argparse.Namespace) -> tuple[Actor, str]:
             return Actor.signed(session.claims), session.token
     agency = args.dossier.rsplit("-", 2)[0]
     actor = identity.resolve(args.actor or DEFAULT_ACTOR.format(agency=agency))
-    if args.actor is None and not login.signer(DATA_DIR).private_path.exists():
-        raise UserError("not logged in: run `motcua login --user USER` first")
-    return actor, await signed_here(actor, DATA_DIR)
+    try:
+        return actor, await signed_here(actor, DATA_DIR)
+    except UserError:
+        if args.actor is not None:
+            raise
+        raise UserError("not logged in: run `motcua login --user USER` first") from None
 
 
 async def run(args: argparse.Namespace) -> int:
