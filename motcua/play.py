@@ -149,10 +149,12 @@ async def _act_on(
     """
     asked = {e.step for e in state.timeline if e.kind == "supplement_requested"}
     brought = {e.step for e in state.timeline if e.kind == "supplemented"}
-    if asked - brought:  # the applicant brings what was asked for
+    if asked - brought and not plan.no_event:  # the applicant brings what was asked for
         await ops.supplement(client, state.code, ["supplement"], applicant_id=plan.applicant_id)
         return True
     for task in state.tasks:
+        if asked - brought:  # `no_event`: it never comes, and no task may be decided meanwhile
+            break
         if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
             continue
         if task.step in plan.late and not task.overdue:
@@ -285,9 +287,21 @@ def _wake_at(
             receiving = proc.agencies[proc.receiving_agency]
             hours = receiving.office_hours(calendar)
             instants.append(deadline(calendar, waiting.at, limit, hours) + PAST)
+        asked = _supplement_asked(state) if plan.no_event else None
+        if asked is not None and frozen.procedure.supplement is not None:
+            proc = frozen.procedure
+            hours = proc.agencies[proc.receiving_agency].office_hours(calendar)
+            instants.append(deadline(calendar, asked, proc.supplement.wait, hours) + PAST)
     if not instants:  # the apology only caps a skip something else calls for
         return None
     return min((at for at in instants + apologies if after is None or at > after), default=None)
+
+
+def _supplement_asked(state: DossierState) -> datetime | None:
+    """When the pending supplement was asked for; None when none is pending."""
+    asked = [e for e in state.timeline if e.kind in ("supplement_requested", "supplemented")]
+    last = asked[-1] if asked else None
+    return last.at if last is not None and last.kind == "supplement_requested" else None
 
 
 def _apology_at(

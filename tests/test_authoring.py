@@ -217,3 +217,19 @@ async def test_the_head_approves_the_apology_when_it_is_asked_for(
     assert run.result == "approved" and run.extensions == 1
     assert at["extended"] - at["apology_requested"] <= timedelta(minutes=2)
     assert "dossier_overdue" not in at
+
+
+async def test_a_supplement_that_never_comes_stops_the_dossier_in_a_dry_run(
+    server: WorkflowEnvironment, own_folder: Path, tmp_path: Path
+) -> None:
+    """`--supplement review --no-event`: the applicant never brings it, so the dossier stops
+    when `supplement.wait` (15 working days) runs out, with the stop notice; the dry run used
+    to have the officer decide while the supplement was pending, and fail."""
+    frozen = load_procedure(own_folder / "household-business-district.yaml")
+    plan = plan_for(frozen, (), (), True, 20, supplement=("review",))
+    run = (await dry_run(server, frozen, tmp_path, plan)).dossiers[0]
+    assert run.result == "stopped"
+    assert [int(s) for s in run.portal_statuses][-2:] == [5, 8]
+    assert "stop_notice" in {d.kind for d in run.documents}
+    at = {e.kind: e.at for e in run.timeline}
+    assert at["ended"] - at["supplement_requested"] >= timedelta(days=21)  # 15 working days
