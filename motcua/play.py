@@ -288,10 +288,11 @@ def _wake_at(
             hours = receiving.office_hours(calendar)
             instants.append(deadline(calendar, waiting.at, limit, hours) + PAST)
         asked = _supplement_asked(state) if plan.no_event else None
-        if asked is not None and frozen.procedure.supplement is not None:
+        policy = frozen.procedure.supplement
+        if asked is not None and policy is not None:
             proc = frozen.procedure
             hours = proc.agencies[proc.receiving_agency].office_hours(calendar)
-            instants.append(deadline(calendar, asked, proc.supplement.wait, hours) + PAST)
+            instants.append(deadline(calendar, asked, policy.wait, hours) + PAST)
     if not instants:  # the apology only caps a skip something else calls for
         return None
     return min((at for at in instants + apologies if after is None or at > after), default=None)
