@@ -233,3 +233,26 @@ async def test_a_supplement_that_never_comes_stops_the_dossier_in_a_dry_run(
     assert "stop_notice" in {d.kind for d in run.documents}
     at = {e.kind: e.at for e in run.timeline}
     assert at["ended"] - at["supplement_requested"] >= timedelta(days=21)  # 15 working days
+
+
+def test_a_form_file_is_read_bounded_and_refused_in_one_line(
+    own_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--form` and `--applicant` read at most 64 KiB (a form is no bigger), and a missing,
+    oversized or broken file is one line naming it, not Python's `[Errno 2] ...` repr."""
+    procedure = str(own_folder / "death-registration.yaml")
+    big = tmp_path / "big.json"
+    big.write_text(" " * (65 * 1024) + "{}", "utf-8")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"deceased_name": "A"', "utf-8")
+    missing = tmp_path / "missing.json"
+    expected = {
+        big: "more than 64 KiB",
+        broken: "not JSON: Expecting ',' delimiter",
+        missing: "No such file or directory",
+    }
+    for path, why in expected.items():
+        assert main(["dryrun", procedure, "--form", str(path)]) == 1
+        assert capsys.readouterr().err.startswith(f"motcua: form file {path}: {why}")
+    assert main(["submit", procedure, "--applicant", str(big)]) == 1
+    assert capsys.readouterr().err == f"motcua: applicant file {big}: more than 64 KiB\n"

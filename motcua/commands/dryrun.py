@@ -230,10 +230,7 @@ def _load(path: Path) -> FrozenProcedure:
 def _form(path: Path, frozen: FrozenProcedure) -> dict[str, Any]:
     """The form data as given, refused as a real submission would refuse it: nothing is
     invented for a missing required field once the author gives a form."""
-    try:
-        form = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"form file {path}: {err}") from None
+    form = options.json_file(path, "form")
     if not isinstance(form, dict):
         raise UserError(f"form file {path}: expected a JSON object")
     declared = frozen.procedure.application
@@ -299,7 +296,7 @@ def _dossier(run: DossierRun, data_dir: str | None) -> str:
         + (f" ({len(n.documents)} attached)" if n.documents else "")
         for n in run.notifications
     ]
-    lines.append("  officers told:")
+    lines.append("  officers told:" + ("" if run.officer_notices else " none"))
     lines += [
         f"    {local(n.at)}  {n.kind.value} [{n.step}] to {n.agency}/{n.role}"
         + (f" at {n.share:.0%}" if n.share is not None else "")

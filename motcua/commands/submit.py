@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -58,19 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _json_file(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"{what} file {path}: {err}") from None
-
-
 async def run(args: argparse.Namespace) -> int:
     try:
-        applicant = Applicant.model_validate(_json_file(args.applicant, "applicant"))
+        applicant = Applicant.model_validate(options.json_file(args.applicant, "applicant"))
     except ValidationError as err:
         raise UserError(f"applicant file {args.applicant}: {_first(err)}") from None
-    form = _json_file(args.form, "form") if args.form else {}
+    form = options.json_file(args.form, "form") if args.form else {}
     if not isinstance(form, dict):
         raise UserError(f"form file {args.form}: expected a JSON object")
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]
