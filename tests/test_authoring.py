@@ -256,3 +256,33 @@ def test_a_form_file_is_read_bounded_and_refused_in_one_line(
         assert capsys.readouterr().err.startswith(f"motcua: form file {path}: {why}")
     assert main(["submit", procedure, "--applicant", str(big)]) == 1
     assert capsys.readouterr().err == f"motcua: applicant file {big}: more than 64 KiB\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "supplement",
+            "115:21: steps.pay.suspends_clock: `supplement` is the reason of an officer's "
+            "supplement request, not of a step (hint: financial_obligation, "
+            "citizen_appointment, verification or other)",
+        ),
+        (
+            "payment",
+            "115:21: steps.pay.suspends_clock: `payment` is not true, false or why the clock "
+            "stops: financial_obligation, citizen_appointment, verification, other",
+        ),
+    ],
+)
+def test_a_step_suspends_the_clock_only_for_the_documented_reasons(
+    own_folder: Path, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/language.md lists four reasons; `supplement`, the supplement request's own, was
+    accepted (and offered by the error message) although the docs never name it."""
+    path = own_folder / "land-use-conversion.yaml"
+    text = path.read_text("utf-8")
+    path.write_text(
+        text.replace("suspends_clock: financial_obligation", f"suspends_clock: {value}")
+    )
+    assert main(["validate", str(path)]) == 1
+    assert capsys.readouterr().out == f"{path}:{message}\n"
