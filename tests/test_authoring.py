@@ -232,7 +232,7 @@ async def test_a_supplement_that_never_comes_stops_the_dossier_in_a_dry_run(
     assert [int(s) for s in run.portal_statuses][-2:] == [5, 8]
     assert "stop_notice" in {d.kind for d in run.documents}
     at = {e.kind: e.at for e in run.timeline}
-    assert at["ended"] - at["supplement_requested"] >= timedelta(days=21)  # 15 working days
+    assert at["ended"] - at["supplement_requested"] >= timedelta(days=20)  # 15 working days
 
 
 def test_a_form_file_is_read_bounded_and_refused_in_one_line(
