@@ -81,10 +81,13 @@ def entry() -> None:
     """
     try:
         code = main()
+        sys.stdout.flush()
     except KeyboardInterrupt:  # before a command ran, while its modules were being imported
         code = 130
-    sys.stdout.flush()
-    sys.stderr.flush()
+    except BrokenPipeError:  # `motcua show CODE | head`: the reader has all it wanted
+        code = 141  # as a shell reports a process that SIGPIPE ended
+    else:
+        sys.stderr.flush()
     os._exit(code)
 
 

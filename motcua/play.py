@@ -20,7 +20,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from motcua import client as ops
-from procedures.legaltime.calendar import WorkCalendar
+from procedures.legaltime.calendar import TimeUnit, WorkCalendar
 from procedures.legaltime.clock import deadline
 from procedures.models import (
     CitizenStep,
@@ -152,10 +152,12 @@ async def _act_on(
     """
     asked = {e.step for e in state.timeline if e.kind == "supplement_requested"}
     brought = {e.step for e in state.timeline if e.kind == "supplemented"}
-    if asked - brought:  # the applicant brings what was asked for
+    if asked - brought and not plan.no_event:  # the applicant brings what was asked for
         await ops.supplement(client, state.code, ["supplement"], applicant_id=plan.applicant_id)
         return True
     for task in state.tasks:
+        if asked - brought:  # `no_event`: it never comes, and no task may be decided meanwhile
+            break
         if task.status not in (TaskStatus.OPEN, TaskStatus.CLAIMED):
             continue
         if task.step in plan.late and not task.overdue:
@@ -256,11 +258,19 @@ async def _running(client: Client, frozen: FrozenProcedure, state: DossierState)
     return found
 
 
-def _wake_at(dossiers: Dossiers, plan: Plan, calendar: WorkCalendar) -> datetime | None:
-    """When skipping time moves the dossiers on: a late task's deadline, or the timeout of a
-    wait whose event never comes."""
-    instants = []
+def _wake_at(
+    dossiers: Dossiers, plan: Plan, calendar: WorkCalendar, after: datetime | None = None
+) -> datetime | None:
+    """When skipping time moves the dossiers on: a late task's deadline, the timeout of a
+    wait whose event never comes; and then, when the head is to approve the apology letter,
+    no later than the instant it is asked for (a skip past it would leave the letter until
+    the dossier is already overdue). Only instants later than `after`, the last skip's,
+    count."""
+    instants: list[datetime] = []
+    apologies: list[datetime] = []
     for frozen, state in dossiers:
+        if APPROVE in plan.decisions.get(APOLOGY_STEP, ()):
+            apologies += filter(None, [_apology_at(frozen, state, calendar)])
         instants += [
             task.due_at + PAST
             for task in state.tasks
@@ -286,7 +296,47 @@ def _wake_at(dossiers: Dossiers, plan: Plan, calendar: WorkCalendar) -> datetime
             receiving = proc.agencies[proc.receiving_agency]
             hours = receiving.office_hours(calendar)
             instants.append(deadline(calendar, waiting.at, limit, hours) + PAST)
-    return min(instants, default=None)
+        asked = _supplement_asked(state) if plan.no_event else None
+        policy = frozen.procedure.supplement
+        if asked is not None and policy is not None:
+            proc = frozen.procedure
+            hours = proc.agencies[proc.receiving_agency].office_hours(calendar)
+            instants.append(deadline(calendar, asked, policy.wait, hours) + PAST)
+    if not instants:  # the apology only caps a skip something else calls for
+        return None
+    return min((at for at in instants + apologies if after is None or at > after), default=None)
+
+
+def _supplement_asked(state: DossierState) -> datetime | None:
+    """When the pending supplement was asked for; None when none is pending."""
+    asked = [e for e in state.timeline if e.kind in ("supplement_requested", "supplemented")]
+    last = asked[-1] if asked else None
+    return last.at if last is not None and last.kind == "supplement_requested" else None
+
+
+def _apology_at(
+    frozen: FrozenProcedure, state: DossierState, calendar: WorkCalendar
+) -> datetime | None:
+    """When the dossier will ask its head for the apology letter: `before` ahead of the due
+    instant, in the receiving agency's working time; None when it will not (no policy, no
+    extension left, asked already, or the clock stands still)."""
+    proc = frozen.procedure
+    policy, clock = proc.apology, state.clock
+    if policy is None or state.apology is not None or state.result is not None:
+        return None
+    if clock.suspended or clock.extensions >= proc.max_extensions:
+        return None
+    if policy.before.unit is TimeUnit.CALENDAR_DAYS:
+        return clock.due_at - timedelta(days=policy.before.amount) + PAST
+    hours = proc.agencies[proc.receiving_agency].office_hours(calendar)
+    early, late = clock.due_at - timedelta(days=366), clock.due_at
+    while late - early > PAST:  # the first start whose `before` reaches the due instant
+        middle = early + (late - early) / 2
+        if deadline(calendar, middle, policy.before, hours) < clock.due_at:
+            early = middle
+        else:
+            late = middle
+    return late + PAST
 
 
 async def _idle(client: Client, codes: Sequence[str]) -> bool:
@@ -349,6 +399,7 @@ async def play(
     the demo and benchmarks spend no extra call per look on watching for it.
     """
     last_seen: list[int] | None = None
+    skipped: datetime | None = None
     still_since = monotonic()
     codes = [code]
     delivered: set[str] = set()
@@ -379,9 +430,10 @@ async def play(
             last_seen = None
             continue
         seen: list[int] | None = [len(current.timeline) for _, current in dossiers]
-        wake = _wake_at(dossiers, plan, time.calendar) if time else None
+        wake = _wake_at(dossiers, plan, time.calendar, skipped) if time else None
         if time and wake and seen == last_seen and await _idle(client, codes):
             await time.skip_to(wake)
+            skipped = wake
             seen = None  # two looks again before the next skip
         if seen != last_seen:
             still_since = monotonic()

@@ -15,6 +15,7 @@ from typing import Any
 
 from procedures import templates
 from procedures.errors import Problem
+from procedures.legaltime.clock import SuspendReason
 from procedures.messages import close_match, describe, dotted
 from procedures.models import (
     ACTIVITY_NAMES,
@@ -115,6 +116,15 @@ class _Checker:
                 close_match(proc.start, list(self.steps)),
             )
         self.agency(("receiving_agency",), proc.receiving_agency)
+        for name, step in self.steps.items():
+            if isinstance(step, WaitStep | CitizenStep) and (
+                step.suspends_clock is SuspendReason.SUPPLEMENT
+            ):
+                self.report(
+                    ("steps", name, "suspends_clock"),
+                    "`supplement` is the reason of an officer's supplement request, not of a step",
+                    "financial_obligation, citizen_appointment, verification or other",
+                )
         if proc.apology is not None:
             self.role(("apology", "role"), proc.receiving_agency, proc.apology.role)
         if proc.effective_to is not None and proc.effective_to < proc.effective_from:

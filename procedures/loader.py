@@ -155,11 +155,14 @@ def _read_templates(data: Any, folder: str, locator: Locator) -> list[Problem]:
             continue
         source, problem = _template(folder, name)
         if source is None:
+            source, problem = _own_template(name)
+        if source is None:
             problems.append(
                 locator.problem(
                     ("forms", kind, "template"),
                     f"forms.{kind}.template: no file `{name}`",
-                    "the path is relative to this YAML file",
+                    "the path is relative to this YAML file; motcua's own forms are "
+                    + ", ".join(f"`../forms/{own}`" for own in own_form_names()),
                 )
             )
         elif problem is not None:
@@ -170,6 +173,28 @@ def _read_templates(data: Any, folder: str, locator: Locator) -> list[Problem]:
 
 TEMPLATE_ROOTS: tuple[str, ...] = (os.path.realpath(Path(__file__).parent / "forms"),)
 """Folders whose templates any procedure may use besides its catalogue's: motcua's own forms."""
+
+
+def own_form_names() -> list[str]:
+    """The file names of motcua's own form templates, for hints."""
+    return sorted(
+        entry.name
+        for root in TEMPLATE_ROOTS
+        for entry in os.scandir(root)
+        if entry.is_file() and entry.name.endswith(".j2")
+    )
+
+
+def _own_template(name: str) -> tuple[str | None, Problem | None]:
+    """motcua's own template of that file name, for a procedure outside the packaged
+    catalogue that names one the way the catalogue does (`../forms/receipt.html.j2`), so
+    that the minimal example runs from any folder; None when motcua has no such form."""
+    base = os.path.basename(name)
+    for root in TEMPLATE_ROOTS:
+        source, problem = _template(root, base)
+        if source is not None:
+            return source, problem
+    return None, None
 
 
 def _outside(folder: str, name: str) -> str | None:

@@ -336,7 +336,7 @@ def _suspension(value: Any) -> Any:
         isinstance(value, str) and value in {r.value for r in SuspendReason}
     ):
         return value
-    reasons = ", ".join(r.value for r in SuspendReason)
+    reasons = ", ".join(r.value for r in SuspendReason if r is not SuspendReason.SUPPLEMENT)
     raise ValueError(f"`{value}` is not true, false or why the clock stops: {reasons}")
 
 

@@ -23,7 +23,7 @@ from helpers import TEST_TRUST
 from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
-from motcua.cli import main
+from motcua.cli import build_parser, main
 from motcua.client.submit import default_calendar
 from motcua.commands.dryrun import report
 from motcua.dryrun import APPLICANT, DossierRun, DryRun, dry_run, plan_for, time_skipping_server
@@ -36,6 +36,9 @@ from runtime.workers import WorkerGroup
 from workflows.api import PortalStatus, TimelineEntry
 from workflows.forms import VIETNAM, local
 
+build_parser()  # the commands' modules imported here, as a real process has them before any
+# worker runs: importing C extensions (argon2's) from a thread while a sandboxed workflow
+# activation imports in another can crash the import (SystemError in dictobject.c)
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "procedures" / "catalog"
 

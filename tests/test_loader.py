@@ -271,10 +271,18 @@ def test_not_finite_number(catalog: Path) -> None:
 
 
 def test_missing_template(catalog: Path) -> None:
-    (catalog.parent / "forms" / "refusal.html.j2").unlink()
-    problem = only(catalog / "full.yaml")
-    assert problem.message == "forms.refusal.template: no file `../forms/refusal.html.j2`"
+    """A name found neither beside the file nor among motcua's own forms is an error."""
+    path = catalog / "full.yaml"
+    path.write_text(FULL.replace("../forms/refusal.html.j2", "../forms/tu_choi.html.j2"), "utf-8")
+    problem = only(path)
+    assert problem.message == "forms.refusal.template: no file `../forms/tu_choi.html.j2`"
     assert (problem.line, problem.column) == at(FULL, "../forms/refusal.html.j2")
+
+
+def test_a_template_missing_beside_the_file_is_motcuas_own(catalog: Path) -> None:
+    (catalog.parent / "forms" / "refusal.html.j2").unlink()
+    own = (Path(__file__).parents[1] / "procedures" / "forms" / "refusal.html.j2").read_text()
+    assert load_procedure(catalog / "full.yaml").procedure.forms["refusal"].source == own
 
 
 def test_template_syntax_error_points_into_the_template(catalog: Path) -> None:

@@ -44,20 +44,25 @@ REQUEST_MEMO = "request"
 log = structlog.get_logger(__name__)
 
 
-def load_frozen(procedure: str) -> FrozenProcedure:
-    """A procedure by catalogue code, or from a YAML file when given a path."""
+def load_frozen(procedure: str, catalog_dir: Path | None = None) -> FrozenProcedure:
+    """A procedure by code in a catalogue folder (default: the packaged one), or from a YAML
+    file when given a path."""
     try:
         path = Path(procedure)
         if path.suffix in (".yaml", ".yml") or path.is_file():
             return load_procedure(path)
-        catalog = load_catalog()
+        catalog = load_catalog() if catalog_dir is None else load_catalog(catalog_dir)
     except (ProcedureError, OSError) as err:
         lines = str(err).splitlines() or ["unreadable"]
         more = f" (and {len(lines) - 1} more; run `motcua validate`)" if len(lines) > 1 else ""
         raise UserError(f"cannot load procedure {procedure}: {lines[0]}{more}") from None
     if procedure not in catalog:
         known = ", ".join(sorted(catalog)) or "none"
-        raise UserError(f"no procedure {procedure!r} in the catalogue (known: {known})")
+        where = "the catalogue" if catalog_dir is None else f"catalogue {catalog_dir}"
+        raise UserError(
+            f"no procedure {procedure!r} in {where} (known: {known}; "
+            "--catalog DIR names another folder)"
+        )
     return catalog[procedure]
 
 

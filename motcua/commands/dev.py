@@ -33,6 +33,7 @@ from motcua.web.serve import check_port, serve
 from procedures.loader import DEFAULT_CATALOG
 from runtime.catalogue import catalogue_task_queues, load_catalogue
 from runtime.codec import EncryptionCodec, encrypted_converter
+from runtime.connection import DEFAULT_ADDRESS
 from runtime.errors import UserError
 from runtime.keyring import load_keys
 from runtime.metrics import telemetry_runtime
@@ -142,8 +143,15 @@ async def run(args: argparse.Namespace) -> int:
         print(f"Temporal server: {server.address} (gRPC; {origin})", flush=True)
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
         print(f"Codec server:    {codec.url} (Bearer token in {data / DEV_TOKEN_FILE})", flush=True)
+        exports = []
         if data != DATA_DIR.resolve():  # other commands find the payload keys through it
-            print(f"Other shells:    export MOTCUA_DATA={data}", flush=True)
+            exports.append(f"MOTCUA_DATA={data}")
+        if not _same_address(server.address, os.environ.get("TEMPORAL_ADDRESS", DEFAULT_ADDRESS)):
+            exports.append(f"TEMPORAL_ADDRESS={server.address}")  # and the server through it
+        if exports:
+            print(f"Other shells:    export {' '.join(exports)}", flush=True)
+        if args.catalog.resolve() != DEFAULT_CATALOG.resolve():
+            print(f"Submit with:     motcua submit --catalog {args.catalog} CODE ...", flush=True)
         print(f"Worker serving:  {', '.join(queues)}; results under {data}", flush=True)
         smtp = delivery.smtp
         mail = f"SMTP {smtp.host}:{smtp.port}" if smtp else "outbox only (--smtp HOST:PORT)"
@@ -169,3 +177,11 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.gather(*serving)
     print("Stopped.", flush=True)
     return 0
+
+
+def _same_address(a: str, b: str) -> bool:
+    """Whether two host:port name the same local server (`localhost` is `127.0.0.1`)."""
+    local = {"localhost": "127.0.0.1"}
+    host_a, _, port_a = a.rpartition(":")
+    host_b, _, port_b = b.rpartition(":")
+    return (local.get(host_a, host_a), port_a) == (local.get(host_b, host_b), port_b)

@@ -310,7 +310,7 @@ def _dossier(run: DossierRun, data_dir: str | None) -> str:
         + (f" ({len(n.documents)} attached)" if n.documents else "")
         for n in run.notifications
     ]
-    lines.append("  officers told:")
+    lines.append("  officers told:" + ("" if run.officer_notices else " none"))
     lines += [
         f"    {local(n.at)}  {n.kind.value} [{n.step}] to {n.agency}/{n.role}"
         + (f" at {n.share:.0%}" if n.share is not None else "")

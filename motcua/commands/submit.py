@@ -26,7 +26,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Submit a dossier. Running the same command again returns the same "
         "dossier: the default request id is a hash of procedure, applicant and form.",
     )
-    parser.add_argument("procedure", metavar="PROCEDURE", help="catalogue code or YAML file")
+    parser.add_argument(
+        "procedure", metavar="PROCEDURE", help="catalogue code (of --catalog) or YAML file"
+    )
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        metavar="DIR",
+        help="catalogue folder the code is looked up in, as given to `motcua dev --catalog` "
+        "(default: the packaged catalogue)",
+    )
     parser.add_argument("--applicant", required=True, type=Path, metavar="FILE.json")
     parser.add_argument(
         "--channel",
@@ -61,7 +70,7 @@ async def run(args: argparse.Namespace) -> int:
     documents = [d.strip() for d in args.documents.split(",") if d.strip()]
     channel = args.channel
     # A submission the procedure refuses is refused here, before connecting to Temporal.
-    frozen = client.load_frozen(args.procedure)
+    frozen = client.load_frozen(args.procedure, args.catalog)
     client.check_submission(frozen.procedure, channel, form, documents)
     check_published(args.data, frozen)
     async with client.session(args.address) as temporal:

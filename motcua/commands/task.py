@@ -123,17 +123,23 @@ async def _officer(args: argparse.Namespace) -> tuple[Actor, str]:
         claims = session.claims
         return Actor.signed(claims), session.token
     actor = identity.resolve(args.actor)
+    return actor, await signed_here(actor, args.data)
+
+
+async def signed_here(actor: Actor, data: Path) -> str:
+    """An assertion for `actor` signed in this process: by its own front door if it has one,
+    else with the data folder's officers key (the embedded default only)."""
     signed = await credentials.assertion_for(actor, None)
     if signed is not None:
-        return actor, signed
-    key = login.signer(args.data).private_path
+        return signed
+    key = login.signer(data).private_path
     if not key.exists():
         raise UserError(
             f"--as signs with the officers' key of the embedded default, and {key} does not "
             "exist: log in with `motcua login --user USER` instead",
             exit_code=2,
         )
-    return actor, await credentials.local_signing(args.data)(actor)
+    return await credentials.local_signing(data)(actor)
 
 
 def _print(done: client.Acted, args: argparse.Namespace) -> int:
