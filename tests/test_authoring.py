@@ -249,7 +249,7 @@ def test_a_form_file_is_read_bounded_and_refused_in_one_line(
     expected = {
         big: "more than 64 KiB",
         broken: "not JSON: Expecting ',' delimiter",
-        missing: "No such file or directory",
+        missing: "cannot read: No such file or directory",
     }
     for path, why in expected.items():
         assert main(["dryrun", procedure, "--form", str(path)]) == 1
