@@ -40,12 +40,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import TEST_TRUST, front_door_signing
+from helpers import TEST_TRUST, front_door_signing, time_skipping_server
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from motcua.client import credentials
-from motcua.devserver import find_binary, register_search_attributes, shut_down
+from motcua.devserver import find_binary, shut_down
 from runtime.connection import data_converter
 from workflows.search_attributes import ALL
 
@@ -77,15 +77,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, with the custom search attributes added (see above)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(find_binary("temporal-test-server")),
-        data_converter=data_converter(),
-    )
-    try:
-        await register_search_attributes(env.client, ALL)
+    async with time_skipping_server() as env:
         yield env
-    finally:
-        await shut_down(env)
 
 
 @pytest.fixture

@@ -27,16 +27,20 @@ from typing import Any, TypeVar
 import jwt
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from identity import assertions, keys
 from motcua import client as ops
+from motcua.devserver import find_binary, register_search_attributes, shut_down
 from procedures.errors import Problem
 from procedures.legaltime.calendar import OfficeHours, WorkCalendar, load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
 from runtime import logs
+from runtime.connection import data_converter
 from runtime.trust import Trust
 from workflows.api import Actor, Applicant, DossierState, TaskStatus
+from workflows.search_attributes import ALL
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -325,3 +329,19 @@ async def settled(handle: WorkflowHandle[Any, Any], every: float = 0.5, timeout:
 
     await eventually(still, timeout=timeout, what="a settled history", every=every)
     return lengths[-1]
+
+
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server with motcua's search attributes. The session
+    shares one (conftest `ts_env`); a module whose dossiers skip months takes its own, so the
+    session's clock stays within the year the tests' officer assertions are valid."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(find_binary("temporal-test-server")),
+        data_converter=data_converter(),
+    )
+    try:
+        await register_search_attributes(env.client, ALL)
+        yield env
+    finally:
+        await shut_down(env)

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import eventually, settled, signed
+import pytest_asyncio
+from helpers import eventually, settled, signed, time_skipping_server
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
     AGENCY,
@@ -58,6 +59,14 @@ from workflows.api import (
     SupplementDossier,
 )
 from workflows.forms import local
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this module's own: restarts and phases skip weeks and a Tết,
+    and the session's server must stay within the tests' officer assertions' year."""
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture

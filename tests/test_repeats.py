@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import eventually, signed
+from helpers import eventually, signed, time_skipping_server
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
@@ -39,10 +39,8 @@ from test_deadlines import (
 from timeskip import outcome
 
 from motcua.commands.show import render
-from motcua.devserver import find_binary, register_search_attributes, shut_down
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
-from runtime.connection import data_converter
 from workflows.api import (
     CITIZEN_ACT,
     COMPLETE,
@@ -59,7 +57,6 @@ from workflows.api import (
     PortalStatus,
 )
 from workflows.dossier import DossierWorkflow
-from workflows.search_attributes import ALL
 
 _codes = itertools.count(1)
 PAST = timedelta(minutes=1)
@@ -69,15 +66,8 @@ PAST = timedelta(minutes=1)
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of this module's own: its dossiers skip months of reports, and
     the session's server must stay within the tests' officer assertions' year."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(find_binary("temporal-test-server")),
-        data_converter=data_converter(),
-    )
-    try:
-        await register_search_attributes(env.client, ALL)
+    async with time_skipping_server() as env:
         yield env
-    finally:
-        await shut_down(env)
 
 
 @pytest.fixture
