@@ -17,7 +17,8 @@ bench/compare.py's worker process and load (the same approved path, payloads enc
 production), then replays each history `--count` times in this process, alternating the kinds
 round by round, with one replayer configured as `motcua audit replay`'s (`runtime.replayer`:
 the worker's sandbox and updates-last runner, decrypting codec) with the hand-written workflow
-registered alike. Prints CPU ms per history for each and the ratio.
+registered alike. Prints each history's events, bytes and upserted search-attribute values,
+CPU ms per history for each, and the ratio.
 
 Python started with PYTHONDONTWRITEBYTECODE would compile the workflow modules' source again
 for every replay (the sandbox imports them afresh for each run, as the worker does); an installed
@@ -162,11 +163,21 @@ def replay_cpu(history: Any, count: int) -> float:
     return 1000 * (_cpu_seconds() - started) / count
 
 
+def upserted_values(history: Any) -> int:
+    """Search-attribute values the history's upserts carry, over all its upserts."""
+    return sum(
+        len(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in history.events
+    )
+
+
 def compare_main(count: int, rounds: int, record_it: bool) -> int:
     """Replay CPU per history, interpreter against hand-written; 1 when the ratio is above 1."""
     sys.path.insert(0, str(ROOT / "bench"))
     histories = asyncio.run(record_pair())
     events = {kind: len(h.events) for kind, h in histories.items()}
+    size = {kind: sum(e.ByteSize() for e in h.events) for kind, h in histories.items()}
+    upserted = {kind: upserted_values(h) for kind, h in histories.items()}
     for history in histories.values():  # warm-up: imports, sandbox validation, caches
         replay_cpu(history, 3)
     cpu: dict[str, list[float]] = {kind: [] for kind in histories}
@@ -184,8 +195,8 @@ def compare_main(count: int, rounds: int, record_it: bool) -> int:
     mean = {kind: sum(v) / len(v) for kind, v in cpu.items()}
     ratio = mean["interpreter"] / mean["handwritten"]
     rows = [
-        f"| {kind} | {events[kind]} | {', '.join(f'{x:.1f}' for x in cpu[kind])} |"
-        f" {mean[kind]:.1f} ms |"
+        f"| {kind} | {events[kind]} | {size[kind]:,} | {upserted[kind]} |"
+        f" {', '.join(f'{x:.1f}' for x in cpu[kind])} | {mean[kind]:.1f} ms |"
         for kind in histories
     ]
     lines = [
@@ -199,8 +210,9 @@ def compare_main(count: int, rounds: int, record_it: bool) -> int:
         "",
         f"    python bench/replay.py --compare --count {count} --rounds {rounds} --record",
         "",
-        "| workflow | events | CPU ms per history, by round | mean |",
-        "|---|---|---|---|",
+        "| workflow | events | history bytes | attribute values upserted |"
+        " CPU ms per history, by round | mean |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
         f"Interpreter / hand-written: **{ratio:.2f}**. Load average {min(loads):.1f}-"

@@ -34,6 +34,7 @@ Behaviour = Literal[
     "citizen_steps",
     "computed_fees",
     "procedure_forms",
+    "upserts_changed_only",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -92,6 +93,9 @@ Behaviour = Literal[
   instead of its fixed `amount_vnd`.
 - `procedure_forms`: an `auto` step `render_form` issues a form the procedure defines itself
   (`forms` keyed by any identifier besides the fixed kinds).
+- `upserts_changed_only`: an upsert carries only the attributes whose value differs from what
+  the run holds (`workflow.info().typed_search_attributes`: its start's and its upserts'),
+  not every attribute again; visibility shows the same values, history keeps fewer.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -100,28 +104,30 @@ _V2: frozenset[Behaviour] = frozenset(
 
 _V4: frozenset[Behaviour] = _V2 | {"tells_officers", "stops_runaway", "indicator_attributes"}
 
+_V5: frozenset[Behaviour] = _V4 | {
+    "whole_minute_clock",
+    "vietnamese_end_notice",
+    "templates_read_fields",
+    "template_errors_end_dossier",
+    "signed_officers",
+    "published_only",
+    "proof_attempts",
+    "delivers_notifications",
+    "acting_for",
+    "reasoned_reassignment",
+    "variable_time_limits",
+    "citizen_steps",
+    "computed_fees",
+    "procedure_forms",
+}
+
 BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
     4: _V4,
-    5: _V4
-    | {
-        "whole_minute_clock",
-        "vietnamese_end_notice",
-        "templates_read_fields",
-        "template_errors_end_dossier",
-        "signed_officers",
-        "published_only",
-        "proof_attempts",
-        "delivers_notifications",
-        "acting_for",
-        "reasoned_reassignment",
-        "variable_time_limits",
-        "citizen_steps",
-        "computed_fees",
-        "procedure_forms",
-    },
+    5: _V5,
+    6: _V5 | {"upserts_changed_only"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""
