@@ -8,7 +8,8 @@ for 1.001193 the hand-written workflow's input (bench/handwritten.py) beside it;
 golden history of tests/histories (interpreter 3): its bytes (protobuf, as the server stores
 them), and what its start event weighs when the same input is encoded today. Whole histories
 against the hand-written workflow, played on the same path, come from bench/compare.py
-("history bytes/dossier").
+("history bytes/dossier"); (3) the search-attribute upserts of the golden histories recorded
+under interpreter 5 and 6 for the same cases.
 """
 
 from __future__ import annotations
@@ -96,7 +97,38 @@ def run() -> list[str]:
             f"| {path.stem} | {len(history.events)} | {total:,} | {start.ByteSize():,} | "
             f"{start.ByteSize() - old.ByteSize() + new:,} | {today:,} |"
         )
-    lines += ["", "    python bench/history_size.py --record"]
+    lines += ["", *upserts(), "", "    python bench/history_size.py --record"]
+    return lines
+
+
+def upserts() -> list[str]:
+    """Golden histories of the same cases under interpreter 5 and 6 (`upserts_changed_only`):
+    what their search-attribute upserts carry, and the whole history's bytes."""
+    lines = [
+        "Search-attribute upserts, interpreter 5 against 6 (only the attributes that changed),",
+        "golden histories of the same cases:",
+        "",
+        "| history | upserts | values v5 | values v6 | upsert bytes v5 | v6 | bytes v5 | v6 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(HISTORIES.glob("*.v6*.json")):
+        row = []
+        for version in (5, 6):
+            named = path.with_name(path.name.replace(".v6", f".v{version}"))
+            history = WorkflowHistory.from_json(named.stem, named.read_text(encoding="utf-8"))
+            upserted = [
+                e.upsert_workflow_search_attributes_event_attributes
+                for e in history.events
+                if e.HasField("upsert_workflow_search_attributes_event_attributes")
+            ]
+            values = sum(len(u.search_attributes.indexed_fields) for u in upserted)
+            size = sum(u.ByteSize() for u in upserted)
+            row.append((len(upserted), values, size, sum(e.ByteSize() for e in history.events)))
+        (n5, v5, u5, b5), (_, v6, u6, b6) = row
+        lines.append(
+            f"| {path.stem.replace('.v6', '')} | {n5} | {v5} | {v6} | {u5:,} | {u6:,} |"
+            f" {b5:,} | {b6:,} |"
+        )
     return lines
 
 

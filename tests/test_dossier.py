@@ -22,6 +22,7 @@ from procedures.legaltime.calendar import load_calendar
 from procedures.loader import load_procedure
 from procedures.models import Channel, FrozenProcedure
 from runtime.replayer import new_replayer
+from workflows import search_attributes as sa
 from workflows.api import (
     CLAIM,
     COMPLETE,
@@ -367,7 +368,8 @@ async def test_editing_the_yaml_does_not_change_a_running_dossier(
 
 
 async def test_sixty_steps_finish_across_continue_as_new(workers: Client) -> None:
-    handle = await start(workers, frozen("sixty-steps.yaml"), history_limit=120)
+    procedure = frozen("sixty-steps.yaml")
+    handle = await start(workers, procedure, history_limit=120)
     first_run = (await handle.describe()).run_id
     for i in range(1, 61):
         await complete(handle, f"s{i:02d}", DESK, "ok")
@@ -376,3 +378,10 @@ async def test_sixty_steps_finish_across_continue_as_new(workers: Client) -> Non
     assert (await handle.describe()).run_id != first_run
     decided = [e for e in (await state(handle)).timeline if e.kind == "decided"]
     assert [e.step for e in decided] == [f"s{i:02d}" for i in range(1, 61)]
+    # The last run upserts only what changed (`upserts_changed_only`): visibility still shows
+    # the whole of the ended dossier, the procedure code upserted by the first run included.
+    shown = (await handle.describe()).typed_search_attributes
+    assert shown.get(sa.PROCEDURE_CODE) == procedure.procedure.code
+    assert shown.get(sa.PORTAL_STATUS) == (await state(handle)).status.value
+    assert not shown.get(sa.PENDING_ROLES) and shown.get(sa.OVERDUE) is False
+    assert shown.get(sa.RESULT) == "approved"

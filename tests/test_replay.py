@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import decode_search_attributes
 from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
@@ -234,6 +235,34 @@ def test_a_v5_golden_history_asks_first_and_counts_a_wrong_identity_number() -> 
     ]
     assert [f.application_failure_info.type for f in failures] == ["ProofFailed"]
     assert "attempt 1 of 5" in failures[0].message
+
+
+def _visible(name: str) -> tuple[dict[str, Any], list[set[str]]]:
+    """What visibility holds at the end of a golden history (its start's search attributes,
+    then every upsert over them), and the names each upsert carried."""
+    events = read_file(HISTORIES / name).history.events
+    started = events[0].workflow_execution_started_event_attributes.search_attributes
+    held = dict(decode_search_attributes(started))
+    upserted: list[set[str]] = []
+    for event in events:
+        attrs = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+        if attrs.indexed_fields:
+            upserted.append(set(attrs.indexed_fields))
+            held.update(decode_search_attributes(attrs))
+    return held, upserted
+
+
+def test_a_v6_golden_history_upserts_only_what_changed() -> None:
+    """Interpreter 6 upserts fewer attributes than 5, and visibility ends showing the same."""
+    for case in ("2.000720-refused", "1.001193-parallel-supplement", "1.009974-choice-reassign"):
+        old, old_upserts = _visible(f"{case}.v5.json")
+        new, new_upserts = _visible(f"{case}.v6.json")
+        assert all("ProcedureCode" in names for names in old_upserts)
+        assert not any("ProcedureCode" in names for names in new_upserts), case
+        assert sum(map(len, new_upserts)) < sum(map(len, old_upserts)) / 2, case
+        assert new.keys() == old.keys(), case
+        timeless = old.keys() - {"NextDueAt", "ReceivedAt", "ProcessingDays", "InterpreterVersion"}
+        assert {k: new[k] for k in timeless} == {k: old[k] for k in timeless}, case
 
 
 async def test_every_golden_history_replays_with_the_current_code() -> None:

@@ -39,6 +39,7 @@ Behaviour = Literal[
     "repeats_steps",
     "restarting_supplements",
     "phase_limits",
+    "upserts_changed_only",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -114,6 +115,9 @@ Behaviour = Literal[
   reaches one of the phase's steps and finished when it reaches a step outside it; suspensions
   stop it too, its due instant is watched (`phase_overdue`) and its end rated
   (`phase_started`, `phase_ended`: `workflows.clockrules`).
+- `upserts_changed_only`: an upsert carries only the attributes whose value differs from what
+  the run holds (`workflow.info().typed_search_attributes`: its start's and its upserts'),
+  not every attribute again; visibility shows the same values, history keeps fewer.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -152,6 +156,7 @@ BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
         "repeats_steps",
         "restarting_supplements",
         "phase_limits",
+        "upserts_changed_only",
     },
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden

@@ -199,7 +199,10 @@ class DossierCore:
         updates = sa.updates(self._proc.code, values)
         if extra is not None:
             updates += sa.indicator_updates(extra)
-        workflow.upsert_search_attributes(updates)
+        if self._has("upserts_changed_only"):
+            updates = sa.changed(updates, workflow.info().typed_search_attributes)
+        if updates:  # empty only when a continued run holds them all already
+            workflow.upsert_search_attributes(updates)
 
     def _due(self) -> datetime:
         return self._due_of(self._rt.clock)

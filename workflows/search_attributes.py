@@ -12,7 +12,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 from procedures.legaltime.calendar import WorkCalendar
 from procedures.legaltime.clock import DossierClock
@@ -146,6 +151,17 @@ def updates(procedure_code: str, v: Values) -> list[SearchAttributeUpdate]:
         NEXT_DUE_AT.value_set(v.due),
         OVERDUE.value_set(v.overdue),
     ]
+
+
+def changed(
+    updates: list[SearchAttributeUpdate], held: TypedSearchAttributes
+) -> list[SearchAttributeUpdate]:
+    """The `updates` that change what the run `held`s (`upserts_changed_only`).
+
+    Visibility keeps an attribute until it is upserted again, so an unchanged one is only
+    history bytes and replay work; an unset (value None) of an attribute not held is one too.
+    """
+    return [u for u in updates if held.get(u.key) != u.value]
 
 
 def at_start(
