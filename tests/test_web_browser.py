@@ -214,3 +214,21 @@ async def test_a_dossier_from_the_citizen_through_two_agencies_and_back(
     await expect(again.get_by_role("button", name="Gửi đánh giá")).to_have_count(0)
     await again.goto(f"/dossiers/{code}?lang=en")
     await expect(again.get_by_role("heading", name=re.compile("Dossier"))).to_be_visible()
+
+
+async def test_the_api_docs_render_from_the_app_itself(browser: Browser, web: str) -> None:
+    """/api/docs is Swagger UI served by the app (no CDN), under its own CSP: the portal's
+    integrators see the operations, and the browser reports no blocked script or style."""
+    page = await browser.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(web) else outside.append(r.url))
+    try:
+        await page.goto(f"{web}/api/docs")
+        await expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=15_000)
+        paths = await page.locator(".opblock-summary-path").all_inner_texts()
+        assert any("/api/v1/dossiers" in p for p in paths), paths
+        assert blocked == [] and outside == []
+    finally:
+        await page.close()

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi_offline
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
@@ -30,6 +32,15 @@ from runtime.errors import UserError
 log = structlog.get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+API_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+"""Swagger UI's bundle and style as the `fastapi-offline` package ships them (no CDN)."""
+API_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>motcua API</title>
+<link rel="stylesheet" href="/static/apidocs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/apidocs/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script></body></html>
+"""
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -74,11 +85,18 @@ def create_app(
         summary="Một cửa: dossiers of Vietnamese administrative procedures",
         version="1",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN with an inline script
         redoc_url=None,
     )
     app.state.web = web
+    app.mount("/static/apidocs", StaticFiles(directory=API_DOCS_ASSETS), name="apidocs")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        """The OpenAPI browsable with Swagger UI served from here, under the app's own CSP."""
+        return HTMLResponse(API_DOCS_PAGE)
+
     _install_handlers(app, web)
 
     app.include_router(citizen.router)
