@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -307,6 +307,11 @@ class DossierRun(_View):
     working_days_used: float
     extensions: int
     restarted_at: datetime | None = None
+    received: bool = Field(
+        True,
+        description="False for a dossier that ended before receipt (payment before receipt "
+        "never made): `received_at` is then its submission and no legal clock ran.",
+    )
     phases: tuple[PhaseView, ...] = ()
     path: tuple[PathStep, ...]
     portal_statuses: tuple[PortalStatus, ...]
@@ -469,6 +474,7 @@ def _run(
         working_days_used=round(state.clock.used_minutes / day, 2),
         extensions=state.clock.extensions,
         restarted_at=state.clock.restarted_at,
+        received=any(e.kind == "received" for e in state.timeline),
         phases=state.phases,
         path=tuple(_path(state, frozen)),
         portal_statuses=tuple(PortalStatus(r.status) for r in portal if r.step is None),

@@ -27,7 +27,7 @@ from motcua.cli import build_parser, main
 from motcua.client.submit import default_calendar
 from motcua.commands.dryrun import report
 from motcua.dryrun import APPLICANT, DossierRun, DryRun, dry_run, plan_for, time_skipping_server
-from motcua.play import DossierFailed, Plan, TooManyVisits, play
+from motcua.play import DossierFailed, Plan, TooManyVisits, _check_running, play
 from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
 from procedures.models import Channel
@@ -625,6 +625,22 @@ async def test_online_fees_are_paid_before_the_dossier_counts_as_received(
     assert unpaid.result == "stopped"
     assert ("received", None) not in kinds(unpaid)
     assert "receipt" not in {doc.kind for doc in unpaid.documents}
+    # the report does not claim a receipt, an appointment or a rating against one
+    assert (paid.received, unpaid.received) == (True, False)
+    text = report(DryRun(source="x", data_dir=None, dossiers=(unpaid,)))
+    assert "  result: stopped\n  legal clock: never received (submitted " in text
+    assert "due" not in text.split("\n")[3]
+
+
+async def test_a_dossier_that_completed_is_not_taken_for_one_that_failed(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The last report of a repeat step ends the dossier at once, so it may complete between
+    the player's look at its state and its check that the workflow still runs: that check
+    must let it through (it once failed such runs, `completed: no failure recorded`)."""
+    done = await run(server, tmp_path, "unemployment-benefit.yaml")
+    assert done.result == "approved"
+    await _check_running(server.client, [done.code])
 
 
 async def test_a_residence_supplement_restarts_the_limit_and_a_permits_phases_are_rated(

@@ -277,14 +277,20 @@ def _phase_line(phase: PhaseView) -> str:
 
 def _dossier(run: DossierRun, data_dir: str | None) -> str:
     result = run.result.value if run.result else "running"
-    lines = [
-        f"Dossier {run.code} — {run.procedure_code} {run.procedure_name}",
-        f"  result: {result}, {run.on_time.replace('_', ' ')}",
+    clock = (
         f"  legal clock: received {local(run.received_at)}, due {local(run.due_at)}"
         + (f" ({run.extensions} extension)" if run.extensions else "")
         + f", finished {local(run.finished_at)}; {run.working_days_used:g} working days used"
         f" of {run.time_limit}"
-        + (f" (counted anew from {local(run.restarted_at)})" if run.restarted_at else ""),
+        + (f" (counted anew from {local(run.restarted_at)})" if run.restarted_at else "")
+        if run.received
+        else f"  legal clock: never received (submitted {local(run.received_at)}, ended "
+        f"{local(run.finished_at)} before receipt); no receipt, no clock"
+    )
+    lines = [
+        f"Dossier {run.code} — {run.procedure_code} {run.procedure_name}",
+        f"  result: {result}" + (f", {run.on_time.replace('_', ' ')}" if run.received else ""),
+        clock,
     ]
     lines += [f"  phase {_phase_line(p)}" for p in run.phases]
     lines.append("  path:")
