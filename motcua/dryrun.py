@@ -222,7 +222,12 @@ def _field(steps: dict[str, list[Step]], name: str, value: Any) -> tuple[str, st
             2,
         )
     if not fits(spec, value):
-        raise UserError(f"{option}: `{field_name}` is declared `{spec.type}`", 2)
+        quoted = (
+            f" (hint: the value reads as JSON; quote it as text: {name}='{json.dumps(str(value))}')"
+            if spec.type == "string" and not isinstance(value, str)
+            else ""
+        )
+        raise UserError(f"{option}: `{field_name}` is declared `{spec.type}`{quoted}", 2)
     return step_id, field_name
 
 

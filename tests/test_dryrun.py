@@ -195,6 +195,11 @@ def test_a_broken_file_is_reported_where_it_is_broken_and_nothing_runs(tmp_path:
         (["--field", "review.nope=1"], "step `review` declares no field `nope`"),
         (["--supplement", "approve"], "step `approve` may not request a supplement"),
         (["--field", "review.capital_vnd=lots"], "`capital_vnd` is declared `integer`"),
+        (
+            ["--field", "review.business_lines=5"],
+            "`business_lines` is declared `string` (hint: the value reads as JSON; quote it "
+            "as text: review.business_lines='\"5\"')",
+        ),
         (["--field", "reviw.x=1"], "--field reviw.x=1: no step `reviw`; did you mean"),
     ],
 )
