@@ -44,6 +44,7 @@ from motcua.play import (
 )
 from procedures.fields import fits
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.clock import receipt_start
 from procedures.messages import close_match
 from procedures.models import (
     Channel,
@@ -312,6 +313,12 @@ class DossierRun(_View):
     working_days_used: float
     extensions: int
     restarted_at: datetime | None = None
+    counted_from: datetime | None = Field(
+        None,
+        description="With a restart, when the limit counts from: the supplement's arrival "
+        "counted like a receipt (after the cut-off or in a break, the next opening), as the "
+        "timeline's `clock_restarted` says.",
+    )
     received: bool = Field(
         True,
         description="False for a dossier that ended before receipt (payment before receipt "
@@ -479,6 +486,11 @@ def _run(
         working_days_used=round(state.clock.used_minutes / day, 2),
         extensions=state.clock.extensions,
         restarted_at=state.clock.restarted_at,
+        counted_from=(
+            receipt_start(calendar, state.clock.restarted_at, receiving.office_hours(calendar))
+            if state.clock.restarted_at
+            else None
+        ),
         received=any(e.kind == "received" for e in state.timeline),
         phases=state.phases,
         path=tuple(_path(state, frozen)),

@@ -678,3 +678,24 @@ async def test_a_residence_supplement_restarts_the_limit_and_a_permits_phases_ar
     text = report(DryRun(source="x", data_dir=None, dossiers=(permit,)))
     assert "  phase appraisal (Thẩm định hồ sơ, kiểm tra thực địa): 7 working days from " in text
     assert "  phase consultation (Lấy ý kiến cơ quan quản lý nhà nước có liên quan): 12 " in text
+
+
+async def test_a_restart_after_closing_is_reported_from_the_next_opening_as_the_timeline_says(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The report's `counted anew from` is when the limit counts from (the next opening after
+    a supplement that came after closing), not the supplement's arrival, so it agrees with the
+    timeline's `clock_restarted` and the applicant's notice."""
+    later = (await server.get_current_time()).astimezone(VIETNAM) + timedelta(days=60)
+    received = datetime.combine(later.date(), time(16), VIETNAM)
+    received += timedelta(days=(7 - received.weekday()) % 7)  # a Monday, after the cut-off
+    frozen = load_procedure(CATALOG / "permanent-residence.yaml")
+    plan = plan_for(frozen, (), ("appraise",), False, supplement=("appraise",))
+    run = (await dry_run(server, frozen, tmp_path, plan, received=received)).dossiers[0]
+    assert run.restarted_at is not None and run.counted_from is not None
+    assert local(run.restarted_at).startswith("17:")  # the late officer's request, after closing
+    assert local(run.counted_from).startswith("07:30 ")  # the next working day's opening
+    restarted = next(e for e in run.timeline if e.kind == "clock_restarted")
+    assert f"từ {local(run.counted_from)}; due " in restarted.detail
+    text = report(DryRun(source="x", data_dir=None, dossiers=(run,)))
+    assert f"(counted anew from {local(run.counted_from)})" in text

@@ -282,7 +282,7 @@ def _dossier(run: DossierRun, data_dir: str | None) -> str:
         + (f" ({run.extensions} extension)" if run.extensions else "")
         + f", finished {local(run.finished_at)}; {run.working_days_used:g} working days used"
         f" of {run.time_limit}"
-        + (f" (counted anew from {local(run.restarted_at)})" if run.restarted_at else "")
+        + (f" (counted anew from {local(run.counted_from)})" if run.counted_from else "")
         if run.received
         else f"  legal clock: never received (submitted {local(run.received_at)}, ended "
         f"{local(run.finished_at)} before receipt); no receipt, no clock"
