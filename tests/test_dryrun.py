@@ -699,3 +699,26 @@ async def test_a_restart_after_closing_is_reported_from_the_next_opening_as_the_
     assert f"từ {local(run.counted_from)}; due " in restarted.detail
     text = report(DryRun(source="x", data_dir=None, dossiers=(run,)))
     assert f"(counted anew from {local(run.counted_from)})" in text
+
+
+async def test_a_fractional_number_of_periods_is_rounded_as_docs_say(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """`times` giving 2.5 is rounded half to even (2 periods), as docs/language.md says; it
+    does not stop the dossier."""
+    text = (CATALOG / "unemployment-benefit.yaml").read_text("utf-8")
+    source = 'times: "[3 + [form.contribution_months - 36, 0] | max // 12, 12] | min"'
+    assert source in text
+    (tmp_path / "catalog").mkdir()
+    file = tmp_path / "catalog" / "benefit.yaml"
+    file.write_text(text.replace(source, 'times: "form.contribution_months / 10"'), "utf-8")
+    frozen = load_procedure(file)
+    today = (await server.get_current_time()).astimezone(VIETNAM).date()
+    form = {"contract_end": today.isoformat(), "contribution_months": 25}
+    plan = plan_for(frozen, (), (), False)
+    run = (await dry_run(server, frozen, tmp_path / "data", plan, form=form)).dossiers[0]
+    assert run.result == "approved"
+    assert [p.outcome for p in run.path if p.step == "monthly_report"] == [
+        "report 1 of 2 arrived",
+        "report 2 of 2 arrived",
+    ]
