@@ -680,7 +680,7 @@ async def test_a_residence_supplement_restarts_the_limit_and_a_permits_phases_ar
     assert "  phase consultation (Lấy ý kiến cơ quan quản lý nhà nước có liên quan): 12 " in text
 
 
-async def test_a_restart_after_closing_is_reported_from_the_next_opening_as_the_timeline_says(
+async def test_a_restart_after_closing_is_reported_from_the_next_opening_as_the_timeline_says(  # noqa: E501
     server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     """The report's `counted anew from` is when the limit counts from (the next opening after
@@ -689,16 +689,28 @@ async def test_a_restart_after_closing_is_reported_from_the_next_opening_as_the_
     later = (await server.get_current_time()).astimezone(VIETNAM) + timedelta(days=60)
     received = datetime.combine(later.date(), time(16), VIETNAM)
     received += timedelta(days=(7 - received.weekday()) % 7)  # a Monday, after the cut-off
-    frozen = load_procedure(CATALOG / "permanent-residence.yaml")
+    text = (CATALOG / "permanent-residence.yaml").read_text("utf-8")
+    phase = "phases:\n  check:\n    limit: {amount: 6, unit: working_days}\n"
+    phase += "    steps: [receive, appraise]\nstart: receive\n"
+    assert "\nstart: receive\n" in text
+    (tmp_path / "catalog").mkdir()
+    file = tmp_path / "catalog" / "residence.yaml"
+    file.write_text(text.replace("\nstart: receive\n", "\n" + phase, 1), "utf-8")
+    frozen = load_procedure(file)
     plan = plan_for(frozen, (), ("appraise",), False, supplement=("appraise",))
-    run = (await dry_run(server, frozen, tmp_path, plan, received=received)).dossiers[0]
+    run = (await dry_run(server, frozen, tmp_path / "data", plan, received=received)).dossiers[0]
     assert run.restarted_at is not None and run.counted_from is not None
     assert local(run.restarted_at).startswith("17:")  # the late officer's request, after closing
     assert local(run.counted_from).startswith("07:30 ")  # the next working day's opening
     restarted = next(e for e in run.timeline if e.kind == "clock_restarted")
     assert f"từ {local(run.counted_from)}; due " in restarted.detail
     text = report(DryRun(source="x", data_dir=None, dossiers=(run,)))
-    assert f"(counted anew from {local(run.counted_from)})" in text
+    [clock] = [line for line in text.split("\n") if line.startswith("  legal clock: ")]
+    assert clock.endswith(f"(counted anew from {local(run.counted_from)})")
+    # the phase running then is counted anew too, and its line says so
+    [check] = run.phases
+    assert f"[receive] (counted anew from {local(run.counted_from)}), due " in text
+    assert check.due_at > run.counted_from
 
 
 async def test_a_fractional_number_of_periods_is_rounded_as_docs_say(
