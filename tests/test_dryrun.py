@@ -680,7 +680,7 @@ async def test_a_residence_supplement_restarts_the_limit_and_a_permits_phases_ar
     assert "  phase consultation (Lấy ý kiến cơ quan quản lý nhà nước có liên quan): 12 " in text
 
 
-async def test_a_restart_after_closing_is_reported_from_the_next_opening_as_the_timeline_says(  # noqa: E501
+async def test_a_restart_after_closing_counts_from_the_next_opening_and_its_phase_anew(
     server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     """The report's `counted anew from` is when the limit counts from (the next opening after
