@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -44,6 +44,7 @@ from motcua.play import (
 )
 from procedures.fields import fits
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
+from procedures.legaltime.clock import receipt_start
 from procedures.messages import close_match
 from procedures.models import (
     Channel,
@@ -222,7 +223,12 @@ def _field(steps: dict[str, list[Step]], name: str, value: Any) -> tuple[str, st
             2,
         )
     if not fits(spec, value):
-        raise UserError(f"{option}: `{field_name}` is declared `{spec.type}`", 2)
+        quoted = (
+            f" (hint: the value reads as JSON; quote it as text: {name}='{json.dumps(str(value))}')"
+            if spec.type == "string" and not isinstance(value, str)
+            else ""
+        )
+        raise UserError(f"{option}: `{field_name}` is declared `{spec.type}`{quoted}", 2)
     return step_id, field_name
 
 
@@ -307,6 +313,17 @@ class DossierRun(_View):
     working_days_used: float
     extensions: int
     restarted_at: datetime | None = None
+    counted_from: datetime | None = Field(
+        None,
+        description="With a restart, when the limit counts from: the supplement's arrival "
+        "counted like a receipt (after the cut-off or in a break, the next opening), as the "
+        "timeline's `clock_restarted` says.",
+    )
+    received: bool = Field(
+        True,
+        description="False for a dossier that ended before receipt (payment before receipt "
+        "never made): `received_at` is then its submission and no legal clock ran.",
+    )
     phases: tuple[PhaseView, ...] = ()
     path: tuple[PathStep, ...]
     portal_statuses: tuple[PortalStatus, ...]
@@ -469,6 +486,12 @@ def _run(
         working_days_used=round(state.clock.used_minutes / day, 2),
         extensions=state.clock.extensions,
         restarted_at=state.clock.restarted_at,
+        counted_from=(
+            receipt_start(calendar, state.clock.restarted_at, receiving.office_hours(calendar))
+            if state.clock.restarted_at
+            else None
+        ),
+        received=any(e.kind == "received" for e in state.timeline),
         phases=state.phases,
         path=tuple(_path(state, frozen)),
         portal_statuses=tuple(PortalStatus(r.status) for r in portal if r.step is None),

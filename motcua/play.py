@@ -461,10 +461,16 @@ class TooManyVisits(UserError):
 
 
 async def _check_running(client: Client, codes: Sequence[str]) -> None:
-    """Raise `DossierFailed` for a dossier whose workflow closed without a result."""
+    """Raise `DossierFailed` for a dossier whose workflow closed without a result.
+
+    A completed one has its result: it finished between the look at its state and this
+    check (an applicant's last report ends it at once), and the next look reads it."""
     for code in codes:
         described = await client.get_workflow_handle(code).describe()
-        if described.status is not WorkflowExecutionStatus.RUNNING:
+        if described.status not in (
+            WorkflowExecutionStatus.RUNNING,
+            WorkflowExecutionStatus.COMPLETED,
+        ):
             status = described.status.name.lower() if described.status else "closed"
             raise DossierFailed(code, status, await _trouble(client, [code]))
 

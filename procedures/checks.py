@@ -687,6 +687,13 @@ class _Checker:
                         f"`{step}` is an end step, which takes no time",
                         "leave it out: reaching an end step ends every phase",
                     )
+                elif _pays_before_receipt(self.steps[step]):
+                    self.report(
+                        where,
+                        f"`{step}` is a payment before receipt, when no clock runs: the phase's "
+                        "would, and rate a dossier late for a payment it waits for",
+                        "leave it out: the phase then starts at the step after it, on receipt",
+                    )
                 elif step in owner:
                     where_else = (
                         "earlier in this phase"
@@ -871,3 +878,8 @@ def _mismatch(spec: FormField, literal: Any) -> bool:
             return bool(spec.choices) and literal not in spec.choices
         return spec.type not in (FieldType.STRING, FieldType.DATE)
     return False
+
+
+def _pays_before_receipt(step: Step) -> bool:
+    """A citizen step the dossier waits at before it is received (`before_receipt`)."""
+    return isinstance(step, CitizenStep) and bool(step.before_receipt)

@@ -330,6 +330,22 @@ class SubprocedureStep(_Step):
     )
 
 
+def _before_receipt(value: Any) -> Any:
+    """One message for a wrong `before_receipt`, not one per member of the union (which named
+    pydantic's types: `before_receipt.tuple[str-enum[Channel], ...][1]`)."""
+    channels = ", ".join(c.value for c in Channel)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list | tuple):
+        wrong = [c for c in value if not (isinstance(c, str) and c in set(Channel))]
+        if not wrong:
+            return value
+        raise ValueError(f"`{wrong[0]}` is not a channel: {channels}")
+    raise ValueError(
+        f"`{value}` is not true, false or a list of channels ({channels}), e.g. `[online]`"
+    )
+
+
 def _suspension(value: Any) -> Any:
     """One message for a wrong `suspends_clock`, not one per member of the union."""
     if isinstance(value, bool) or (
@@ -410,7 +426,7 @@ class CitizenStep(_Step):
         "the treasury's or an officer's confirmation of payment).",
     )
 
-    before_receipt: bool | tuple[Channel, ...] = Field(
+    before_receipt: Annotated[bool | tuple[Channel, ...], BeforeValidator(_before_receipt)] = Field(
         False,
         exclude_if=lambda before: before is False,  # files without it keep their content hash
         description="Payment before the dossier counts as received (only on the `start` "

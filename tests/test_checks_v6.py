@@ -109,6 +109,37 @@ def test_a_payment_before_receipt_is_the_start_ends_unpaid_and_has_something_to_
     assert problem.hint == "make `pay_first` the procedure's `start`, or remove `before_receipt`"
 
 
+def test_a_wrong_before_receipt_is_one_line_naming_the_channels(load: Load) -> None:
+    """Not one line per member of the union, naming pydantic's types."""
+    text = paying_first("[online, email]")
+    [problem] = load(text)
+    assert problem.message == (
+        "steps.pay_first.before_receipt: `email` is not a channel: in_person, online, post"
+    )
+    assert (problem.line, problem.column) == at(text, "[online, email]")
+    [problem] = load(paying_first("online"))
+    assert problem.message == (
+        "steps.pay_first.before_receipt: `online` is not true, false or a list of channels "
+        "(in_person, online, post), e.g. `[online]`"
+    )
+
+
+def test_a_payment_before_receipt_is_in_no_phase(load: Load) -> None:
+    """No clock runs before receipt, but a phase's would: an unpaid dossier was rated late."""
+    phases = "phases:\n  intake:\n    limit: {amount: 1, unit: working_days}\n"
+    text = paying_first("[online]").replace(
+        "start: pay_first", phases + "    steps: [pay_first, receive]\nstart: pay_first", 1
+    )
+    [problem] = load(text)
+    assert problem.message == (
+        "phases.intake.steps[0]: `pay_first` is a payment before receipt, when no clock runs: "
+        "the phase's would, and rate a dossier late for a payment it waits for"
+    )
+    assert problem.hint == "leave it out: the phase then starts at the step after it, on receipt"
+    assert (problem.line, problem.column) == at(text, "pay_first, receive")
+    assert load(text.replace("[pay_first, receive]", "[receive]")) == []
+
+
 def test_a_repeat_step_loads_with_a_number_or_an_expression(load: Load, tmp_path: Path) -> None:
     assert load(repeating("3", "    end_after_missed: 2\n    on_missed: stopped\n")) == []
     assert load(repeating("'fields.review.months'")) != []  # review declares no `months`

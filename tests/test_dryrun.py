@@ -27,7 +27,7 @@ from motcua.cli import build_parser, main
 from motcua.client.submit import default_calendar
 from motcua.commands.dryrun import report
 from motcua.dryrun import APPLICANT, DossierRun, DryRun, dry_run, plan_for, time_skipping_server
-from motcua.play import DossierFailed, Plan, TooManyVisits, play
+from motcua.play import DossierFailed, Plan, TooManyVisits, _check_running, play
 from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
 from procedures.models import Channel
@@ -195,6 +195,11 @@ def test_a_broken_file_is_reported_where_it_is_broken_and_nothing_runs(tmp_path:
         (["--field", "review.nope=1"], "step `review` declares no field `nope`"),
         (["--supplement", "approve"], "step `approve` may not request a supplement"),
         (["--field", "review.capital_vnd=lots"], "`capital_vnd` is declared `integer`"),
+        (
+            ["--field", "review.business_lines=5"],
+            "`business_lines` is declared `string` (hint: the value reads as JSON; quote it "
+            "as text: review.business_lines='\"5\"')",
+        ),
         (["--field", "reviw.x=1"], "--field reviw.x=1: no step `reviw`; did you mean"),
     ],
 )
@@ -625,6 +630,22 @@ async def test_online_fees_are_paid_before_the_dossier_counts_as_received(
     assert unpaid.result == "stopped"
     assert ("received", None) not in kinds(unpaid)
     assert "receipt" not in {doc.kind for doc in unpaid.documents}
+    # the report does not claim a receipt, an appointment or a rating against one
+    assert (paid.received, unpaid.received) == (True, False)
+    text = report(DryRun(source="x", data_dir=None, dossiers=(unpaid,)))
+    assert "  result: stopped\n  legal clock: never received (submitted " in text
+    assert "due" not in text.split("\n")[3]
+
+
+async def test_a_dossier_that_completed_is_not_taken_for_one_that_failed(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The last report of a repeat step ends the dossier at once, so it may complete between
+    the player's look at its state and its check that the workflow still runs: that check
+    must let it through (it once failed such runs, `completed: no failure recorded`)."""
+    done = await run(server, tmp_path, "unemployment-benefit.yaml")
+    assert done.result == "approved"
+    await _check_running(server.client, [done.code])
 
 
 async def test_a_residence_supplement_restarts_the_limit_and_a_permits_phases_are_rated(
@@ -657,3 +678,59 @@ async def test_a_residence_supplement_restarts_the_limit_and_a_permits_phases_ar
     text = report(DryRun(source="x", data_dir=None, dossiers=(permit,)))
     assert "  phase appraisal (Thẩm định hồ sơ, kiểm tra thực địa): 7 working days from " in text
     assert "  phase consultation (Lấy ý kiến cơ quan quản lý nhà nước có liên quan): 12 " in text
+
+
+async def test_a_restart_after_closing_counts_from_the_next_opening_and_its_phase_anew(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The report's `counted anew from` is when the limit counts from (the next opening after
+    a supplement that came after closing), not the supplement's arrival, so it agrees with the
+    timeline's `clock_restarted` and the applicant's notice."""
+    later = (await server.get_current_time()).astimezone(VIETNAM) + timedelta(days=60)
+    received = datetime.combine(later.date(), time(16), VIETNAM)
+    received += timedelta(days=(7 - received.weekday()) % 7)  # a Monday, after the cut-off
+    text = (CATALOG / "permanent-residence.yaml").read_text("utf-8")
+    phase = "phases:\n  check:\n    limit: {amount: 6, unit: working_days}\n"
+    phase += "    steps: [receive, appraise]\nstart: receive\n"
+    assert "\nstart: receive\n" in text
+    (tmp_path / "catalog").mkdir()
+    file = tmp_path / "catalog" / "residence.yaml"
+    file.write_text(text.replace("\nstart: receive\n", "\n" + phase, 1), "utf-8")
+    frozen = load_procedure(file)
+    plan = plan_for(frozen, (), ("appraise",), False, supplement=("appraise",))
+    run = (await dry_run(server, frozen, tmp_path / "data", plan, received=received)).dossiers[0]
+    assert run.restarted_at is not None and run.counted_from is not None
+    assert local(run.restarted_at).startswith("17:")  # the late officer's request, after closing
+    assert local(run.counted_from).startswith("07:30 ")  # the next working day's opening
+    restarted = next(e for e in run.timeline if e.kind == "clock_restarted")
+    assert f"từ {local(run.counted_from)}; due " in restarted.detail
+    text = report(DryRun(source="x", data_dir=None, dossiers=(run,)))
+    [clock] = [line for line in text.split("\n") if line.startswith("  legal clock: ")]
+    assert clock.endswith(f"(counted anew from {local(run.counted_from)})")
+    # the phase running then is counted anew too, and its line says so
+    [check] = run.phases
+    assert f"[receive] (counted anew from {local(run.counted_from)}), due " in text
+    assert check.due_at > run.counted_from
+
+
+async def test_a_fractional_number_of_periods_is_rounded_as_docs_say(
+    server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """`times` giving 2.5 is rounded half to even (2 periods), as docs/language.md says; it
+    does not stop the dossier."""
+    text = (CATALOG / "unemployment-benefit.yaml").read_text("utf-8")
+    source = 'times: "[3 + [form.contribution_months - 36, 0] | max // 12, 12] | min"'
+    assert source in text
+    (tmp_path / "catalog").mkdir()
+    file = tmp_path / "catalog" / "benefit.yaml"
+    file.write_text(text.replace(source, 'times: "form.contribution_months / 10"'), "utf-8")
+    frozen = load_procedure(file)
+    today = (await server.get_current_time()).astimezone(VIETNAM).date()
+    form = {"contract_end": today.isoformat(), "contribution_months": 25}
+    plan = plan_for(frozen, (), (), False)
+    run = (await dry_run(server, frozen, tmp_path / "data", plan, form=form)).dossiers[0]
+    assert run.result == "approved"
+    assert [p.outcome for p in run.path if p.step == "monthly_report"] == [
+        "report 1 of 2 arrived",
+        "report 2 of 2 arrived",
+    ]

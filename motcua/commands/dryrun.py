@@ -263,30 +263,46 @@ def report(result: DryRun) -> str:
     return "\n\n".join(parts)
 
 
-def _phase_line(phase: PhaseView) -> str:
-    """One run of a phase: `decision (Quyết định): 20 working days from …, due …, late`."""
+def _phase_line(phase: PhaseView, run: DossierRun) -> str:
+    """One run of a phase: `decision (Quyết định): 20 working days from …, due …, late`; a
+    restart of the dossier's limit while it ran counts it anew too, which its line says."""
     visit = f" #{phase.visit}" if phase.visit > 1 else ""
     words = f"{phase.limit.amount:g} {str(phase.limit.unit).replace('_', ' ')}"
     ended = f", ended {local(phase.finished_at)}" if phase.finished_at else ""
+    anew = (
+        f" (counted anew from {local(run.counted_from)})"
+        if run.restarted_at is not None
+        and run.counted_from is not None
+        and phase.started_at < run.restarted_at
+        and (phase.finished_at is None or run.restarted_at <= phase.finished_at)
+        else ""
+    )
     return (
         f"{phase.phase}{visit} ({phase.title}): {words} from {local(phase.started_at)} "
-        f"[{phase.step}], due {local(phase.due_at)}{ended}, {phase.status.replace('_', ' ')}"
+        f"[{phase.step}]{anew}, due {local(phase.due_at)}{ended}, "
+        f"{phase.status.replace('_', ' ')}"
         + (" OVERDUE" if phase.overdue and not phase.finished_at else "")
     )
 
 
 def _dossier(run: DossierRun, data_dir: str | None) -> str:
     result = run.result.value if run.result else "running"
-    lines = [
-        f"Dossier {run.code} — {run.procedure_code} {run.procedure_name}",
-        f"  result: {result}, {run.on_time.replace('_', ' ')}",
+    clock = (
         f"  legal clock: received {local(run.received_at)}, due {local(run.due_at)}"
         + (f" ({run.extensions} extension)" if run.extensions else "")
         + f", finished {local(run.finished_at)}; {run.working_days_used:g} working days used"
         f" of {run.time_limit}"
-        + (f" (counted anew from {local(run.restarted_at)})" if run.restarted_at else ""),
+        + (f" (counted anew from {local(run.counted_from)})" if run.counted_from else "")
+        if run.received
+        else f"  legal clock: never received (submitted {local(run.received_at)}, ended "
+        f"{local(run.finished_at)} before receipt); no receipt, no clock"
+    )
+    lines = [
+        f"Dossier {run.code} — {run.procedure_code} {run.procedure_name}",
+        f"  result: {result}" + (f", {run.on_time.replace('_', ' ')}" if run.received else ""),
+        clock,
     ]
-    lines += [f"  phase {_phase_line(p)}" for p in run.phases]
+    lines += [f"  phase {_phase_line(p, run)}" for p in run.phases]
     lines.append("  path:")
     steps = max((len(taken.step) for taken in run.path), default=0)
     outcomes = max((len(taken.outcome) for taken in run.path), default=0)
