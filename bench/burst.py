@@ -42,9 +42,12 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest  # noqa: 
 from temporalio.client import Client  # noqa: E402
 
 from motcua import client as ops  # noqa: E402
+from motcua import publication  # noqa: E402
 from motcua.client import allocation  # noqa: E402
 from motcua.devserver import DevServer  # noqa: E402
+from procedures.loader import DEFAULT_CATALOG  # noqa: E402
 from procedures.models import Channel  # noqa: E402
+from runtime.catalogue import load_catalogue  # noqa: E402
 from workflows.api import Applicant  # noqa: E402
 from workflows.counter import ticket  # noqa: E402
 
@@ -123,6 +126,9 @@ async def run(args: argparse.Namespace) -> tuple[bool, list[str]]:
     tmp = Path(tempfile.mkdtemp(prefix="motcua-burst-"))
     data = tmp / "data"
     data.mkdir()
+    # As a province runs it: the catalogue published (else every dossier stops at once as
+    # unpublished, `published_only`, and the receipts this bench waits for never run).
+    publication.publish(data, load_catalogue(DEFAULT_CATALOG), "burst")
     server = DevServer(tmp / "server", port=free_port(), ui_port=free_port(), log_level="error")
     await server.start()
     assert server._process is not None
