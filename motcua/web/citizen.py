@@ -252,6 +252,16 @@ def _proved(sess: Session, code: str) -> None:
         )
 
 
+async def _applicants_form(request: Request, code: str) -> tuple[Web, Session, FormData]:
+    """A form the applicant posts about `code`: CSRF-checked, the dossier proved this session."""
+    web = web_of(request)
+    sess = web.session(request)
+    form = await read_form(web, request)
+    web.check_csrf(sess, _text(form, "csrf"))
+    _proved(sess, code)
+    return web, sess, form
+
+
 @router.get("/dossiers/{code}", response_class=HTMLResponse)
 async def status_page(request: Request, code: str, submitted: int = 0) -> Response:
     web = web_of(request)
@@ -318,11 +328,7 @@ async def issued(request: Request, code: str, name: str) -> Response:
 
 @router.post("/dossiers/{code}/supplement", response_class=HTMLResponse)
 async def supplement(request: Request, code: str) -> Response:
-    web = web_of(request)
-    sess = web.session(request)
-    form = await read_form(web, request)
-    web.check_csrf(sess, _text(form, "csrf"))
-    _proved(sess, code)
+    web, sess, form = await _applicants_form(request, code)
     id_number = _text(form, "id_number").strip()[:32]
     scans = await read_scans(web, form, "doc.")
     if not scans:
@@ -345,11 +351,7 @@ async def supplement(request: Request, code: str) -> Response:
 
 @router.post("/dossiers/{code}/withdraw", response_class=HTMLResponse)
 async def withdraw(request: Request, code: str) -> Response:
-    web = web_of(request)
-    sess = web.session(request)
-    form = await read_form(web, request)
-    web.check_csrf(sess, _text(form, "csrf"))
-    _proved(sess, code)
+    web, sess, form = await _applicants_form(request, code)
     await client.withdraw(
         web.client(),
         code,
@@ -362,11 +364,7 @@ async def withdraw(request: Request, code: str) -> Response:
 @router.post("/dossiers/{code}/rating", response_class=HTMLResponse)
 async def rate(request: Request, code: str) -> Response:
     """The applicant's satisfaction with a finished dossier (proved in this session)."""
-    web = web_of(request)
-    sess = web.session(request)
-    form = await read_form(web, request)
-    web.check_csrf(sess, _text(form, "csrf"))
-    _proved(sess, code)
+    web, sess, form = await _applicants_form(request, code)
     score = _text(form, "score")
     if score not in ("1", "2", "3", "4", "5"):
         raise WebError(422, "Invalid request", "score: choose 1 to 5", "Hãy chọn mức 1 đến 5")
