@@ -399,3 +399,38 @@ async def test_an_inbox_cache_keeps_answers_for_their_seconds_only(
         assert [wf.id for wf in listed] == [handle.id]  # the page's half second is over
     finally:
         await handle.terminate()
+
+
+async def test_the_json_inbox_shows_the_officers_own_action_at_once(
+    dev_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
+) -> None:
+    desk_login = f"one_stop.{COMMUNE}"
+    async with (
+        run_worker(dev_env.client, QUEUES, data_dir, trust=web_trust(data_dir)),
+        serve_web(dev_env.client, data_dir, inbox_page_seconds=60, inbox_count_seconds=60) as base,
+        httpx.AsyncClient(base_url=base) as citizen,
+        httpx.AsyncClient(base_url=base) as lan,
+        httpx.AsyncClient(base_url=base) as hoa,
+    ):
+        code = (await submit(citizen, str(uuid.uuid4())))["code"]
+        headers = {"X-CSRF-Token": await sign_in(lan, desk_login)}
+        await sign_in(hoa, desk_login)
+        await wait_for_task(lan, code, "receive")
+        await _until_listed(dev_env.client, code)
+
+        async def listed(http: httpx.AsyncClient) -> bool:
+            rows = (await http.get("/api/v1/inbox")).json()["rows"]
+            return any(r["dossier"] == code for r in rows)
+
+        assert await listed(lan) and await listed(hoa)  # the page is kept for a minute now
+        for action, body in (
+            ("claim", None),
+            ("complete", {"decision": "accept", "fields": {"business_name": "Tạp hóa An"}}),
+        ):
+            done = await lan.post(
+                f"/api/v1/dossiers/{code}/tasks/receive/{action}", json=body, headers=headers
+            )
+            assert done.status_code == 200, done.text
+        # Lan's own decision shows at once; Hoa still sees the page listed a moment ago.
+        assert not await listed(lan)
+        assert await listed(hoa)

@@ -22,6 +22,7 @@ from motcua.web import actions, dossiers
 from motcua.web.auth import ActiveDelegation, Officer
 from motcua.web.citizen import prove
 from motcua.web.context import Web, web_of
+from motcua.web.inbox import officer_inbox
 from motcua.web.officer import _dossier
 from motcua.web.problems import PROBLEM, WebError
 from motcua.web.sessions import Session, SessionOfficer
@@ -45,6 +46,7 @@ router = APIRouter(prefix="/api/v1", tags=["v1"], responses=_PROBLEMS)
 Short = Annotated[str, Field(max_length=500)]
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 IdNumber = Annotated[str, Field(min_length=1, max_length=32)]
+CSRF = Annotated[str | None, Header(alias="X-CSRF-Token", max_length=100)]
 
 
 class _In(BaseModel):
@@ -272,19 +274,21 @@ async def inbox(
     page: Annotated[str | None, Field(max_length=4000)] = None,
     page_size: int = 50,
 ) -> client.InboxPage:
-    """The signed-in officer's inbox (their role's, or `scope=agency`), overdue first."""
+    """The signed-in officer's inbox (their role's, or `scope=agency`), overdue first; the
+    dossiers they acted on in the last two minutes as they are now (the session remembers)."""
     web = web_of(request)
-    officer = _officer(web, request, None, change=False)
-    return await web.inbox(
-        web.client(),
-        officer.agency,
-        officer.role if scope == "role" else None,
-        overdue,
+    sess = web.session(request)
+    officer = web.officer(sess)
+    return await officer_inbox(
+        web,
+        sess,
+        officer,
+        by_role=scope == "role",
+        overdue_only=overdue,
         page_size=page_size,
         page=page,
         procedure=procedure,
         status=status,
-        cache=web.inbox_cache,
     )
 
 
@@ -302,51 +306,60 @@ async def documents(request: Request, code: str) -> Documents:
 
 
 async def _act(
-    request: Request, code: str, csrf: str | None, operation: actions.Operation
+    request: Request, response: Response, code: str, csrf: str | None, operation: actions.Operation
 ) -> ActedOut:
     """An officer's action through the API: signed in, CSRF checked, on a dossier their agency
-    is part of (else 404); the workflow's answer and the dossier's state right after it."""
+    is part of (else 404); the workflow's answer and the dossier's state right after it. The
+    session cookie comes back remembering the action, so their inbox shows it at once."""
     web = web_of(request)
-    officer = _officer(web, request, csrf, change=True)
+    sess = web.session(request)
+    officer = web.officer(sess)
+    web.check_csrf(sess, csrf)
     await _dossier(web, officer, code)
     acted = await actions.perform(web, officer, operation)
+    sess.acted(code)
+    web.sessions.save(response, sess)
     return ActedOut(acted=acted, state=await client.show(web.client(), code))
 
 
-CSRF = Annotated[str | None, Header(alias="X-CSRF-Token", max_length=100)]
-
-
 @router.post("/dossiers/{code}/tasks/{step}/claim", response_model=ActedOut)
-async def claim(request: Request, code: str, step: str, x_csrf: CSRF = None) -> ActedOut:
-    return await _act(request, code, x_csrf, actions.claim(code, step))
+async def claim(
+    request: Request, response: Response, code: str, step: str, x_csrf: CSRF = None
+) -> ActedOut:
+    return await _act(request, response, code, x_csrf, actions.claim(code, step))
 
 
 @router.post("/dossiers/{code}/tasks/{step}/complete", response_model=ActedOut)
 async def complete(
-    request: Request, code: str, step: str, body: Complete, x_csrf: CSRF = None
+    request: Request, response: Response, code: str, step: str, body: Complete, x_csrf: CSRF = None
 ) -> ActedOut:
     operation = actions.complete(code, step, body.decision, body.fields)
-    return await _act(request, code, x_csrf, operation)
+    return await _act(request, response, code, x_csrf, operation)
 
 
 @router.post("/dossiers/{code}/tasks/{step}/reassign", response_model=ActedOut)
 async def reassign(
-    request: Request, code: str, step: str, body: Reassign, x_csrf: CSRF = None
+    request: Request, response: Response, code: str, step: str, body: Reassign, x_csrf: CSRF = None
 ) -> ActedOut:
     operation = actions.reassign(code, step, body.to_user, body.to_role)
-    return await _act(request, code, x_csrf, operation)
+    return await _act(request, response, code, x_csrf, operation)
 
 
 @router.post("/dossiers/{code}/tasks/{step}/request-supplement", response_model=ActedOut)
 async def request_supplement(
-    request: Request, code: str, step: str, body: Supplement, x_csrf: CSRF = None
+    request: Request,
+    response: Response,
+    code: str,
+    step: str,
+    body: Supplement,
+    x_csrf: CSRF = None,
 ) -> ActedOut:
     operation = actions.request_supplement(code, step, body.missing, body.reason)
-    return await _act(request, code, x_csrf, operation)
+    return await _act(request, response, code, x_csrf, operation)
 
 
 @router.post("/dossiers/{code}/apology/approve", response_model=ActedOut)
 async def approve_apology(
-    request: Request, code: str, body: Apology, x_csrf: CSRF = None
+    request: Request, response: Response, code: str, body: Apology, x_csrf: CSRF = None
 ) -> ActedOut:
-    return await _act(request, code, x_csrf, actions.approve_apology(code, body.reason))
+    return await _act(request, response, code, x_csrf, actions.approve_apology(code, body.reason))

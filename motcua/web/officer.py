@@ -2,9 +2,8 @@
 
 Every action is a client operation, so the workflow's validators decide who may do what; a
 rejection is shown on the page it came from. After an action the officer is taken to the
-dossier, rendered from its `state` query, so they see what they did at once; the inbox, read
-from visibility (eventually consistent), re-reads the dossiers they acted on in the last two
-minutes (the session cookie remembers which) so their own action shows there too.
+dossier, rendered from its `state` query, so they see what they did at once; the inbox
+(`motcua.web.inbox`, shared with the JSON API) overlays their own recent actions.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from motcua.web import actions, dossiers, fields
 from motcua.web.auth import Officer
 from motcua.web.citizen import ISSUED_HEADERS, _text, issued_file, read_form
 from motcua.web.context import Web, web_of
+from motcua.web.inbox import officer_inbox, open_tasks
 from motcua.web.problems import WebError
 from motcua.web.sessions import Session, SessionOfficer
 from workflows.api import DossierState, PortalStatus, TaskStatus, TaskView
@@ -135,24 +135,23 @@ async def inbox(
     if procedure and procedure not in web.catalog:
         raise WebError(422, "Invalid request", f"procedure: no procedure {procedure!r}")
     wanted = PortalStatus(status) if status in PortalStatus._value2member_map_ else None
-    found = await web.inbox(
-        web.client(),
-        officer.agency,
-        officer.role if scope == "role" else None,
-        bool(overdue),
+    found = await officer_inbox(
+        web,
+        sess,
+        officer,
+        by_role=scope == "role",
+        overdue_only=bool(overdue),
         page_size=PAGE_SIZE,
         page=page[:4000] or None,
         procedure=procedure or None,
         status=wanted,
-        cache=web.inbox_cache,
     )
-    rows = await _with_own_actions(web, sess, officer, list(found.rows), scope == "role")
     return web.page(
         request,
         sess,
         "inbox.html",
         page=found,
-        rows=rows,
+        rows=found.rows,
         names={code: f.procedure.name for code, f in web.catalog.items()},
         procedures=sorted(
             (c, f.procedure.name)
@@ -163,53 +162,6 @@ async def inbox(
         filters={"scope": scope, "overdue": overdue, "procedure": procedure, "status": status},
         notices=_notices(web, officer),
     )
-
-
-async def _with_own_actions(
-    web: Web, sess: Session, officer: Officer, rows: list[Any], by_role: bool
-) -> list[Any]:
-    """The rows with the dossiers this officer just acted on re-read from their state."""
-    recent = sess.recent_codes()
-    if not recent:
-        return rows
-    states = await asyncio.gather(
-        *(client.show(web.client(), code) for code in recent), return_exceptions=True
-    )
-    fresh = {s.code: s for s in states if isinstance(s, DossierState)}
-    kept = []
-    for row in rows:
-        state = fresh.get(row.dossier)
-        if state is None:
-            kept.append(row)
-        elif _waiting_roles(state, officer, by_role):
-            kept.append(
-                row.model_copy(
-                    update={
-                        "status": state.status,
-                        "waiting_on": _waiting_roles(state, officer, by_role),
-                    }
-                )
-            )
-    return kept
-
-
-def _waiting_roles(state: DossierState, officer: Officer, by_role: bool) -> tuple[str, ...]:
-    if state.result is not None:
-        return ()
-    return tuple(
-        sorted(
-            {
-                t.role
-                for t in _open_tasks(state)
-                if t.agency == officer.agency and (not by_role or t.role == officer.role)
-            }
-        )
-    )
-
-
-def _open_tasks(state: DossierState) -> list[TaskView]:
-    tasks = [*state.tasks, *((state.apology,) if state.apology else ())]
-    return [t for t in tasks if t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)]
 
 
 def _notices(web: Web, officer: Officer, limit: int = 20) -> list[dict[str, Any]]:
@@ -265,7 +217,7 @@ async def dossier_page(request: Request, code: str) -> Response:
         "dossier.html",
         state=state,
         p=frozen.procedure,
-        open_tasks=_open_tasks(state),
+        open_tasks=open_tasks(state),
         attachments=await web.storage.attachments(code),
         names={d.id: d.name for d in frozen.procedure.documents},
         error="",
