@@ -434,3 +434,22 @@ async def test_the_json_inbox_shows_the_officers_own_action_at_once(
         # Lan's own decision shows at once; Hoa still sees the page listed a moment ago.
         assert not await listed(lan)
         assert await listed(hoa)
+
+
+async def test_a_copied_cookie_is_refused_after_logout(web: str) -> None:
+    for how in ("page", "api"):
+        async with httpx.AsyncClient(base_url=web) as desk:
+            csrf = await sign_in(desk, f"one_stop.{COMMUNE}")
+            copy = {"motcua_session": desk.cookies["motcua_session"]}
+            async with httpx.AsyncClient(base_url=web, cookies=copy) as thief:
+                assert (await thief.get("/api/v1/inbox")).status_code == 200
+                if how == "page":
+                    out = await desk.post("/officer/logout", data={"csrf": csrf})
+                    assert out.status_code == 303
+                else:
+                    out = await desk.delete("/api/v1/session", headers={"X-CSRF-Token": csrf})
+                    assert out.status_code == 204
+                page = await thief.get("/officer")
+                assert page.status_code == 303, how
+                assert page.headers["location"] == "/officer/login"
+                assert (await thief.get("/api/v1/inbox")).status_code == 401, how

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from starlette.responses import Response
 from motcua.web import fields
 from motcua.web.present import time_left
 from motcua.web.ratelimit import MemoryRateLimiter
+from motcua.web.revocations import FILE, RevokedSessions
 from motcua.web.sessions import COOKIE, Session, SessionOfficer, Sessions
 from motcua.web.storage import LocalStorage, sniff
 from procedures.models import FieldType, FormField
@@ -55,8 +57,9 @@ def test_form_values_take_their_declared_types() -> None:
     assert rest == ["decision 'x' is not allowed"]
 
 
-def test_a_tampered_session_cookie_counts_as_none() -> None:
-    sessions = Sessions("s" * 40, secure=True, max_age_hours=1)
+def test_a_tampered_session_cookie_counts_as_none(tmp_path: Path) -> None:
+    revoked = RevokedSessions(tmp_path)
+    sessions = Sessions("s" * 40, secure=True, max_age_hours=1, revoked=revoked)
     officer = SessionOfficer(
         user="lan",
         agency="000.00.19.H26",
@@ -77,7 +80,23 @@ def test_a_tampered_session_cookie_counts_as_none() -> None:
     assert sessions.load(request(value)).officer == signed_in.officer
     forged = value.replace(value[5], "A" if value[5] != "A" else "B", 1)
     assert sessions.load(request(forged)).officer is None
-    assert Sessions("t" * 40, secure=True, max_age_hours=1).load(request(value)).officer is None
+    other_secret = Sessions("t" * 40, secure=True, max_age_hours=1, revoked=revoked)
+    assert other_secret.load(request(value)).officer is None
+
+
+def test_revoked_sessions_are_shared_private_and_bounded(tmp_path: Path) -> None:
+    one, other = RevokedSessions(tmp_path), RevokedSessions(tmp_path, max_entries=2)
+    assert not other.is_revoked("a")
+    one.revoke("a", time.time() + 3600)
+    assert other.is_revoked("a")  # another process on the folder sees it at once
+    assert stat.S_IMODE((tmp_path / FILE).stat().st_mode) == 0o600
+    one.revoke("expired", time.time() - 1)
+    assert not RevokedSessions(tmp_path).is_revoked("expired")  # kept until its expiry only
+    other.revoke("b", time.time() + 7200)
+    other.revoke("c", time.time() + 60)
+    other.revoke("d", time.time() + 9000)  # over the bound: the one closest to expiry goes
+    after_restart = RevokedSessions(tmp_path)
+    assert [after_restart.is_revoked(s) for s in "abcd"] == [False, True, False, True]
 
 
 def test_rate_limits_count_per_key_and_window() -> None:

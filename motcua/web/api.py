@@ -25,7 +25,7 @@ from motcua.web.context import Web, web_of
 from motcua.web.inbox import officer_inbox
 from motcua.web.officer import _dossier
 from motcua.web.problems import PROBLEM, WebError
-from motcua.web.sessions import Session, SessionOfficer
+from motcua.web.sessions import COOKIE, Session, SessionOfficer
 from motcua.web.storage import Attachment, sniff, valid_digest
 from workflows.api import Applicant, DocumentView, DossierState, PortalStatus
 
@@ -181,6 +181,19 @@ async def sign_in(request: Request, body: Credentials, response: Response) -> Si
     return SignedIn(
         officer=SignedInOfficer(**officer.model_dump()), csrf=sess.csrf, delegations=found
     )
+
+
+@router.delete("/session", status_code=204)
+async def sign_out(request: Request, x_csrf: CSRF = None) -> Response:
+    """Sign out: the session is revoked, so no copy of its cookie works any more."""
+    web = web_of(request)
+    sess = web.session(request)
+    web.officer(sess)
+    web.check_csrf(sess, x_csrf)
+    await asyncio.to_thread(web.sessions.end, sess)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
 
 
 @router.post("/uploads", response_model=Uploaded, status_code=201)

@@ -19,6 +19,7 @@ from motcua.web import present
 from motcua.web.auth import Officer, OfficerDirectory
 from motcua.web.problems import WebError
 from motcua.web.ratelimit import RateLimiter
+from motcua.web.revocations import RevokedSessions
 from motcua.web.sessions import Session, Sessions
 from motcua.web.settings import WebSettings
 from motcua.web.storage import OffLoop, Storage
@@ -43,6 +44,7 @@ class Web:
             settings.secret_key,
             secure=settings.secure_cookies,
             max_age_hours=settings.session_hours,
+            revoked=RevokedSessions(settings.data_dir),
         )
         self.directory = directory
         self.storage = OffLoop(storage)

@@ -103,6 +103,7 @@ async def choose_delegation(request: Request) -> Response:
         error = f"no delegation to act for {acting_for} is active now"
         return await _delegations(web, request, sess, officer, error, 409)
     fresh = Session(lang=sess.lang, officer=SessionOfficer(**chosen.model_dump()))
+    await asyncio.to_thread(web.sessions.end, sess)  # the sign-in it replaces ends with it
     return web.redirect("/officer", fresh)
 
 
@@ -112,6 +113,7 @@ async def logout(request: Request) -> Response:
     sess = web.session(request)
     form = await read_form(web, request)
     web.check_csrf(sess, _text(form, "csrf"))
+    await asyncio.to_thread(web.sessions.end, sess)
     return web.redirect("/officer/login", Session(lang=sess.lang))
 
 
