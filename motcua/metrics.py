@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -112,16 +113,20 @@ class Gauges:
 
 
 def router(
-    get_client: Callable[[], Awaitable[Client]], procedures: Iterable[Procedure] | None = None
+    get_client: Callable[[], Awaitable[Client]],
+    procedures: Iterable[Procedure] | None = None,
+    *,
+    dependencies: Sequence[Any] = (),
 ) -> APIRouter:
-    """GET /metrics in Prometheus' text format."""
+    """GET /metrics in Prometheus' text format; `dependencies` decide who may read it (the
+    web app's: `motcua.web.operators`)."""
     procs = (
         list(procedures)
         if procedures is not None
         else [f.procedure for f in load_catalog().values()]
     )
     gauges = Gauges(agencies(procs))
-    api = APIRouter()
+    api = APIRouter(dependencies=list(dependencies))
 
     @api.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

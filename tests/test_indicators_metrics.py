@@ -23,9 +23,13 @@ from temporalio.client import Client
 
 from motcua import client as ops
 from motcua import metrics
+from motcua.commands.web import settings_for
+from motcua.web.app import create_app
+from motcua.web.settings import WebSettings
 from procedures.loader import load_procedure
 from procedures.models import Channel
 from runtime.connection import data_converter
+from runtime.errors import UserError
 from runtime.metrics import TRACING_ENV, telemetry_runtime, tracing_interceptors
 from workflows.api import Actor, Applicant
 
@@ -161,3 +165,49 @@ def test_an_unknown_tracing_exporter_is_named(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv(TRACING_ENV, "zipkin")
     with pytest.raises(ValueError, match="MOTCUA_TRACING='zipkin': expected console or otlp"):
         tracing_interceptors()
+
+
+def _web_app(dev_env: Any, data_dir: Path, token: str) -> FastAPI:
+    """The whole web app (its /metrics guarded as deployed), connected to the dev server."""
+    settings = WebSettings(data_dir=data_dir, secret_key="t" * 40, metrics_token=token)
+    app = create_app(settings, temporal=dev_env.client)
+    app.state.web.temporal = dev_env.client  # the lifespan's work: ASGITransport skips it
+    return app
+
+
+async def scrape(app: FastAPI, client: str, **headers: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, client=(client, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
+        return await web.get("/metrics", headers=headers)
+
+
+async def test_the_web_apps_metrics_need_the_token_or_a_local_client(
+    dev_env: Any, data_dir: Path
+) -> None:
+    token = "scrape-" + uuid.uuid4().hex
+    guarded = _web_app(dev_env, data_dir, token)
+    assert (await scrape(guarded, "127.0.0.1")).status_code == 401  # a token set: always asked
+    wrong = await scrape(guarded, "10.1.2.3", authorization="Bearer not-the-token")
+    assert wrong.status_code == 401
+    right = await scrape(guarded, "10.1.2.3", authorization=f"Bearer {token}")
+    assert right.status_code == 200
+    assert "motcua_dossiers_open" in samples(right.text)  # Prometheus' parser reads it
+
+    local_only = _web_app(dev_env, data_dir, "")
+    assert (await scrape(local_only, "127.0.0.1")).status_code == 200
+    assert (await scrape(local_only, "::1")).status_code == 200
+    assert (await scrape(local_only, "10.1.2.3")).status_code == 403
+    # A proxy on this machine forwards someone else's request: not a local client.
+    proxied = await scrape(local_only, "127.0.0.1", **{"x-forwarded-for": "203.0.113.9"})
+    assert proxied.status_code == 403
+
+
+def test_a_bad_metrics_token_stops_motcua_web_in_one_line(tmp_path: Path) -> None:
+    short = tmp_path / "token"
+    short.write_text("abc\n")
+    with pytest.raises(UserError, match="metrics token must be 16 to 511 printable"):
+        settings_for(tmp_path, token_file=short)
+    with pytest.raises(UserError, match=r"--metrics-token-file .*missing: No such file"):
+        settings_for(tmp_path, token_file=tmp_path / "missing")
+    short.write_text("x" * 32 + "\n")
+    assert settings_for(tmp_path, token_file=short).metrics_token == "x" * 32

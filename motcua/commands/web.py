@@ -14,7 +14,7 @@ from pathlib import Path
 from activities import DATA_DIR
 from motcua.web.app import create_app
 from motcua.web.serve import check_port, serve
-from motcua.web.settings import WebSettings, load_secret, scans_from_env
+from motcua.web.settings import WebSettings, load_secret, metrics_token, scans_from_env
 from procedures.loader import DEFAULT_CATALOG
 from runtime.errors import UserError
 
@@ -51,10 +51,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="share an inbox page's listing this long between officers, its counts five times "
         "as long (default 2; 0 asks visibility for every page)",
     )
+    parser.add_argument(
+        "--metrics-token-file",
+        type=Path,
+        metavar="FILE",
+        help="/metrics asks for this file's token as a bearer token (else "
+        "MOTCUA_METRICS_TOKEN; with neither, only clients on this machine may read it)",
+    )
     parser.set_defaults(handler=run)
 
 
-def settings_for(data: Path, inbox_cache: float = 2.0, **options: bool) -> WebSettings:
+def settings_for(
+    data: Path, inbox_cache: float = 2.0, token_file: Path | None = None, **options: bool
+) -> WebSettings:
     """The settings of a process serving `data`."""
     data = data.resolve()
     if not 0 <= inbox_cache <= 60:
@@ -66,6 +75,7 @@ def settings_for(data: Path, inbox_cache: float = 2.0, **options: bool) -> WebSe
         trust_forwarded_for=options.get("trust_forwarded_for", False),
         inbox_page_seconds=inbox_cache,
         inbox_count_seconds=5 * inbox_cache,
+        metrics_token=metrics_token(token_file),
         **scans_from_env(),
     )
 
@@ -75,6 +85,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = settings_for(
         args.data,
         args.inbox_cache,
+        args.metrics_token_file,
         https=args.https,
         trust_forwarded_for=args.trust_forwarded_for,
     )

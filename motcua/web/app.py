@@ -22,6 +22,7 @@ from motcua.indicators import dashboard, portal
 from motcua.web import api, citizen, officer
 from motcua.web.auth import IdentityDirectory, OfficerDirectory
 from motcua.web.context import Web
+from motcua.web.operators import check_metrics_reader
 from motcua.web.problems import in_vietnamese, problem, status_of
 from motcua.web.ratelimit import MemoryRateLimiter, RateLimiter
 from motcua.web.settings import WebSettings
@@ -109,8 +110,13 @@ def create_app(
     def signed_in_officer(request: Request) -> None:
         web.officer(web.session(request))  # the operations centre is for officers only
 
+    def metrics_reader(request: Request) -> None:
+        check_metrics_reader(settings.metrics_token, request)
+
     procedures = [frozen.procedure for frozen in web.catalog.values()]
-    app.include_router(metrics.router(temporal_client, procedures))
+    app.include_router(
+        metrics.router(temporal_client, procedures, dependencies=[Depends(metrics_reader)])
+    )
     app.include_router(
         dashboard.router(
             temporal_client,

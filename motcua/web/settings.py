@@ -12,6 +12,9 @@ from runtime.errors import UserError
 
 SECRET_ENV = "MOTCUA_WEB_SECRET"
 SCANS_ENV = "MOTCUA_SCANS"
+METRICS_TOKEN_ENV = "MOTCUA_METRICS_TOKEN"
+MIN_TOKEN = 16
+MAX_TOKEN = 512
 MiB = 1024 * 1024
 
 
@@ -52,6 +55,8 @@ class WebSettings:
     """Server-side encryption asked of S3: `AES256` or `aws:kms` (`MOTCUA_SCANS_SSE`)."""
     scans_kms_key_id: str = ""
     """With `aws:kms`, the key (`MOTCUA_SCANS_KMS_KEY_ID`); empty: the account's default."""
+    metrics_token: str = ""
+    """The bearer token `/metrics` asks for (`MOTCUA_METRICS_TOKEN`); empty: loopback only."""
 
 
 class ScanSettings(TypedDict):
@@ -94,3 +99,28 @@ def load_secret(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(secret)
     return secret
+
+
+def metrics_token(token_file: Path | None = None) -> str:
+    """The token `/metrics` asks for: the file's first line (`--metrics-token-file`), else
+    `MOTCUA_METRICS_TOKEN`, else none (loopback clients only)."""
+    where = f"--metrics-token-file {token_file}" if token_file else METRICS_TOKEN_ENV
+    if token_file is not None:
+        try:
+            with open(token_file, "rb") as fh:
+                raw = fh.read(MAX_TOKEN + 1)
+        except OSError as err:
+            raise UserError(f"{where}: {err.strerror}", exit_code=2) from None
+        lines = raw.decode(errors="replace").splitlines()
+        token = lines[0].strip() if lines else ""
+    else:
+        token = os.environ.get(METRICS_TOKEN_ENV, "").strip()
+        if not token:
+            return ""
+    if not MIN_TOKEN <= len(token) < MAX_TOKEN or not token.isprintable() or " " in token:
+        raise UserError(
+            f"{where}: the metrics token must be {MIN_TOKEN} to {MAX_TOKEN - 1} printable "
+            "characters without spaces",
+            exit_code=2,
+        )
+    return token
