@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "motcua.commands.setup",
     "motcua.commands.officers",
     "motcua.commands.publish",
+    "motcua.commands.sweep",
 )
 
 

@@ -32,6 +32,8 @@ from temporalio.testing import WorkflowEnvironment
 from identity import assertions, keys
 from motcua import client as ops
 from motcua.devserver import find_binary, register_search_attributes, shut_down
+from motcua.web.storage import Attachment, Storage
+from motcua.web.sweep import sweep_unattached
 from procedures.errors import Problem
 from procedures.legaltime.calendar import OfficeHours, WorkCalendar, load_calendar
 from procedures.loader import load_procedure
@@ -345,3 +347,30 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await shut_down(env)
+
+
+def sweeps_only_old_unattached_scans(store: Storage) -> None:
+    """The sweep's rule on any storage: a scan no dossier names goes once old, a named one
+    stays whatever its age, a young one stays (`motcua.web.sweep`)."""
+    run = uuid.uuid4().hex.encode()
+    loose, kept = b"%PDF-1.4 loose " + run, b"%PDF-1.4 attached " + run
+    loose_sha, kept_sha = store.put(loose), store.put(kept)
+    named = Attachment(
+        document="application",
+        sha256=kept_sha,
+        size=len(kept),
+        content_type="application/pdf",
+        at=datetime.now(UTC),
+    )
+    store.attach(f"D-{run.decode()[:8]}", [named])
+    young = sweep_unattached(store)
+    assert young.deleted == 0 and store.get(loose_sha) == loose
+    assert young.attached >= 1
+    later = datetime.now(UTC) + timedelta(hours=25)
+    counted = sweep_unattached(store, now=later, dry_run=True)
+    assert counted.deleted >= 1 and store.get(loose_sha) == loose  # a dry run deletes nothing
+    swept = sweep_unattached(store, now=later)
+    assert swept.deleted >= 1 and swept.freed_bytes >= len(loose)
+    assert store.get(loose_sha) is None
+    assert store.get(kept_sha) == kept  # a dossier names it: never deleted
+    assert kept_sha in store.referenced()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -15,8 +16,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 from temporalio.testing import WorkflowEnvironment
-from webserver import free_port
+from webserver import PDF, free_port, serve_web
+
+from motcua.web.storage import Attachment, LocalStorage, now
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -98,3 +102,62 @@ def test_motcua_web_refuses_an_inbox_cache_out_of_range_in_one_line(tmp_path: Pa
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "motcua: --inbox-cache: between 0 and 60 seconds"
+
+
+def sweep_scans(data: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "motcua", "sweep-scans", "--data", str(data), *options],
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO), "MOTCUA_SCANS": "local"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_motcua_sweep_scans_deletes_old_unattached_scans_only(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "uploads")
+    loose, named = store.put(PDF + b"% loose"), store.put(PDF + b"% named")
+    record = Attachment(
+        document="application", sha256=named, size=1, content_type="application/pdf", at=now()
+    )
+    store.attach("D-1", [record])
+    three_days_ago = time.time() - 72 * 3600
+    for digest in (loose, named):
+        os.utime(store.blobs / digest[:2] / digest, (three_days_ago, three_days_ago))
+    looked = sweep_scans(tmp_path, "--dry-run", "--json")
+    assert looked.returncode == 0, looked.stderr
+    assert json.loads(looked.stdout)["deleted"] == 1 and store.get(loose) is not None
+    done = sweep_scans(tmp_path, "--older-than", "48")
+    assert done.returncode == 0, done.stderr
+    assert "2 scans examined, 1 named by a dossier (kept), deleted 1" in done.stdout
+    assert store.get(loose) is None and store.get(named) == PDF + b"% named"
+    refused = sweep_scans(tmp_path, "--older-than", "0.5")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "motcua: --older-than: between 2 and 8784 hours"
+
+
+async def test_the_web_app_sweeps_unattached_scans_by_itself(
+    dev_env: WorkflowEnvironment, data_dir: Path
+) -> None:
+    store = LocalStorage(data_dir / "uploads")
+    named = store.put(PDF + b"% named")
+    record = Attachment(
+        document="application", sha256=named, size=1, content_type="application/pdf", at=now()
+    )
+    store.attach("D-1", [record])
+    settings = {"sweep_every_seconds": 0.2, "unattached_scan_hours": 1 / 3600}  # a second
+    async with (
+        serve_web(dev_env.client, data_dir, **settings) as base,
+        httpx.AsyncClient(base_url=base) as citizen,
+    ):
+        uploaded = await citizen.post("/api/v1/uploads", content=PDF + b"% never attached")
+        assert uploaded.status_code == 201, uploaded.text
+        loose = uploaded.json()["sha256"]
+        assert store.get(loose) is not None
+        for _ in range(100):
+            if store.get(loose) is None:
+                break
+            await asyncio.sleep(0.1)
+        assert store.get(loose) is None
+        assert store.get(named) == PDF + b"% named"

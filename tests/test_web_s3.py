@@ -23,15 +23,18 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import pytest
+from helpers import sweeps_only_old_unattached_scans
 from temporalio.testing import WorkflowEnvironment
 from webserver import PASSWORD, PDF, free_port, serve_web, web_trust
 
+from motcua.web import s3storage
 from motcua.web.app import open_storage
 from motcua.web.s3storage import S3Settings, S3Storage
 from motcua.web.settings import WebSettings
@@ -238,3 +241,22 @@ def test_motcua_web_reads_the_scans_setting_from_the_environment(
     assert done.returncode == 2, done.stderr
     assert "MOTCUA_SCANS: bucket 'no-such-bucket-here' cannot be reached" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_sweep_deletes_old_unattached_scans_from_the_bucket_only(
+    aws_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = aws_env
+    prefix = f"sweep-{uuid.uuid4().hex[:8]}"
+    store = S3Storage(S3Settings.parse(f"s3://{BUCKET}/{prefix}"), max_bytes=1024)
+    sweeps_only_old_unattached_scans(store)
+    # Uploaded again: past the renewal interval the object is copied onto itself, so its age
+    # (LastModified, which the sweep reads) starts again.
+    digest = store.put(PDF + b"% again")
+    key = f"{prefix}/blobs/{digest[:2]}/{digest}"
+    first = s3.head_object(Bucket=BUCKET, Key=key)["LastModified"]
+    time.sleep(1.1)
+    monkeypatch.setattr(s3storage, "RENEW_AFTER", timedelta(0))
+    assert store.put(PDF + b"% again") == digest
+    assert s3.head_object(Bucket=BUCKET, Key=key)["LastModified"] > first
+    assert store.get(digest) == PDF + b"% again"

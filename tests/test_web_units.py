@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from helpers import sweeps_only_old_unattached_scans
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,6 +18,7 @@ from motcua.web.ratelimit import MemoryRateLimiter
 from motcua.web.revocations import FILE, RevokedSessions
 from motcua.web.sessions import COOKIE, Session, SessionOfficer, Sessions
 from motcua.web.storage import LocalStorage, sniff
+from motcua.web.sweep import sweep_unattached
 from procedures.models import FieldType, FormField
 
 
@@ -104,3 +107,19 @@ def test_rate_limits_count_per_key_and_window() -> None:
     assert all(limiter.hit("lookup:code:A", 3, 60) for _ in range(3))
     assert not limiter.hit("lookup:code:A", 3, 60)
     assert limiter.hit("lookup:code:B", 3, 60)
+
+
+def test_the_sweep_deletes_old_unattached_scans_from_the_folder_only(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "uploads")
+    sweeps_only_old_unattached_scans(store)
+    # Uploaded again after two days: renewed, so it is not swept as old.
+    data = b"%PDF-1.4 sent again"
+    digest = store.put(data)
+    blob = store.blobs / digest[:2] / digest
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(blob, (two_days_ago, two_days_ago))
+    assert store.put(data) == digest
+    assert sweep_unattached(store).deleted == 0 and store.get(digest) == data
+    os.utime(blob, (two_days_ago, two_days_ago))
+    assert sweep_unattached(store).deleted == 1 and store.get(digest) is None
+    assert not list(store.root.glob(".sweep-*"))  # nothing left aside

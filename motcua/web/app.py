@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 
 import fastapi_offline
@@ -27,6 +29,7 @@ from motcua.web.problems import in_vietnamese, problem, status_of
 from motcua.web.ratelimit import MemoryRateLimiter, RateLimiter
 from motcua.web.settings import WebSettings
 from motcua.web.storage import LocalStorage, Storage
+from motcua.web.sweep import sweep_periodically
 from procedures.loader import DEFAULT_CATALOG, load_catalog
 from runtime.errors import UserError
 
@@ -79,7 +82,19 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         web.temporal = temporal or await client.connect(settings.temporal_address)
-        yield
+        sweeper = None
+        if settings.sweep_every_seconds > 0:
+            max_age = timedelta(hours=settings.unattached_scan_hours)
+            sweeper = asyncio.create_task(
+                sweep_periodically(web.storage.storage, max_age, settings.sweep_every_seconds)
+            )
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeper
 
     app = FastAPI(
         title="motcua",

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -42,6 +44,10 @@ MAX_RECORD_BYTES = 64 * 1024
 MAX_RECORDS = 1000
 """Most record objects read for one dossier (a submission and its supplements)."""
 _MISSING = ("404", "NoSuchKey", "NotFound")
+_DIGESTS = re.compile(r"[0-9a-f]{64}")
+RENEW_AFTER = timedelta(hours=1)
+"""A scan uploaded again is renewed (copied onto itself) when older than this: far below the
+sweep's smallest age, so a scan about to be attached is never old enough to be swept."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +157,30 @@ class S3Storage:
         if len(data) > self.max_bytes:
             raise ValueError(f"a scan may be {self.max_bytes} bytes")
         digest = hashlib.sha256(data).hexdigest()
-        self._put_once(self._blob(digest), data, "application/octet-stream")
+        key = self._blob(digest)
+        try:
+            found = self.s3.head_object(Bucket=self.settings.bucket, Key=key)
+        except ClientError as err:
+            if _code(err) not in _MISSING:
+                raise
+        else:
+            if datetime.now(UTC) - found["LastModified"] >= RENEW_AFTER:
+                self._renew(key)
+            return digest
+        self._put_once(key, data, "application/octet-stream")
         return digest
+
+    def _renew(self, key: str) -> None:
+        """Copy the object onto itself: its LastModified is now, so the sweep counts its age
+        from this upload (S3 has no other way to touch an object)."""
+        self.s3.copy_object(
+            Bucket=self.settings.bucket,
+            Key=key,
+            CopySource={"Bucket": self.settings.bucket, "Key": key},
+            MetadataDirective="REPLACE",
+            ContentType="application/octet-stream",
+            **self._encryption(),
+        )
 
     def _read(self, key: str, limit: int) -> bytes | None:
         """The object's bytes; None when it is missing or larger than `limit`."""
@@ -215,6 +243,46 @@ class S3Storage:
                 except ValueError:
                     continue
         return found
+
+    def referenced(self) -> set[str]:
+        """Read from every record object: one that cannot be read stops the sweep (raises),
+        never counts as naming nothing."""
+        found: set[str] = set()
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.settings.bucket, Prefix=f"{self.settings.prefix}dossiers/"
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                data = self._read(item["Key"], MAX_RECORD_BYTES)
+                if data is None:
+                    raise RuntimeError("a dossier's scan record cannot be read; sweep stopped")
+                found.update(_DIGESTS.findall(data.decode(errors="replace")))
+        return found
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.settings.bucket, Prefix=f"{self.settings.prefix}blobs/"
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if valid_digest(name):
+                    yield name, item["LastModified"]
+
+    def delete_unless_renewed(self, sha256: str, before: datetime) -> int:
+        """Checked right before the delete; a renewal in between the two calls is lost with
+        the scan (docs/web.md: the sweep's one race on S3)."""
+        key = self._blob(sha256)
+        try:
+            found = self.s3.head_object(Bucket=self.settings.bucket, Key=key)
+        except ClientError as err:
+            if _code(err) in _MISSING:
+                return 0
+            raise
+        if found["LastModified"] >= before:
+            return 0
+        self.s3.delete_object(Bucket=self.settings.bucket, Key=key)
+        return int(found.get("ContentLength", 0))
 
 
 def _code(err: ClientError) -> str:

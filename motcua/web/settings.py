@@ -55,6 +55,10 @@ class WebSettings:
     """Server-side encryption asked of S3: `AES256` or `aws:kms` (`MOTCUA_SCANS_SSE`)."""
     scans_kms_key_id: str = ""
     """With `aws:kms`, the key (`MOTCUA_SCANS_KMS_KEY_ID`); empty: the account's default."""
+    unattached_scan_hours: float = 24.0
+    """Scans no dossier names are deleted this long after they were last stored."""
+    sweep_every_seconds: float = 3600.0
+    """How often the app sweeps them (0: never; `motcua sweep-scans` from cron instead)."""
     metrics_token: str = ""
     """The bearer token `/metrics` asks for (`MOTCUA_METRICS_TOKEN`); empty: loopback only."""
 

@@ -4,7 +4,8 @@
 `<data>/uploads/blobs/ab/<sha256>` (files 0600, folders 0700: scans are personal data) and,
 per dossier, an append-only list of which document each blob is
 (`<data>/uploads/dossiers/<code>.jsonl`).
-The same bytes uploaded twice are stored once. A deployment with several web processes on
+The same bytes uploaded twice are stored once. Scans no dossier names are deleted after a
+day by `motcua.web.sweep`. A deployment with several web processes on
 different machines shares the folder or sets `MOTCUA_SCANS=s3://BUCKET[/PREFIX]` for
 `S3Storage` (motcua/web/s3storage.py), the same four methods over an S3-compatible bucket.
 """
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -73,6 +75,19 @@ class Storage(Protocol):
         """Every scan recorded for the dossier, oldest first."""
         ...
 
+    def referenced(self) -> set[str]:
+        """Every SHA-256 any dossier's list names (`motcua.web.sweep` never deletes those)."""
+        ...
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """Every stored scan's address and when it was last stored: a `put` of bytes already
+        there renews it, so a scan about to be attached again is never old."""
+        ...
+
+    def delete_unless_renewed(self, sha256: str, before: datetime) -> int:
+        """Delete the scan unless it was stored at or after `before`; the bytes freed (0: kept)."""
+        ...
+
 
 def valid_digest(text: str) -> bool:
     return bool(_SHA256.fullmatch(text))
@@ -101,8 +116,11 @@ class LocalStorage:
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         path = self._blob(digest)
-        if path.exists():
+        try:
+            os.utime(path)  # stored again: renewed, so the sweep counts its age from now
             return digest
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")  # 0600 by default
         try:
@@ -147,6 +165,37 @@ class LocalStorage:
             except ValueError:
                 continue  # a torn last line after a crash
         return found
+
+    def referenced(self) -> set[str]:
+        found: set[str] = set()
+        for path in self.dossiers.glob("*.jsonl"):
+            found.update(_SHA256.findall(path.read_text(errors="replace")))
+        return found
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        for path in self.blobs.glob("??/*"):
+            if valid_digest(path.name):
+                try:
+                    mtime = path.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+                yield path.name, datetime.fromtimestamp(mtime, UTC)
+
+    def delete_unless_renewed(self, sha256: str, before: datetime) -> int:
+        """Moved aside first, then judged: a `put` renewing it just before the move shows in
+        its time (it goes back), one just after finds no file and writes it anew."""
+        path = self._blob(sha256)
+        aside = self.root / f".sweep-{sha256}-{os.getpid()}"
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:
+            return 0
+        st = aside.stat()
+        if datetime.fromtimestamp(st.st_mtime, UTC) >= before:
+            os.replace(aside, path)
+            return 0
+        aside.unlink()
+        return st.st_size
 
 
 class OffLoop:
