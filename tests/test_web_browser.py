@@ -9,17 +9,25 @@ also refreshes the README's screenshots.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
 from webserver import PASSWORD, PDF, serve_web, web_trust
+
+from motcua.client import show
+from motcua.web.present import local_time
+from procedures.loader import DEFAULT_CATALOG, load_procedure
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -232,3 +240,149 @@ async def test_the_api_docs_render_from_the_app_itself(browser: Browser, web: st
         assert blocked == [] and outside == []
     finally:
         await page.close()
+
+
+PROGRESS_QUEUES = ["commune", "construction", "culture", "job_centre", "home_affairs"]
+HOUSE_PERMIT = "1.009974"  # construction-permit-house.yaml: phases
+JOB_CENTRE = "000.23.39.H26"
+HOME_AFFAIRS = "000.00.39.H26"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def progress_web(
+    dev_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
+) -> AsyncIterator[str]:
+    async with (
+        run_worker(dev_env.client, PROGRESS_QUEUES, data_dir, trust=web_trust(data_dir)),
+        serve_web(dev_env.client, data_dir) as base,
+    ):
+        yield base
+
+
+async def api_submit(
+    http: httpx.AsyncClient, procedure: str, form: dict[str, Any], documents: list[str]
+) -> str:
+    scans = {}
+    for doc in documents:
+        uploaded = await http.post("/api/v1/uploads", content=PDF + f"% {doc}".encode())
+        assert uploaded.status_code == 201, uploaded.text
+        scans[doc] = uploaded.json()["sha256"]
+    body = {
+        "procedure": procedure,
+        "applicant": {"full_name": "Lê Thị Hoa", "id_number": ID_NUMBER},
+        "form": form,
+        "documents": scans,
+    }
+    answer = await http.post(
+        "/api/v1/dossiers", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert answer.status_code == 201, answer.text
+    code: str = answer.json()["code"]
+    return code
+
+
+async def api_decide(
+    base: str, user: str, code: str, step: str, decision: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """An officer claims and decides a task through the API, once it is open."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        signed = await http.post("/api/v1/session", json={"user": user, "password": PASSWORD})
+        headers = {"X-CSRF-Token": signed.json()["csrf"]}
+        for _ in range(100):
+            state = (await http.get(f"/api/v1/dossiers/{code}")).json()
+            if any(t["step"] == step and t["status"] == "open" for t in state.get("tasks", ())):
+                break
+            await asyncio.sleep(0.1)
+        task = f"/api/v1/dossiers/{code}/tasks/{step}"
+        claimed = await http.post(f"{task}/claim", headers=headers)
+        assert claimed.status_code == 200, claimed.text
+        body = {"decision": decision, "fields": fields}
+        done = await http.post(f"{task}/complete", json=body, headers=headers)
+        assert done.status_code == 200, done.text
+        state = done.json()["state"]
+        assert isinstance(state, dict)
+        return state
+
+
+async def look_up(browser: Browser, base: str, code: str) -> Page:
+    """The applicant's tracking page, reached through the lookup form."""
+    page = await (await browser.new_context(base_url=base)).new_page()
+    await page.goto("/lookup")
+    await page.get_by_label("Mã hồ sơ").fill(code)
+    await page.get_by_label(re.compile("Số định danh")).fill(ID_NUMBER)
+    await page.get_by_role("button", name="Tra cứu").click()
+    await expect(page.get_by_role("heading", name=re.compile(code))).to_be_visible()
+    return page
+
+
+async def test_phases_and_repetitions_show_to_the_officer_and_the_applicant(
+    browser: Browser, progress_web: str, dev_env: WorkflowEnvironment
+) -> None:
+    base = progress_web
+    async with httpx.AsyncClient(base_url=base) as citizen:
+        permit = await api_submit(
+            citizen,
+            HOUSE_PERMIT,
+            {"in_heritage_zone": False, "floors": 3},
+            ["application", "land_right", "design_drawings"],
+        )
+        unemployment = await api_submit(
+            citizen,
+            load_procedure(DEFAULT_CATALOG / "unemployment-benefit.yaml").procedure.code,
+            {
+                "contract_end": (date.today() - timedelta(days=10)).isoformat(),
+                "contribution_months": 48,
+            },
+            ["request", "termination"],
+        )
+
+    # The permit's first phase runs from the receipt, with its own limit and due instant.
+    desk_context, desk = await sign_in(browser, base, f"one_stop.{COMMUNE}")
+    for _ in range(100):
+        await desk.goto(f"/officer/dossiers/{permit}")
+        if await desk.get_by_role("heading", name="Các giai đoạn").count():
+            break
+        await desk.wait_for_timeout(200)
+    phases = desk.locator("table.phases")
+    await expect(phases).to_contain_text("Thẩm định hồ sơ, kiểm tra thực địa")
+    await expect(phases).to_contain_text("7 ngày làm việc")
+    await expect(phases).to_contain_text(re.compile(r"Còn \d+ ngày"))
+    phase_due = local_time((await show(dev_env.client, permit)).phases[0].due_at)
+    await expect(phases).to_contain_text(phase_due)
+    await desk.goto(f"/officer/dossiers/{permit}?lang=en")
+    await expect(desk.get_by_role("heading", name="Phases")).to_be_visible()
+    await expect(desk.locator("table.phases")).to_contain_text("7 working days")
+    await desk_context.close()
+    applicant = await look_up(browser, base, permit)
+    await expect(applicant.locator("table.phases")).to_contain_text(
+        "Thẩm định hồ sơ, kiểm tra thực địa"
+    )
+    await expect(applicant.locator("table.phases")).to_contain_text(phase_due)
+
+    # Unemployment benefit: received, examined, signed; then monthly reports, 1 of 4.
+    await api_decide(base, f"one_stop.{JOB_CENTRE}", unemployment, "receive", "accept", {})
+    await api_decide(
+        base,
+        f"benefit_officer.{JOB_CENTRE}",
+        unemployment,
+        "examine",
+        "eligible",
+        {"monthly_amount_vnd": 3_000_000},
+    )
+    await api_decide(base, f"head.{HOME_AFFAIRS}", unemployment, "decide", "sign", {})
+    office_context, office = await sign_in(browser, base, f"benefit_officer.{JOB_CENTRE}")
+    reports = office.locator("ul.repeats")
+    for _ in range(100):  # the decision is issued and told first, then the reports begin
+        await office.goto(f"/officer/dossiers/{unemployment}")
+        if await reports.count() and "1/4" in await reports.inner_text():
+            break
+        await office.wait_for_timeout(200)
+    await expect(reports).to_contain_text("Thông báo về việc tìm kiếm việc làm hằng tháng")
+    await expect(reports).to_contain_text(re.compile(r"Báo cáo lần 1/4, hạn \d\d:\d\d"))
+    await expect(reports).to_contain_text("đã báo cáo 0, bỏ lỡ 0 (0 lần liên tiếp)")
+    await office.goto(f"/officer/dossiers/{unemployment}?lang=en")
+    await expect(office.locator("ul.repeats")).to_contain_text(re.compile(r"report 1 of 4, due"))
+    await office_context.close()
+    applicant = await look_up(browser, base, unemployment)
+    await expect(applicant.locator("ul.repeats")).to_contain_text("Báo cáo lần 1/4, hạn")
+    await shot(applicant, "status-repeats")

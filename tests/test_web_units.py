@@ -7,19 +7,25 @@ import stat
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from helpers import sweeps_only_old_unattached_scans
 from starlette.requests import Request
 from starlette.responses import Response
 
 from motcua.web import fields
-from motcua.web.present import time_left
+from motcua.web.auth import IdentityDirectory
+from motcua.web.context import Web
+from motcua.web.present import repetition_counts, repetition_where, time_left, timeliness
 from motcua.web.ratelimit import MemoryRateLimiter
 from motcua.web.revocations import FILE, RevokedSessions
 from motcua.web.sessions import COOKIE, Session, SessionOfficer, Sessions
+from motcua.web.settings import WebSettings
 from motcua.web.storage import LocalStorage, sniff
 from motcua.web.sweep import sweep_unattached
+from procedures.legaltime.calendar import TimeLimit, TimeUnit
 from procedures.models import FieldType, FormField
+from workflows.api import PhaseView, RepetitionView
 
 
 def test_time_left_reads_as_working_days_and_hours() -> None:
@@ -123,3 +129,65 @@ def test_the_sweep_deletes_old_unattached_scans_from_the_folder_only(tmp_path: P
     os.utime(blob, (two_days_ago, two_days_ago))
     assert sweep_unattached(store).deleted == 1 and store.get(digest) is None
     assert not list(store.root.glob(".sweep-*"))  # nothing left aside
+
+
+def test_a_repeat_step_reads_as_report_n_of_m_with_misses_in_a_row() -> None:
+    due = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    run = RepetitionView(
+        step="monthly_report",
+        title="Thông báo tìm việc",
+        times=6,
+        number=4,
+        reported=1,
+        missed=2,
+        missed_in_row=2,
+        awaiting=True,
+        due_at=due,
+    )
+    assert repetition_where(run, "en") == "report 4 of 6, due 17:00 02/03/2026"
+    assert repetition_where(run) == "Báo cáo lần 4/6, hạn 17:00 02/03/2026"
+    assert repetition_counts(run, "en") == "reported 1, missed 2 (2 in a row)"
+    assert repetition_counts(run) == "đã báo cáo 1, bỏ lỡ 2 (2 lần liên tiếp)"
+    between = run.model_copy(update={"awaiting": False, "due_at": None, "opens_at": due})
+    assert repetition_where(between, "en") == "report 5 of 6 opens 17:00 02/03/2026"
+    done = run.model_copy(update={"finished": True})
+    assert repetition_where(done) == "Đã xong sau báo cáo lần 4/6"
+    assert timeliness("late", "en") == "late" and timeliness("on_time") == "Đúng hạn"
+
+
+def test_an_overdue_phase_and_missed_reports_are_marked_on_the_page(tmp_path: Path) -> None:
+    web = Web(
+        WebSettings(data_dir=tmp_path, secret_key="s" * 40),
+        directory=IdentityDirectory(tmp_path),
+        storage=LocalStorage(tmp_path / "uploads"),
+        limiter=MemoryRateLimiter(),
+        catalog={},
+    )
+    started = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    late = PhaseView(
+        phase="appraisal",
+        title="Thẩm định hồ sơ",
+        step="receive",
+        started_at=started,
+        due_at=started + timedelta(days=9),
+        limit=TimeLimit(amount=7, unit=TimeUnit.WORKING_DAYS),
+        remaining_minutes=-120,
+        overdue=True,
+        status="late",
+    )
+    missed = RepetitionView(
+        step="monthly_report",
+        title="Thông báo tìm việc",
+        times=6,
+        number=4,
+        missed=2,
+        missed_in_row=2,
+        opens_at=started,
+    )
+    state = SimpleNamespace(phases=(late,), repetitions=(missed,))
+    html = web.env.get_template("progress.html").render(state=state, lang="en")
+    assert "Phase overdue" in html and "2 h overdue" in html and "7 working days" in html
+    assert "report 5 of 6 opens 08:00 02/03/2026" in html
+    assert "missed 2 (2 in a row)" in html and 'class="card overdue"' in html
+    vi = web.env.get_template("progress.html").render(state=state, lang="vi")
+    assert "Quá hạn giai đoạn" in vi and "Quá 2 giờ" in vi and "2 lần liên tiếp" in vi

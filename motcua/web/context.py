@@ -70,6 +70,9 @@ class Web:
             event_word=present.event_word,
             status_label=present.status_label,
             error_title=present.error_title,
+            timeliness=present.timeliness,
+            repetition_where=present.repetition_where,
+            repetition_counts=present.repetition_counts,
         )
         self.env.filters["local"] = present.local_time
         self.env.filters["size"] = present.size

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from motcua.client import STATUS_LABELS
 from procedures.legaltime.calendar import TimeLimit, TimeUnit
-from workflows.api import PortalStatus
+from workflows.api import PortalStatus, RepetitionView
 
 LANGS = ("vi", "en")
 VIETNAM = timezone(timedelta(hours=7), "ICT")
@@ -132,3 +132,52 @@ def size(count: int) -> str:
     if count < 1024 * 1024:
         return f"{count / 1024:.1f} KiB"
     return f"{count / 1024 / 1024:.1f} MiB"
+
+
+TIMELINESS: dict[str, tuple[str, str]] = {
+    "early": ("Sớm hạn", "early"),
+    "on_time": ("Đúng hạn", "on time"),
+    "late": ("Trễ hạn", "late"),
+}
+"""A phase's (or the dossier's) standing against its limit, at its end or so far."""
+
+
+def timeliness(status: str, lang: str = "vi") -> str:
+    vi, en = TIMELINESS.get(status, (status, status))
+    return pick(lang, vi, en)
+
+
+def repetition_where(run: RepetitionView, lang: str = "vi") -> str:
+    """Where a repeat step stands, as `motcua show` says it: "report 4 of 6, due …"."""
+    if run.finished:
+        return pick(
+            lang,
+            f"Đã xong sau báo cáo lần {run.number}/{run.times}",
+            f"finished after report {run.number} of {run.times}",
+        )
+    if run.awaiting and run.due_at is not None:
+        due = local_time(run.due_at)
+        return pick(
+            lang,
+            f"Báo cáo lần {run.number}/{run.times}, hạn {due}",
+            f"report {run.number} of {run.times}, due {due}",
+        )
+    if run.opens_at is not None:
+        opens = local_time(run.opens_at)
+        return pick(
+            lang,
+            f"Báo cáo lần {run.number + 1}/{run.times} mở từ {opens}",
+            f"report {run.number + 1} of {run.times} opens {opens}",
+        )
+    return pick(
+        lang, f"Báo cáo lần {run.number}/{run.times}", f"report {run.number} of {run.times}"
+    )
+
+
+def repetition_counts(run: RepetitionView, lang: str = "vi") -> str:
+    """What was reported and missed so far: "reported 3, missed 2 (2 in a row)"."""
+    return pick(
+        lang,
+        f"đã báo cáo {run.reported}, bỏ lỡ {run.missed} ({run.missed_in_row} lần liên tiếp)",
+        f"reported {run.reported}, missed {run.missed} ({run.missed_in_row} in a row)",
+    )
