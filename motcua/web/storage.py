@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -185,7 +186,7 @@ class LocalStorage:
         """Moved aside first, then judged: a `put` renewing it just before the move shows in
         its time (it goes back), one just after finds no file and writes it anew."""
         path = self._blob(sha256)
-        aside = self.root / f".sweep-{sha256}-{os.getpid()}"
+        aside = self.root / f".sweep-{sha256}-{secrets.token_hex(6)}"
         try:
             os.replace(path, aside)
         except FileNotFoundError:
