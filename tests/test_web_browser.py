@@ -385,4 +385,3 @@ async def test_phases_and_repetitions_show_to_the_officer_and_the_applicant(
     await office_context.close()
     applicant = await look_up(browser, base, unemployment)
     await expect(applicant.locator("ul.repeats")).to_contain_text("Báo cáo lần 1/4, hạn")
-    await shot(applicant, "status-repeats")
