@@ -161,3 +161,17 @@ async def test_the_web_app_sweeps_unattached_scans_by_itself(
             await asyncio.sleep(0.1)
         assert store.get(loose) is None
         assert store.get(named) == PDF + b"% named"
+
+
+def test_motcua_web_refuses_a_sweep_bound_below_two_hours_in_one_line(tmp_path: Path) -> None:
+    options = ["--sweep-after", "1", "--data", str(tmp_path), "--port", str(free_port())]
+    done = subprocess.run(
+        [sys.executable, "-m", "motcua", "web", *options],
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "motcua: --sweep-after: 0, or between 2 and 8784 hours"

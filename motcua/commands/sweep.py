@@ -12,8 +12,6 @@ from activities import DATA_DIR
 from motcua.commands.output import emit
 from runtime.errors import UserError
 
-MAX_HOURS = 24 * 366
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `motcua sweep-scans`."""
@@ -42,11 +40,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from motcua.web.app import open_storage  # the web app's modules: only this command pays
     from motcua.web.settings import WebSettings, scans_from_env
-    from motcua.web.sweep import MIN_MAX_AGE, sweep_unattached
+    from motcua.web.sweep import MAX_SWEEP_HOURS, MIN_SWEEP_HOURS, sweep_unattached
 
-    max_age = timedelta(hours=args.older_than) if 0 < args.older_than <= MAX_HOURS else None
-    if max_age is None or max_age < MIN_MAX_AGE:
-        raise UserError(f"--older-than: between 2 and {MAX_HOURS} hours", exit_code=2)
+    if not MIN_SWEEP_HOURS <= args.older_than <= MAX_SWEEP_HOURS:
+        raise UserError(
+            f"--older-than: between {MIN_SWEEP_HOURS} and {MAX_SWEEP_HOURS} hours", exit_code=2
+        )
+    max_age = timedelta(hours=args.older_than)
     if not args.data.is_dir():
         raise UserError(f"--data {args.data}: no such folder", exit_code=2)
     settings = WebSettings(data_dir=args.data.resolve(), secret_key="", **scans_from_env())

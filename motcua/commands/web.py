@@ -15,6 +15,7 @@ from activities import DATA_DIR
 from motcua.web.app import create_app
 from motcua.web.serve import check_port, serve
 from motcua.web.settings import WebSettings, load_secret, metrics_token, scans_from_env
+from motcua.web.sweep import MAX_SWEEP_HOURS, MIN_SWEEP_HOURS
 from procedures.loader import DEFAULT_CATALOG
 from runtime.errors import UserError
 
@@ -58,16 +59,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="/metrics asks for this file's token as a bearer token (else "
         "MOTCUA_METRICS_TOKEN; with neither, only clients on this machine may read it)",
     )
+    parser.add_argument(
+        "--sweep-after",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="delete uploaded scans no dossier names once this old, checked hourly (default "
+        "24, at least 2; 0: this process does not sweep, run `motcua sweep-scans` instead)",
+    )
     parser.set_defaults(handler=run)
 
 
 def settings_for(
-    data: Path, inbox_cache: float = 2.0, token_file: Path | None = None, **options: bool
+    data: Path,
+    inbox_cache: float = 2.0,
+    token_file: Path | None = None,
+    sweep_after: float = 24.0,
+    **options: bool,
 ) -> WebSettings:
     """The settings of a process serving `data`."""
     data = data.resolve()
     if not 0 <= inbox_cache <= 60:
         raise UserError("--inbox-cache: between 0 and 60 seconds", exit_code=2)
+    if sweep_after != 0 and not MIN_SWEEP_HOURS <= sweep_after <= MAX_SWEEP_HOURS:
+        raise UserError(
+            f"--sweep-after: 0, or between {MIN_SWEEP_HOURS} and {MAX_SWEEP_HOURS} hours",
+            exit_code=2,
+        )
     return WebSettings(
         data_dir=data,
         secret_key=load_secret(data),
@@ -76,6 +94,8 @@ def settings_for(
         inbox_page_seconds=inbox_cache,
         inbox_count_seconds=5 * inbox_cache,
         metrics_token=metrics_token(token_file),
+        unattached_scan_hours=sweep_after or 24.0,
+        sweep_every_seconds=3600.0 if sweep_after else 0.0,
         **scans_from_env(),
     )
 
@@ -86,6 +106,7 @@ async def run(args: argparse.Namespace) -> int:
         args.data,
         args.inbox_cache,
         args.metrics_token_file,
+        args.sweep_after,
         https=args.https,
         trust_forwarded_for=args.trust_forwarded_for,
     )

@@ -22,9 +22,10 @@ from motcua.web.storage import Storage
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_AGE = timedelta(hours=24)
-MIN_MAX_AGE = timedelta(hours=2)
-"""Well above a submission's time between storing its scans and attaching them, and above the
-S3 storage's renewal interval (`RENEW_AFTER`, 1 h)."""
+MIN_SWEEP_HOURS = 2
+"""The smallest age bound: well above a submission's time between storing its scans and
+attaching them, and above the S3 storage's renewal interval (`RENEW_AFTER`, 1 h)."""
+MAX_SWEEP_HOURS = 24 * 366
 
 
 class Swept(BaseModel):
