@@ -85,3 +85,17 @@ def test_rate_limits_count_per_key_and_window() -> None:
     assert all(limiter.hit("lookup:code:A", 3, 60) for _ in range(3))
     assert not limiter.hit("lookup:code:A", 3, 60)
     assert limiter.hit("lookup:code:B", 3, 60)
+
+
+def test_a_spent_rate_limit_is_earned_back_gradually_not_at_a_window_boundary() -> None:
+    """3 per minute: spent at once, one more after 20 s, never 6 across a boundary."""
+    now = [1000.0]
+    limiter = MemoryRateLimiter(clock=lambda: now[0])
+    assert [limiter.hit("login:ip", 3, 60) for _ in range(4)] == [True, True, True, False]
+    now[0] += 19.0
+    assert not limiter.hit("login:ip", 3, 60)
+    now[0] += 1.5
+    assert limiter.hit("login:ip", 3, 60)
+    assert not limiter.hit("login:ip", 3, 60)
+    now[0] += 60.0
+    assert [limiter.hit("login:ip", 3, 60) for _ in range(4)] == [True, True, True, False]
