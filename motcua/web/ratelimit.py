@@ -1,6 +1,9 @@
 """Rate limits keyed by what is being protected (a client address, a dossier code, a user).
 
-`RateLimiter` is the interface; `MemoryRateLimiter` keeps fixed-window counters in the process.
+`RateLimiter` is the interface; `MemoryRateLimiter` keeps, per key, one "theoretical arrival
+time" in the process (GCRA, the generic cell rate algorithm): `limit` attempts per window, earned
+back one every `window / limit` seconds. Unlike fixed windows, no boundary lets a client spend two
+windows' budget back to back (`limit` at 4:59 and `limit` again at 5:00).
 Behind a load balancer each process counts on its own, so N processes allow up to N times the
 limit: a deployment that needs one shared budget plugs a limiter over a shared store (Redis,
 the database) into `create_app(rate_limiter=...)`. Keys never hold personal data: an identity
@@ -11,10 +14,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 MAX_KEYS = 100_000
-"""Counters kept before the oldest windows are dropped: the memory is bounded under attack."""
+"""Keys kept before the idle ones are dropped: the memory is bounded under attack."""
 
 
 class RateLimiter(Protocol):
@@ -24,19 +28,24 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    """Fixed windows in a dict: right for one process, or a per-process cap."""
+    """GCRA in a dict: right for one process, or a per-process cap."""
 
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, int], int] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._due: dict[str, float] = {}
+        """Per key, the instant at which its budget is whole again."""
         self._lock = threading.Lock()
 
     def hit(self, key: str, limit: int, window_seconds: int) -> bool:
-        window = int(time.time() // window_seconds)
+        now = self._clock()
+        interval = window_seconds / limit
         with self._lock:
-            if len(self._counts) >= MAX_KEYS:
-                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
-                if len(self._counts) >= MAX_KEYS:
-                    self._counts.clear()
-            count = self._counts.get((key, window), 0) + 1
-            self._counts[(key, window)] = count
-        return count <= limit
+            if len(self._due) >= MAX_KEYS:
+                self._due = {k: due for k, due in self._due.items() if due > now}
+                if len(self._due) >= MAX_KEYS:
+                    self._due.clear()
+            due = max(self._due.get(key, now), now) + interval
+            if due - now > window_seconds + 1e-9:
+                return False
+            self._due[key] = due
+        return True
