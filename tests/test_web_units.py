@@ -191,6 +191,8 @@ def test_an_overdue_phase_and_missed_reports_are_marked_on_the_page(tmp_path: Pa
     assert "missed 2 (2 in a row)" in html and 'class="card overdue"' in html
     vi = web.env.get_template("progress.html").render(state=state, lang="vi")
     assert "Quá hạn giai đoạn" in vi and "Quá 2 giờ" in vi and "2 lần liên tiếp" in vi
+
+
 def test_a_spent_rate_limit_is_earned_back_gradually_not_at_a_window_boundary() -> None:
     """3 per minute: spent at once, one more after 20 s, never 6 across a boundary."""
     now = [1000.0]
