@@ -14,7 +14,7 @@ from pathlib import Path
 from activities import DATA_DIR
 from motcua import client
 from motcua.commands.output import add_common
-from motcua.indicators import export, figures, portal
+from motcua.indicators import export, feedback, figures, portal
 from motcua.indicators.queries import Scope
 from motcua.indicators.scoring import score
 from procedures.errors import ProcedureError
@@ -98,14 +98,16 @@ async def run(args: argparse.Namespace) -> int:
                 for p in people:
                     print(f"{p.officer:<40} {p.decided:>8} {p.ended_late:>10}")
             return 0
+        others, channels = feedback.split(procedures)
         rows = await figures.table(
             temporal,
             scope,
-            procedures,
+            others,
             by=args.by,
             average=not args.no_average,
             portal_feed=portal.feed_of(args.data),
         )
+        rows = await feedback.add(temporal, rows, scope, channels)
     if args.xlsx:
         try:
             export.workbook(rows, args.xlsx)
