@@ -533,7 +533,8 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         assert desk["online_rate"] == round(
             sum(p.channel is Channel.ONLINE for p in today_desk) / len(today_desk), 4
         )
-        people = await figures.officers(temporal, scope, c.desk)
+        # As `motcua indicators --officers` counts them: the catalogue's dossiers, no feedback.
+        people = await figures.officers(temporal, replace(scope, catalogue=codes), c.desk)
         decided_by = Counter(
             p.officer for p in ps if p.agency == c.desk and p.result in ("approved", "refused")
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -88,9 +89,11 @@ async def run(args: argparse.Namespace) -> int:
     except ProcedureError as err:
         first = str(err).splitlines()[0] if str(err) else "unreadable"
         raise UserError(f"cannot load the catalogue {args.catalog}: {first}") from None
+    others, channels = feedback.split(procedures)
     async with client.session(args.address) as temporal:
-        if args.officers:
-            people = await figures.officers(temporal, scope, args.agency)
+        if args.officers:  # dossiers of the catalogue, its feedback left out
+            mine = replace(scope, catalogue=tuple(sorted(p.code for p in others)))
+            people = await figures.officers(temporal, mine, args.agency)
             if args.json:
                 print("[" + ",".join(p.model_dump_json() for p in people) + "]")
             else:
@@ -98,7 +101,6 @@ async def run(args: argparse.Namespace) -> int:
                 for p in people:
                     print(f"{p.officer:<40} {p.decided:>8} {p.ended_late:>10}")
             return 0
-        others, channels = feedback.split(procedures)
         rows = await figures.table(
             temporal,
             scope,
