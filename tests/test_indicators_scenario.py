@@ -69,7 +69,9 @@ def fresh(folder: Path) -> tuple[Codes, dict[str, FrozenProcedure]]:
     codes = Codes(f"T{n}.00.01.H26", f"T{n}.00.02.H26", f"8.{n}766", f"8.{n}767", f"8.{n}768")
     shutil.copytree(FORMS, folder / "forms")  # templates must sit in the catalogue
     for name in ("one-desk.yaml", "second.yaml", "feedback.yaml"):
-        text = (FIXTURES / name).read_text(encoding="utf-8")
+        # The feedback procedure sits apart: tests use FIXTURES as a catalogue of dossiers.
+        source = FIXTURES.with_name("feedback") if name == "feedback.yaml" else FIXTURES
+        text = (source / name).read_text(encoding="utf-8")
         for old, new in zip(
             TEMPLATE_CODES,
             (codes.desk, codes.second, codes.main, codes.other, codes.feedback),
