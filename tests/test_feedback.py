@@ -1,4 +1,4 @@
-"""Citizens' feedback (phản ánh, kiến nghị) in a real browser and over the JSON API.
+"""Citizens' feedback (phản ánh, kiến nghị) in a real browser, over the JSON API and the CLI.
 
 A citizen writes from a procedure's page; the form comes filled in with what it is about and the
 agency concerned. The service centre's desk forwards it, the agency concerned answers from its
@@ -9,6 +9,8 @@ dev server; Chromium is Debian's, never skipped (as tests/test_web_browser.py).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -16,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 from test_web_browser import browser, decide, open_task, sign_in  # noqa: F401 (fixture)
 from webserver import serve_web, web_trust
 
+from motcua import cli, publication
 from motcua.feedback import MAX_CONTENT
+from motcua.web.dossiers import dossier_input
+from procedures.loader import load_catalog
 
 DESK = "000.00.01.H26"
 JUSTICE = "000.00.14.H26"
@@ -127,3 +133,47 @@ async def test_feedback_over_the_api_is_checked_and_rate_limited(web: str) -> No
 
         more = [await send({"applicant": applicant, "content": f"lần {i}"}) for i in range(3)]
         assert [r.status_code for r in more][-1] == 429
+
+
+async def test_feedback_from_the_command_line(
+    web: str,
+    dev_env: WorkflowEnvironment,
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`motcua citizen feedback`: routed like the web's; a user's mistake is one line."""
+    catalog = load_catalog()
+    frozen = catalog[FEEDBACK]
+    publication.publish(data_dir, {FEEDBACK: frozen}, "tests")
+    me = tmp_path / "me.json"
+    me.write_text(json.dumps({"full_name": "Phạm Thu", "id_number": "019190000125"}))
+    address = dev_env.client.service_client.config.target_host
+    common = ["--applicant", str(me), "--data", str(data_dir), "--address", address]
+
+    async def motcua(*argv: str) -> tuple[int, str, str]:
+        status = await asyncio.to_thread(cli.main, ["citizen", "feedback", *argv, *common])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    status, out, err = await motcua("--text", "x" * (MAX_CONTENT + 1))
+    # (stderr also holds the worker's log lines: the test runs it in this process)
+    assert status == 1 and f"motcua: --text: 1 to {MAX_CONTENT} characters\n" in err
+    assert "Traceback" not in err
+    status, out, err = await motcua("--text", "Chờ lâu", "--about-procedure", "1" * 21)
+    mistake = [line for line in err.splitlines() if line.startswith("motcua: ")]
+    assert status == 1 and len(mistake) == 1 and "about_procedure" in mistake[0], err
+    status, out, err = await motcua(
+        "--text", "Chờ lâu", "--about-dossier", f"{JUSTICE}-261130-0001", "--json"
+    )
+    assert status == 0, err
+    code = json.loads(out)["code"]
+    assert code.startswith(DESK + "-")
+    # The form the desk forwards by: the agency concerned is the dossier's receiving agency.
+    sent = await dossier_input(dev_env.client, code)
+    assert sent.form == {
+        "content": "Chờ lâu",
+        "about_dossier": f"{JUSTICE}-261130-0001",
+        "agency": JUSTICE,
+    }
+    assert sent.channel.value == "online"
