@@ -53,7 +53,9 @@ async def status(client: Client, code: str) -> CitizenStatus:
 def _reason(state: DossierState) -> str | None:
     """The end's reason (the timeline's `ended` entry reads `<result>: <reason>`)."""
     ended = [e.detail for e in state.timeline if e.kind == "ended"]
-    return ended[-1].partition(": ")[2] or None if ended and state.result else None
+    if state.result is None or not ended:
+        return None
+    return ended[-1].partition(": ")[2] or None
 
 
 _RESULT_WORDS: Mapping[ResultType, tuple[str, str]] = {
