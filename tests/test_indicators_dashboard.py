@@ -15,7 +15,15 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import async_playwright
 from temporalio.client import Client
-from test_indicators_scenario import Plan, calendar, fresh, plans, play
+from test_indicators_scenario import (
+    Plan,
+    calendar,
+    feedback_plans,
+    fresh,
+    plans,
+    play,
+    play_feedback,
+)
 
 from motcua.indicators import dashboard, portal
 
@@ -54,8 +62,17 @@ async def test_the_dashboard_shows_charts_and_links_overdue_dossiers(
         async with gate:
             return await play(temporal, p, procs[p.procedure], cal)
 
+    # Six feedback: four answered or declined, two of them late (sent 30 days ago): 50 %.
+    heard = feedback_plans(codes)[:6]
+
+    async def sent(f: Any) -> str:
+        async with gate:
+            return await play_feedback(temporal, f, procs[codes.feedback], cal)
+
     async with run_worker(temporal, ["ind-desk", "ind-second"], data_dir):
-        started = await asyncio.gather(*map(one, chosen))
+        started, _ = await asyncio.gather(
+            asyncio.gather(*map(one, chosen)), asyncio.gather(*map(sent, heard))
+        )
         overdue = {c for c, p in zip(started, chosen, strict=True) if p.backdated and not p.result}
 
         async def get_client() -> Client:
@@ -64,14 +81,19 @@ async def test_the_dashboard_shows_charts_and_links_overdue_dossiers(
         app = FastAPI()
         catalogue = [f.procedure for f in procs.values()]
         app.include_router(
-            dashboard.router(get_client, catalogue, portal_feed=portal.feed_of(data_dir))
+            dashboard.router(
+                get_client,
+                catalogue,
+                portal_feed=portal.feed_of(data_dir),
+                feedback_codes=[codes.feedback],
+            )
         )
         html = ""
         for _ in range(60):  # until visibility shows every overdue dossier
             response = await _page(app, "/dashboard")
             assert response.status_code == 200
             html = response.text
-            if all(code in html for code in overdue):
+            if all(code in html for code in overdue) and "50.0%" in html:
                 break
             await asyncio.sleep(0.5)
     assert overdue and all(f'href="/officer/dossiers/{code}"' in html for code in overdue)
@@ -92,8 +114,9 @@ async def test_the_dashboard_shows_charts_and_links_overdue_dossiers(
             assert "Điểm của tỉnh" in await page.inner_text("body")
             synced = await page.locator("tr", has_text="Đồng bộ lên Cổng DVCQG").inner_text()
             assert "100.0%" in synced and "9.0 / 9.0" in synced  # every end status in the feed
-            feedback = await page.locator("tr", has_text="Phản ánh, kiến nghị").inner_text()
-            assert "không tính" in feedback
+            feedback = await page.locator("tr", has_text="Phản ánh, kiến nghị xử lý").inner_text()
+            assert "50.0%" in feedback and "4.5 / 9.0" in feedback
+            assert "không tính" not in await page.inner_text("body")
             folder = Path(os.environ.get("MOTCUA_SCREENSHOTS", tmp_path))
             folder.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(folder / "dashboard.png"), full_page=True)

@@ -24,8 +24,9 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from motcua import client as ops
-from motcua.indicators import figures, portal
+from motcua.indicators import feedback, figures, portal
 from motcua.indicators.queries import RATING_WORKFLOW, Scope
+from motcua.indicators.scoring import score
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
 from procedures.legaltime.clock import DossierClock
 from procedures.loader import load_procedure
@@ -45,7 +46,7 @@ from workflows.forms import VIETNAM
 
 FIXTURES = Path(__file__).with_name("fixtures") / "indicators"
 FORMS = Path(__file__).resolve().parents[1] / "procedures" / "forms"
-TEMPLATE_CODES = ("T76.00.01.H26", "T76.00.02.H26", "9.000766", "9.000767")
+TEMPLATE_CODES = ("T76.00.01.H26", "T76.00.02.H26", "9.000766", "9.000767", "9.000768")
 """The fixtures' agency and procedure codes, replaced by fresh ones in each test (`fresh`)."""
 N = 200
 
@@ -59,17 +60,22 @@ class Codes:
     second: str
     main: str
     other: str
+    feedback: str
 
 
 def fresh(folder: Path) -> tuple[Codes, dict[str, FrozenProcedure]]:
     """The fixture procedures under new agency and procedure codes, written to `folder`."""
     n = uuid.uuid4().int % 90000 + 10000
-    codes = Codes(f"T{n}.00.01.H26", f"T{n}.00.02.H26", f"8.{n}766", f"8.{n}767")
+    codes = Codes(f"T{n}.00.01.H26", f"T{n}.00.02.H26", f"8.{n}766", f"8.{n}767", f"8.{n}768")
     shutil.copytree(FORMS, folder / "forms")  # templates must sit in the catalogue
-    for name in ("one-desk.yaml", "second.yaml"):
-        text = (FIXTURES / name).read_text(encoding="utf-8")
+    for name in ("one-desk.yaml", "second.yaml", "feedback.yaml"):
+        # The feedback procedure sits apart: tests use FIXTURES as a catalogue of dossiers.
+        source = FIXTURES.with_name("feedback") if name == "feedback.yaml" else FIXTURES
+        text = (source / name).read_text(encoding="utf-8")
         for old, new in zip(
-            TEMPLATE_CODES, (codes.desk, codes.second, codes.main, codes.other), strict=True
+            TEMPLATE_CODES,
+            (codes.desk, codes.second, codes.main, codes.other, codes.feedback),
+            strict=True,
         ):
             text = text.replace(old, new)
         text = text.replace("../../../procedures/forms/", "forms/")
@@ -77,6 +83,7 @@ def fresh(folder: Path) -> tuple[Codes, dict[str, FrozenProcedure]]:
     procs = {
         codes.main: load_procedure(folder / "one-desk.yaml"),
         codes.other: load_procedure(folder / "second.yaml"),
+        codes.feedback: load_procedure(folder / "feedback.yaml"),
     }
     return codes, procs
 
@@ -193,44 +200,59 @@ async def _apology_open(temporal: Client, code: str) -> None:
     raise AssertionError(f"{code}: no apology task")
 
 
+async def start(
+    temporal: Client,
+    frozen: FrozenProcedure,
+    cal: WorkCalendar,
+    channel: Channel,
+    backdated: bool,
+    form: dict[str, Any],
+    documents: tuple[str, ...] = (),
+) -> tuple[str, Applicant]:
+    """Start a dossier received now (as the client submits it) or 30 days ago (started as the
+    client starts one, same start attributes); its code and applicant."""
+    applicant = Applicant(full_name="Người thử", id_number=uuid.uuid4().hex[:12])
+    proc = frozen.procedure
+    if not backdated:
+        submitted = await ops.submit(
+            temporal, frozen, applicant, channel, form, documents, calendar=cal
+        )
+        return submitted.code, applicant
+    agency = proc.agencies[proc.receiving_agency]
+    code = f"{agency.code}-IND-{uuid.uuid4().hex[:8]}"
+    inp = DossierInput(
+        code=code,
+        procedure=frozen,
+        calendar=cal,
+        received_at=ago(30),
+        channel=channel,
+        applicant=applicant,
+        form=form,
+        documents=documents,
+        request_id=code,
+    )
+    await temporal.start_workflow(
+        DOSSIER_WORKFLOW,
+        inp,
+        id=code,
+        task_queue=agency.task_queue,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.PROCEDURE_CODE, proc.code),
+                SearchAttributePair(sa.PORTAL_STATUS, PortalStatus.RECEIVED.value),
+                SearchAttributePair(sa.OVERDUE, False),
+                SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
+                *sa.at_start(proc, channel, inp.received_at, documents),
+            ]
+        ),
+    )
+    return code, applicant
+
+
 async def play(temporal: Client, p: Plan, frozen: FrozenProcedure, cal: WorkCalendar) -> str:
     """Start the dossier as planned and drive it to its planned end; its code."""
-    applicant = Applicant(full_name="Người thử", id_number=uuid.uuid4().hex[:12])
     form: dict[str, Any] = {"pays": p.pays is not None}
-    queue = frozen.procedure.agencies[frozen.procedure.receiving_agency].task_queue
-    if p.backdated:
-        code = f"{p.agency}-IND-{uuid.uuid4().hex[:8]}"
-        inp = DossierInput(
-            code=code,
-            procedure=frozen,
-            calendar=cal,
-            received_at=ago(30),
-            channel=p.channel,
-            applicant=applicant,
-            form=form,
-            documents=p.documents,
-            request_id=code,
-        )
-        await temporal.start_workflow(
-            DOSSIER_WORKFLOW,
-            inp,
-            id=code,
-            task_queue=queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROCEDURE_CODE, p.procedure),
-                    SearchAttributePair(sa.PORTAL_STATUS, PortalStatus.RECEIVED.value),
-                    SearchAttributePair(sa.OVERDUE, False),
-                    SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
-                    *sa.at_start(frozen.procedure, p.channel, inp.received_at, p.documents),
-                ]
-            ),
-        )
-    else:
-        submitted = await ops.submit(
-            temporal, frozen, applicant, p.channel, form, p.documents, calendar=cal
-        )
-        code = submitted.code
+    code, applicant = await start(temporal, frozen, cal, p.channel, p.backdated, form, p.documents)
     c = p.codes
     step = "decide" if p.procedure == c.main else "check"
     me = Actor.parse(f"{p.officer}/one_stop" if p.procedure == c.main else f"{p.officer}/officer")
@@ -294,6 +316,79 @@ async def rate(temporal: Client, code: str, procedure: str, stars: int) -> None:
             ]
         ),
     )
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One feedback's fate (phản ánh, kiến nghị), decided before it is sent: about the desk or
+    the second agency; answered, declined at receipt, withdrawn there, or left open with the
+    agency concerned; received today (answered early) or 30 days ago (answered late)."""
+
+    codes: Codes
+    i: int
+    about_second: bool
+    outcome: str  # answer / refuse / withdraw / open
+    backdated: bool
+
+    @property
+    def agency(self) -> str:
+        return self.codes.second if self.about_second else self.codes.desk
+
+    @property
+    def forwarded(self) -> bool:
+        """Routed to the agency concerned (its answer task opened)."""
+        return self.outcome in ("answer", "open")
+
+    @property
+    def decided(self) -> bool:
+        return self.outcome in ("answer", "refuse")
+
+
+FEEDBACK_N = 30
+
+
+def feedback_plans(codes: Codes) -> list[Feedback]:
+    fates = ["answer", "answer", "refuse", "open", "withdraw", "answer"]
+    return [
+        Feedback(codes, i, i % 2 == 1, fates[i % len(fates)], i % 5 == 0) for i in range(FEEDBACK_N)
+    ]
+
+
+async def play_feedback(
+    temporal: Client, f: Feedback, frozen: FrozenProcedure, cal: WorkCalendar
+) -> str:
+    """Send the feedback as planned and drive it to its planned end; its code."""
+    form = {"content": f"Phản ánh thử số {f.i}: chờ lâu", "agency": f.agency}
+    code, applicant = await start(temporal, frozen, cal, Channel.ONLINE, f.backdated, form)
+    c = f.codes
+    desk = Actor.parse(f"officer{f.i % 2}@{c.desk}/one_stop")
+    await _open(temporal, code, "receive")
+    if f.outcome == "withdraw":
+        await ops.withdraw(temporal, code, applicant_id=applicant.id_number)
+    elif f.outcome == "refuse":
+        await ops.complete(temporal, code, "receive", desk, "refuse")
+    else:
+        await ops.complete(temporal, code, "receive", desk, "forward")
+        step = "answer_second" if f.about_second else "answer_desk"
+        await _open(temporal, code, step)
+        if f.outcome == "open":
+            return code
+        who = Actor.parse(f"officer@{c.second}/officer") if f.about_second else desk
+        await ops.complete(temporal, code, step, who, "answer", {"answer": f"Trả lời {f.i}"})
+    await temporal.get_workflow_handle(code).result()
+    return code
+
+
+def feedback_expected(fs: list[Feedback], agency: str | None) -> dict[str, int]:
+    """The feedback figures of `agency`'s row (every feedback passes the desk; the second agency
+    has those forwarded to it), or of the province (None), from the plan alone."""
+    mine = [f for f in fs if agency in (None, f.codes.desk) or (f.agency == agency and f.forwarded)]
+    return {
+        "feedback_received": sum(not f.backdated for f in mine),
+        "feedback_ended": sum(f.decided for f in mine),
+        "feedback_on_time": sum(f.decided and not f.backdated for f in mine),
+        "feedback_overdue": sum(f.outcome == "open" and f.backdated for f in mine),
+    }
 
 
 def used_days(frozen: FrozenProcedure, cal: WorkCalendar, received: datetime) -> float:
@@ -376,32 +471,55 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         async with gate:
             return await play(temporal, p, procs[p.procedure], cal)
 
+    fs = feedback_plans(c)
+
+    async def sent(f: Feedback) -> str:
+        async with gate:
+            return await play_feedback(temporal, f, procs[c.feedback], cal)
+
     async with run_worker(temporal, ["ind-desk", "ind-second"], data_dir):
-        await asyncio.gather(*map(one, ps))
+        await asyncio.gather(*map(one, ps), *map(sent, fs))
         scope = Scope(start=ago(10), end=datetime.now(UTC) + timedelta(hours=1))
-        catalogue = [f.procedure for f in procs.values()]
+        # The feedback procedure is in the catalogue; every dossier figure leaves it out.
+        catalogue, channels = feedback.split((f.procedure for f in procs.values()), [c.feedback])
+        assert channels == (c.feedback,)
         want = {a: expected(ps, a, procs, cal) for a in (c.desk, c.second)}
+        heard = {a: feedback_expected(fs, a) for a in (c.desk, c.second, None)}
         rows: list[figures.Row] = []
         for _ in range(100):  # visibility catches up within a few seconds
             rows = await figures.table(
                 temporal, scope, catalogue, by="agency", portal_feed=portal.feed_of(data_dir)
             )
+            rows = await feedback.add(temporal, rows, scope, channels)
             got = {r.agency: r.model_dump(include=set(want[c.desk])) for r in rows[:2]}
-            if got == want:
+            news = {r.agency: r.model_dump(include=set(feedback.FIGURES)) for r in rows}
+            if got == want and news == heard:
                 break
             await asyncio.sleep(0.5)
         assert got == want
+        assert news == heard
+        # Planned: 30 feedback, 24 of them sent today; 20 answered or declined, 4 of those late
+        # (sent 30 days ago); 5 open with the agency concerned, 1 of them overdue.
+        assert heard[None] == {
+            "feedback_received": 24,
+            "feedback_ended": 20,
+            "feedback_on_time": 16,
+            "feedback_overdue": 1,
+        }
+        assert rows[-1].rates()["feedback_on_time_rate"] == round(16 / 21, 4)
+        assert [s.score for s in score(rows[-1]) if s.component == "feedback"] == [6.86]
         total = rows[-1]
         assert total.received == want[c.desk]["received"] + want[c.second]["received"]
         assert (
             total.finished_late == want[c.desk]["finished_late"] + want[c.second]["finished_late"]
         )
-        codes = tuple(sorted(procs))
+        codes = tuple(sorted(p.code for p in catalogue))
         fees = [p.code for p in catalogue if p.fees]
         counted = await figures.row(
             temporal, replace(scope, catalogue=codes), "province", fees, procedures=codes
         )
         kept = {"label", "processing_days_total", "processing_days_count", "portal_synced"}
+        kept |= set(feedback.FIGURES)  # counted on their own, by `feedback.add`
         assert total.model_dump(exclude=kept) == counted.model_dump(exclude=kept)
         assert total.rates()["portal_sync_rate"] == 1.0
 
@@ -417,7 +535,8 @@ async def test_two_hundred_planned_dossiers_give_exactly_the_planned_indicators(
         assert desk["online_rate"] == round(
             sum(p.channel is Channel.ONLINE for p in today_desk) / len(today_desk), 4
         )
-        people = await figures.officers(temporal, scope, c.desk)
+        # As `motcua indicators --officers` counts them: the catalogue's dossiers, no feedback.
+        people = await figures.officers(temporal, replace(scope, catalogue=codes), c.desk)
         decided_by = Counter(
             p.officer for p in ps if p.agency == c.desk and p.result in ("approved", "refused")
         )

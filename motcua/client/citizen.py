@@ -46,7 +46,16 @@ async def status(client: Client, code: str) -> CitizenStatus:
             IssuedDocument(title=d.title, issued_at=d.issued_at) for d in state.documents
         ),
         your_step=turn[0] if turn else None,
+        reason=_reason(state),
     )
+
+
+def _reason(state: DossierState) -> str | None:
+    """The end's reason (the timeline's `ended` entry reads `<result>: <reason>`)."""
+    ended = [e.detail for e in state.timeline if e.kind == "ended"]
+    if state.result is None or not ended:
+        return None
+    return ended[-1].partition(": ")[2] or None
 
 
 _RESULT_WORDS: Mapping[ResultType, tuple[str, str]] = {

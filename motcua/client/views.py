@@ -127,6 +127,11 @@ class CitizenStatus(_View):
     your_step: str | None = Field(
         None, description="The step asking something of the applicant now (`citizen act`)."
     )
+    reason: str | None = Field(
+        None,
+        description="Why the dossier ended, as the applicant's last notice says: for a "
+        "feedback (phản ánh, kiến nghị), the agency's answer.",
+    )
 
 
 STATUS_LABELS: Mapping[PortalStatus, tuple[str, str]] = {

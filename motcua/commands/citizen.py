@@ -7,10 +7,17 @@ happening now and the documents issued; no step ids, roles or agency codes.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from motcua import client
+from activities import DATA_DIR
+from motcua import client, feedback
 from motcua.commands.output import add_common, emit
+from motcua.commands.submit import applicant_of, check_published
 from motcua.commands.task import field
+from procedures.errors import ProcedureError
+from procedures.loader import load_catalog
+from procedures.models import Channel
+from runtime.errors import UserError
 from workflows.forms import local
 
 
@@ -44,6 +51,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="fields",
         help="a value the step asks for (repeatable); JSON scalars such as 3 or true are typed",
     )
+    fb = actions.add_parser(
+        "feedback",
+        help="send feedback about a procedure or a dossier (phản ánh, kiến nghị)",
+        description="Send feedback: a dossier of the catalogue's feedback procedure, routed to "
+        "the agency the procedure or dossier belongs to. Its code tracks the answer "
+        "(`motcua citizen status CODE`).",
+    )
+    fb.add_argument("--applicant", required=True, type=Path, metavar="FILE.json")
+    fb.add_argument(
+        "--text", required=True, help=f"the feedback, at most {feedback.MAX_CONTENT} characters"
+    )
+    fb.add_argument("--about-procedure", default="", metavar="CODE", help="procedure code")
+    fb.add_argument("--about-dossier", default="", metavar="CODE", help="dossier code")
+    fb.add_argument("--catalog", type=Path, metavar="DIR", help="catalogue folder")
+    fb.add_argument(
+        "--data", type=Path, default=DATA_DIR, help="data folder with the published catalogue"
+    )
+    add_common(fb)
+    fb.set_defaults(handler=run_feedback)
     handlers = (
         (status, run_status),
         (supplement, run_supplement),
@@ -88,10 +114,37 @@ def render(seen: client.CitizenStatus) -> str:
             f"Khi đã thực hiện / When done: motcua citizen act {seen.code} {seen.your_step} "
             "--id-number …"
         )
+    if seen.reason:
+        lines.append(f"Kết quả, trả lời / Result, answer: {seen.reason}")
     if seen.documents:
         lines.append("Giấy tờ đã ban hành / Documents issued:")
         lines += [f"  - {d.title} ({local(d.issued_at)})" for d in seen.documents]
     return "\n".join(lines)
+
+
+async def run_feedback(args: argparse.Namespace) -> int:
+    if len(args.text) > feedback.MAX_CONTENT or not args.text.strip():
+        raise UserError(f"--text: 1 to {feedback.MAX_CONTENT} characters")
+    about = {"--about-procedure": args.about_procedure, "--about-dossier": args.about_dossier}
+    for option, value in about.items():
+        if len(value) > feedback.MAX_CODE:
+            raise UserError(f"{option}: at most {feedback.MAX_CODE} characters")
+    try:
+        catalog = load_catalog() if args.catalog is None else load_catalog(args.catalog)
+    except (ProcedureError, OSError) as err:
+        first = (str(err).splitlines() or ["unreadable"])[0]
+        raise UserError(f"cannot load the catalogue: {first}") from None
+    frozen = feedback.channel(catalog)
+    if frozen is None:
+        raise UserError("the catalogue has no feedback procedure (decision766.yaml)")
+    applicant = applicant_of(args.applicant)
+    form = feedback.form(frozen, catalog, args.text, args.about_procedure, args.about_dossier)
+    client.check_submission(frozen.procedure, Channel.ONLINE, form, ())
+    check_published(args.data, frozen)
+    async with client.session(args.address) as temporal:
+        done = await client.submit(temporal, frozen, applicant, Channel.ONLINE, form)
+        emit(done, args.json, lambda: f"{done.code}: đã gửi phản ánh, kiến nghị / feedback sent")
+    return 0
 
 
 async def run_supplement(args: argparse.Namespace) -> int:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from activities import DATA_DIR
 from motcua import client
 from motcua.commands.output import add_common
-from motcua.indicators import export, figures, portal
+from motcua.indicators import export, feedback, figures, portal
 from motcua.indicators.queries import Scope
 from motcua.indicators.scoring import score
 from procedures.errors import ProcedureError
@@ -88,9 +89,11 @@ async def run(args: argparse.Namespace) -> int:
     except ProcedureError as err:
         first = str(err).splitlines()[0] if str(err) else "unreadable"
         raise UserError(f"cannot load the catalogue {args.catalog}: {first}") from None
+    others, channels = feedback.split(procedures)
     async with client.session(args.address) as temporal:
-        if args.officers:
-            people = await figures.officers(temporal, scope, args.agency)
+        if args.officers:  # dossiers of the catalogue, its feedback left out
+            mine = replace(scope, catalogue=tuple(sorted(p.code for p in others)))
+            people = await figures.officers(temporal, mine, args.agency)
             if args.json:
                 print("[" + ",".join(p.model_dump_json() for p in people) + "]")
             else:
@@ -101,11 +104,12 @@ async def run(args: argparse.Namespace) -> int:
         rows = await figures.table(
             temporal,
             scope,
-            procedures,
+            others,
             by=args.by,
             average=not args.no_average,
             portal_feed=portal.feed_of(args.data),
         )
+        rows = await feedback.add(temporal, rows, scope, channels)
     if args.xlsx:
         try:
             export.workbook(rows, args.xlsx)

@@ -57,13 +57,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-async def run(args: argparse.Namespace) -> int:
+def applicant_of(path: Path) -> Applicant:
+    """The applicant from a JSON file; a wrong one is one line."""
     try:
-        applicant = Applicant.model_validate(
-            json_object(args.applicant, "applicant file", exit_code=1)
-        )
+        return Applicant.model_validate(json_object(path, "applicant file", exit_code=1))
     except ValidationError as err:
-        raise UserError(f"applicant file {args.applicant}: {_first(err)}") from None
+        raise UserError(f"applicant file {path}: {_first(err)}") from None
+
+
+async def run(args: argparse.Namespace) -> int:
+    applicant = applicant_of(args.applicant)
     form = json_object(args.form, "form file", exit_code=1) if args.form else {}
     if not isinstance(form, dict):
         raise UserError(f"form file {args.form}: expected a JSON object")

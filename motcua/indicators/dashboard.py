@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from temporalio.client import Client
 
-from motcua.indicators import charts, figures
+from motcua.indicators import charts, feedback, figures
 from motcua.indicators import queries as q
 from motcua.indicators.scoring import Score, components, not_counted, score
 from procedures.loader import load_catalog
@@ -80,10 +80,13 @@ async def snapshot(
     dossier_url: str = DOSSIER_URL,
     trend_days: int = TREND_DAYS,
     portal_feed: Path | None = None,
+    feedback_codes: Iterable[str] | None = None,
 ) -> Snapshot:
-    """Count everything the page shows, the table, the trend and the overdue list together."""
+    """Count everything the page shows, the table, the trend and the overdue list together;
+    `feedback_codes`, the feedback procedures (default: decision766.yaml's)."""
     last = (scope.end - timedelta(microseconds=1)).astimezone(VIETNAM).date()
     days = [last - timedelta(days=n) for n in range(trend_days - 1, -1, -1)]
+    procedures, channels = feedback.split(procedures, feedback_codes)
     codes = tuple(sorted(p.code for p in procedures))
     base = replace(scope, catalogue=codes)
 
@@ -99,6 +102,7 @@ async def snapshot(
         figures.count_all(client, [*trend, late]),
         _overdue(client, late, dossier_url),
     )
+    rows = await feedback.add(client, rows, scope, channels)
     return Snapshot(
         scope=scope,
         rows=rows,
@@ -195,6 +199,7 @@ def router(
     dossier_url: str = DOSSIER_URL,
     dependencies: Sequence[Depends] = (),
     portal_feed: Path | None = None,
+    feedback_codes: Iterable[str] | None = None,
 ) -> APIRouter:
     """GET /dashboard[?from=YYYY-MM-DD&to=YYYY-MM-DD&agency=CODE] as server-rendered HTML;
     `portal_feed` (the worker's portal outbox) scores the portal synchronisation."""
@@ -216,7 +221,12 @@ def router(
         except UserError as err:
             return HTMLResponse(f"<p>{_ENV.from_string('{{ e }}').render(e=str(err))}</p>", 400)
         snap = await snapshot(
-            await get_client(), scope, procs, dossier_url, portal_feed=portal_feed
+            await get_client(),
+            scope,
+            procs,
+            dossier_url,
+            portal_feed=portal_feed,
+            feedback_codes=feedback_codes,
         )
         return HTMLResponse(render(snap))
 

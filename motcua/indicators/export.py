@@ -34,6 +34,10 @@ REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("digitised_rate", "Tỷ lệ số hóa"),
     ("portal_sync_rate", "Tỷ lệ đồng bộ lên Cổng DVCQG"),
     ("satisfaction_rate", "Tỷ lệ hài lòng"),
+    ("feedback_received", "Phản ánh, kiến nghị tiếp nhận"),
+    ("feedback_ended", "Phản ánh, kiến nghị đã xử lý"),
+    ("feedback_overdue", "Phản ánh, kiến nghị đang xử lý quá hạn"),
+    ("feedback_on_time_rate", "Tỷ lệ phản ánh, kiến nghị xử lý đúng hạn"),
     ("average_processing_days", "Thời gian giải quyết TB (ngày làm việc)"),
     ("processing_days_estimated", "trong đó ước tính (đếm theo khoảng ngày)"),
     ("handled", "Hồ sơ có bước của đơn vị"),
@@ -85,6 +89,7 @@ def text(rows: Sequence[Row]) -> str:
         ("on_time_rate", "ontime%", 8),
         ("online_rate", "online%", 8),
         ("digitised_rate", "digit%", 8),
+        ("feedback_on_time_rate", "pakn%", 8),
         ("average_processing_days", "avgdays", 8),
     ]
     lines = [" ".join(f"{h:<{w}}" if k == "label" else f"{h:>{w}}" for k, h, w in keys)]

@@ -71,6 +71,10 @@ class Row(BaseModel):
     )
     handled: int | None = Field(None, description="Agency rows: ended dossiers it had a step of.")
     handled_late: int | None = Field(None, description="... of which one of its steps was late.")
+    feedback_received: int | None = Field(None, description="Feedback received (feedback.py).")
+    feedback_ended: int | None = Field(None, description="Feedback answered or declined.")
+    feedback_on_time: int | None = Field(None, description="... of which early or on time.")
+    feedback_overdue: int | None = Field(None, description="Feedback open at the end, overdue.")
 
     @property
     def finished(self) -> int:
@@ -84,6 +88,7 @@ class Row(BaseModel):
     def rates(self) -> dict[str, float | None]:
         """The rates Decision 766 scores, None when their denominator is zero."""
         rated = sum(self.ratings.values())
+        feedback = (self.feedback_ended or 0) + (self.feedback_overdue or 0)
         return {
             "on_time_rate": _rate(self.finished_early + self.finished_on_time, self.finished),
             "online_rate": _rate(self.received_by_channel.get(Channel.ONLINE, 0), self.received),
@@ -93,6 +98,9 @@ class Row(BaseModel):
                 None
                 if self.portal_synced is None
                 else _rate(self.portal_synced, self.finished + self.refused + self.withdrawn)
+            ),
+            "feedback_on_time_rate": (
+                None if self.feedback_on_time is None else _rate(self.feedback_on_time, feedback)
             ),
             "satisfaction_rate": _rate(
                 sum(n for stars, n in self.ratings.items() if stars >= SATISFIED), rated

@@ -52,6 +52,14 @@ def not_counted() -> tuple[NotCounted, ...]:
     return tuple(NotCounted.model_validate(c) for c in data.get("not_counted", ()))
 
 
+@cache
+def feedback_procedures() -> frozenset[str]:
+    """The codes of the catalogue's feedback channels: counted by `feedback`, left out of the
+    dossier figures."""
+    data = yaml.safe_load(COMPONENTS_FILE.read_text(encoding="utf-8"))
+    return frozenset(str(c) for c in data.get("feedback_procedures") or ())
+
+
 def points(rate: float, target: float, full: float) -> float:
     """Full points at or above the target, else rate / target of them."""
     return full if rate >= target else round(full * rate / target, 2)

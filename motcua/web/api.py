@@ -17,10 +17,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from motcua import client
+from motcua import client, feedback
 from motcua.web import actions, dossiers
 from motcua.web.auth import ActiveDelegation, Officer
-from motcua.web.citizen import prove
+from motcua.web.citizen import limit_feedback, prove
 from motcua.web.context import Web, web_of
 from motcua.web.inbox import officer_inbox
 from motcua.web.officer import _dossier
@@ -93,6 +93,15 @@ class Submission(_In):
     documents: dict[str, Digest] = Field(
         {}, max_length=50, description="Document id -> SHA-256 of an uploaded scan."
     )
+
+
+class FeedbackIn(_In):
+    """A citizen's feedback (phản ánh, kiến nghị) about a procedure and/or a dossier."""
+
+    applicant: Applicant = Field(description="The sender: name, identity number, contact.")
+    content: str = Field(min_length=1, max_length=feedback.MAX_CONTENT)
+    about_procedure: str = Field("", max_length=20, description="Procedure code, if any.")
+    about_dossier: str = Field("", max_length=feedback.MAX_CODE, description="Dossier code.")
 
 
 class Proof(_In):
@@ -232,6 +241,36 @@ async def submit(
         body.applicant,
         body.form,
         await _scans(web, body.documents),
+        max_bytes=web.settings.max_upload_bytes,
+        request_id=request_id,
+    )
+
+
+@router.post("/feedback", response_model=client.Submitted, status_code=201)
+async def send_feedback(
+    request: Request,
+    body: FeedbackIn,
+    idempotency_key: Annotated[str, Header(min_length=8, max_length=200)],
+) -> client.Submitted:
+    """Send feedback: a dossier of the catalogue's feedback procedure, routed to the agency the
+    procedure or dossier it is about belongs to; its answer is the dossier's result (`reason`
+    of `POST /dossiers/{code}/status`). Rate-limited per address."""
+    web = web_of(request)
+    frozen = feedback.channel(web.catalog)
+    if frozen is None:
+        raise WebError(404, "Not Found", "this catalogue has no feedback procedure")
+    limit_feedback(web, request)
+    form = feedback.form(
+        frozen, web.catalog, body.content, body.about_procedure, body.about_dossier
+    )
+    request_id = hashlib.sha256(f"api:feedback:{idempotency_key}".encode()).hexdigest()
+    return await dossiers.submit_online(
+        web.client(),
+        web.storage,
+        frozen,
+        body.applicant,
+        form,
+        {},
         max_bytes=web.settings.max_upload_bytes,
         request_id=request_id,
     )

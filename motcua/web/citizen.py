@@ -12,13 +12,14 @@ import time
 import unicodedata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from motcua import client
+from motcua import client, feedback
 from motcua.web import dossiers, fields
 from motcua.web.context import Web, web_of
 from motcua.web.problems import WebError
@@ -79,7 +80,19 @@ async def procedure_page(request: Request, code: str) -> Response:
     web = web_of(request)
     sess = web.session(request)
     frozen = _procedure(web, code)
-    return web.page(request, sess, "procedure.html", p=frozen.procedure)
+    return web.page(
+        request, sess, "procedure.html", p=frozen.procedure, feedback=_feedback_url(web, code)
+    )
+
+
+def _feedback_url(web: Web, about_procedure: str, about_dossier: str = "") -> str | None:
+    """Where a citizen writes feedback about a procedure or a dossier (none about feedback)."""
+    channel = feedback.channel(web.catalog)
+    if channel is None or feedback.is_feedback(about_procedure):
+        return None
+    about = {"about_procedure": about_procedure, "about_dossier": about_dossier}
+    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in about.items() if v)
+    return f"/procedures/{channel.procedure.code}/apply?{query}"
 
 
 def _scannable(frozen: FrozenProcedure) -> list[Any]:
@@ -87,11 +100,21 @@ def _scannable(frozen: FrozenProcedure) -> list[Any]:
 
 
 @router.get("/procedures/{code}/apply", response_class=HTMLResponse)
-async def apply_form(request: Request, code: str) -> Response:
+async def apply_form(
+    request: Request, code: str, about_procedure: str = "", about_dossier: str = ""
+) -> Response:
+    """The application form; a feedback's comes filled in with what it is about (from the
+    procedure's or the dossier's page) and the agency concerned."""
     web = web_of(request)
     sess = web.session(request)
     frozen = _procedure(web, code)
-    return _apply_page(web, request, sess, frozen, {}, {}, [])
+    values: dict[str, str] = {}
+    if feedback.is_feedback(code):
+        about = feedback.form(
+            frozen, web.catalog, "", about_procedure[:20], about_dossier[: feedback.MAX_CODE]
+        )
+        values = {f"form.{k}": str(v) for k, v in about.items() if v}
+    return _apply_page(web, request, sess, frozen, values, {}, [])
 
 
 def _apply_page(
@@ -151,6 +174,8 @@ async def apply(request: Request, code: str) -> Response:
     frozen = _procedure(web, code)
     form = await read_form(web, request)
     web.check_csrf(sess, _text(form, "csrf"))
+    if feedback.is_feedback(code):  # no scan needed: cheap to send, so counted per address
+        limit_feedback(web, request)
     values = {k: _text(form, k) for k in form if not isinstance(form.get(k), UploadFile)}
     values.pop("csrf", None)
     errors: dict[str, str] = {}
@@ -187,6 +212,13 @@ async def apply(request: Request, code: str) -> Response:
         return _apply_page(web, request, sess, frozen, values, errors, rest, 422)
     sess.prove(done.code)
     return web.redirect(f"/dossiers/{done.code}?submitted=1", sess)
+
+
+def limit_feedback(web: Web, request: Request) -> None:
+    """Feedback sent from one address: `feedbacks_per_window` per lookup window."""
+    settings = web.settings
+    key = f"feedback:addr:{web.address(request)}"
+    web.limit(key, settings.feedbacks_per_window, settings.lookup_window_seconds)
 
 
 def _text(form: FormData, name: str) -> str:
@@ -277,6 +309,7 @@ async def status_page(request: Request, code: str, submitted: int = 0) -> Respon
     frozen = await dossiers.frozen_procedure(web.client(), state)
     names = {d.id: d.name for d in frozen.procedure.documents}
     rating = await dossiers.rating_of(web.client(), code) if state.result else None
+    about = _feedback_url(web, state.procedure_code, code)
     return web.page(
         request,
         sess,
@@ -289,6 +322,8 @@ async def status_page(request: Request, code: str, submitted: int = 0) -> Respon
         names=names,
         rating=rating,
         max_kib=web.settings.max_upload_bytes // 1024,
+        feedback=about,
+        is_feedback=feedback.is_feedback(state.procedure_code),
     )
 
 

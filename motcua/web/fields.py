@@ -21,7 +21,8 @@ def from_form(declared: Mapping[str, FormField], raw: Mapping[str, str], prefix:
     """The declared fields' values from `prefix + name` form entries; blanks left out."""
     values: dict[str, Any] = {}
     for name, spec in declared.items():
-        text = raw.get(prefix + name, "").strip()[:MAX_VALUE]
+        # A text area posts its line breaks as CR LF (HTML); forms keep only the new line.
+        text = raw.get(prefix + name, "").replace("\r\n", "\n").strip()[:MAX_VALUE]
         if text == "":
             continue
         values[name] = convert(spec, text)

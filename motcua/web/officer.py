@@ -251,6 +251,8 @@ async def _task_page(
     frozen = await dossiers.frozen_procedure(web.client(), state)
     spec = dossiers.task_step(frozen, step)
     roles = next((a.roles for a in frozen.procedure.agencies.values() if a.code == task.agency), ())
+    declared = frozen.procedure.application
+    application = (await dossiers.dossier_input(web.client(), code)).form if declared else {}
     return web.page(
         request,
         sess,
@@ -261,6 +263,8 @@ async def _task_page(
         declared=spec.fields if spec else {},
         documents=frozen.procedure.documents,
         roles=roles,
+        p=frozen.procedure,
+        application=application,
         values=values or {},
         errors=errors or {},
         general=general or [],

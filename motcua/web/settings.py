@@ -38,6 +38,8 @@ class WebSettings:
     lookups_per_window: int = 10
     """Status lookups allowed per client address (and per dossier code) per window."""
     lookup_window_seconds: int = 300
+    feedbacks_per_window: int = 5
+    """Feedback (phản ánh, kiến nghị) sent per client address per lookup window."""
     logins_per_window: int = 10
     """Officer login attempts allowed per user name (and per address) per window."""
     trust_forwarded_for: bool = False
