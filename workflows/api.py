@@ -396,6 +396,11 @@ class ClockView(_Msg):
         "restart}`); it counts from there.",
     )
     restart_reason: str | None = Field(None, description="Why the limit was restarted.")
+    counted_from: datetime | None = Field(
+        None,
+        description="With a restart, when the limit counts from: the supplement's arrival moved "
+        "past the cut-off and closed hours, as a receipt's (the timeline's `clock_restarted`).",
+    )
 
 
 class PhaseView(_Msg):

@@ -316,6 +316,7 @@ class DossierHandlers(DossierCore):
                 limit=clock.budget,
                 restarted_at=restarted.at if restarted else None,
                 restart_reason=restarted.reason if restarted else None,
+                counted_from=clock.counting_start(self._cal) if restarted else None,
             ),
             calendar_version=self._cal.version,
             phases=tuple(views.phase(self._proc, self._cal, r, now) for r in self._rt.phases),
