@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import eventually, settled, signed, time_skipping_server
+from helpers import catalogue_copy, eventually, settled, signed, time_skipping_server
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
     AGENCY,
@@ -44,7 +44,7 @@ from motcua import client as ops
 from motcua.client.inbox import _with_tasks
 from motcua.client.views import InboxRow
 from motcua.commands import citizen, inbox, show
-from procedures.loader import DEFAULT_CATALOG, load_procedure
+from procedures.loader import load_procedure
 from procedures.models import FrozenProcedure, ResultType
 from workflows.api import (
     DELIVER_EVENT,
@@ -159,18 +159,6 @@ async def test_a_restarting_supplement_counts_the_whole_limit_anew_from_its_arri
     await stop(handle)
 
 
-def permanent_residence(tmp_path: Path) -> FrozenProcedure:
-    """permanent-residence.yaml (a restarting supplement, Luật Cư trú art. 22) run by this
-    module's worker: its agency's queue is the worker's."""
-    source = (DEFAULT_CATALOG / "permanent-residence.yaml").read_text("utf-8")
-    assert source.count("task_queue: police\n") == 1
-    shutil.copytree(DEFAULT_CATALOG.parent / "forms", tmp_path / "forms")
-    (tmp_path / "catalog").mkdir()
-    path = tmp_path / "catalog" / "permanent-residence.yaml"
-    path.write_text(source.replace("task_queue: police\n", f"task_queue: {QUEUE}\n"), "utf-8")
-    return load_procedure(path)
-
-
 async def test_a_supplement_after_the_cut_off_restarts_the_limit_from_the_next_opening(
     env: WorkflowEnvironment, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -180,7 +168,10 @@ async def test_a_supplement_after_the_cut_off_restarts_the_limit_from_the_next_o
     web's status page all give that instant, not the arrival."""
     police = "000.09.20.H26"
     officer = Actor(user="tuan", agency=police, role="residence_officer")
-    weeks, handle = await start(env, permanent_residence(tmp_path))
+    procedure = catalogue_copy(
+        tmp_path, "permanent-residence.yaml", ("task_queue: police\n", f"task_queue: {QUEUE}\n")
+    )
+    weeks, handle = await start(env, procedure)
     await complete(handle, "receive", officer, "accept")
     await sleep_until(env, weeks.at(0, 4, "20:00"))
     await reached(handle, lambda s: any(t.step == "appraise" for t in s.tasks), "appraise")

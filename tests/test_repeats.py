@@ -12,13 +12,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import eventually, signed, time_skipping_server
+from helpers import catalogue_copy, eventually, signed, time_skipping_server
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
@@ -35,12 +35,17 @@ from test_deadlines import (
     rejection,
     sleep_until,
     state,
+    stop,
 )
 from timeskip import outcome
 
+from motcua import client as ops
+from motcua.client.inbox import _row
 from motcua.commands.show import render
-from procedures.loader import load_procedure
+from procedures.legaltime.calendar import load_calendar
+from procedures.loader import DEFAULT_CATALOG, load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
+from workflows import search_attributes as sa
 from workflows.api import (
     CITIZEN_ACT,
     COMPLETE,
@@ -267,3 +272,79 @@ async def test_interpreter_5_receives_at_once_and_runs_no_repeat_step(
     history = await handle.fetch_history()
     failure = history.events[-1].workflow_execution_failed_event_attributes.failure
     assert failure.message == "step 'reports' is a repeat step, which interpreter 5 does not run"
+
+
+REGISTRATION_OFFICE = "000.00.12.H26"
+
+
+async def test_a_pay_first_dossier_counts_as_received_from_its_payment_only(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """private-enterprise-registration.yaml, submitted online (fees first) through the client
+    on Thursday W0 at 20:00 and paid on Monday W2 at 10:00: unpaid, its `ReceivedAt` search
+    attribute is unset, so no indicator counts it as received or open (interpreter 7,
+    `received_at_on_receipt`); paid, it is the payment instant, which the inbox shows too."""
+    env = ts_env
+    procedure = catalogue_copy(
+        tmp_path,
+        "private-enterprise-registration.yaml",
+        ("task_queue: registration_office\n", f"task_queue: {QUEUE}\n"),
+    )
+    weeks = Weeks(await env.get_current_time())
+    await sleep_until(env, weeks.received)
+    submitted = await ops.submit(
+        env.client,
+        procedure,
+        Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
+        Channel.ONLINE,
+        documents=("request", "owner_identity"),
+        calendar=weeks.calendar,
+    )
+    assert submitted.awaiting_payment
+    handle = env.client.get_workflow_handle(submitted.code)
+    unpaid = await reached(handle, lambda s: s.status is PortalStatus.REGISTERED, "status 1")
+    assert "received" not in kinds(unpaid)
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(sa.INTERPRETER_VERSION) == INTERPRETER >= 7
+    assert attributes.get(sa.RECEIVED_AT) is None
+    assert attributes.get(sa.RECEIVING_AGENCY) == REGISTRATION_OFFICE
+
+    paid_at = weeks.at(2, 0, "10:00")
+    await sleep_until(env, paid_at)
+    await act(handle, "pay_fees", transaction_id="GD-0001")
+    await reached(handle, lambda s: bool(events(s, "received")), "received at payment")
+
+    async def received_at() -> Any:
+        return (await handle.describe()).typed_search_attributes.get(sa.RECEIVED_AT)
+
+    upserted = await eventually(received_at, timeout=10, what="ReceivedAt upserted")
+    assert_at(upserted, paid_at)
+    row = await reached(handle, lambda s: any(t.step == "examine" for t in s.tasks), "examine")
+    assert_at(row.clock.received_at, paid_at)
+    described = await handle.describe()
+    # what an officer's inbox row says (from visibility): received at payment, not submission
+    inbox_row = _row(described, REGISTRATION_OFFICE)
+    assert inbox_row.received_at == upserted
+    assert inbox_row.waiting_on == ("registrar",)
+    await stop(handle)
+
+
+def test_interpreter_6_gives_received_at_at_the_start_as_it_did() -> None:
+    """The old path: a version-6 pay-first dossier is started with its submission instant as
+    `ReceivedAt` (its golden histories keep replaying); version 7 is not."""
+    procedure = load_procedure(DEFAULT_CATALOG / "private-enterprise-registration.yaml")
+    inputs = {
+        version: DossierInput(
+            code="000.00.12.H26-260302-0001",
+            procedure=procedure,
+            calendar=load_calendar(),
+            received_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+            channel=Channel.ONLINE,
+            applicant=Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
+            request_id="r",
+            interpreter=version,
+        )
+        for version in (6, 7)
+    }
+    assert inputs[6].pays_before_receipt() and inputs[7].pays_before_receipt()
+    assert (inputs[6].received_at_start(), inputs[7].received_at_start()) == (True, False)

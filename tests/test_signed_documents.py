@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from cryptography.x509.oid import NameOID
-from helpers import eventually
+from helpers import catalogue_copy, eventually
 from pypdf import PdfReader
 from temporalio.client import Client
 
@@ -23,7 +22,7 @@ from activities.pki import LocalCA, load_certificate
 from motcua import client as ops
 from motcua.cli import main
 from motcua.verify_document import check
-from procedures.loader import DEFAULT_CATALOG, load_catalog, load_procedure
+from procedures.loader import load_catalog
 from procedures.models import Channel, FrozenProcedure
 from runtime import logs
 from workflows.api import Actor, Applicant
@@ -145,13 +144,9 @@ async def test_an_agency_named_past_x509s_bounds_signs_a_receipt_that_verifies(
     """A Vietnamese agency name of 120 characters (some 160 UTF-8 bytes) is more than an x509
     common name may hold (64 bytes): the certificate still signs, the name shown whole."""
     assert len(LONG_NAME) == 120 and len(LONG_NAME.encode()) > 150
-    source = (DEFAULT_CATALOG / "residence-deregistration.yaml").read_text()
-    assert source.count(f'"{POLICE_NAME}"') == 1
-    (tmp_path / "catalog").mkdir()
-    shutil.copytree(DEFAULT_CATALOG.parent / "forms", tmp_path / "forms")
-    path = tmp_path / "catalog" / "long-name.yaml"
-    path.write_text(source.replace(f'"{POLICE_NAME}"', f'"{LONG_NAME}"'))
-    frozen = load_procedure(path)
+    frozen = catalogue_copy(
+        tmp_path, "residence-deregistration.yaml", (f'"{POLICE_NAME}"', f'"{LONG_NAME}"')
+    )
     assert frozen.procedure.agencies["police"].name == LONG_NAME
 
     issued = await _run(dev_env.client, run_worker, tmp_path_factory, frozen)
