@@ -9,6 +9,7 @@ W1 is a made-up Tết holiday, so "2 working days" from the submission end on Mo
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
@@ -40,6 +41,7 @@ from test_deadlines import (
 from timeskip import outcome
 
 from motcua import client as ops
+from motcua.cli import main
 from motcua.client.inbox import _row
 from motcua.commands.show import render
 from procedures.legaltime.calendar import load_calendar
@@ -62,6 +64,7 @@ from workflows.api import (
     PortalStatus,
 )
 from workflows.dossier import DossierWorkflow
+from workflows.forms import local
 
 _codes = itertools.count(1)
 PAST = timedelta(minutes=1)
@@ -184,7 +187,7 @@ async def test_an_unpaid_dossier_ends_never_received(
 
 
 async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
-    ts_env: WorkflowEnvironment, procedure: FrozenProcedure
+    ts_env: WorkflowEnvironment, procedure: FrozenProcedure, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """In person, the fee is paid at the desk: received at once. Three weekly reports: the
     first made, the second missed, the third made by the centre's event: approved."""
@@ -202,11 +205,26 @@ async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
         lambda s: s.repetitions[0].reported == 1 and s.repetitions[0].opens_at is not None,
         "report 1 made",
     )
-    assert "does not wait for the applicant at 'reports'" in await rejection(
-        handle, CITIZEN_ACT, CitizenAct(step="reports", applicant_id=APPLICANT_ID)
-    )
     opens = between.repetitions[0].opens_at
     assert opens is not None
+    # between two periods: when the next report opens, not a generic refusal
+    said = f"no report is due at 'reports' now: report 2 of 3 opens at {local(opens)}"
+    assert (
+        await rejection(handle, CITIZEN_ACT, CitizenAct(step="reports", applicant_id=APPLICANT_ID))
+        == f"Rejected: {said}"
+    )
+    centre = Actor(user="an", agency=AGENCY, role="one_stop")
+    assert (
+        await rejection(
+            handle, DELIVER_EVENT, signed(DeliverEvent(event="report_made", actor=centre))
+        )
+        == f"Rejected: {said}"
+    )
+    address = env.client.service_client.config.target_host
+    argv = ["citizen", "act", handle.id, "reports", "--id-number", APPLICANT_ID]
+    assert await asyncio.to_thread(main, [*argv, "--address", address]) == 1
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("motcua: ")]
+    assert line == f"motcua: citizen_act on {handle.id} rejected: {said}"
     await sleep_until(env, opens + PAST)
     second = await reached(handle, awaiting(2), "report 2 due")
     assert "report 2 of 3 due" in render(second)  # motcua show
@@ -217,7 +235,6 @@ async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
     assert (third.repetitions[0].missed, third.repetitions[0].missed_in_row) == (1, 1)
     assert "reported 1, missed 1 (1 in a row)" in render(third)
     assert "report 2 of 3 (missed, 1 in a row)" in [e.detail for e in events(third, "timed_out")]
-    centre = Actor(user="an", agency=AGENCY, role="one_stop")
     await handle.execute_update(
         DELIVER_EVENT, signed(DeliverEvent(event="report_made", actor=centre))
     )

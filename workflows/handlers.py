@@ -186,7 +186,7 @@ class DossierHandlers(DossierCore):
             req.actor,
             req.assertion,
             None,
-            lambda: rules.check_event(self._waiting, req),
+            lambda: rules.check_event(self._waiting, req, self._proc, self._repetitions),
         )
 
     def citizen_act(self, *raw: Any) -> str:
@@ -202,7 +202,7 @@ class DossierHandlers(DossierCore):
             f"act at {req.step}",
             "applicant",
             lambda: rules.check_citizen_act(
-                self._proc, self._awaiting, self._inp.applicant.id_number, req
+                self._proc, self._awaiting, self._inp.applicant.id_number, req, self._repetitions
             ),
         )
 
