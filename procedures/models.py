@@ -22,6 +22,9 @@ from procedures.text import MAX_LINE, MAX_NAME, MAX_TEXT
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A name the file refers to elsewhere: lower case, digits and underscores."""
 
+Name = Annotated[str, Field(max_length=MAX_NAME)]
+"""A name or a title for people (a legal text, an exemption), bounded like every input."""
+
 ACTIVITY_NAMES: frozenset[str] = frozenset({"render_form", "notify_applicant", "issue_result"})
 """Activities an automatic step may name (the `activities` package implements them).
 
@@ -127,7 +130,7 @@ class Fee(_Model):
 
     name: str = Field(max_length=MAX_NAME)
     amount_vnd: int = Field(ge=0, description="The amount (with `amount`: when it gives none).")
-    exempt: tuple[str, ...] = Field((), description="Categories of applicants exempt from it.")
+    exempt: tuple[Name, ...] = Field((), description="Categories of applicants exempt from it.")
     amount: str | None = Field(
         None,
         exclude_if=lambda amount: amount is None,  # files without it keep their content hash
@@ -166,7 +169,9 @@ class Form(_Model):
         max_length=64, description="Form number in its circular, e.g. `01` (Circular 01/2018)."
     )
     title: str = Field(max_length=MAX_NAME)
-    template: str = Field(description="Template file, relative to the YAML file.")
+    template: str = Field(
+        max_length=MAX_NAME, description="Template file, relative to the YAML file."
+    )
     source: str | None = Field(
         None, description="Filled in by the loader with the template text; do not write it."
     )
@@ -192,8 +197,10 @@ class FormField(_Model):
 
     type: FieldType = FieldType.STRING
     required: bool = Field(False, description='A value must be given (null or "" is none).')
-    label: str | None = Field(None, description="What the field is called on screen.")
-    choices: tuple[str, ...] = Field(
+    label: str | None = Field(
+        None, max_length=MAX_NAME, description="What the field is called on screen."
+    )
+    choices: tuple[Annotated[str, Field(max_length=MAX_LINE)], ...] = Field(
         (), description="Allowed values of a `choice` field (at least one; only for `choice`)."
     )
     max_length: int | None = Field(
@@ -606,7 +613,7 @@ class Procedure(_Model):
     )
     name: str = Field(max_length=1000, description="Vietnamese name of the procedure.")
     version: str = Field(max_length=64)
-    legal_basis: tuple[str, ...] = Field(min_length=1, description="Legal texts it rests on.")
+    legal_basis: tuple[Name, ...] = Field(min_length=1, description="Legal texts it rests on.")
     effective_from: date
     effective_to: date | None = None
     sector: str = Field(max_length=MAX_LINE)
