@@ -12,11 +12,13 @@ change a working-time sum.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from helpers import catalogue_copy, eventually, settled, signed, time_skipping_server
@@ -39,6 +41,7 @@ from test_deadlines import (
     stop,
 )
 from timeskip import outcome
+from webserver import serve_web
 
 from motcua import client as ops
 from motcua.client.inbox import _with_tasks
@@ -207,6 +210,15 @@ async def test_a_supplement_after_the_cut_off_restarts_the_limit_from_the_next_o
 
     anew = await eventually(new_appointment, timeout=10, what="the new appointment told")
     assert f"được tính lại từ {local(opening)}." in anew["body"]
+    # the web's status page, after the applicant's lookup
+    async with serve_web(env.client, data_dir) as base, httpx.AsyncClient(base_url=base) as http:
+        form = await http.get("/lookup")
+        found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert found is not None
+        lookup = {"csrf": found.group(1), "code": after.code, "id_number": APPLICANT_ID}
+        page = (await http.post("/lookup", data=lookup, follow_redirects=True)).text
+    shown_opening = opening.strftime("%H:%M %d/%m/%Y")
+    assert f"Thời hạn tính lại từ</dt><dd>{shown_opening}</dd>" in page
     await settled(handle)
     await stop(handle)
 
