@@ -169,14 +169,14 @@ def check_citizen_act(
     awaiting: set[str],
     applicant_id: str,
     req: CitizenAct,
-    repetitions: Mapping[str, Repetition] | None = None,
+    repetitions: Mapping[str, Repetition],
 ) -> None:
     """The whole check of an applicant's act at a citizen step, in one place: who (the
     applicant's number), where (a citizen step open now, or when a repeat step's next period
     opens) and what (its declared fields)."""
     check_applicant(applicant_id, req.applicant_id)
     if req.step not in awaiting:
-        check_between_reports(repetitions or {}, req.step)
+        check_between_reports(repetitions, req.step)
         names = ", ".join(sorted(awaiting)) or "none"
         raise Rejected(f"the dossier does not wait for the applicant at {req.step!r} ({names})")
     step = procedure.steps[req.step]
@@ -187,16 +187,16 @@ def check_citizen_act(
 def check_event(
     waiting: set[str],
     req: DeliverEvent,
-    procedure: Procedure | None = None,
-    repetitions: Mapping[str, Repetition] | None = None,
+    procedure: Procedure,
+    repetitions: Mapping[str, Repetition],
 ) -> None:
     """An event is taken while a step waits for it; a repeat step's between two periods is
     refused with when the next period opens."""
     if req.event not in waiting:
-        for name, run in (repetitions or {}).items():
-            step = procedure.steps.get(name) if procedure else None
+        for name in repetitions:
+            step = procedure.steps.get(name)
             if isinstance(step, RepeatStep) and step.event == req.event:
-                check_between_reports({name: run}, name)
+                check_between_reports(repetitions, name)
         names = ", ".join(sorted(waiting)) or "none"
         raise Rejected(f"the dossier is not waiting for {req.event!r} (waiting for: {names})")
 
