@@ -30,6 +30,13 @@ CA_YEARS, AGENCY_YEARS = 20, 5
 _AGENCY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 """Agency codes (`000.00.19.H26`) name certificate files: no separators, no `..`."""
 
+COMMON_NAME_BYTES = 64
+"""RFC 5280's ub-common-name, which `cryptography` counts in UTF-8 bytes (and refuses beyond)."""
+ORGANIZATION_NAME_CHARACTERS = 64
+"""RFC 5280's ub-organization-name, in characters."""
+DESCRIPTION = x509.ObjectIdentifier("2.5.4.13")
+"""X.520's `description` attribute (up to 1024 characters): where a longer name is kept whole."""
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -89,9 +96,22 @@ def agency_of(certificate: x509.Certificate) -> tuple[str, str]:
         found = subject.get_attributes_for_oid(oid)
         return str(found[0].value) if found else ""
 
-    return first(NameOID.ORGANIZATION_NAME) or first(NameOID.COMMON_NAME), first(
-        NameOID.ORGANIZATIONAL_UNIT_NAME
-    )
+    name = first(DESCRIPTION) or first(NameOID.ORGANIZATION_NAME)
+    return name or first(NameOID.COMMON_NAME), first(NameOID.ORGANIZATIONAL_UNIT_NAME)
+
+
+def bounded(text: str, limit: int, *, utf8: bool) -> str:
+    """`text` cut at a character boundary to `limit` UTF-8 bytes (`utf8`) or characters, with
+    `…` marking a cut: a Vietnamese agency name is often longer than x509 lets a name be."""
+
+    def size(value: str) -> int:
+        return len(value.encode()) if utf8 else len(value)
+
+    if size(text) <= limit:
+        return text
+    while text and size(text + "…") > limit:
+        text = text[:-1]
+    return text.rstrip(" ,;:–-") + "…"
 
 
 def _make_ca() -> dict[str, tuple[bytes, int]]:
@@ -137,14 +157,19 @@ def _issue(
     ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, code: str, name: str
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name[:64] or code),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, code),
-            x509.NameAttribute(NameOID.COMMON_NAME, (name or code)[:64]),
-        ]
-    )
+    name = name or code
+    attributes = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+        x509.NameAttribute(
+            NameOID.ORGANIZATION_NAME, bounded(name, ORGANIZATION_NAME_CHARACTERS, utf8=False)
+        ),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, code),
+        x509.NameAttribute(NameOID.COMMON_NAME, bounded(name, COMMON_NAME_BYTES, utf8=True)),
+    ]
+    if len(name) > ORGANIZATION_NAME_CHARACTERS:
+        # X.520's description (up to 1024 characters) keeps the whole name for the verifier.
+        attributes.append(x509.NameAttribute(DESCRIPTION, name))
+    subject = x509.Name(attributes)
     now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder()

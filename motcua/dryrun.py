@@ -44,7 +44,6 @@ from motcua.play import (
 )
 from procedures.fields import fits
 from procedures.legaltime.calendar import WorkCalendar, load_calendar
-from procedures.legaltime.clock import receipt_start
 from procedures.messages import close_match
 from procedures.models import (
     Channel,
@@ -486,11 +485,7 @@ def _run(
         working_days_used=round(state.clock.used_minutes / day, 2),
         extensions=state.clock.extensions,
         restarted_at=state.clock.restarted_at,
-        counted_from=(
-            receipt_start(calendar, state.clock.restarted_at, receiving.office_hours(calendar))
-            if state.clock.restarted_at
-            else None
-        ),
+        counted_from=state.clock.counted_from,
         received=any(e.kind == "received" for e in state.timeline),
         phases=state.phases,
         path=tuple(_path(state, frozen)),

@@ -1,6 +1,8 @@
 """A procedure drawn as a Mermaid flowchart, for reviewing it with the people who run it.
 
-Agencies are subgraphs holding their steps; decisions label the edges with the time share
+Phases are subgraphs titled with their own limit (`⏱ Thẩm định · 7d`), holding their steps
+by agency; agencies are subgraphs holding their steps; a repeated step says how many times and
+how often (`🔁 applicant × 6, every 30 calendar d`); decisions label the edges with the time share
 the step they leave may use (`accept · 0.25d`); a parallel step forks to its branches and a
 join node gathers them before `next`; choices are diamonds, waits parallelograms,
 sub-procedures subroutine boxes and ends stadiums. Node ids are prefixed so that step names
@@ -10,6 +12,7 @@ such as `end` cannot clash with Mermaid's keywords, and every label is quoted an
 from __future__ import annotations
 
 from procedures.checks import edges
+from procedures.legaltime.calendar import TimeLimit
 from procedures.models import (
     AutoStep,
     ChoiceStep,
@@ -49,20 +52,7 @@ def to_mermaid(frozen: FrozenProcedure) -> str:
         f"in all, content hash {frozen.content_hash[:16]}",
         f"  start(({label('bắt đầu')}))",
     ]
-    by_agency: dict[str, list[str]] = {}
-    outside: list[str] = []
-    for name, step in procedure.steps.items():
-        shape = _shape(name, step, frozen)
-        agency = getattr(step, "agency", None)
-        if agency in procedure.agencies:
-            by_agency.setdefault(agency, []).append(shape)
-        else:
-            outside.append(shape)
-    for agency, shapes in by_agency.items():
-        lines.append(f"  subgraph a_{agency}[{label(procedure.agencies[agency].name)}]")
-        lines.extend(f"    {shape}" for shape in shapes)
-        lines.append("  end")
-    lines.extend(f"  {shape}" for shape in outside)
+    lines.extend(_clusters(frozen))
     lines.append(f"  start --> {_node(procedure.start)}")
     joins = _joins(frozen)
     for name, step in procedure.steps.items():
@@ -74,6 +64,43 @@ def to_mermaid(frozen: FrozenProcedure) -> str:
             arrow = f" -->|{label(text)}| " if text else " --> "
             lines.append(f"  {_node(name)}{arrow}{target}")
     return "\n".join(lines) + "\n"
+
+
+def _clusters(frozen: FrozenProcedure) -> list[str]:
+    """The steps' shapes in subgraphs: each phase (titled with its limit) holding its steps by
+    agency, then the agencies' steps outside any phase, then steps of no agency."""
+    procedure = frozen.procedure
+    grouped: dict[str | None, dict[str | None, list[str]]] = {}
+    for name, step in procedure.steps.items():
+        agency = getattr(step, "agency", None)
+        agency = agency if agency in procedure.agencies else None
+        by_agency = grouped.setdefault(procedure.phase_of(name), {})
+        by_agency.setdefault(agency, []).append(_shape(name, step, frozen))
+
+    def agencies(by_agency: dict[str | None, list[str]], suffix: str, indent: str) -> list[str]:
+        out: list[str] = []
+        for agency, shapes in by_agency.items():
+            if agency is None:
+                continue
+            title = label(procedure.agencies[agency].name)
+            out.append(f"{indent}subgraph a_{agency}{suffix}[{title}]")
+            out.extend(f"{indent}  {shape}" for shape in shapes)
+            out.append(f"{indent}end")
+        out.extend(f"{indent}{shape}" for shape in by_agency.get(None, []))
+        return out
+
+    lines: list[str] = []
+    for phase, spec in procedure.phases.items():
+        title = f"⏱ {spec.title or phase} · {_limit(spec.limit)}"
+        lines.append(f"  subgraph p_{phase}[{label(title)}]")
+        lines.extend(agencies(grouped.get(phase, {}), f"__{phase}", "    "))
+        lines.append("  end")
+    return lines + agencies(grouped.get(None, {}), "", "  ")
+
+
+def _limit(limit: TimeLimit) -> str:
+    """A time limit in the graph's short units: `7d`, `12 calendar d`."""
+    return f"{limit.amount:g}{_UNITS.get(str(limit.unit), ' ' + str(limit.unit))}"
 
 
 def _shape(name: str, step: Step, frozen: FrozenProcedure) -> str:
@@ -92,7 +119,9 @@ def _shape(name: str, step: Step, frozen: FrozenProcedure) -> str:
     if isinstance(step, CitizenStep):
         return f"{node}[/{label(title + _BR + '👤 applicant')}/]"
     if isinstance(step, RepeatStep):
-        return f"{node}[/{label(title + _BR + f'🔁 applicant × {step.times}')}/]"
+        times = step.times if isinstance(step.times, int) else f"({step.times})"
+        every = f"every {_limit(step.every)}"
+        return f"{node}[/{label(title + _BR + f'🔁 applicant × {times}, {every}')}/]"
     if isinstance(step, SubprocedureStep):
         sub = frozen.subprocedures.get(step.procedure)
         called = f"{step.procedure} {sub.procedure.name}" if sub else step.procedure
@@ -114,7 +143,7 @@ def _labelled_edges(step: Step, unit: str) -> list[tuple[str, str]]:
             text = f"{step.when[int(where[1])].if_}" if where[0] == "when" else "otherwise"
         elif isinstance(step, WaitStep | CitizenStep):
             limit = step.timeout if isinstance(step, WaitStep) else step.deadline
-            timeout = f"{limit.amount:g}{_UNITS.get(str(limit.unit), '')}"
+            timeout = _limit(limit)
             done = step.event if isinstance(step, WaitStep) else "done"
             text = done if where[0] == "next" else f"timeout {timeout}"
         elif isinstance(step, RepeatStep):

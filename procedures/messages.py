@@ -191,6 +191,15 @@ def _say(path: Sequence[str | int], message: str) -> str:
     return f"{dotted(path)}: {message}" if path else message
 
 
+def _emptied_by_its_items(detail: ErrorDetails, details: Sequence[ErrorDetails]) -> bool:
+    """A list whose items failed is "too short after validation" to pydantic, though written
+    long enough: only the items' own errors are the author's."""
+    if detail["type"] != "too_short" or detail.get("ctx", {}).get("actual_length") != 0:
+        return False
+    loc = tuple(detail["loc"])
+    return any(tuple(d["loc"][: len(loc)]) == loc and len(d["loc"]) > len(loc) for d in details)
+
+
 def problems_of(error: ValidationError, locator: Locator) -> list[Problem]:
     """Every error of a failed `Procedure` validation as a located problem.
 
@@ -208,6 +217,8 @@ def problems_of(error: ValidationError, locator: Locator) -> list[Problem]:
         loc = list(detail["loc"])
         meant = f"did you mean `{loc[-1]}`?" if loc else None
         if detail["type"] == "missing" and (tuple(loc[:-1]), meant) in typos:
+            continue
+        if _emptied_by_its_items(detail, details):
             continue
         on_key = bool(loc) and loc[-1] == "[key]"
         if on_key:

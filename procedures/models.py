@@ -17,10 +17,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from procedures.legaltime.calendar import OfficeHours, TimeLimit, WorkCalendar
 from procedures.legaltime.clock import SuspendReason
 from procedures.templates import Refused, amount_of, evaluate
-from procedures.text import MAX_TEXT
+from procedures.text import MAX_LINE, MAX_NAME, MAX_TEXT
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A name the file refers to elsewhere: lower case, digits and underscores."""
+
+Name = Annotated[str, Field(max_length=MAX_NAME)]
+"""A name or a title for people (a legal text, an exemption), bounded like every input."""
 
 ACTIVITY_NAMES: frozenset[str] = frozenset({"render_form", "notify_applicant", "issue_result"})
 """Activities an automatic step may name (the `activities` package implements them).
@@ -74,9 +77,15 @@ class FormKind(StrEnum):
 class Agency(_Model):
     """An agency taking part in the procedure."""
 
-    code: str = Field(description="National agency code, e.g. `000.00.19.H26`.")
-    name: str = Field(description="Vietnamese name of the agency.")
-    task_queue: str = Field(description="Temporal task queue its worker listens on.")
+    code: str = Field(max_length=64, description="National agency code, e.g. `000.00.19.H26`.")
+    name: str = Field(
+        max_length=MAX_LINE,
+        description="Vietnamese name of the agency, whole on its forms; its signing "
+        "certificate holds it cut to x509's bounds (64 bytes) and whole in `description`.",
+    )
+    task_queue: str = Field(
+        max_length=MAX_LINE, description="Temporal task queue its worker listens on."
+    )
     roles: tuple[Identifier, ...] = Field(
         min_length=1, description="Roles of its officers: one_stop, specialist, head..."
     )
@@ -91,7 +100,7 @@ class Document(_Model):
     """A document the applicant must submit."""
 
     id: Identifier
-    name: str
+    name: str = Field(max_length=MAX_NAME)
     copies: int = Field(1, ge=0, description="Number of copies (0: show only).")
     original: bool = Field(False, description="An original must be shown.")
     digitised_accepted: bool = Field(True, description="A digitised (scanned) copy is accepted.")
@@ -119,9 +128,9 @@ class Document(_Model):
 class Fee(_Model):
     """A fee or charge, in VND."""
 
-    name: str
+    name: str = Field(max_length=MAX_NAME)
     amount_vnd: int = Field(ge=0, description="The amount (with `amount`: when it gives none).")
-    exempt: tuple[str, ...] = Field((), description="Categories of applicants exempt from it.")
+    exempt: tuple[Name, ...] = Field((), description="Categories of applicants exempt from it.")
     amount: str | None = Field(
         None,
         exclude_if=lambda amount: amount is None,  # files without it keep their content hash
@@ -149,16 +158,20 @@ class ResultDocument(_Model):
     """A document the procedure issues as its result."""
 
     id: Identifier
-    name: str
+    name: str = Field(max_length=MAX_NAME)
     digitised: bool = Field(True, description="Issued as an electronic copy too.")
 
 
 class Form(_Model):
     """A legal form rendered from a jinja2 template (sandboxed, autoescaped)."""
 
-    number: str = Field(description="Form number in its circular, e.g. `01` (Circular 01/2018).")
-    title: str
-    template: str = Field(description="Template file, relative to the YAML file.")
+    number: str = Field(
+        max_length=64, description="Form number in its circular, e.g. `01` (Circular 01/2018)."
+    )
+    title: str = Field(max_length=MAX_NAME)
+    template: str = Field(
+        max_length=MAX_NAME, description="Template file, relative to the YAML file."
+    )
     source: str | None = Field(
         None, description="Filled in by the loader with the template text; do not write it."
     )
@@ -184,8 +197,10 @@ class FormField(_Model):
 
     type: FieldType = FieldType.STRING
     required: bool = Field(False, description='A value must be given (null or "" is none).')
-    label: str | None = Field(None, description="What the field is called on screen.")
-    choices: tuple[str, ...] = Field(
+    label: str | None = Field(
+        None, max_length=MAX_NAME, description="What the field is called on screen."
+    )
+    choices: tuple[Annotated[str, Field(max_length=MAX_LINE)], ...] = Field(
         (), description="Allowed values of a `choice` field (at least one; only for `choice`)."
     )
     max_length: int | None = Field(
@@ -256,7 +271,9 @@ class SupplementPolicy(_Model):
 
 
 class _Step(_Model):
-    title: str | None = Field(None, description="What the step does, shown to officers.")
+    title: str | None = Field(
+        None, max_length=MAX_NAME, description="What the step does, shown to officers."
+    )
 
 
 class TaskStep(_Step):
@@ -595,11 +612,11 @@ class Procedure(_Model):
         pattern=r"^[0-9]+\.[0-9]+$", description="Code in the national procedure database."
     )
     name: str = Field(max_length=1000, description="Vietnamese name of the procedure.")
-    version: str
-    legal_basis: tuple[str, ...] = Field(min_length=1, description="Legal texts it rests on.")
+    version: str = Field(max_length=64)
+    legal_basis: tuple[Name, ...] = Field(min_length=1, description="Legal texts it rests on.")
     effective_from: date
     effective_to: date | None = None
-    sector: str
+    sector: str = Field(max_length=MAX_LINE)
     level: Level
     channels: tuple[Channel, ...] = Field(min_length=1)
     time_limit: TimeLimit = Field(description="The legal processing time limit.")

@@ -21,6 +21,8 @@ from pydantic import AfterValidator, ValidationInfo
 
 MAX_LINE = 200
 """Characters in a one-line value: a name, a user, a code, a step, an address line."""
+MAX_NAME = 500
+"""Characters in the name of something a procedure declares (a document, a fee, a step)."""
 MAX_TEXT = 2_000
 """Characters in a free text (a note, a reason), and the default `max_length` of a declared
 `string` field."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -36,7 +37,7 @@ from motcua.web.storage import Attachment, Storage
 from motcua.web.sweep import sweep_unattached
 from procedures.errors import Problem
 from procedures.legaltime.calendar import OfficeHours, WorkCalendar, load_calendar
-from procedures.loader import load_procedure
+from procedures.loader import DEFAULT_CATALOG, load_procedure
 from procedures.models import Channel, FrozenProcedure
 from runtime import logs
 from runtime.connection import data_converter
@@ -94,6 +95,19 @@ def edit(text: str, *changes: tuple[str, str]) -> str:
         assert old in text, old
         text = text.replace(old, new, 1)
     return text
+
+
+def catalogue_copy(folder: Path, name: str, *changes: tuple[str, str]) -> FrozenProcedure:
+    """Catalogue file `name` edited by `changes` (each must match once), loaded from a copy
+    in `folder` with the catalogue's form templates beside it, as its own folder holds them."""
+    source = (DEFAULT_CATALOG / name).read_text("utf-8")
+    for old, _ in changes:
+        assert source.count(old) == 1, old
+    shutil.copytree(DEFAULT_CATALOG.parent / "forms", folder / "forms", dirs_exist_ok=True)
+    (folder / "catalog").mkdir(exist_ok=True)
+    path = folder / "catalog" / name
+    path.write_text(edit(source, *changes), "utf-8")
+    return load_procedure(path)
 
 
 def at(text: str, needle: str) -> tuple[int, int]:

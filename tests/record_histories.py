@@ -1,6 +1,6 @@
 """Record the golden histories in `tests/histories/`: real dossiers, officers played by updates.
 
-    python tests/record_histories.py [--out tests/histories] [--suffix .v2]
+    python tests/record_histories.py [--out tests/histories] [--suffix .v2] [--only CASE]
 
 Starts an in-memory dev server and a worker for every catalogue queue, runs one dossier per
 case below to its end through the same client operations officers use (claim, complete,
@@ -337,8 +337,12 @@ async def write_histories(
     return written
 
 
-async def main_async(out: Path, suffix: str = "") -> None:
+async def main_async(out: Path, suffix: str = "", only: frozenset[str] = frozenset()) -> None:
     out.mkdir(parents=True, exist_ok=True)
+
+    def chosen(name: str) -> bool:
+        return not only or name in only
+
     credentials.sign_with(front_door_signing)  # officers sign as the tests' front door
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
@@ -350,14 +354,14 @@ async def main_async(out: Path, suffix: str = "") -> None:
         queues = catalogue_task_queues(load_catalog())
         with tempfile.TemporaryDirectory() as data:
             async with WorkerGroup(env.client, queues, Path(data), trust=TEST_TRUST):
-                for case in CASES:
+                for case in filter(lambda c: chosen(c.name), CASES):
                     for path in await record(env.client, case, out, suffix):
                         print(f"wrote {path}")
     finally:
         await env.shutdown()
         await asyncio.sleep(0.5)
     async with time_skipping_server(pydantic_data_converter) as skipping:  # goldens: plain
-        for late in LATE_CASES:
+        for late in filter(lambda c: chosen(c.name), LATE_CASES):
             for path in await record_late(skipping, late, out, suffix):
                 print(f"wrote {path}")
 
@@ -366,8 +370,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HISTORIES)
     parser.add_argument("--suffix", default="", help="added to every file name, e.g. .v2")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="CASE", help="record only this case"
+    )
     args = parser.parse_args()
-    asyncio.run(main_async(args.out, args.suffix))
+    asyncio.run(main_async(args.out, args.suffix, frozenset(args.only)))
     return 0
 
 

@@ -22,7 +22,9 @@ def test_new_dossiers_run_the_newest_version_of_the_table() -> None:
 
 
 def test_an_unknown_version_is_named_in_the_error() -> None:
-    with pytest.raises(ValueError, match="no interpreter version 99: known \\[1, 2, 3, 4, 5, 6\\]"):
+    with pytest.raises(
+        ValueError, match="no interpreter version 99: known \\[1, 2, 3, 4, 5, 6, 7\\]"
+    ):
         behaviours.has(99, "updates_last")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from motcua.cli import main
+from procedures.loader import DEFAULT_CATALOG as CATALOG
 
 FIXTURES = Path(__file__).parent / "fixtures" / "procedures"
 ROOT = Path(__file__).parent.parent
@@ -145,6 +146,69 @@ def test_graph_prints_mermaid(catalog: Path, capsys: pytest.CaptureFixture[str])
     assert '    s_child[["child<br/>↳ 9.000002 Thủ tục con"]]' in lines
     assert '  s_approved(["approved: approved"])' in lines
     assert '  s_pay -->|"timeout 5 calendar d"| s_stopped' in lines
+
+
+def _graph(path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    assert main(["graph", str(path)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def _clusters_of(lines: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Each subgraph's title, and each node's enclosing subgraphs (outermost first)."""
+    titles: dict[str, str] = {}
+    inside: dict[str, tuple[str, ...]] = {}
+    stack: list[str] = []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("subgraph "):
+            name, _, title = text.removeprefix("subgraph ").partition("[")
+            titles[name] = title.removesuffix("]")
+            stack.append(name)
+        elif text == "end":
+            stack.pop()
+        elif stack and text.startswith("s_") and "-->" not in text:
+            node = text.split("[")[0].split("(")[0].split("{")[0]
+            inside[node] = tuple(stack)
+    assert stack == [], "every subgraph is closed"
+    return titles, inside
+
+
+def test_graph_draws_phases_as_clusters_with_their_limits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """construction-permit-house.yaml: appraisal (7 working days) and consultation (12 days)
+    each a cluster holding its own steps, by agency; the steps after them outside both."""
+    lines = _graph(CATALOG / "construction-permit-house.yaml", capsys)
+    titles, inside = _clusters_of(lines)
+    assert titles["p_appraisal"] == '"⏱ Thẩm định hồ sơ, kiểm tra thực địa · 7d"'
+    assert titles["p_consultation"] == (
+        '"⏱ Lấy ý kiến cơ quan quản lý nhà nước có liên quan · 12 calendar d"'
+    )
+    assert inside["s_receive"] == ("p_appraisal", "a_commune__appraisal")
+    assert inside["s_appraise"] == ("p_appraisal", "a_infrastructure__appraisal")
+    assert inside["s_consult_culture"][0] == "p_consultation"
+    assert inside["s_consult_construction"][0] == "p_consultation"
+    assert inside["s_draft_permit"] == ("a_infrastructure",)
+    assert inside["s_sign_permit"] == ("a_commune",)
+    assert {node for node, where in inside.items() if where and where[0] == "p_appraisal"} == {
+        "s_receive",
+        "s_appraise",
+    }
+    assert '  s_appraise -->|"propose_permit · 4d"| s_needs_consultation' in lines
+
+
+def test_graph_draws_a_repeated_step_with_its_times_and_period(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """unemployment-benefit.yaml: the monthly report, its count (an expression) and period,
+    and the two ways out (done, three missed in a row)."""
+    lines = _graph(CATALOG / "unemployment-benefit.yaml", capsys)
+    [shape] = [line for line in lines if line.startswith("  s_monthly_report[/")]
+    assert "🔁 applicant × ([3 + [form.contribution_months - 36, 0] #124; max // 12, 12]" in shape
+    assert shape.endswith(', every 30 calendar d"/]')
+    assert '  s_monthly_report -->|"done"| s_benefit_completed' in lines
+    assert '  s_monthly_report -->|"3 missed in a row"| s_benefit_ended' in lines
+    assert not any(line.strip().startswith("subgraph p_") for line in lines), "no phases"
 
 
 def test_graph_escapes_labels(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:

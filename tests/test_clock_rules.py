@@ -12,14 +12,16 @@ change a working-time sum.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
-from helpers import eventually, settled, signed, time_skipping_server
+from helpers import catalogue_copy, eventually, settled, signed, time_skipping_server
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
     AGENCY,
@@ -39,6 +41,7 @@ from test_deadlines import (
     stop,
 )
 from timeskip import outcome
+from webserver import serve_web
 
 from motcua import client as ops
 from motcua.client.inbox import _with_tasks
@@ -156,6 +159,67 @@ async def test_a_restarting_supplement_counts_the_whole_limit_anew_from_its_arri
     assert f"Ngày hẹn trả kết quả / Appointment: {due}" in page
     assert "Thời hạn tính lại từ / Time limit counted anew from: " in page
     await settled(handle)  # no activity in flight for the withdrawal to cancel
+    await stop(handle)
+
+
+async def test_a_supplement_after_the_cut_off_restarts_the_limit_from_the_next_opening(
+    env: WorkflowEnvironment, data_dir: Path, tmp_path: Path
+) -> None:
+    """permanent-residence.yaml: the supplement arrives on Monday W2 at 16:00, after the 15:00
+    cut-off, so the 7 working days count from Tuesday's opening, 07:30, as a receipt's would.
+    The timeline, the notice, `motcua show`, `motcua citizen status` (text and JSON) and the
+    web's status page all give that instant, not the arrival."""
+    police = "000.09.20.H26"
+    officer = Actor(user="tuan", agency=police, role="residence_officer")
+    procedure = catalogue_copy(
+        tmp_path, "permanent-residence.yaml", ("task_queue: police\n", f"task_queue: {QUEUE}\n")
+    )
+    weeks, handle = await start(env, procedure)
+    await complete(handle, "receive", officer, "accept")
+    await sleep_until(env, weeks.at(0, 4, "20:00"))
+    await reached(handle, lambda s: any(t.step == "appraise" for t in s.tasks), "appraise")
+    await handle.execute_update(
+        REQUEST_SUPPLEMENT,
+        signed(RequestSupplement(step="appraise", actor=officer, missing=("Tờ khai CT01",))),
+    )
+    await reached(handle, lambda s: s.status is PortalStatus.SUPPLEMENT_REQUESTED, "status 5")
+    await sleep_until(env, weeks.at(2, 0, "16:00"))
+    await handle.execute_update(
+        SUPPLEMENT, SupplementDossier(documents=("Tờ khai CT01",), applicant_id=APPLICANT_ID)
+    )
+    after = await reached(handle, lambda s: s.status is PortalStatus.PROCESSING, "status 4")
+    opening = weeks.at(2, 1, "07:30")
+    assert after.clock.restarted_at is not None and after.clock.restarted_at >= weeks.at(
+        2, 0, "16:00"
+    )
+    assert after.clock.counted_from == opening
+    (restarted,) = events(after, "clock_restarted")
+    assert f"7 ngày làm việc từ {local(opening)}; due " in restarted.detail
+
+    seen = await ops.status(env.client, after.code)
+    assert seen.counted_from == opening
+    assert seen.appointment == after.clock.due_at
+    page = citizen.render(seen)
+    assert f"Time limit counted anew from: {local(opening)} " in page
+    assert local(after.clock.restarted_at) not in page
+    shown = show.render(await ops.show(env.client, after.code))
+    assert f", counted from {weeks.day(2, 1)} 07:30" in shown
+
+    async def new_appointment() -> dict[str, Any] | None:
+        return next((n for n in told(data_dir, after.code) if "hẹn lại" in n["subject"]), None)
+
+    anew = await eventually(new_appointment, timeout=10, what="the new appointment told")
+    assert f"được tính lại từ {local(opening)}." in anew["body"]
+    # the web's status page, after the applicant's lookup
+    async with serve_web(env.client, data_dir) as base, httpx.AsyncClient(base_url=base) as http:
+        form = await http.get("/lookup")
+        found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert found is not None
+        lookup = {"csrf": found.group(1), "code": after.code, "id_number": APPLICANT_ID}
+        page = (await http.post("/lookup", data=lookup, follow_redirects=True)).text
+    shown_opening = opening.strftime("%H:%M %d/%m/%Y")
+    assert f"Thời hạn tính lại từ</dt><dd>{shown_opening}</dd>" in page
+    await settled(handle)
     await stop(handle)
 
 

@@ -324,3 +324,32 @@ def test_max_length_is_only_for_string_fields(catalog: Path) -> None:
     assert [p[3] for p in found] == [
         "application.age.max_length: only a `string` field has `max_length`; this one is `integer`"
     ]
+
+
+LONG_NAMES = [
+    ('name: "Công an xã A"', "Công an xã " * 20, "agencies.police.name", 200),
+    ('code: "000.00.09.H26"', "0" * 65, "agencies.police.code", 64),
+    ("task_queue: police", "q" * 201, "agencies.police.task_queue", 200),
+    ('title: "Kết quả"', "Kết quả " * 70, "forms.result.title", 500),
+    ('sector: "Thử nghiệm"', "Thử nghiệm " * 20, "sector", 200),
+    ('version: "1"', "1" * 65, "version", 64),
+    ('["Nghị định 1/2025/NĐ-CP"]', "Nghị định " * 60, "legal_basis[0]", 500),
+]
+
+
+@pytest.mark.parametrize(("old", "value", "where", "limit"), LONG_NAMES)
+def test_every_name_of_the_catalogue_has_a_size_limit_said_where_it_is(
+    catalog: Path, old: str, value: str, where: str, limit: int
+) -> None:
+    """An agency name is printed on forms and signs PDFs: one too long is refused by validate,
+    on its line, not when the first receipt is signed."""
+    quoted = f'"{value}"'
+    new = f"[{quoted}]" if old.startswith("[") else f"{old.split(':')[0]}: {quoted}"
+    path = catalog / "full.yaml"
+    text = edit(FULL, (old, new))
+    path.write_text(text, "utf-8")
+    found = problems(path)
+    assert len(found) == 1, found
+    [(file, line, _, message)] = found
+    assert (file, line) == (str(path), at(text, value)[0])
+    assert message == f"{where}: longer than {limit} characters"

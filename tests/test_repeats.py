@@ -9,16 +9,17 @@ W1 is a made-up Tết holiday, so "2 working days" from the submission end on Mo
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import eventually, signed, time_skipping_server
+from helpers import catalogue_copy, eventually, signed, time_skipping_server
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
@@ -35,12 +36,18 @@ from test_deadlines import (
     rejection,
     sleep_until,
     state,
+    stop,
 )
 from timeskip import outcome
 
+from motcua import client as ops
+from motcua.cli import main
+from motcua.client.inbox import _row
 from motcua.commands.show import render
-from procedures.loader import load_procedure
+from procedures.legaltime.calendar import load_calendar
+from procedures.loader import DEFAULT_CATALOG, load_procedure
 from procedures.models import Channel, FrozenProcedure, ResultType
+from workflows import search_attributes as sa
 from workflows.api import (
     CITIZEN_ACT,
     COMPLETE,
@@ -57,6 +64,7 @@ from workflows.api import (
     PortalStatus,
 )
 from workflows.dossier import DossierWorkflow
+from workflows.forms import local
 
 _codes = itertools.count(1)
 PAST = timedelta(minutes=1)
@@ -179,7 +187,7 @@ async def test_an_unpaid_dossier_ends_never_received(
 
 
 async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
-    ts_env: WorkflowEnvironment, procedure: FrozenProcedure
+    ts_env: WorkflowEnvironment, procedure: FrozenProcedure, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """In person, the fee is paid at the desk: received at once. Three weekly reports: the
     first made, the second missed, the third made by the centre's event: approved."""
@@ -197,11 +205,26 @@ async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
         lambda s: s.repetitions[0].reported == 1 and s.repetitions[0].opens_at is not None,
         "report 1 made",
     )
-    assert "does not wait for the applicant at 'reports'" in await rejection(
-        handle, CITIZEN_ACT, CitizenAct(step="reports", applicant_id=APPLICANT_ID)
-    )
     opens = between.repetitions[0].opens_at
     assert opens is not None
+    # between two periods: when the next report opens, not a generic refusal
+    said = f"no report is due at 'reports' now: report 2 of 3 opens at {local(opens)}"
+    assert (
+        await rejection(handle, CITIZEN_ACT, CitizenAct(step="reports", applicant_id=APPLICANT_ID))
+        == f"Rejected: {said}"
+    )
+    centre = Actor(user="an", agency=AGENCY, role="one_stop")
+    assert (
+        await rejection(
+            handle, DELIVER_EVENT, signed(DeliverEvent(event="report_made", actor=centre))
+        )
+        == f"Rejected: {said}"
+    )
+    address = env.client.service_client.config.target_host
+    argv = ["citizen", "act", handle.id, "reports", "--id-number", APPLICANT_ID]
+    assert await asyncio.to_thread(main, [*argv, "--address", address]) == 1
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("motcua: ")]
+    assert line == f"motcua: citizen_act on {handle.id} rejected: {said}"
     await sleep_until(env, opens + PAST)
     second = await reached(handle, awaiting(2), "report 2 due")
     assert "report 2 of 3 due" in render(second)  # motcua show
@@ -212,7 +235,6 @@ async def test_reports_are_counted_and_a_miss_is_forgiven_by_the_next_report(
     assert (third.repetitions[0].missed, third.repetitions[0].missed_in_row) == (1, 1)
     assert "reported 1, missed 1 (1 in a row)" in render(third)
     assert "report 2 of 3 (missed, 1 in a row)" in [e.detail for e in events(third, "timed_out")]
-    centre = Actor(user="an", agency=AGENCY, role="one_stop")
     await handle.execute_update(
         DELIVER_EVENT, signed(DeliverEvent(event="report_made", actor=centre))
     )
@@ -267,3 +289,79 @@ async def test_interpreter_5_receives_at_once_and_runs_no_repeat_step(
     history = await handle.fetch_history()
     failure = history.events[-1].workflow_execution_failed_event_attributes.failure
     assert failure.message == "step 'reports' is a repeat step, which interpreter 5 does not run"
+
+
+REGISTRATION_OFFICE = "000.00.12.H26"
+
+
+async def test_a_pay_first_dossier_counts_as_received_from_its_payment_only(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """private-enterprise-registration.yaml, submitted online (fees first) through the client
+    on Thursday W0 at 20:00 and paid on Monday W2 at 10:00: unpaid, its `ReceivedAt` search
+    attribute is unset, so no indicator counts it as received or open (interpreter 7,
+    `received_at_on_receipt`); paid, it is the payment instant, which the inbox shows too."""
+    env = ts_env
+    procedure = catalogue_copy(
+        tmp_path,
+        "private-enterprise-registration.yaml",
+        ("task_queue: registration_office\n", f"task_queue: {QUEUE}\n"),
+    )
+    weeks = Weeks(await env.get_current_time())
+    await sleep_until(env, weeks.received)
+    submitted = await ops.submit(
+        env.client,
+        procedure,
+        Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
+        Channel.ONLINE,
+        documents=("request", "owner_identity"),
+        calendar=weeks.calendar,
+    )
+    assert submitted.awaiting_payment
+    handle = env.client.get_workflow_handle(submitted.code)
+    unpaid = await reached(handle, lambda s: s.status is PortalStatus.REGISTERED, "status 1")
+    assert "received" not in kinds(unpaid)
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(sa.INTERPRETER_VERSION) == INTERPRETER >= 7
+    assert attributes.get(sa.RECEIVED_AT) is None
+    assert attributes.get(sa.RECEIVING_AGENCY) == REGISTRATION_OFFICE
+
+    paid_at = weeks.at(2, 0, "10:00")
+    await sleep_until(env, paid_at)
+    await act(handle, "pay_fees", transaction_id="GD-0001")
+    await reached(handle, lambda s: bool(events(s, "received")), "received at payment")
+
+    async def received_at() -> Any:
+        return (await handle.describe()).typed_search_attributes.get(sa.RECEIVED_AT)
+
+    upserted = await eventually(received_at, timeout=10, what="ReceivedAt upserted")
+    assert_at(upserted, paid_at)
+    row = await reached(handle, lambda s: any(t.step == "examine" for t in s.tasks), "examine")
+    assert_at(row.clock.received_at, paid_at)
+    described = await handle.describe()
+    # what an officer's inbox row says (from visibility): received at payment, not submission
+    inbox_row = _row(described, REGISTRATION_OFFICE)
+    assert inbox_row.received_at == upserted
+    assert inbox_row.waiting_on == ("registrar",)
+    await stop(handle)
+
+
+def test_interpreter_6_gives_received_at_at_the_start_as_it_did() -> None:
+    """The old path: a version-6 pay-first dossier is started with its submission instant as
+    `ReceivedAt` (its golden histories keep replaying); version 7 is not."""
+    procedure = load_procedure(DEFAULT_CATALOG / "private-enterprise-registration.yaml")
+    inputs = {
+        version: DossierInput(
+            code="000.00.12.H26-260302-0001",
+            procedure=procedure,
+            calendar=load_calendar(),
+            received_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+            channel=Channel.ONLINE,
+            applicant=Applicant(full_name="Trần Thị Mai", id_number=APPLICANT_ID),
+            request_id="r",
+            interpreter=version,
+        )
+        for version in (6, 7)
+    }
+    assert inputs[6].pays_before_receipt() and inputs[7].pays_before_receipt()
+    assert (inputs[6].received_at_start(), inputs[7].received_at_start()) == (True, False)

@@ -62,9 +62,10 @@ def test_golden_histories_cover_every_interpreter_version() -> None:
     assert versions["1.001193-parallel-supplement.v3.json"] == 3
     assert versions["1.001193-parallel-supplement.v4.json"] == 4
     assert versions["1.001193-parallel-supplement.v5.json"] == 5
-    assert versions["1.001193-parallel-supplement.v6.json"] == INTERPRETER == 6
+    assert versions["1.001193-parallel-supplement.v6.json"] == 6
+    assert versions["2.001610-paid-before-receipt.v7.json"] == INTERPRETER == 7
     for name, version in versions.items():
-        suffix = next((f".v{v}." for v in (2, 3, 4, 5, 6) if f".v{v}." in name), None)
+        suffix = next((f".v{v}." for v in (2, 3, 4, 5, 6, 7) if f".v{v}." in name), None)
         assert version == (int(suffix[2]) if suffix else 1), (name, version)
 
 
@@ -91,6 +92,29 @@ def test_a_v4_golden_history_upserts_the_indicator_attributes() -> None:
     assert upserted and all({"Participants", "Supplements"} <= names for names in upserted)
     assert {"Result", "Timeliness", "ProcessingDays"} <= upserted[-1]
     assert not any("Result" in names for names in upserted[:-1])
+
+
+def _received_at_upserts(name: str) -> tuple[bool, list[str]]:
+    """Whether a golden history's start gives `ReceivedAt`, and the portal status upserted with
+    each later `ReceivedAt`."""
+    events = read_file(HISTORIES / name).history.events
+    started = events[0].workflow_execution_started_event_attributes
+    at_start = "ReceivedAt" in started.search_attributes.indexed_fields
+    with_status = []
+    for event in events:
+        fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+        if "ReceivedAt" in fields.indexed_fields:
+            status = fields.indexed_fields["PortalStatus"].data.decode()
+            with_status.append(status)
+    return at_start, with_status
+
+
+def test_a_v7_pay_first_history_upserts_received_at_at_payment() -> None:
+    """Interpreter 7 (`received_at_on_receipt`): the pay-first dossier starts without
+    `ReceivedAt` and gets it once, with the payment's "received" status (2); version 6 gave
+    the submission instant at the start and never upserted it."""
+    assert _received_at_upserts("2.001610-paid-before-receipt.v7.json") == (False, ["2"])
+    assert _received_at_upserts("2.001610-paid-before-receipt.v6.json") == (True, [])
 
 
 def _inputs(name: str, activity: str, kind: type[T]) -> list[T]:

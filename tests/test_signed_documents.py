@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import eventually
+from cryptography.x509.oid import NameOID
+from helpers import catalogue_copy, eventually
 from pypdf import PdfReader
 from temporalio.client import Client
 
@@ -22,7 +23,7 @@ from motcua import client as ops
 from motcua.cli import main
 from motcua.verify_document import check
 from procedures.loader import load_catalog
-from procedures.models import Channel
+from procedures.models import Channel, FrozenProcedure
 from runtime import logs
 from workflows.api import Actor, Applicant
 
@@ -60,9 +61,12 @@ async def issued(
 
 
 async def _run(
-    client: Client, run_worker: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+    client: Client,
+    run_worker: Callable[..., Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    frozen: FrozenProcedure | None = None,
 ) -> Issued:
-    frozen = load_catalog()["1.010027"]
+    frozen = frozen or load_catalog()["1.010027"]
     started = datetime.now(UTC)
     data = tmp_path_factory.mktemp("data")
     officer = Actor.parse(f"tuan@{POLICE}/residence_officer")
@@ -123,6 +127,38 @@ async def test_receipt_and_result_are_pdfs_signed_by_the_issuing_agency(
     # A PDF signing time has whole seconds only.
     assert issued.started.replace(microsecond=0) <= result.signed_at <= datetime.now(UTC)
     assert result.lines()[-2:] == ["modified after signing: no", "valid"]
+
+
+LONG_NAME = (
+    "Bộ phận tiếp nhận và trả kết quả thuộc Công an phường Phan Đình Phùng, "
+    "tỉnh Thái Nguyên (điểm tiếp nhận số 2, tổ số 109)"
+)
+
+
+async def test_an_agency_named_past_x509s_bounds_signs_a_receipt_that_verifies(
+    dev_env: Any,
+    run_worker: Callable[..., Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+) -> None:
+    """A Vietnamese agency name of 120 characters (some 160 UTF-8 bytes) is more than an x509
+    common name may hold (64 bytes): the certificate still signs, the name shown whole."""
+    assert len(LONG_NAME) == 120 and len(LONG_NAME.encode()) > 150
+    frozen = catalogue_copy(
+        tmp_path, "residence-deregistration.yaml", (f'"{POLICE_NAME}"', f'"{LONG_NAME}"')
+    )
+    assert frozen.procedure.agencies["police"].name == LONG_NAME
+
+    issued = await _run(dev_env.client, run_worker, tmp_path_factory, frozen)
+    root = load_certificate(LocalCA(issued.data_dir).root_path)
+    result = await check(issued.receipt.read_bytes(), root)
+    assert result.ok, result.lines()
+    assert (result.agency, result.agency_code) == (LONG_NAME, POLICE)
+    assert f"signed by: {LONG_NAME} ({POLICE})" in result.lines()
+    certificate = LocalCA(issued.data_dir).agency(POLICE, LONG_NAME).certificate
+    common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert isinstance(common_name, str) and len(common_name.encode()) <= 64
+    assert common_name.endswith("…") and LONG_NAME.startswith(common_name[:-1].rstrip(" ,"))
 
 
 @pytest.mark.parametrize("kind", ["receipt", "result"])

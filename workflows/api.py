@@ -193,6 +193,15 @@ class DossierInput(_Msg):
             and start.before_receipt_on(self.channel.value)
         )
 
+    def received_at_start(self) -> bool:
+        """Whether the dossier is received when it starts, so its `ReceivedAt` search attribute
+        is given then: not when it pays first under `received_at_on_receipt` (the workflow
+        upserts it at payment)."""
+        return not (
+            self.pays_before_receipt()
+            and behaviours.has(self.interpreter_version(), "received_at_on_receipt")
+        )
+
     def opening_clock(self, at: datetime | None = None) -> DossierClock:
         """The dossier's legal clock at receipt: the workflow starts from it, and the client
         reads the appointment date from it without waiting for the workflow. `at`: a receipt
@@ -396,6 +405,11 @@ class ClockView(_Msg):
         "restart}`); it counts from there.",
     )
     restart_reason: str | None = Field(None, description="Why the limit was restarted.")
+    counted_from: datetime | None = Field(
+        None,
+        description="With a restart, when the limit counts from: the supplement's arrival moved "
+        "past the cut-off and closed hours, as a receipt's (the timeline's `clock_restarted`).",
+    )
 
 
 class PhaseView(_Msg):

@@ -40,6 +40,7 @@ Behaviour = Literal[
     "restarting_supplements",
     "phase_limits",
     "upserts_changed_only",
+    "received_at_on_receipt",
 ]
 """
 - `one_dossier_timer`: the dossier's own deadlines (apology instant, due instant) wait on one
@@ -118,6 +119,9 @@ Behaviour = Literal[
 - `upserts_changed_only`: an upsert carries only the attributes whose value differs from what
   the run holds (`workflow.info().typed_search_attributes`: its start's and its upserts'),
   not every attribute again; visibility shows the same values, history keeps fewer.
+- `received_at_on_receipt`: a dossier that pays before receipt gets its `ReceivedAt` search
+  attribute when it is received (paid), upserted then, not its submission instant at the start:
+  unpaid, it is not counted as received by the indicators, and never received, never.
 """
 
 _V2: frozenset[Behaviour] = frozenset(
@@ -143,21 +147,23 @@ _V5: frozenset[Behaviour] = _V4 | {
     "procedure_forms",
 }
 
+_V6: frozenset[Behaviour] = _V5 | {
+    "templates_read_receipt",
+    "pays_before_receipt",
+    "repeats_steps",
+    "restarting_supplements",
+    "phase_limits",
+    "upserts_changed_only",
+}
+
 BEHAVIOURS: Mapping[int, frozenset[Behaviour]] = {
     1: frozenset(),
     2: _V2,
     3: _V2 | {"tells_officers"},
     4: _V4,
     5: _V5,
-    6: _V5
-    | {
-        "templates_read_receipt",
-        "pays_before_receipt",
-        "repeats_steps",
-        "restarting_supplements",
-        "phase_limits",
-        "upserts_changed_only",
-    },
+    6: _V6,
+    7: _V6 | {"received_at_on_receipt"},
 }
 """Interpreter version -> the behaviours it has. Add a version, never change one: every golden
 history of a version (tests/histories) must go on replaying."""

@@ -105,7 +105,7 @@ class DossierCore:
         # `_waiting`, never carried: continue-as-new happens only between top-level steps.
         self._awaiting: set[str] = set()
         self._acted: set[str] = set()
-        self._published: tuple[sa.Values, sa.Indicators | None] | None = None
+        self._published: tuple[sa.Values, sa.Indicators | None, datetime | None] | None = None
         self._flush_queued = False
         self._dues = DueCache()
         # The waits holding the clock (a payment in one branch, a supplement in another); it
@@ -193,12 +193,15 @@ class DossierCore:
         extra = (
             sa.indicators(self._rt, self._cal, now) if self._has("indicator_attributes") else None
         )
-        if (values, extra) == self._published:
+        received = None if self._inp.received_at_start() else self._rt.received_at
+        if (values, extra, received) == self._published:
             return
-        self._published = (values, extra)
+        self._published = (values, extra, received)
         updates = sa.updates(self._proc.code, values)
         if extra is not None:
             updates += sa.indicator_updates(extra)
+        if received is not None:  # paid before receipt: received now (`received_at_on_receipt`)
+            updates.append(sa.RECEIVED_AT.value_set(received))
         if self._has("upserts_changed_only"):
             updates = sa.changed(updates, workflow.info().typed_search_attributes)
         if updates:  # empty only when a continued run holds them all already

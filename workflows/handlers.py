@@ -186,7 +186,7 @@ class DossierHandlers(DossierCore):
             req.actor,
             req.assertion,
             None,
-            lambda: rules.check_event(self._waiting, req),
+            lambda: rules.check_event(self._waiting, req, self._proc, self._repetitions),
         )
 
     def citizen_act(self, *raw: Any) -> str:
@@ -202,7 +202,7 @@ class DossierHandlers(DossierCore):
             f"act at {req.step}",
             "applicant",
             lambda: rules.check_citizen_act(
-                self._proc, self._awaiting, self._inp.applicant.id_number, req
+                self._proc, self._awaiting, self._inp.applicant.id_number, req, self._repetitions
             ),
         )
 
@@ -316,6 +316,7 @@ class DossierHandlers(DossierCore):
                 limit=clock.budget,
                 restarted_at=restarted.at if restarted else None,
                 restart_reason=restarted.reason if restarted else None,
+                counted_from=clock.counting_start(self._cal) if restarted else None,
             ),
             calendar_version=self._cal.version,
             phases=tuple(views.phase(self._proc, self._cal, r, now) for r in self._rt.phases),

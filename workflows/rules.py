@@ -8,6 +8,7 @@ leaves no event in history (so the worker logs it: see `workflows.dossier`).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from workflows.api import (
 )
 from workflows.forms import local
 from workflows.proof import ProofAttempts
-from workflows.state import Runtime, Task
+from workflows.state import Repetition, Runtime, Task
 
 
 class Rejected(ValueError):
@@ -164,12 +165,18 @@ def check_supplement(state: Runtime, req: SupplementDossier) -> None:
 
 
 def check_citizen_act(
-    procedure: Procedure, awaiting: set[str], applicant_id: str, req: CitizenAct
+    procedure: Procedure,
+    awaiting: set[str],
+    applicant_id: str,
+    req: CitizenAct,
+    repetitions: Mapping[str, Repetition],
 ) -> None:
     """The whole check of an applicant's act at a citizen step, in one place: who (the
-    applicant's number), where (a citizen step open now) and what (its declared fields)."""
+    applicant's number), where (a citizen step open now, or when a repeat step's next period
+    opens) and what (its declared fields)."""
     check_applicant(applicant_id, req.applicant_id)
     if req.step not in awaiting:
+        check_between_reports(repetitions, req.step)
         names = ", ".join(sorted(awaiting)) or "none"
         raise Rejected(f"the dossier does not wait for the applicant at {req.step!r} ({names})")
     step = procedure.steps[req.step]
@@ -177,10 +184,33 @@ def check_citizen_act(
     check_fields(step.fields, req.fields)
 
 
-def check_event(waiting: set[str], req: DeliverEvent) -> None:
+def check_event(
+    waiting: set[str],
+    req: DeliverEvent,
+    procedure: Procedure,
+    repetitions: Mapping[str, Repetition],
+) -> None:
+    """An event is taken while a step waits for it; a repeat step's between two periods is
+    refused with when the next period opens."""
     if req.event not in waiting:
+        for name in repetitions:
+            step = procedure.steps.get(name)
+            if isinstance(step, RepeatStep) and step.event == req.event:
+                check_between_reports(repetitions, name)
         names = ", ".join(sorted(waiting)) or "none"
         raise Rejected(f"the dossier is not waiting for {req.event!r} (waiting for: {names})")
+
+
+def check_between_reports(repetitions: Mapping[str, Repetition], step: str) -> None:
+    """Refuse a report at repeat step `step` between two periods, saying when the next opens
+    (the generic refusal does not tell the applicant when to come back)."""
+    run = repetitions.get(step)
+    if run is None or run.awaiting or run.finished or run.opens_at is None:
+        return
+    raise Rejected(
+        f"no report is due at {step!r} now: report {run.number + 1} of {run.times} opens at "
+        f"{local(run.opens_at)}"
+    )
 
 
 def check_apology(procedure: Procedure, state: Runtime, req: ApproveApology) -> None:

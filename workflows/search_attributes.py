@@ -165,17 +165,21 @@ def changed(
 
 
 def at_start(
-    proc: Procedure, channel: Channel, received_at: datetime, documents: tuple[str, ...]
+    proc: Procedure, channel: Channel, received_at: datetime | None, documents: tuple[str, ...]
 ) -> list[SearchAttributePair[Any]]:
-    """The indicator attributes a dossier is started with: known at receipt, never upserted."""
+    """The indicator attributes a dossier is started with: known at receipt, never upserted,
+    but `ReceivedAt` of a dossier not received yet (None: it pays first, and the workflow
+    upserts it at payment, `received_at_on_receipt`)."""
     accepted = {d.id for d in proc.documents if d.digitised_accepted}
-    return [
+    pairs: list[SearchAttributePair[Any]] = [
         SearchAttributePair(RECEIVING_AGENCY, proc.agencies[proc.receiving_agency].code),
         SearchAttributePair(SECTOR, proc.sector),
         SearchAttributePair(CHANNEL, channel.value),
-        SearchAttributePair(RECEIVED_AT, received_at),
         SearchAttributePair(DIGITISED, bool(documents) and set(documents) <= accepted),
     ]
+    if received_at is not None:
+        pairs.insert(3, SearchAttributePair(RECEIVED_AT, received_at))
+    return pairs
 
 
 LATE_SUFFIX = ":late"

@@ -39,7 +39,7 @@ async def status(client: Client, code: str) -> CitizenStatus:
         status_en=status_en,
         received_at=state.clock.received_at,
         appointment=state.clock.due_at,
-        counted_from=state.clock.restarted_at,
+        counted_from=state.clock.counted_from,
         now_vi=now_vi,
         now_en=now_en,
         documents=tuple(

@@ -277,7 +277,7 @@ def _row(wf: WorkflowExecution, agency_code: str) -> InboxRow:
         procedure_code=found.get(sa.PROCEDURE_CODE) or "",
         waiting_on=tuple(r.removeprefix(prefix) for r in roles if r.startswith(prefix)),
         status=PortalStatus(status) if status else PortalStatus.RECEIVED,
-        received_at=wf.start_time,
+        received_at=found.get(sa.RECEIVED_AT) or wf.start_time,  # a pay-first: at payment
         due_at=None if others else found.get(sa.NEXT_DUE_AT),
         overdue=bool(found.get(sa.OVERDUE)),
     )

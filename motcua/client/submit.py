@@ -190,7 +190,12 @@ async def submit(
                     SearchAttributePair(sa.OVERDUE, False),
                     # Given at the start, not upserted: old histories' commands stay unchanged.
                     SearchAttributePair(sa.INTERPRETER_VERSION, inp.interpreter),
-                    *sa.at_start(proc, channel, inp.received_at, documents),
+                    *sa.at_start(
+                        proc,
+                        channel,
+                        inp.received_at if inp.received_at_start() else None,
+                        documents,
+                    ),
                 ]
             ),
         )

@@ -40,7 +40,9 @@ def render(state: DossierState) -> str:
     lines += [f"       suspended {span}" for span in _suspensions(state.timeline)]
     if clock.restarted_at is not None:
         lines.append(
-            f"       restarted {when(clock.restarted_at)}: {shown(clock.restart_reason or '')}"
+            f"       restarted {when(clock.restarted_at)}"
+            + (f", counted from {when(clock.counted_from)}" if clock.counted_from else "")
+            + f": {shown(clock.restart_reason or '')}"
         )
     if state.phases:
         lines.append("phases")

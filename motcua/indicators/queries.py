@@ -108,10 +108,13 @@ def received(scope: Scope, by_period: bool = False) -> str:
 
 
 def ended(scope: Scope) -> str:
-    """Ended in the period with a recorded result (interpreter 4 on)."""
+    """Ended in the period with a recorded result (interpreter 4 on), having been received: a
+    dossier that was to pay before receipt and never did has no `ReceivedAt` (interpreter 7)
+    and was never the agency's to handle."""
     return (
         f"{COMPLETED} AND CloseTime >= {instant(scope.start)} "
-        f"AND CloseTime < {instant(scope.end)} AND {sa.RESULT.name} IS NOT NULL"
+        f"AND CloseTime < {instant(scope.end)} AND {sa.RESULT.name} IS NOT NULL "
+        f"AND {unindexed(f'{sa.RECEIVED_AT.name} IS NOT NULL')}"
     )
 
 
