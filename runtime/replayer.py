@@ -2,7 +2,7 @@
 
 A replay must run the workflow code exactly as the worker does, so the sandbox restrictions are
 the worker's own (`runtime.sandbox.SANDBOX_RESTRICTIONS`: workflow modules re-imported for every
-run, clocks, I/O and randomness forbidden). Three costs of temporalio's sandboxed runner are SDK
+run, clocks, I/O and randomness forbidden). Four costs of temporalio's sandboxed runner are SDK
 bookkeeping rather than workflow code, and are cut here without running any workflow code
 differently:
 
@@ -16,6 +16,9 @@ differently:
   so it converts every value exactly as `pydantic_data_converter` does.
 - every new replayer first checks that each workflow loads in the sandbox; the process's one
   runner remembers that it does.
+- for every run the sandbox imports the workflow modules afresh, reading and unmarshalling
+  their bytecode from disk each time; the process keeps their compiled code instead
+  (`runtime.codecache`), and still executes it into new modules for every run.
 
 `tests/test_replay.py` checks the shortcut against the SDK's own path, so that a temporalio
 upgrade that changes the private `_Instance` fails there, not silently.
@@ -48,6 +51,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 from temporalio.workflow import _Definition
 
+from runtime.codecache import keep_compiled_code
 from runtime.connection import data_converter
 from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
 from runtime.workers import WORKFLOWS
@@ -152,7 +156,9 @@ def new_replayer(codec: PayloadCodec | None = None, extra: Sequence[type] = ()) 
 
 @functools.cache
 def _sandbox() -> ReplaySandboxRunner:
-    """One sandboxed runner per process, so that each workflow is validated once."""
+    """One sandboxed runner per process, so that each workflow is validated once; the modules
+    it imports afresh for every run are read and unmarshalled once (`runtime.codecache`)."""
+    keep_compiled_code()
     return ReplaySandboxRunner(restrictions=SANDBOX_RESTRICTIONS)
 
 

@@ -8,7 +8,9 @@ histories recorded next to the old ones (docs/auditing.md, "Making a change").
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +26,7 @@ from motcua.audit.history import HistoryError, Source, read_file
 from motcua.audit.replay import replay
 from motcua.audit.trail import build_trail
 from motcua.cli import main
-from runtime import logs, replayer
+from runtime import codecache, logs, replayer
 from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
 from workflows.api import INTERPRETER, DossierInput
 
@@ -441,3 +443,23 @@ async def test_histories_from_worker_crashes_replay() -> None:
     """Histories saved by `make chaos` where a worker was killed mid-task."""
     outcomes = await replay([read_file(p) for p in CRASHES], concurrency=2)
     assert all(o.ok for o in outcomes), "\n".join(o.line() for o in outcomes)
+
+
+def test_a_replay_process_reads_workflow_code_once_and_runs_it_fresh_each_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox imports workflow modules again for every run; with the code kept
+    (`runtime.codecache`, on in every replayer) each import is a new module with its own
+    state, executing the code the process first read, even if the file changes later."""
+    codecache.keep_compiled_code()
+    module = tmp_path / "kept_code_probe.py"
+    module.write_text("runs = []\nSAYS = 'first'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = importlib.import_module("kept_code_probe")
+    first.runs.append(1)
+    del sys.modules["kept_code_probe"]
+    module.write_text("runs = [2]\nSAYS = 'edited'\n")
+    second = importlib.import_module("kept_code_probe")
+    del sys.modules["kept_code_probe"]
+    assert second is not first
+    assert (second.SAYS, second.runs, first.runs) == ("first", [], [1])
