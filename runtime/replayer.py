@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Self
@@ -157,8 +158,15 @@ def new_replayer(codec: PayloadCodec | None = None, extra: Sequence[type] = ()) 
 @functools.cache
 def _sandbox() -> ReplaySandboxRunner:
     """One sandboxed runner per process, so that each workflow is validated once; the modules
-    it imports afresh for every run are read and unmarshalled once (`runtime.codecache`)."""
+    it imports afresh for every run are read and unmarshalled once (`runtime.codecache`).
+
+    What the process holds by now (the SDK, pydantic, the procedures and their schemas) lives
+    as long as it does: frozen out of the garbage collector's sight, a full collection, which
+    a few dozen replays trigger, walks only what the replays allocate (about 50 ms less each
+    time, bench/replay.py)."""
     keep_compiled_code()
+    gc.collect()
+    gc.freeze()
     return ReplaySandboxRunner(restrictions=SANDBOX_RESTRICTIONS)
 
 
