@@ -21,8 +21,9 @@ registered alike. Prints each history's events, bytes and upserted search-attrib
 CPU ms per history for each, and the ratio.
 
 Python started with PYTHONDONTWRITEBYTECODE would compile the workflow modules' source again
-for every replay (the sandbox imports them afresh for each run, as the worker does); an installed
-worker loads their bytecode instead, so the bench keeps bytecode in a temporary folder then.
+in every process it starts (the replayer keeps the compiled code for the process's later runs,
+`runtime.codecache`); an installed worker loads their bytecode instead, so the bench keeps
+bytecode in a temporary folder then.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ differently:
   object; only SDK code runs there, never workflow code.
 - the pydantic payload converter is rebuilt for each of those contexts (about 90 per history);
   `SharedPydanticPayloadConverter` builds its encoders once, with the same classes and options,
-  so it converts every value exactly as `pydantic_data_converter` does.
+  so it converts every value exactly as `pydantic_data_converter` does, and
+  `ContextMemoDataConverter` binds a converter and codec to each context once per replayer.
 - every new replayer first checks that each workflow loads in the sandbox; the process's one
   runner remembers that it does.
 - for every run the sandbox imports the workflow modules afresh, reading and unmarshalling
@@ -31,7 +32,7 @@ import functools
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Self
+from typing import ClassVar, Self, cast
 
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter
@@ -70,9 +71,36 @@ def _pydantic_encoders() -> tuple[EncodingPayloadConverter, ...]:
     return tuple(PydanticPayloadConverter().converters.values())
 
 
-REPLAY_DATA_CONVERTER = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
-"""Converts like `pydantic_data_converter` (the worker's), without rebuilding it per payload;
-`new_replayer` adds the worker's payload codec (histories are encrypted)."""
+@dataclass(frozen=True)
+class ContextMemoDataConverter(DataConverter):
+    """A `DataConverter` whose `with_context` answers each serialization context once.
+
+    The SDK asks for a converter bound to the workflow's context on every activation, and to
+    an activity's for each of its payloads (about 140 per dossier, each a new converter with
+    its payload converter and codec built again). Those are stateless and built from the
+    context alone, so the one built first converts and decrypts every later payload of that
+    context exactly as a new one would. Kept per replayer, at most `LIMIT` contexts.
+    """
+
+    LIMIT: ClassVar[int] = 256
+    _bound: dict[SerializationContext, DataConverter] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    def with_context(self, context: SerializationContext) -> Self:
+        bound = self._bound.get(context)
+        if bound is None:
+            if len(self._bound) >= self.LIMIT:
+                self._bound.clear()
+            bound = self._bound[context] = super().with_context(context)
+        return cast(Self, bound)
+
+
+REPLAY_DATA_CONVERTER = ContextMemoDataConverter(
+    payload_converter_class=SharedPydanticPayloadConverter
+)
+"""Converts like `pydantic_data_converter` (the worker's), without rebuilding it per payload
+or per context; `new_replayer` adds the worker's payload codec (histories are encrypted)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import decode_search_attributes
+from temporalio.converter import WorkflowSerializationContext, decode_search_attributes
 from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
@@ -390,6 +390,12 @@ def test_the_replayer_uses_the_worker_sandbox_and_converts_as_the_worker() -> No
     [value] = ours.from_payloads(payloads, [DossierInput])
     assert value == theirs.from_payloads(payloads, [DossierInput])[0]
     assert ours.to_payloads([value]) == theirs.to_payloads([value])
+    # bound to a context once per replayer, converting as the worker's bound to it
+    context = WorkflowSerializationContext(namespace="default", workflow_id="any")
+    bound = replayer.REPLAY_DATA_CONVERTER.with_context(context)
+    assert bound is replayer.REPLAY_DATA_CONVERTER.with_context(context)
+    worker = pydantic_data_converter.with_context(context).payload_converter
+    assert bound.payload_converter.to_payloads([value]) == worker.to_payloads([value])
 
 
 async def test_the_sandbox_shortcut_answers_what_the_sdk_answers(
