@@ -8,14 +8,16 @@ histories recorded next to the old ones (docs/auditing.md, "Making a change").
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import decode_search_attributes
+from temporalio.converter import WorkflowSerializationContext, decode_search_attributes
 from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
@@ -24,7 +26,7 @@ from motcua.audit.history import HistoryError, Source, read_file
 from motcua.audit.replay import replay
 from motcua.audit.trail import build_trail
 from motcua.cli import main
-from runtime import logs, replayer
+from runtime import codecache, logs, replayer
 from runtime.sandbox import SANDBOX_RESTRICTIONS, workflow_runner
 from workflows.api import INTERPRETER, DossierInput
 
@@ -412,6 +414,12 @@ def test_the_replayer_uses_the_worker_sandbox_and_converts_as_the_worker() -> No
     [value] = ours.from_payloads(payloads, [DossierInput])
     assert value == theirs.from_payloads(payloads, [DossierInput])[0]
     assert ours.to_payloads([value]) == theirs.to_payloads([value])
+    # bound to a context once per replayer, converting as the worker's bound to it
+    context = WorkflowSerializationContext(namespace="default", workflow_id="any")
+    bound = replayer.REPLAY_DATA_CONVERTER.with_context(context)
+    assert bound is replayer.REPLAY_DATA_CONVERTER.with_context(context)
+    worker = pydantic_data_converter.with_context(context).payload_converter
+    assert bound.payload_converter.to_payloads([value]) == worker.to_payloads([value])
 
 
 async def test_the_sandbox_shortcut_answers_what_the_sdk_answers(
@@ -465,3 +473,23 @@ async def test_histories_from_worker_crashes_replay() -> None:
     """Histories saved by `make chaos` where a worker was killed mid-task."""
     outcomes = await replay([read_file(p) for p in CRASHES], concurrency=2)
     assert all(o.ok for o in outcomes), "\n".join(o.line() for o in outcomes)
+
+
+def test_a_replay_process_reads_workflow_code_once_and_runs_it_fresh_each_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox imports workflow modules again for every run; with the code kept
+    (`runtime.codecache`, on in every replayer) each import is a new module with its own
+    state, executing the code the process first read, even if the file changes later."""
+    codecache.keep_compiled_code()
+    module = tmp_path / "kept_code_probe.py"
+    module.write_text("runs = []\nSAYS = 'first'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = importlib.import_module("kept_code_probe")
+    first.runs.append(1)
+    del sys.modules["kept_code_probe"]
+    module.write_text("runs = [2]\nSAYS = 'edited'\n")
+    second = importlib.import_module("kept_code_probe")
+    del sys.modules["kept_code_probe"]
+    assert second is not first
+    assert (second.SAYS, second.runs, first.runs) == ("first", [], [1])

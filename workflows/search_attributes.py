@@ -161,7 +161,8 @@ def changed(
     Visibility keeps an attribute until it is upserted again, so an unchanged one is only
     history bytes and replay work; an unset (value None) of an attribute not held is one too.
     """
-    return [u for u in updates if held.get(u.key) != u.value]
+    by_key = {key: value for key, value in held}  # one pass, not a scan per update
+    return [u for u in updates if by_key.get(u.key) != u.value]
 
 
 def at_start(
