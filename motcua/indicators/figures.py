@@ -135,7 +135,7 @@ async def _visibility(client: Client, call: Awaitable[T]) -> T:
         raise
 
 
-DECIDED = f"{sa.RESULT.name} IN ('approved', 'refused')"
+DECIDED = q.unindexed(f"{sa.RESULT.name} IN ('approved', 'refused')")
 """Dossiers whose processing time counts: decided, not withdrawn or stopped."""
 
 
@@ -172,7 +172,7 @@ async def histogram(client: Client, scopes: Sequence[q.Scope]) -> list[tuple[flo
     days = sa.PROCESSING_DAYS.name
 
     def bucket(lo: float, hi: float | None) -> str:
-        return f"{days} >= {lo}" + (f" AND {days} < {hi}" if hi is not None else "")
+        return q.unindexed(f"{days} >= {lo}" + (f" AND {days} < {hi}" if hi is not None else ""))
 
     queries = [
         q.dossiers(s, q.ended(s), DECIDED, bucket(lo, hi)) for s in scopes for lo, hi in bounds
@@ -201,26 +201,27 @@ async def row(
     the codes the row covers, select its ratings (rating workflows carry no agency)."""
     got = q.received(scope)
     end = q.ended(scope)
+    mine = q.unindexed  # a figure's own clause: the count stays on the row's index
     queries = {
         "carried_over": q.dossiers(scope, q.open_at(scope.start)),
         **{
-            f"channel:{c.value}": q.dossiers(scope, got, f"{sa.CHANNEL.name} = '{c.value}'")
+            f"channel:{c.value}": q.dossiers(scope, got, mine(f"{sa.CHANNEL.name} = '{c.value}'"))
             for c in Channel
         },
         **{
             f"finished:{t}": q.dossiers(
-                scope, end, f"{sa.RESULT.name} = 'approved'", f"{sa.TIMELINESS.name} = '{t}'"
+                scope, end, mine(f"{sa.RESULT.name} = 'approved' AND {sa.TIMELINESS.name} = '{t}'")
             )
             for t in ("early", "on_time", "late")
         },
         **{
-            f"result:{r.value}": q.dossiers(scope, end, f"{sa.RESULT.name} = '{r.value}'")
+            f"result:{r.value}": q.dossiers(scope, end, mine(f"{sa.RESULT.name} = '{r.value}'"))
             for r in (ResultType.REFUSED, ResultType.WITHDRAWN, ResultType.STOPPED)
         },
         "open": q.dossiers(scope, q.open_at(scope.end)),
         "open_late": q.dossiers(scope, q.open_at(scope.end), q.late_at(scope.end)),
-        "supplement": q.dossiers(scope, got, f"{sa.SUPPLEMENTS.name} >= 1"),
-        "apology": q.dossiers(scope, end, f"{sa.APOLOGIES.name} >= 1"),
+        "supplement": q.dossiers(scope, got, mine(f"{sa.SUPPLEMENTS.name} >= 1")),
+        "apology": q.dossiers(scope, end, mine(f"{sa.APOLOGIES.name} >= 1")),
         "digitised": q.dossiers(scope, got, q.flag(sa.DIGITISED.name)),
     }
     covered = [scope.procedure] if scope.procedure else list(procedures)
