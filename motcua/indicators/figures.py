@@ -192,12 +192,10 @@ async def row(
     label: str,
     fee_procedures: Iterable[str],
     participant: str | None = None,
-    days: tuple[float, int] = (0.0, 0),
     procedures: Sequence[str] = (),
-    portal_synced: int | None = None,
 ) -> Row:
-    """Count every figure of `scope`; `participant` adds an agency's own steps; `days` is the
-    processing time listed by `processing_days` (total working days, dossiers); `procedures`,
+    """Count every figure of `scope` but the processing time and the portal synchronisation
+    (`table` adds them); `participant` adds an agency's own steps; `procedures`,
     the codes the row covers, select its ratings (rating workflows carry no agency)."""
     got = q.received(scope)
     end = q.ended(scope)
@@ -261,9 +259,8 @@ async def row(
         paid_online=n.get("paid_online", 0),
         with_fees=n.get("with_fees", 0),
         ratings={k: n.get(f"rating:{k}", 0) for k in RATINGS},
-        processing_days_total=days[0],
-        processing_days_count=days[1],
-        portal_synced=portal_synced,
+        processing_days_total=0.0,
+        processing_days_count=0,
         handled=n.get("handled"),
         handled_late=n.get("handled_late"),
     )
@@ -282,8 +279,9 @@ async def table(
     (their sum, `total`).
 
     The groups come from the catalogue, not from listing dossiers: a count per cell. The
-    average processing time is the one listing, up to `exact_up_to` decided dossiers, then an
-    estimate from counts (`histogram`); `average=False` leaves it out (0 dossiers counted).
+    average processing time is the one listing, up to `exact_up_to` decided dossiers (as the
+    rows counted them: finished and refused), then an estimate from counts (`histogram`), run
+    after the rows; `average=False` leaves it out (0 dossiers counted).
     `portal_feed`, the worker's portal outbox, gives the portal synchronisation.
     """
     procs = [
@@ -319,7 +317,6 @@ async def table(
     else:
         raise UserError(f"cannot group by {by!r}: agency or procedure")
     total_label = scope.agency or scope.procedure or scope.sector or "Toàn tỉnh (province)"
-    decided = q.dossiers(scope, q.ended(scope), DECIDED)
     feed = (
         asyncio.create_task(
             asyncio.to_thread(portal.synced, portal_feed, scope.start, scope.end, group_of)
@@ -331,32 +328,40 @@ async def table(
     def group(s: q.Scope) -> str:
         return (s.procedure if by == "procedure" else s.agency) or ""
 
+    rows = list(
+        await asyncio.gather(
+            *(
+                row(client, s, label, fees, participant, covered)
+                for s, label, participant, covered in groups
+            )
+        )
+    )
     days: dict[str, tuple[float, int]] = {}
     estimated = False
     if average:
-        (n,) = await count_all(client, [decided])
-        if n <= exact_up_to:
+        # The rows' own counts say how many were decided (approved with a timeliness, or
+        # refused): no count of its own to choose between listing and estimating.
+        if sum(r.finished + r.refused for r in rows) <= exact_up_to:
+            decided = q.dossiers(scope, q.ended(scope), DECIDED)
             days = await _visibility(client, processing_days(client, decided, key))
         else:
             scopes = [s for s, *_ in groups]
             days = dict(zip(map(group, scopes), await histogram(client, scopes), strict=True))
             estimated = True
     synced = await feed if feed else None
-
-    def days_of(s: q.Scope) -> tuple[float, int]:
-        return days.get(group(s), (0.0, 0))
-
-    def synced_of(s: q.Scope) -> int | None:
-        return None if synced is None else synced.get(group(s), 0)
-
-    per_group = [days_of(s) for s, *_ in groups]
-    every = (round(sum(t for t, _ in per_group), 2), sum(n for _, n in per_group))
-
-    rows = await asyncio.gather(
-        *(
-            row(client, s, label, fees, participant, days_of(s), covered, synced_of(s))
-            for s, label, participant, covered in groups
+    rows = [
+        r.model_copy(
+            update={
+                "processing_days_total": days.get(group(s), (0.0, 0))[0],
+                "processing_days_count": days.get(group(s), (0.0, 0))[1],
+                "portal_synced": None if synced is None else synced.get(group(s), 0),
+            }
         )
+        for r, (s, *_) in zip(rows, groups, strict=True)
+    ]
+    every = (
+        round(sum(r.processing_days_total for r in rows), 2),
+        sum(r.processing_days_count for r in rows),
     )
     out = [*rows, total(rows, str(total_label), scope, every)]
     return (
