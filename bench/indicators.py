@@ -37,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from motcua.devserver import find_binary, shut_down
+from motcua.devserver import SQLITE_PRAGMAS, find_binary, shut_down
 from motcua.indicators import figures
 from motcua.indicators import queries as q
 from procedures.loader import load_catalog
@@ -45,9 +45,11 @@ from workflows import search_attributes as sa
 from workflows.api import DOSSIER_WORKFLOW
 
 ENDED_QUEUE, OPEN_QUEUE = "bench-ended", "bench-open"
-FAST_FILE = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off"]
-"""A bench database file need not survive a power cut: without these, every start waits on
-the disk and concurrent starts time out."""
+PRAGMAS = [*(p for p in SQLITE_PRAGMAS if not p.startswith("synchronous=")), "synchronous=off"]
+"""`motcua dev`'s (write-ahead log, memory-mapped reads), but a bench database file need not
+survive a power cut: without `synchronous=off`, every start waits on the disk and concurrent
+starts time out."""
+FAST_FILE = [a for p in PRAGMAS for a in ("--sqlite-pragma", p)]
 STARTS = 64
 """Starts in flight at once; an ended stand-in starts eagerly (its first task comes back with
 the start, so the worker completes it without a poll)."""

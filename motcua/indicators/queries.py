@@ -103,6 +103,13 @@ def dossiers(scope: Scope, *clauses: str) -> str:
     return " AND ".join([UNDIVIDED, DOSSIER, TOP_LEVEL, ALIVE, *scope.filters(), *clauses])
 
 
+def looked_up_by(key: str, scope: Scope, *clauses: str) -> str:
+    """Like `dossiers`, but looked up by `key`'s index, the scope's filters and `clauses`
+    unindexed: for a count whose own clause selects fewer dossiers than the row's."""
+    others = [*scope.filters(), *clauses]
+    return " AND ".join([UNDIVIDED, DOSSIER, TOP_LEVEL, ALIVE, *map(unindexed, others), key])
+
+
 def received(scope: Scope, by_period: bool = False) -> str:
     """Received in the period (the counter's receipt instant). `by_period` leaves SQLite free
     to scan the period's dossiers: the better choice for a day without an agency (a trend)."""
