@@ -129,9 +129,10 @@ def ended(scope: Scope) -> str:
 
 
 def open_at(at: datetime) -> str:
-    """Received before `at` and not ended by then."""
+    """Received before `at` and not ended by then. The status and close time (columns) are
+    tested first, the receipt instant (a Datetime parsed from text for each dossier) last."""
     before = unindexed(f"{sa.RECEIVED_AT.name} < {instant(at)}")
-    return f"{before} AND {unindexed(f'{RUNNING} OR CloseTime >= {instant(at)}')}"
+    return f"{unindexed(f'{RUNNING} OR CloseTime >= {instant(at)}')} AND {before}"
 
 
 def flag(key: str) -> str:
