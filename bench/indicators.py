@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from dataclasses import replace
@@ -36,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from motcua.devserver import find_binary, shut_down
+from motcua.devserver import SQLITE_PRAGMAS, find_binary, shut_down
 from motcua.indicators import figures
 from motcua.indicators import queries as q
 from procedures.loader import load_catalog
@@ -44,12 +45,29 @@ from workflows import search_attributes as sa
 from workflows.api import DOSSIER_WORKFLOW
 
 ENDED_QUEUE, OPEN_QUEUE = "bench-ended", "bench-open"
-FAST_FILE = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off"]
-"""A bench database file need not survive a power cut: without these, every start waits on
-the disk and concurrent starts time out."""
+PRAGMAS = [*(p for p in SQLITE_PRAGMAS if not p.startswith("synchronous=")), "synchronous=off"]
+"""`motcua dev`'s (write-ahead log, memory-mapped reads), but a bench database file need not
+survive a power cut: without `synchronous=off`, every start waits on the disk and concurrent
+starts time out."""
+FAST_FILE = [a for p in PRAGMAS for a in ("--sqlite-pragma", p)]
 STARTS = 64
 """Starts in flight at once; an ended stand-in starts eagerly (its first task comes back with
 the start, so the worker completes it without a poll)."""
+
+
+def server_cpu() -> float:
+    """CPU seconds used so far by this process's `temporal` children (the server): what a
+    count costs whatever the machine's load, as SQLite answers on one connection."""
+    used = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, _, rest = stat.read_text().partition(") ")
+        except OSError:
+            continue
+        fields = rest.split()
+        if name.endswith("(temporal") and int(fields[1]) == os.getpid():
+            used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 @workflow.defn(name=DOSSIER_WORKFLOW)
@@ -146,7 +164,10 @@ async def main(args: argparse.Namespace) -> None:
         search_attributes=sa.ALL,
         dev_server_log_level="error",
         dev_server_database_filename=args.db,
-        dev_server_extra_args=FAST_FILE if args.db else [],
+        dev_server_extra_args=[
+            *(FAST_FILE if args.db else []),
+            *(a for p in args.pragma for a in ("--sqlite-pragma", p)),
+        ],
     )
     try:
         client = env.client
@@ -170,14 +191,16 @@ async def main(args: argparse.Namespace) -> None:
             datetime.now(UTC) - timedelta(days=30), datetime.now(UTC) + timedelta(hours=1)
         )
         groups = len({a for a, _ in agencies})
-        tables, counts, batches, quick = [], [], [], []
+        print(f"load average before timing: {os.getloadavg()[0]:.1f}")
+        tables, counts, batches, quick, cpu = [], [], [], [], []
         for _ in range(args.tries):
             t0 = time.perf_counter()
             await figures.table(client, scope, procs, by="agency", average=False)
             quick.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), server_cpu()
             rows = await figures.table(client, scope, procs, by="agency")
             tables.append(time.perf_counter() - t0)
+            cpu.append(server_cpu() - c0)
             first = replace(scope, agency=agencies[0][0])
             one = q.dossiers(first, q.received(first))
             t0 = time.perf_counter()
@@ -189,12 +212,17 @@ async def main(args: argparse.Namespace) -> None:
         total = rows[-1]
         print(f"received counted: {total.received}, ended: {total.finished + total.returned}")
         how = "estimated from counts" if total.processing_days_estimated else "listed"
+        print(f"load average after timing: {os.getloadavg()[0]:.1f}")
+        runs = ", ".join(f"{t:.2f}" for t in tables)
         print(f"indicator table ({groups} agencies + province): median {median(tables):.2f} s")
+        print(f"... each run: {runs} s; the server's CPU time: median {median(cpu):.2f} s")
         print(f"... its average processing time {how}: {total.rates()['average_processing_days']}")
         print(f"the same without the average time (counts only): median {median(quick):.2f} s")
         print(f"one count query (an agency's received): median {median(counts) * 1000:.0f} ms")
         at_once = figures.CONCURRENCY
         print(f"32 count queries, {at_once} at a time: median {median(batches):.2f} s")
+        if args.no_listing:
+            return
         t0 = time.perf_counter()
         ended = q.dossiers(scope, q.ended(scope), figures.DECIDED)
         days = await figures.processing_days(client, ended)
@@ -211,4 +239,13 @@ if __name__ == "__main__":
     parser.add_argument("--dossiers", type=int, default=2000)
     parser.add_argument("--tries", type=int, default=3)
     parser.add_argument("--db", help="the server's database file, kept and reused if seeded")
+    parser.add_argument(
+        "--pragma",
+        action="append",
+        default=[],
+        help="an SQLite pragma for the server, name=value (repeatable), e.g. mmap_size=2147483648",
+    )
+    parser.add_argument(
+        "--no-listing", action="store_true", help="skip timing the listing (the exact average)"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -130,10 +130,13 @@ async def register_search_attributes(
     return sorted(missing)
 
 
-SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal", "mmap_size=2147483648")
 """Write-ahead logging: a commit no longer rewrites the database file twice (server CPU per
 dossier 89 -> 55 ms in bench/scale.py). Survives a killed process; a power cut may lose the
-last commits, acceptable for the embedded default (a production cluster brings its own store)."""
+last commits, acceptable for the embedded default (a production cluster brings its own store).
+Reads through a memory map of up to 2 GiB instead of copying each page into SQLite's 2 MB
+cache: the indicator table at 100,000 dossiers takes 14 % less of the server's CPU
+(bench/indicators.py); the map is the file's page cache, shared, not the server's own memory."""
 
 
 class DevServer:

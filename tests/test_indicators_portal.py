@@ -48,6 +48,42 @@ def test_ended_dossiers_whose_end_status_reached_the_feed_are_counted_once(
     assert portal.synced(data_dir / "none.jsonl", start, end, GROUPS) == {}
 
 
+def test_a_refresh_reads_what_was_appended_and_a_rewritten_feed_again(data_dir: Path) -> None:
+    """The dashboard refreshes: each look reads only the lines appended since the last one
+    (the offset moves on), a line still being written waits for its end, and a feed
+    truncated, rewritten in place or replaced by a new file is read again from its start."""
+    outbox = Outbox(data_dir)
+    feed = portal.feed_of(data_dir)
+    start, end = NOW - timedelta(days=1), NOW + timedelta(hours=1)
+    queue(outbox, "AG.A-261130-0001", "1.000001", PortalStatus.RETURNED, NOW)
+    assert portal.synced(feed, start, end, GROUPS) == {"AG.A": 1}
+    read = portal._TALLIES[feed.absolute()]._offset
+    assert read == feed.stat().st_size
+    queue(outbox, "AG.A-261130-0002", "1.000001", PortalStatus.REFUSED, NOW)
+    assert portal.synced(feed, start, end, GROUPS) == {"AG.A": 2}
+    assert portal._TALLIES[feed.absolute()]._offset > read
+
+    line = b'{"at": "2026-11-30T03:00:00+00:00", "dossier_code": "AG.B-261130-0001", '
+    rest = b'"procedure_code": "1.000002", "record_id": "b1", "status": %d}\n' % int(
+        PortalStatus.WITHDRAWN
+    )
+    with feed.open("ab") as fh:
+        fh.write(line)  # a writer in the middle of its line
+    assert portal.synced(feed, start, end, GROUPS) == {"AG.A": 2}
+    with feed.open("ab") as fh:
+        fh.write(rest)
+    assert portal.synced(feed, start, end, GROUPS) == {"AG.A": 2, "AG.B": 1}
+
+    feed.write_bytes(line + rest + b"\n" * 2000)  # rewritten in place, and longer
+    assert portal.synced(feed, start, end, GROUPS) == {"AG.B": 1}
+    feed.write_bytes(b"")  # truncated
+    assert portal.synced(feed, start, end, GROUPS) == {}
+    feed.rename(feed.with_suffix(".old"))  # rotated away: a new file, then records in it
+    assert portal.synced(feed, start, end, GROUPS) == {}
+    queue(Outbox(data_dir), "AG.A-261130-0009", "1.000001", PortalStatus.RETURNED, NOW)
+    assert portal.synced(feed, start, end, GROUPS) == {"AG.A": 1}
+
+
 def test_the_rate_and_its_score_count_finished_refused_and_withdrawn() -> None:
     row = Row(
         label="AG.A",

@@ -143,7 +143,7 @@ async def _visibility(client: Client, call: Awaitable[T]) -> T:
         raise
 
 
-DECIDED = f"{sa.RESULT.name} IN ('approved', 'refused')"
+DECIDED = q.unindexed(f"{sa.RESULT.name} IN ('approved', 'refused')")
 """Dossiers whose processing time counts: decided, not withdrawn or stopped."""
 
 
@@ -174,7 +174,13 @@ DAY_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90)
 async def histogram(client: Client, scopes: Sequence[q.Scope]) -> list[tuple[float, int]]:
     """Per scope, the decided dossiers' working days (an estimate) and their number (exact):
     counted per `DAY_BUCKETS` bucket, each dossier taken at its bucket's middle (the last,
-    open bucket at its lower edge). Off by at most half a bucket's width a dossier."""
+    open bucket at its lower edge). Off by at most half a bucket's width a dossier.
+
+    Each count is looked up by the range of days (every decided dossier of that range, all
+    agencies, all periods), not by the row's agency (the row's dossiers ended in the period,
+    once per range): the embedded server keeps closed workflows a day (retention), so there
+    the period holds nearly all of them and a range is the smaller set, nothing for an empty
+    one (BENCHMARKS.md measures both)."""
     edges = (0.0, *map(float, DAY_BUCKETS))
     bounds = list(zip(edges, (*edges[1:], None), strict=True))
     days = sa.PROCESSING_DAYS.name
@@ -183,7 +189,7 @@ async def histogram(client: Client, scopes: Sequence[q.Scope]) -> list[tuple[flo
         return f"{days} >= {lo}" + (f" AND {days} < {hi}" if hi is not None else "")
 
     queries = [
-        q.dossiers(s, q.ended(s), DECIDED, bucket(lo, hi)) for s in scopes for lo, hi in bounds
+        q.looked_up_by(bucket(lo, hi), s, q.ended(s), DECIDED) for s in scopes for lo, hi in bounds
     ]
     counts = await count_all(client, queries)
     middles = [lo if hi is None else (lo + hi) / 2 for lo, hi in bounds]
@@ -200,36 +206,37 @@ async def row(
     label: str,
     fee_procedures: Iterable[str],
     participant: str | None = None,
-    days: tuple[float, int] = (0.0, 0),
     procedures: Sequence[str] = (),
-    portal_synced: int | None = None,
 ) -> Row:
-    """Count every figure of `scope`; `participant` adds an agency's own steps; `days` is the
-    processing time listed by `processing_days` (total working days, dossiers); `procedures`,
+    """Count every figure of `scope` but the processing time and the portal synchronisation
+    (`table` adds them); `participant` adds an agency's own steps; `procedures`,
     the codes the row covers, select its ratings (rating workflows carry no agency)."""
     got = q.received(scope)
     end = q.ended(scope)
+    mine = q.unindexed  # a figure's own clause: the count stays on the row's index
+    # Own clauses come before the period: SQLite tests them in order, and the receipt instant
+    # (a Datetime attribute, parsed from text for each dossier) is the dearest to test.
     queries = {
         "carried_over": q.dossiers(scope, q.open_at(scope.start)),
         **{
-            f"channel:{c.value}": q.dossiers(scope, got, f"{sa.CHANNEL.name} = '{c.value}'")
+            f"channel:{c.value}": q.dossiers(scope, mine(f"{sa.CHANNEL.name} = '{c.value}'"), got)
             for c in Channel
         },
         **{
             f"finished:{t}": q.dossiers(
-                scope, end, f"{sa.RESULT.name} = 'approved'", f"{sa.TIMELINESS.name} = '{t}'"
+                scope, mine(f"{sa.RESULT.name} = 'approved' AND {sa.TIMELINESS.name} = '{t}'"), end
             )
             for t in ("early", "on_time", "late")
         },
         **{
-            f"result:{r.value}": q.dossiers(scope, end, f"{sa.RESULT.name} = '{r.value}'")
+            f"result:{r.value}": q.dossiers(scope, mine(f"{sa.RESULT.name} = '{r.value}'"), end)
             for r in (ResultType.REFUSED, ResultType.WITHDRAWN, ResultType.STOPPED)
         },
         "open": q.dossiers(scope, q.open_at(scope.end)),
-        "open_late": q.dossiers(scope, q.open_at(scope.end), q.late_at(scope.end)),
-        "supplement": q.dossiers(scope, got, f"{sa.SUPPLEMENTS.name} >= 1"),
-        "apology": q.dossiers(scope, end, f"{sa.APOLOGIES.name} >= 1"),
-        "digitised": q.dossiers(scope, got, q.flag(sa.DIGITISED.name)),
+        "open_late": q.dossiers(scope, q.late_at(scope.end), q.open_at(scope.end)),
+        "supplement": q.dossiers(scope, mine(f"{sa.SUPPLEMENTS.name} >= 1"), got),
+        "apology": q.dossiers(scope, mine(f"{sa.APOLOGIES.name} >= 1"), end),
+        "digitised": q.dossiers(scope, q.flag(sa.DIGITISED.name), got),
     }
     covered = [scope.procedure] if scope.procedure else list(procedures)
     if covered:
@@ -237,8 +244,8 @@ async def row(
     fees = sorted(fee_procedures)
     if fees:
         in_fees = q.unindexed(f"{sa.PROCEDURE_CODE.name} IN ({', '.join(map(q.literal, fees))})")
-        queries["with_fees"] = q.dossiers(scope, got, in_fees)
-        queries["paid_online"] = q.dossiers(scope, got, in_fees, q.flag(sa.PAID_ONLINE.name))
+        queries["with_fees"] = q.dossiers(scope, in_fees, got)
+        queries["paid_online"] = q.dossiers(scope, q.flag(sa.PAID_ONLINE.name), in_fees, got)
     if participant:
         queries["handled"] = q.participated(scope, participant)
         queries["handled_late"] = q.participated(scope, participant, late=True)
@@ -268,9 +275,8 @@ async def row(
         paid_online=n.get("paid_online", 0),
         with_fees=n.get("with_fees", 0),
         ratings={k: n.get(f"rating:{k}", 0) for k in RATINGS},
-        processing_days_total=days[0],
-        processing_days_count=days[1],
-        portal_synced=portal_synced,
+        processing_days_total=0.0,
+        processing_days_count=0,
         handled=n.get("handled"),
         handled_late=n.get("handled_late"),
     )
@@ -289,8 +295,9 @@ async def table(
     (their sum, `total`).
 
     The groups come from the catalogue, not from listing dossiers: a count per cell. The
-    average processing time is the one listing, up to `exact_up_to` decided dossiers, then an
-    estimate from counts (`histogram`); `average=False` leaves it out (0 dossiers counted).
+    average processing time is the one listing, up to `exact_up_to` decided dossiers (as the
+    rows counted them: finished and refused), then an estimate from counts (`histogram`), run
+    after the rows; `average=False` leaves it out (0 dossiers counted).
     `portal_feed`, the worker's portal outbox, gives the portal synchronisation.
     """
     procs = [
@@ -326,7 +333,6 @@ async def table(
     else:
         raise UserError(f"cannot group by {by!r}: agency or procedure")
     total_label = scope.agency or scope.procedure or scope.sector or "Toàn tỉnh (province)"
-    decided = q.dossiers(scope, q.ended(scope), DECIDED)
     feed = (
         asyncio.create_task(
             asyncio.to_thread(portal.synced, portal_feed, scope.start, scope.end, group_of)
@@ -338,32 +344,40 @@ async def table(
     def group(s: q.Scope) -> str:
         return (s.procedure if by == "procedure" else s.agency) or ""
 
+    rows = list(
+        await asyncio.gather(
+            *(
+                row(client, s, label, fees, participant, covered)
+                for s, label, participant, covered in groups
+            )
+        )
+    )
     days: dict[str, tuple[float, int]] = {}
     estimated = False
     if average:
-        (n,) = await count_all(client, [decided])
-        if n <= exact_up_to:
+        # The rows' own counts say how many were decided (approved with a timeliness, or
+        # refused): no count of its own to choose between listing and estimating.
+        if sum(r.finished + r.refused for r in rows) <= exact_up_to:
+            decided = q.dossiers(scope, q.ended(scope), DECIDED)
             days = await _visibility(client, processing_days(client, decided, key))
         else:
             scopes = [s for s, *_ in groups]
             days = dict(zip(map(group, scopes), await histogram(client, scopes), strict=True))
             estimated = True
     synced = await feed if feed else None
-
-    def days_of(s: q.Scope) -> tuple[float, int]:
-        return days.get(group(s), (0.0, 0))
-
-    def synced_of(s: q.Scope) -> int | None:
-        return None if synced is None else synced.get(group(s), 0)
-
-    per_group = [days_of(s) for s, *_ in groups]
-    every = (round(sum(t for t, _ in per_group), 2), sum(n for _, n in per_group))
-
-    rows = await asyncio.gather(
-        *(
-            row(client, s, label, fees, participant, days_of(s), covered, synced_of(s))
-            for s, label, participant, covered in groups
+    rows = [
+        r.model_copy(
+            update={
+                "processing_days_total": days.get(group(s), (0.0, 0))[0],
+                "processing_days_count": days.get(group(s), (0.0, 0))[1],
+                "portal_synced": None if synced is None else synced.get(group(s), 0),
+            }
         )
+        for r, (s, *_) in zip(rows, groups, strict=True)
+    ]
+    every = (
+        round(sum(r.processing_days_total for r in rows), 2),
+        sum(r.processing_days_count for r in rows),
     )
     out = [*rows, total(rows, str(total_label), scope, every)]
     return (

@@ -5,11 +5,15 @@ and are left out of the dossier counts (`ParentWorkflowId IS NULL`); a participa
 own steps are counted over every dossier workflow, children included (`Participants`).
 A run that continued as new is left out: its successor carries the same attributes.
 
-On the embedded server's SQLite visibility every attribute has an index, but SQLite has no
-statistics to choose among them: given `ReceivingAgency = X AND ReceivedAt >= T`, it scans the
-`ReceivedAt` index, every dossier of the period, rather than the agency's. Clauses that select
-most dossiers (a period, a status, a flag, the catalogue) are therefore written `unindexed`, so
-that a count scans the dossiers of its agency or procedure (BENCHMARKS.md measures both).
+On the embedded server's SQLite visibility every attribute has an index, and every index is
+(namespace, attribute, close time, start time, run id); SQLite has no statistics to choose among
+them, and a count reads the table row (and parses its attributes' JSON) for every index entry it
+visits. So each count is steered to one index on purpose (BENCHMARKS.md measures it): the row's
+agency, procedure or sector (`Scope.filters`, the one clause left indexed), narrowed by the close
+time where the figure bounds it (`CloseTime` comes next in the index: ended in a period). Every
+other clause is written `unindexed`, which SQLite cannot look up in an index at all. (A running
+workflow's close time reads as 9999-12-31 in SQL visibility but is absent on Elasticsearch, so
+"running or ended since" stays written out, not as a close time range.)
 """
 
 from __future__ import annotations
@@ -70,8 +74,11 @@ class Scope:
         return out
 
 
-NEVER = "CloseTime < '1970-01-02T00:00:00Z'"
-"""False for every workflow (none closed before 1970), on a column SQLite has no index on."""
+NEVER = "StartTime < '1970-01-02T00:00:00Z'"
+"""False for every workflow (none started before 1970), on the start time, which no index can
+look up alone: it comes after the close time in every index. (The close time would not do:
+it is every index's second column, and SQLite then reads `x OR CloseTime < ...` as a union of
+two index lookups, `x`'s over the whole province.)"""
 
 
 def unindexed(clause: str) -> str:
@@ -83,18 +90,24 @@ def unindexed(clause: str) -> str:
 ALIVE = "ExecutionStatus != 'ContinuedAsNew'"
 RUNNING = "ExecutionStatus = 'Running'"
 COMPLETED = unindexed("ExecutionStatus = 'Completed'")
+UNDIVIDED = unindexed("TemporalNamespaceDivision IS NULL")
+"""What the server adds to a query that does not say it (workflows, not other kinds of
+executions), said here so that it is not looked up: as `IS NULL` SQLite takes it for an
+equality, and may scan its index, every workflow of the namespace."""
+DOSSIER = unindexed(f"WorkflowType = '{DOSSIER_WORKFLOW}'")
+TOP_LEVEL = unindexed("ParentWorkflowId IS NULL")
 
 
 def dossiers(scope: Scope, *clauses: str) -> str:
     """Top-level dossiers of `scope` (not sub-procedures) matching `clauses`."""
-    parts = [
-        f"WorkflowType = '{DOSSIER_WORKFLOW}'",
-        "ParentWorkflowId IS NULL",
-        ALIVE,
-        *scope.filters(),
-        *clauses,
-    ]
-    return " AND ".join(parts)
+    return " AND ".join([UNDIVIDED, DOSSIER, TOP_LEVEL, ALIVE, *scope.filters(), *clauses])
+
+
+def looked_up_by(key: str, scope: Scope, *clauses: str) -> str:
+    """Like `dossiers`, but looked up by `key`'s index, the scope's filters and `clauses`
+    unindexed: for a count whose own clause selects fewer dossiers than the row's."""
+    others = [*scope.filters(), *clauses]
+    return " AND ".join([UNDIVIDED, DOSSIER, TOP_LEVEL, ALIVE, *map(unindexed, others), key])
 
 
 def received(scope: Scope, by_period: bool = False) -> str:
@@ -113,47 +126,52 @@ def ended(scope: Scope) -> str:
     and was never the agency's to handle."""
     return (
         f"{COMPLETED} AND CloseTime >= {instant(scope.start)} "
-        f"AND CloseTime < {instant(scope.end)} AND {sa.RESULT.name} IS NOT NULL "
+        f"AND CloseTime < {instant(scope.end)} AND {unindexed(f'{sa.RESULT.name} IS NOT NULL')} "
         f"AND {unindexed(f'{sa.RECEIVED_AT.name} IS NOT NULL')}"
     )
 
 
 def open_at(at: datetime) -> str:
-    """Received before `at` and not ended by then."""
+    """Received before `at` and not ended by then. The status and close time (columns) are
+    tested first, the receipt instant (a Datetime parsed from text for each dossier) last."""
     before = unindexed(f"{sa.RECEIVED_AT.name} < {instant(at)}")
-    return f"{before} AND ({RUNNING} OR CloseTime >= {instant(at)})"
+    return f"{unindexed(f'{RUNNING} OR CloseTime >= {instant(at)}')} AND {before}"
 
 
 def flag(key: str) -> str:
-    """A Bool attribute set true: true for most dossiers, so never the index scanned."""
+    """A Bool attribute set true."""
     return unindexed(f"{key} = true")
 
 
 def late_at(at: datetime) -> str:
     """Of those open at `at`: overdue now if still running, ended late if ended since."""
-    return (
-        f"(({RUNNING} AND {sa.OVERDUE.name} = true) OR "
-        f"(CloseTime >= {instant(at)} AND {sa.TIMELINESS.name} = 'late'))"
+    return unindexed(
+        f"({RUNNING} AND {sa.OVERDUE.name} = true) OR "
+        f"(CloseTime >= {instant(at)} AND {sa.TIMELINESS.name} = 'late')"
     )
 
 
 def rated(scope: Scope, procedures: Sequence[str], stars: int) -> str:
-    """Ratings of `stars` given in the period to dossiers of `procedures`."""
+    """Ratings of `stars` given in the period to dossiers of `procedures`: steered to the
+    rating workflows (the type's index), not to the procedures' dossiers."""
     codes = ", ".join(map(literal, procedures))
+    period = f"StartTime >= {instant(scope.start)} AND StartTime < {instant(scope.end)}"
     return (
-        f"WorkflowType = '{RATING_WORKFLOW}' AND StartTime >= {instant(scope.start)} "
-        f"AND StartTime < {instant(scope.end)} AND {sa.PROCEDURE_CODE.name} IN ({codes}) "
-        f"AND {sa.RATING.name} = {stars}"
+        f"{UNDIVIDED} AND WorkflowType = '{RATING_WORKFLOW}' AND {period} "
+        f"AND {unindexed(f'{sa.PROCEDURE_CODE.name} IN ({codes})')} "
+        f"AND {unindexed(f'{sa.RATING.name} = {stars}')}"
     )
 
 
 def participated(scope: Scope, agency: str, late: bool = False) -> str:
-    """Dossier workflows (children too) ended in the period where `agency` had a task."""
+    """Dossier workflows (children too) ended in the period where `agency` had a task: looked
+    up by the agency's steps (a full-text index), not by the period (every agency's)."""
     value = agency + (sa.LATE_SUFFIX if late else "")
     parts = [
-        f"WorkflowType = '{DOSSIER_WORKFLOW}'",
+        UNDIVIDED,
+        DOSSIER,
         ALIVE,
-        ended(scope),
+        unindexed(ended(scope)),
         f"{sa.PARTICIPANTS.name} = {literal(value)}",
     ]
     parts += [f for f in scope.filters() if not f.startswith(sa.RECEIVING_AGENCY.name)]
