@@ -22,16 +22,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
@@ -128,6 +131,28 @@ async def register_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+RETENTION = timedelta(days=3653)
+"""How long the embedded server keeps a closed dossier's history and visibility row. The dev
+server's own default is 24 hours: the indicators of any longer period, the audit replay and the
+citizen's lookup of a finished dossier would lose it the next day. Ten years: a province's
+one-stop records are kept at least that long; an operator's cluster sets its own."""
+
+
+async def keep_closed_dossiers(client: Client, retention: timedelta = RETENTION) -> bool:
+    """Raise the namespace's retention to `retention` if it is shorter; True if changed."""
+    described = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=client.namespace)
+    )
+    if described.config.workflow_execution_retention_ttl.ToTimedelta() >= retention:
+        return False
+    config = NamespaceConfig()
+    config.workflow_execution_retention_ttl.FromTimedelta(retention)
+    await client.workflow_service.update_namespace(
+        UpdateNamespaceRequest(namespace=client.namespace, config=config)
+    )
+    return True
 
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal", "mmap_size=2147483648")
@@ -263,6 +288,7 @@ class DevServer:
                 client = await _try_connect(self.address, self.namespace)
                 if client is not None:
                     await register_search_attributes(client)
+                    await keep_closed_dossiers(client)
                     return
             if time.monotonic() > deadline:
                 raise UserError(

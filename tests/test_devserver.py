@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():  # this module is re-imported in 
     from helpers import eventually
     from prometheus_client.parser import text_string_to_metric_families
     from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
     from temporalio.client import Client, WorkflowExecutionStatus
     from temporalio.common import SearchAttributeIndexedValueType, SearchAttributePair
     from temporalio.common import TypedSearchAttributes as Attributes
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():  # this module is re-imported in 
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    from motcua.devserver import DevServer, find_binary
+    from motcua.devserver import RETENTION, DevServer, find_binary
     from runtime.errors import UserError
     from workflows.search_attributes import ALL, OVERDUE, PROCEDURE_CODE
 
@@ -91,6 +92,11 @@ async def test_search_attributes_registered_and_data_kept_across_restarts(data_d
             n: SearchAttributeIndexedValueType(int(t)) for n, t in listed.custom_attributes.items()
         }
         assert {key.name: key.indexed_value_type for key in ALL}.items() <= custom.items()
+        namespace = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace="default")
+        )
+        # The dev server forgets closed workflows after 24 h unless told otherwise.
+        assert namespace.config.workflow_execution_retention_ttl.ToTimedelta() == RETENTION
 
         async with Worker(client, task_queue="trivial", workflows=[Trivial]):
             result = await client.execute_workflow(
