@@ -365,10 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--histories",
         type=Path,
-        help="with --compare: replay the pairs saved in this folder, or save the new ones there",
+        help="with --compare: replay the pairs saved in this folder, or save the new ones there"
+        " (with the throwaway keys that encrypt them)",
     )
     args = parser.parse_args(argv)
     if args.compare:
+        if args.histories is not None:  # the throwaway keys that encrypt them, kept with them
+            (args.histories / "data").mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.environ["MOTCUA_DATA"] = str(args.histories / "data")
         return compare_main(args.count, args.rounds, args.pairs, args.record, args.histories)
     n, c = args.processes, args.concurrency
     runs = [
