@@ -242,6 +242,17 @@ def test_suspension_shifts_due_by_suspended_working_time() -> None:
     assert c.remaining(CAL, vn(2026, 3, 6, 17)) == 1770 - 11 * 60
 
 
+def test_a_suspended_clock_asked_again_later_counts_up_to_the_new_now() -> None:
+    """Due instants are memoised per clock: an open suspension still moves with `now`."""
+    c = clock(days(5), MON).suspend(vn(2026, 3, 3, 10), SuspendReason.SUPPLEMENT)
+    for _ in range(2):
+        assert c.due(CAL, vn(2026, 3, 4, 12)) == vn(2026, 3, 10, 9)
+        assert c.due(CAL, vn(2026, 3, 3, 12)) == vn(2026, 3, 9, 9)  # 10:00-11:30 past Fri 17:00
+        assert c.due(CAL) == vn(2026, 3, 6, 17)
+    resumed = c.resume(vn(2026, 3, 5, 14))
+    assert resumed.due(CAL, vn(2026, 3, 3, 12)) == resumed.due(CAL) == vn(2026, 3, 11, 10)
+
+
 def test_financial_obligation_before_counting_start_is_not_double_counted() -> None:
     # Received after the cut-off (counts from Wed 07:30); suspended at 16:30 the same day.
     c = clock(days(1), vn(2026, 3, 3, 16)).suspend(

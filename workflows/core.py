@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.search_attributes as sa
     import workflows.signed as signed
     from procedures.legaltime.calendar import WorkCalendar
-    from procedures.legaltime.clock import DossierClock, DueCache, SuspendReason
+    from procedures.legaltime.clock import DossierClock, SuspendReason
     from procedures.models import Agency, FormKind, ResultType
     from procedures.text import RECORDED, escape
     from workflows.api import Actor, DossierInput, TimelineEntry, received_on
@@ -107,7 +107,6 @@ class DossierCore:
         self._acted: set[str] = set()
         self._published: tuple[sa.Values, sa.Indicators | None, datetime | None] | None = None
         self._flush_queued = False
-        self._dues = DueCache()
         # The waits holding the clock (a payment in one branch, a supplement in another); it
         # runs again when the last one ends. Empty at every continue-as-new, which happens
         # only between top-level steps, so it need not be carried.
@@ -211,8 +210,8 @@ class DossierCore:
         return self._due_of(self._rt.clock)
 
     def _due_of(self, clock: DossierClock) -> datetime:
-        """`clock.due(calendar, now)`, memoised while the clock runs (`DueCache`)."""
-        return self._dues.due(clock, self._cal, workflow.now())
+        """`clock.due(calendar, now)` (memoised by the clock itself)."""
+        return clock.due(self._cal, workflow.now())
 
     def _receiving(self) -> Agency:
         return self._proc.agencies[self._proc.receiving_agency]

@@ -516,9 +516,21 @@ class DossierClock(BaseModel):
 
     def due(self, cal: WorkCalendar, now: datetime | None = None) -> datetime:
         """The due instant under `cal`: budget and extensions from the counting start, shifted
-        by suspended working time (an open suspension up to `now`)."""
+        by suspended working time (an open suspension up to `now`).
+
+        Memoised (`_DUES`): a dossier asks for the same clocks' due instants on every
+        search-attribute sync, view and form, and a finished clock's many times over.
+        """
+        key = (id(self), id(cal), now if self.suspended else None)
+        hit = _DUES.get(key)
+        if hit is not None and hit[0] is self and hit[1] is cal:
+            return hit[2]
         days, hrs = _days(cal), _hours(self.hours)
-        return _from_w(days, hrs, self._due_w(cal, days, hrs, now))
+        due = _from_w(days, hrs, self._due_w(cal, days, hrs, now))
+        if len(_DUES) >= _DUES_SIZE:
+            _DUES.clear()
+        _DUES[key] = (self, cal, due)
+        return due
 
     def used(self, cal: WorkCalendar, now: datetime) -> int:
         """Working minutes counted against the budget up to `now` (or the finish)."""
@@ -607,6 +619,15 @@ class DossierClock(BaseModel):
         return intervals
 
 
+_DUES: dict[tuple[int, int, datetime | None], tuple[DossierClock, WorkCalendar, datetime]] = {}
+"""Due instants by (clock, calendar, `now` while suspended: otherwise it plays no part).
+
+Clocks and calendars are frozen and replaced by every change, so the objects themselves are
+the key; each entry holds them, so their ids cannot be reused while it is kept, and a hit is
+checked by identity. The same answer as computing it: workflow code stays deterministic."""
+_DUES_SIZE = 1024
+
+
 def _check(clock: DossierClock, entries: tuple[_Entry, ...]) -> None:
     """Replay the ledger and raise `ClockError` at the first event it does not allow."""
     suspended = finished = False
@@ -651,29 +672,3 @@ def _check(clock: DossierClock, entries: tuple[_Entry, ...]) -> None:
                 )
         elif isinstance(entry, FinishEntry):
             finished = True
-
-
-class DueCache:
-    """`clock.due(calendar, now)` memoised while the clock runs (then `now` plays no part).
-
-    A dossier asks for its due instants on every search-attribute sync and view. Clocks and
-    calendars are immutable and replaced on every change, so the objects themselves are the
-    key; a few dozen per dossier at most.
-    """
-
-    _LIMIT = 64
-
-    def __init__(self) -> None:
-        self._dues: dict[int, tuple[DossierClock, WorkCalendar, datetime]] = {}
-
-    def due(self, clock: DossierClock, cal: WorkCalendar, now: datetime) -> datetime:
-        if clock.suspended:
-            return clock.due(cal, now)
-        hit = self._dues.get(id(clock))
-        if hit is not None and hit[0] is clock and hit[1] is cal:
-            return hit[2]
-        if len(self._dues) >= self._LIMIT:
-            self._dues.clear()
-        due = clock.due(cal, now)
-        self._dues[id(clock)] = (clock, cal, due)
-        return due
