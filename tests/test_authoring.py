@@ -24,7 +24,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua import client as ops
 from motcua.cli import build_parser, main
-from motcua.client import credentials
 from motcua.commands.dev import _same_address
 from motcua.dryrun import APPLICANT as DRY_APPLICANT
 from motcua.dryrun import dry_run, plan_for, time_skipping_server
@@ -166,7 +165,6 @@ async def test_motcua_event_carries_the_officers_login(
     own_folder: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """An officer logged in with `motcua login` confirms the online fee was paid with
     `motcua event`: the command sends the login's signed assertion (it sent none, so every
@@ -190,12 +188,14 @@ async def test_motcua_event_carries_the_officers_login(
                 break
             await asyncio.sleep(0.1)
         assert seen.status == 6
-        previous = credentials.sign_with(None)  # as on an officer's own machine
-        try:
-            argv = ["event", done.code, "payment_received", "--address", address]
-            assert await asyncio.to_thread(main, argv) == 0, capsys.readouterr().err
-        finally:
-            credentials.sign_with(previous)
+        # Its own process, as on an officer's own machine: no test signing there (switching
+        # this process's off raced with the officers played beside it).
+        argv = ["-m", "motcua", "event", done.code, "payment_received", "--address", address]
+        event = await asyncio.create_subprocess_exec(
+            sys.executable, *argv, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await event.communicate()
+        assert event.returncode == 0, err.decode()
         final = await asyncio.wait_for(officers, 60)
     assert final.result == "approved"
     delivered = next(e for e in final.timeline if e.kind == "event")
