@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import signed
+import pytest_asyncio
+from helpers import signed, time_skipping_server
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import Weeks, reached, sleep_until
@@ -42,6 +43,14 @@ JUSTICE_HEAD = Actor(user="hung", agency="000.00.14.H26", role="head")
 """Who answers once the task has used 80 % of its share: its escalation hands it to the head."""
 QUEUE = "service_centre"
 _codes = itertools.count(1)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this module's own: the session's may be years ahead (awaiting
+    a result skips to far timers), past the year the tests' officer assertions are valid."""
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture
