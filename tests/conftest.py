@@ -14,6 +14,8 @@
   upserts and start-time attributes work and `describe()` shows them. It does NOT implement
   `ListSearchAttributes`, `ListWorkflowExecutions` or `CountWorkflowExecutions`: visibility
   queries (inboxes) must be tested on `dev_env`.
+  A module whose dossiers skip months takes its own: `ts_env = own_time_skipping_server()`.
+- `worker`: a worker on the module's `QUEUE` and `ts_env`.
 - `data_dir`: a fresh data folder per test (results, outbox, registers).
 - `run_worker(client, task_queues, data_dir, **options)`: an async context manager serving the
   queues with the production configuration of `runtime.workers.WorkerGroup` (same sandbox
@@ -102,6 +104,19 @@ def run_worker() -> Callable[..., Any]:
         return WorkerGroup(client, queues, data_dir, **options)
 
     return start
+
+
+@pytest.fixture
+async def worker(
+    request: pytest.FixtureRequest,
+    ts_env: WorkflowEnvironment,
+    data_dir: Path,
+    run_worker: Callable[..., Any],
+) -> AsyncIterator[None]:
+    """A worker on the requesting module's `QUEUE`, on its `ts_env` (the session's, or the
+    module's own from `helpers.own_time_skipping_server()`)."""
+    async with run_worker(ts_env.client, request.module.QUEUE, data_dir):
+        yield
 
 
 @dataclass(frozen=True)

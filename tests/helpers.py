@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import jwt
+import pytest_asyncio
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -361,6 +362,19 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await shut_down(env)
+
+
+def own_time_skipping_server() -> Any:
+    """A module's own `ts_env` fixture (`ts_env = own_time_skipping_server()`): for dossiers that
+    skip months, or that need the clock near today, since the session's server may be years
+    ahead (awaiting a result skips to far timers), past the officer assertions' year."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="session", name="ts_env")
+    async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+        async with time_skipping_server() as env:
+            yield env
+
+    return ts_env
 
 
 def sweeps_only_old_unattached_scans(store: Storage) -> None:

@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from helpers import catalogue_copy, eventually, settled, signed, time_skipping_server
+from helpers import catalogue_copy, eventually, own_time_skipping_server, settled, signed
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
     AGENCY,
@@ -63,21 +61,7 @@ from workflows.api import (
 )
 from workflows.forms import local
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of this module's own: restarts and phases skip weeks and a Tết,
-    and the session's server must stay within the tests' officer assertions' year."""
-    async with time_skipping_server() as env:
-        yield env
-
-
-@pytest.fixture
-async def worker(
-    ts_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
-) -> AsyncIterator[None]:
-    async with run_worker(ts_env.client, QUEUE, data_dir):
-        yield
+ts_env = own_time_skipping_server()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -88,14 +88,6 @@ async def env(ts_env: WorkflowEnvironment) -> WorkflowEnvironment:
 @pytest.fixture
 def results_root(data_dir: Path) -> Path:
     return data_dir
-
-
-@pytest.fixture
-async def worker(
-    ts_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
-) -> AsyncIterator[None]:
-    async with run_worker(ts_env.client, QUEUE, data_dir):
-        yield
 
 
 @pytest.fixture(scope="module")

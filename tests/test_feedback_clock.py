@@ -9,13 +9,10 @@ the five days of W2, and Monday to Thursday of W3, due Thursday of W3 at 17:00.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from helpers import signed, time_skipping_server
+from helpers import own_time_skipping_server, signed
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import Weeks, reached, sleep_until
@@ -45,20 +42,7 @@ QUEUE = "service_centre"
 _codes = itertools.count(1)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of this module's own: the session's may be years ahead (awaiting
-    a result skips to far timers), past the year the tests' officer assertions are valid."""
-    async with time_skipping_server() as env:
-        yield env
-
-
-@pytest.fixture
-async def worker(
-    ts_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
-) -> AsyncIterator[None]:
-    async with run_worker(ts_env.client, QUEUE, data_dir):
-        yield
+ts_env = own_time_skipping_server()
 
 
 async def send(env: WorkflowEnvironment, weeks: Weeks) -> WorkflowHandle[Any, DossierOutcome]:

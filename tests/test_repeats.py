@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from helpers import catalogue_copy, eventually, signed, time_skipping_server
+from helpers import catalogue_copy, eventually, own_time_skipping_server, signed
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from test_deadlines import (
@@ -70,20 +69,7 @@ _codes = itertools.count(1)
 PAST = timedelta(minutes=1)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of this module's own: its dossiers skip months of reports, and
-    the session's server must stay within the tests' officer assertions' year."""
-    async with time_skipping_server() as env:
-        yield env
-
-
-@pytest.fixture
-async def worker(
-    ts_env: WorkflowEnvironment, data_dir: Path, run_worker: Callable[..., Any]
-) -> AsyncIterator[None]:
-    async with run_worker(ts_env.client, QUEUE, data_dir):
-        yield
+ts_env = own_time_skipping_server()
 
 
 @pytest.fixture(scope="module")
