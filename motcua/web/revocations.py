@@ -13,11 +13,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import structlog
+
+from activities.private import open_private, write_private
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +35,7 @@ class RevokedSessions:
         self.path = data_dir / FILE
         self.lock = data_dir / f".{FILE}.lock"
         self.max_entries = max_entries
-        self._seen: tuple[int, int] | None = None
+        self._seen: tuple[int, int, int] | None = None
         self._ids: dict[str, float] = {}
 
     def is_revoked(self, sid: str) -> bool:
@@ -45,8 +46,7 @@ class RevokedSessions:
 
     def revoke(self, sid: str, until: float) -> None:
         """End the session `sid` (its cookie expires at unix time `until` in any case)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT, 0o600)
+        fd = open_private(self.lock, os.O_WRONLY | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             now = time.time()
@@ -56,7 +56,7 @@ class RevokedSessions:
                 dropped = len(ids) - self.max_entries
                 log.warning("revoked sessions over their bound", dropped=dropped)
                 ids = dict(sorted(ids.items(), key=lambda item: item[1])[dropped:])
-            self._write(ids)
+            write_private(self.path, json.dumps(ids, separators=(",", ":")).encode())
             self._ids = ids
             self._seen = None
         finally:
@@ -68,7 +68,7 @@ class RevokedSessions:
         except FileNotFoundError:
             self._seen, self._ids = None, {}
             return
-        seen = (st.st_mtime_ns, st.st_size)
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)  # every write is a new file
         if seen != self._seen:
             self._ids = self._read()
             self._seen = seen
@@ -86,13 +86,3 @@ class RevokedSessions:
         if not isinstance(data, dict):
             return {}
         return {str(s): float(t) for s, t in data.items() if isinstance(t, int | float)}
-
-    def _write(self, ids: dict[str, float]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".revoked-")  # 0600
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(ids, fh, separators=(",", ":"))
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
